@@ -1,0 +1,101 @@
+/**
+ * Issuance throughput against its ceilings, all measured in this run on this machine:
+ *   - raw PKCS#11 Ed25519 signatures/s (C_SignInit + C_Sign on pooled sessions, nothing above);
+ *   - in-process issuance/s: parse key + policy + SSH certificate encode + HSM sign + durable
+ *     store/audit transaction (group commit), exactly the pipeline `jitca issue-ssh` and the API use;
+ *   - `ssh-keygen -s` in a shell loop (a file-key CA, the tool operators would otherwise script).
+ * Target (issue 2): issuance >= 60% of the raw PKCS#11 rate. Loops are bounded by time and count.
+ *
+ * Run: ./scripts/node node bench/sign.ts [seconds]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
+import { buildConfig } from '../src/config.ts';
+import { issueSshCertificate } from '../src/issuance/issue-ssh-certificate.ts';
+import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
+
+const seconds = Number(process.argv[2] ?? 5);
+const concurrency = 32;
+const maxIssued = 200_000;
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-bench-'));
+try {
+  const policy = {
+    version: 1,
+    extensionDomain: 'jitca.dev',
+    roles: [
+      {
+        name: 'oncall-payments',
+        groups: ['oncall-payments'],
+        principals: ['oncall-payments'],
+        maxTtlSeconds: 1800,
+        scope: { clusters: ['prod'], namespaces: ['payments'] },
+        commands: ['kubectl logs'],
+        extensions: ['permit-pty'],
+        approval: { mode: 'auto' },
+      },
+    ],
+  };
+  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(policy));
+  const config = buildConfig({ dataDir });
+  await initializeCa(config);
+  const runtime = await openCaRuntime(config);
+  const keyPath = path.join(dataDir, 'user');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
+  const publicKey = readFileSync(`${keyPath}.pub`, 'utf8');
+
+  const raw = await measureRawPkcs11SignRate(runtime.token, runtime.sshSigner, seconds);
+
+  const commitsBefore = runtime.store.stats().commits;
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const identity = { subject: 'alice', groups: ['oncall-payments'], via: 'local-cli' as const };
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline && issued < maxIssued) {
+        const result = await issueSshCertificate(runtime.sshIssuance, identity, { publicKey, ttlSeconds: 600 });
+        if (result.status !== 'issued') throw new Error('bench policy must auto-approve');
+        issued++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const issuanceRate = issued / elapsed;
+  const commits = runtime.store.stats().commits - commitsBefore;
+  const audit = await runtime.store.verifyAudit();
+  await runtime.close();
+
+  const sshKeygen = measureSshKeygenLoop(dataDir, Math.min(seconds, 5));
+
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`machine: ${cpus().length} x ${cpu}, node ${process.version}`);
+  console.log(`raw PKCS#11 Ed25519 sign (SoftHSM2, ${raw.sessions} sessions): ${raw.perSecond.toFixed(0)}/s (${raw.count} in ${raw.seconds.toFixed(1)} s)`);
+  console.log(`in-process issuance (policy+encode+HSM+durable audit, ${concurrency} in flight): ${issuanceRate.toFixed(0)}/s (${issued} in ${elapsed.toFixed(1)} s, ${commits} commits, audit chain ${audit.ok ? 'intact' : 'BROKEN'} over ${audit.records} records)`);
+  console.log(`ssh-keygen -s loop: ${sshKeygen.perSecond.toFixed(0)}/s (${sshKeygen.count} certificates)`);
+  console.log(`ratio issuance / raw PKCS#11: ${(issuanceRate / raw.perSecond).toFixed(2)} (target >= 0.60)`);
+  console.log(`ratio issuance / ssh-keygen -s: ${(issuanceRate / sshKeygen.perSecond).toFixed(1)}x`);
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** `ssh-keygen -s` in a bash loop, as an operator script would run it: bounded by time and count. */
+function measureSshKeygenLoop(dir: string, budgetSeconds: number): { perSecond: number; count: number } {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'file_ca')]);
+  const script = `
+    cd "${dir}"; n=0; end=$((SECONDS + ${budgetSeconds}))
+    while [ $SECONDS -lt $end ] && [ $n -lt 5000 ]; do
+      cp user.pub u.pub; ssh-keygen -q -s file_ca -I "alice/$n" -n oncall-payments -V -1m:+10m -z $((n + 1)) u.pub || exit 1
+      n=$((n + 1))
+    done
+    echo $n`;
+  const started = performance.now();
+  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  const elapsed = (performance.now() - started) / 1000;
+  if (result.status !== 0) throw new Error(`ssh-keygen loop failed: ${result.stderr}`);
+  const count = Number(result.stdout.trim());
+  return { perSecond: count / elapsed, count };
+}

@@ -1,0 +1,89 @@
+import type { KeyObject } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import type { Handle } from 'pkcs11js';
+import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import type { KeyAlgorithm, Signer, SignOptions } from './signer.ts';
+import { classifyPkcs11Failure, toJitcaError } from './pkcs11-errors.ts';
+import { findObjects } from './pkcs11-objects.ts';
+import type { Pkcs11SessionPool, SessionLease } from './pkcs11-session-pool.ts';
+import { signatureOperation } from './pkcs11-signature-mechanism.ts';
+
+export interface Pkcs11SignerInit {
+  pool: Pkcs11SessionPool;
+  /** CKA_LABEL of the key pair, "<caName>/<generation>". */
+  keyId: string;
+  algorithm: KeyAlgorithm;
+  publicKey: KeyObject;
+  spki: Uint8Array;
+  /** The private key handle if the caller just found it, with the module epoch it belongs to. */
+  privateKey?: { handle: Handle; epoch: number };
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * A Signer whose private key never leaves the token: each signature borrows a pooled session,
+ * runs C_SignInit, then C_Sign on the libuv thread pool (C_SignAsync), so several signatures
+ * proceed in parallel on different sessions while the event loop stays free.
+ *
+ * Retries absorb stale state: a session closed under us, a module finalized under us, or a key
+ * handle that went stale (the pool reopens, re-initializes, logs in again, or we find the key
+ * again by label). One fault can take two retries: after C_CloseAllSessions the dead session
+ * fails first, then the key handle SoftHSM2 voided when the login ended. Anything else, or a
+ * third failure, goes to the caller as a JitcaError.
+ */
+export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
+  const { pool, keyId, algorithm } = init;
+  let cachedKey = init.privateKey;
+
+  function privateKeyFor(lease: SessionLease): Handle {
+    if (cachedKey !== undefined && cachedKey.epoch === lease.epoch) return cachedKey.handle;
+    let handle = findPrivateKeys(pool, lease.session, keyId)[0];
+    if (handle === undefined && pool.logInAgainIfNeeded(lease)) handle = findPrivateKeys(pool, lease.session, keyId)[0];
+    if (handle === undefined) {
+      pool.assertTokenPresent(); // throws ERR_HSM_UNAVAILABLE when the token itself is gone
+      throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `private key ${keyId} is not in token "${pool.tokenLabel}"`, {
+        details: { keyId, tokenLabel: pool.tokenLabel },
+      });
+    }
+    cachedKey = { handle, epoch: lease.epoch };
+    return handle;
+  }
+
+  return {
+    keyId,
+    algorithm,
+    publicKey: init.publicKey,
+    spki: init.spki,
+    async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
+      const operation = signatureOperation(algorithm, data, options);
+      for (let attempt = 1; ; attempt += 1) {
+        const lease = await pool.acquire();
+        let failure: unknown;
+        try {
+          const key = privateKeyFor(lease);
+          pool.api.C_SignInit(lease.session, operation.mechanism, key);
+          const signature = await pool.api.C_SignAsync(lease.session, operation.input, Buffer.alloc(operation.signatureLength));
+          // Copy out of the pkcs11js output buffer: callers get a plain, exactly-sized Uint8Array.
+          return new Uint8Array(signature);
+        } catch (error) {
+          failure = error;
+          const kind = classifyPkcs11Failure(error);
+          if (kind === 'object') cachedKey = undefined;
+          if (attempt < MAX_ATTEMPTS && (kind === 'session' || kind === 'module' || kind === 'object')) continue;
+          throw toJitcaError(error, `sign with ${keyId}`);
+        } finally {
+          pool.release(lease, failure);
+        }
+      }
+    },
+  };
+}
+
+/** Private key objects labelled `keyId` (normally exactly one). */
+export function findPrivateKeys(pool: Pkcs11SessionPool, session: Handle, keyId: string): Handle[] {
+  return findObjects(pool.api, session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_LABEL, value: keyId },
+  ]);
+}

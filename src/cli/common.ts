@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { buildConfig, type JitcaConfig } from '../config.ts';
+import { isJitcaError, ErrorCodes, type ErrorCode } from '../errors.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+/** Builds the one configuration object from the global flags (jitca --config F --data-dir D cmd). */
+export function configFrom(command: Command): JitcaConfig {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  return buildConfig({ configFile: options.config, dataDir: options.dataDir });
+}
+
+/** Exit codes: 1 failure, 2 refused input or policy, 3 a part (HSM, database) is unavailable. */
+const exitCodeByError: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.HSM_UNAVAILABLE]: 3,
+  [ErrorCodes.STORE_UNAVAILABLE]: 3,
+};
+
+/** Prints "jitca: CODE: message" (never a stack, never a secret) and exits with a stable code. */
+export function reportAndExit(error: unknown): never {
+  if (isJitcaError(error)) {
+    const rule = typeof error.details?.['rule'] === 'string' ? ` [rule ${error.details['rule']}]` : '';
+    process.stderr.write(`jitca: ${error.code}: ${error.message}${rule}\n`);
+    process.exit(exitCodeByError[error.code] ?? 2);
+  }
+  process.stderr.write(`jitca: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { buildApp } from '../api/app.ts';
+import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
+import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
+import { configFrom } from './common.ts';
+
+interface ServeOptions {
+  port?: string;
+  host?: string;
+  demo?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the CA API (initializes the embedded token and store on first start)')
+    .option('--host <host>', 'listen address (default 127.0.0.1)')
+    .option('--port <port>', 'listen port (default 8443)')
+    .option('--demo', 'issue a demo certificate at start-up to show the CA works')
+    .action(async (options: ServeOptions, command: Command) => {
+      const config = configFrom(command);
+      const { created } = await initializeCa(config);
+      for (const item of created) process.stdout.write(`created ${item}\n`);
+      const runtime = await openCaRuntime(config);
+      if (options.demo === true) await issueDemoCertificate(runtime);
+      const app = buildApp(runtime);
+      const shutdown = async (): Promise<void> => {
+        await app.close();
+        await runtime.close();
+      };
+      process.once('SIGINT', () => void shutdown());
+      process.once('SIGTERM', () => void shutdown());
+      await app.listen({ host: options.host ?? config.server.host, port: Number(options.port ?? config.server.port) });
+    });
+}
+
+/**
+ * Shows the whole path working: a fresh Ed25519 key, a certificate for the example policy's
+ * on-call role signed in the HSM and audited, decoded by the real ssh-keygen.
+ */
+async function issueDemoCertificate(runtime: CaRuntime): Promise<void> {
+  const dir = path.join(runtime.config.dataDir, 'demo');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyPath = path.join(dir, 'id_ed25519');
+  if (!existsSync(keyPath)) {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca-demo', '-f', keyPath]);
+  }
+  const result = await issueSshCertificate(
+    runtime.sshIssuance,
+    { subject: 'demo', groups: ['oncall-payments'], via: 'local-cli' },
+    { publicKey: readFileSync(`${keyPath}.pub`, 'utf8'), role: 'oncall-payments', ttlSeconds: 300, reason: 'jitca serve --demo' },
+  );
+  if (result.status !== 'issued') {
+    process.stdout.write(`demo: request ${result.requestId} is pending approval\n`);
+    return;
+  }
+  const certPath = `${keyPath}-cert.pub`;
+  writeFileSync(certPath, `${result.certificate}\n`);
+  process.stdout.write(`demo: issued ${certPath}\n${execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' })}`);
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { ErrorCodes, JitcaError } from './errors.ts';
+import type { KeyAlgorithmName } from '../hsm/signer.ts';
+
+/**
+ * The one validated configuration object, built once at start-up from an optional JSON file and
+ * the command line (STYLE.md: nothing reads process.env deep in the code). Secrets are never in
+ * here: the HSM PIN is named by a file path or an environment-variable name and read at the edge.
+ */
+export interface JitcaConfig {
+  dataDir: string;
+  hsm: {
+    /** Embedded default: a SoftHSM2 token created under dataDir on first start. */
+    embedded: boolean;
+    modulePath: string;
+    tokenLabel: string;
+    /** Where the user PIN comes from: a 0600 file, or an environment variable's name. */
+    pinFile?: string;
+    pinEnv?: string;
+    sessions: number;
+  };
+  store: { sqlitePath: string };
+  policyFile: string;
+  ssh: {
+    caName: string;
+    keyAlgorithm: KeyAlgorithmName;
+    /** valid_after is backdated this much to absorb clock skew between CA and sshd (max 60). */
+    backdateSeconds: number;
+  };
+  server: { host: string; port: number };
+}
+
+const fileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    dataDir: { type: 'string', minLength: 1 },
+    hsm: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        modulePath: { type: 'string', minLength: 1 },
+        tokenLabel: { type: 'string', minLength: 1, maxLength: 32 },
+        pinFile: { type: 'string', minLength: 1 },
+        pinEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' },
+        sessions: { type: 'integer', minimum: 1, maximum: 64 },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { sqlitePath: { type: 'string', minLength: 1 } },
+    },
+    policyFile: { type: 'string', minLength: 1 },
+    ssh: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        caName: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,40}$' },
+        keyAlgorithm: { enum: ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-3072', 'rsa-4096'] },
+        backdateSeconds: { type: 'integer', minimum: 0, maximum: 60 },
+      },
+    },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+      },
+    },
+  },
+} as const;
+
+export type ConfigFile = {
+  dataDir?: string;
+  hsm?: Partial<Omit<JitcaConfig['hsm'], 'embedded'>>;
+  store?: Partial<JitcaConfig['store']>;
+  policyFile?: string;
+  ssh?: Partial<JitcaConfig['ssh']>;
+  server?: Partial<JitcaConfig['server']>;
+};
+
+const validateFile = new Ajv({ allErrors: false, strict: true }).compile(fileSchema);
+
+export const DEFAULT_SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+/** Builds the configuration: defaults, then the file, then explicit overrides (CLI flags). */
+export function buildConfig(options: { configFile?: string; dataDir?: string; cwd?: string } = {}): JitcaConfig {
+  const cwd = options.cwd ?? process.cwd();
+  let file: ConfigFile = {};
+  if (options.configFile !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(options.configFile, 'utf8'));
+    } catch (error) {
+      throw new JitcaError(ErrorCodes.CONFIG_INVALID, `config ${options.configFile} is not readable JSON`, { cause: error });
+    }
+    if (!validateFile(parsed)) {
+      const first = validateFile.errors?.[0];
+      throw new JitcaError(
+        ErrorCodes.CONFIG_INVALID,
+        `config ${options.configFile}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`,
+        { details: { path: first?.instancePath ?? '/' } },
+      );
+    }
+    file = parsed as ConfigFile;
+  }
+  const dataDir = path.resolve(cwd, options.dataDir ?? file.dataDir ?? 'data');
+  // A token is "embedded" when the configuration names no module: jitca then owns a SoftHSM2
+  // token under dataDir. Naming a module (a real HSM) means the token and PIN are provisioned.
+  const embedded = file.hsm?.modulePath === undefined;
+  return {
+    dataDir,
+    hsm: {
+      embedded,
+      modulePath: file.hsm?.modulePath ?? DEFAULT_SOFTHSM_MODULE,
+      tokenLabel: file.hsm?.tokenLabel ?? 'jitca',
+      pinFile: file.hsm?.pinFile ?? (embedded ? path.join(dataDir, 'hsm', 'user.pin') : undefined),
+      pinEnv: file.hsm?.pinEnv,
+      sessions: file.hsm?.sessions ?? 4,
+    },
+    store: { sqlitePath: path.resolve(dataDir, file.store?.sqlitePath ?? 'jitca.sqlite') },
+    policyFile: path.resolve(cwd, file.policyFile ?? path.join(dataDir, 'policy.json')),
+    ssh: {
+      caName: file.ssh?.caName ?? 'ssh-user-ca',
+      keyAlgorithm: file.ssh?.keyAlgorithm ?? 'ed25519',
+      backdateSeconds: file.ssh?.backdateSeconds ?? 60,
+    },
+    server: { host: file.server?.host ?? '127.0.0.1', port: file.server?.port ?? 8443 },
+  };
+}

@@ -1,0 +1,224 @@
+import type { Clock } from '../clock.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import type { Signer } from '../../hsm/signer.ts';
+import { evaluateSshRequest } from '../policy/evaluate.ts';
+import type { Decision, Identity, Policy, SshCertificateRequest, SshGrant } from '../policy/types.ts';
+import { buildUserCertificate } from '../ssh/certificate.ts';
+import { parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
+import type { Store } from '../store/store.ts';
+import type { AuditEventInput, RequestInput } from '../store/types.ts';
+import { newRequestId } from './request-id.ts';
+import { randomSerial } from './serial.ts';
+import { scopeExtensions } from './scope-extensions.ts';
+
+export interface SshIssuanceContext {
+  policy: Policy;
+  store: Store;
+  /** The SSH user CA generation that signs now. */
+  signer: Signer;
+  clock: Clock;
+  /** valid_after backdating, seconds (0..60). */
+  backdateSeconds: number;
+}
+
+export interface SshIssuanceInput extends SshCertificateRequest {
+  /** authorized_keys line or wire blob of the key to certify. */
+  publicKey: string | Uint8Array;
+}
+
+export type SshIssuanceResult =
+  | {
+      status: 'issued';
+      requestId: string;
+      serial: string;
+      certificate: string;
+      validAfter: Date;
+      validBefore: Date;
+      grant: SshGrant;
+      notes: string[];
+    }
+  | { status: 'pending'; requestId: string; approval: { approverGroups: string[]; approvals: 1 | 2 }; expiresAt: Date };
+
+/** How long a manual-approval request waits before it expires (issue: default 15 min). */
+const PENDING_LIFETIME_MS = 15 * 60 * 1000;
+/** A 64-bit collision is astronomically rare; more than a few in a row means something is wrong. */
+const SERIAL_ATTEMPTS = 4;
+
+/**
+ * The one issuance pipeline (STYLE.md `issuance/`): parse -> decide -> (sign -> record durably) ->
+ * release. Malformed input throws before anything is written. Every policy decision is recorded
+ * with its audit record in one durable transaction, and a certificate is returned only after that
+ * transaction committed: a certificate never leaves without its audit record.
+ */
+export async function issueSshCertificate(
+  context: SshIssuanceContext,
+  identity: Identity,
+  input: SshIssuanceInput,
+): Promise<SshIssuanceResult> {
+  const subjectKey = parseSshPublicKey(input.publicKey);
+  const request = requestOf(input);
+  const requestId = newRequestId();
+  const decision = evaluateSshRequest(context.policy, identity, request);
+  const now = context.clock.now();
+  const body = requestBody(request, subjectKey);
+
+  if (decision.outcome === 'deny') {
+    await context.store.recordDecision({
+      request: requestRow(requestId, identity, request.role, 'denied', body, decision, now),
+      event: auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...body }),
+    });
+    throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
+  }
+
+  if (decision.outcome === 'pending') {
+    const expiresAt = new Date(now + PENDING_LIFETIME_MS);
+    await context.store.recordDecision({
+      request: {
+        ...requestRow(requestId, identity, decision.grant.role, 'pending', body, decision, now),
+        expiresAt: expiresAt.toISOString(),
+      },
+      event: auditEvent('request.pending', identity, requestId, { role: decision.grant.role, approval: decision.approval, ...body }),
+    });
+    return { status: 'pending', requestId, approval: decision.approval, expiresAt };
+  }
+
+  return signAndRecord(context, identity, subjectKey, requestId, decision, body, `auto:${requestId}`);
+}
+
+/**
+ * Signs a granted certificate and records it. Also the last step of a manual approval, where
+ * approvalReference names the approvers.
+ */
+export async function signAndRecord(
+  context: SshIssuanceContext,
+  identity: Identity,
+  subjectKey: SshPublicKey,
+  requestId: string,
+  decision: Extract<Decision, { outcome: 'approve' }>,
+  body: Record<string, unknown>,
+  approvalReference: string,
+): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
+  const { grant } = decision;
+  const now = context.clock.now();
+  const nowSeconds = BigInt(Math.floor(now / 1000));
+  const validAfter = nowSeconds - BigInt(context.backdateSeconds);
+  const validBefore = nowSeconds + BigInt(grant.ttlSeconds);
+  const keyId = `${identity.subject}/${requestId}`;
+
+  for (let attempt = 1; ; attempt++) {
+    const serial = randomSerial();
+    const certificate = await buildUserCertificate(
+      {
+        subject: subjectKey,
+        serial,
+        keyId,
+        principals: grant.principals,
+        validAfter,
+        validBefore,
+        criticalOptions: {
+          forceCommand: grant.forceCommand,
+          sourceAddresses: grant.sourceAddresses,
+          verifyRequired: grant.verifyRequired || undefined,
+        },
+        extensions: grant.extensions,
+        customExtensions: scopeExtensions(grant, context.policy.extensionDomain, approvalReference),
+      },
+      context.signer,
+    );
+    const validity = {
+      validAfter: new Date(Number(validAfter) * 1000).toISOString(),
+      validBefore: new Date(Number(validBefore) * 1000).toISOString(),
+    };
+    try {
+      await context.store.recordDecision({
+        request: requestRow(requestId, identity, grant.role, 'issued', body, decision, now),
+        certificate: {
+          serial: serial.toString(),
+          kind: 'ssh-user',
+          identity: identity.subject,
+          keyId,
+          keyFingerprint: subjectKey.fingerprint,
+          principals: grant.principals,
+          scope: { ...grant.scope, commands: grant.commands, forceCommand: grant.forceCommand },
+          ...validity,
+          caKeyId: context.signer.keyId,
+          requestId,
+          certificate: certificate.line,
+        },
+        event: auditEvent('ssh.issued', identity, requestId, {
+          serial: serial.toString(),
+          role: grant.role,
+          principals: grant.principals,
+          scope: grant.scope,
+          commands: grant.commands,
+          forceCommand: grant.forceCommand,
+          sourceAddresses: grant.sourceAddresses,
+          ttlSeconds: grant.ttlSeconds,
+          keyFingerprint: subjectKey.fingerprint,
+          caKeyId: context.signer.keyId,
+          ...validity,
+          notes: decision.notes,
+        }),
+      });
+    } catch (error) {
+      if (isJitcaError(error, ErrorCodes.STORE_CONFLICT) && attempt < SERIAL_ATTEMPTS) continue;
+      throw error;
+    }
+    return {
+      status: 'issued',
+      requestId,
+      serial: serial.toString(),
+      certificate: certificate.line,
+      validAfter: new Date(Number(validAfter) * 1000),
+      validBefore: new Date(Number(validBefore) * 1000),
+      grant,
+      notes: decision.notes,
+    };
+  }
+}
+
+function requestOf(input: SshIssuanceInput): SshCertificateRequest {
+  const { publicKey: _publicKey, ...request } = input;
+  return request;
+}
+
+/** What the request asked, as stored and audited: never the key material itself, its fingerprint. */
+function requestBody(request: SshCertificateRequest, key: SshPublicKey): Record<string, unknown> {
+  return { ...request, keyType: key.type, keyFingerprint: key.fingerprint };
+}
+
+function requestRow(
+  id: string,
+  identity: Identity,
+  role: string | undefined,
+  state: RequestInput['state'],
+  body: Record<string, unknown>,
+  decision: Decision,
+  now: number,
+): RequestInput {
+  return {
+    id,
+    kind: 'ssh-user',
+    requester: identity.subject,
+    role,
+    state,
+    body,
+    decision: decision as unknown as Record<string, unknown>,
+    createdAt: new Date(now).toISOString(),
+  };
+}
+
+function auditEvent(
+  type: AuditEventInput['type'],
+  identity: Identity,
+  requestId: string,
+  data: Record<string, unknown>,
+): AuditEventInput {
+  return {
+    type,
+    actor: identity.actingFor ?? identity.subject,
+    subject: identity.subject,
+    requestId,
+    data: { via: identity.via, groups: identity.groups, ...data },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Who may approve a pending request. Two-person rules only mean something if the requester cannot
+ * approve themselves and one person cannot approve twice (the seeds' approval matrix: "两人会签",
+ * two distinct signatures, for kubectl debug).
+ */
+import type { Identity, Policy } from './types.ts';
+
+export type ApprovalCheck = { ok: true } | { ok: false; rule: string; message: string };
+
+export function canApprove(
+  policy: Policy,
+  role: string,
+  approver: Identity,
+  requester: string,
+  priorApprovers: readonly string[],
+): ApprovalCheck {
+  const found = policy.roles.find((candidate) => candidate.name === role);
+  if (found === undefined) return refuse('role.unknown', `role "${role}" does not exist in the policy`);
+  const approval = found.approval;
+  if (approval.mode !== 'manual') {
+    return refuse('approval.not-required', `role ${found.name} is approved automatically; there is nothing to approve`);
+  }
+  if (approver.subject === requester) {
+    return refuse('approval.self', `${approver.subject} requested this certificate and cannot approve it`);
+  }
+  const groups = Array.isArray(approver.groups) ? approver.groups : [];
+  if (!approval.approverGroups.some((group) => groups.includes(group))) {
+    return refuse(
+      'approval.group',
+      `${approver.subject} is not in an approver group of role ${found.name} (needs one of: ${approval.approverGroups.join(', ')})`,
+    );
+  }
+  if (priorApprovers.includes(approver.subject)) {
+    return refuse('approval.duplicate', `${approver.subject} has already approved this request; approvals must come from different people`);
+  }
+  if (priorApprovers.length >= approval.approvals) {
+    return refuse('approval.complete', `this request already has the ${approval.approvals} approval(s) role ${found.name} needs`);
+  }
+  return { ok: true };
+}
+
+function refuse(rule: string, message: string): ApprovalCheck {
+  return { ok: false, rule, message };
+}

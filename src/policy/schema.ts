@@ -1,0 +1,188 @@
+/**
+ * JSON Schema (draft-07, compiled by ajv 8) for the policy file, mirroring ./types.ts. Everything is
+ * closed (additionalProperties: false) so a misspelt field fails review instead of being ignored.
+ *
+ * `description` on string schemas doubles as the error text ("must be <description>"), see load.ts.
+ * Checks a schema cannot say (unique role names, default <= max, no system: groups, forceCommand in
+ * commands) live in semantics.ts.
+ */
+import {
+  CLUSTER_PATTERN,
+  COMMAND_PATTERN,
+  DNS_NAME_PATTERN,
+  GROUP_PATTERN,
+  MAX_COMMAND_LENGTH,
+  MAX_GROUP_LENGTH,
+  MAX_LIST_ITEMS,
+  MAX_PRINCIPAL_LENGTH,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  NAMESPACE_PATTERN,
+  OBJECT_NAME_PATTERN,
+  PRINCIPAL_PATTERN,
+  ROLE_NAME_PATTERN,
+  SCOPE_WILDCARD,
+  SSH_EXTENSION_NAMES,
+} from './patterns.ts';
+
+export type JsonSchema = Record<string, unknown>;
+
+/** Name of the ajv format load.ts registers with the strict validator from cidr.ts. */
+export const CIDR_FORMAT = 'cidr';
+
+const MAX_GROUPS = 64;
+const MAX_ROLES = 1000;
+
+const groupSchema: JsonSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_GROUP_LENGTH,
+  pattern: GROUP_PATTERN,
+  description: 'a group name without whitespace, commas or control characters',
+};
+
+const groupListSchema: JsonSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: MAX_GROUPS,
+  uniqueItems: true,
+  items: groupSchema,
+};
+
+const commandSchema: JsonSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_COMMAND_LENGTH,
+  pattern: COMMAND_PATTERN,
+  description: 'a single-line command without control characters',
+};
+
+/** "*" or a concrete value; semantics.ts rejects "*" mixed with other values. */
+function scopeListSchema(pattern: string, what: string): JsonSchema {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: MAX_LIST_ITEMS,
+    uniqueItems: true,
+    items: {
+      type: 'string',
+      pattern: `^(?:\\${SCOPE_WILDCARD}|${pattern.slice(1, -1)})$`,
+      description: `"*" or ${what}`,
+    },
+  };
+}
+
+const approvalSchema: JsonSchema = {
+  type: 'object',
+  required: ['mode'],
+  properties: { mode: { type: 'string', enum: ['auto', 'manual'] } },
+  // ajv's discriminator picks the branch by "mode", so errors name the real problem instead of
+  // listing every oneOf branch.
+  discriminator: { propertyName: 'mode' },
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: { mode: { const: 'auto' } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode', 'approverGroups', 'approvals'],
+      properties: {
+        mode: { const: 'manual' },
+        approverGroups: groupListSchema,
+        approvals: { type: 'integer', enum: [1, 2] },
+      },
+    },
+  ],
+};
+
+const roleSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'groups', 'principals', 'maxTtlSeconds', 'scope', 'approval'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: ROLE_NAME_PATTERN,
+      description: 'a role name: 1..63 lower-case letters, digits or "-", not starting with "-"',
+    },
+    description: { type: 'string', maxLength: 1024 },
+    groups: groupListSchema,
+    principals: {
+      type: 'array',
+      // An empty principals list makes an OpenSSH certificate valid for every user
+      // (PROTOCOL.certkeys "valid principals"), so a role always names at least one.
+      minItems: 1,
+      maxItems: MAX_LIST_ITEMS,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_PRINCIPAL_LENGTH,
+        pattern: PRINCIPAL_PATTERN,
+        description: 'a principal without whitespace, commas or control characters',
+      },
+    },
+    maxTtlSeconds: { type: 'integer', minimum: MIN_TTL_SECONDS, maximum: MAX_TTL_SECONDS },
+    defaultTtlSeconds: { type: 'integer', minimum: MIN_TTL_SECONDS, maximum: MAX_TTL_SECONDS },
+    ttlOverMax: { type: 'string', enum: ['cap', 'deny'], default: 'cap' },
+    scope: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['clusters', 'namespaces'],
+      properties: {
+        clusters: scopeListSchema(CLUSTER_PATTERN, 'a cluster name (letters, digits, ".", "_", "-")'),
+        namespaces: scopeListSchema(NAMESPACE_PATTERN, 'a Kubernetes namespace name (RFC 1123 label)'),
+        pods: scopeListSchema(OBJECT_NAME_PATTERN, 'a pod name (RFC 1123 subdomain)'),
+        nodes: scopeListSchema(OBJECT_NAME_PATTERN, 'a node name (RFC 1123 subdomain)'),
+      },
+    },
+    commands: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_LIST_ITEMS,
+      uniqueItems: true,
+      items: commandSchema,
+    },
+    forceCommand: commandSchema,
+    sourceAddresses: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_LIST_ITEMS,
+      uniqueItems: true,
+      items: { type: 'string', format: CIDR_FORMAT },
+    },
+    extensions: {
+      type: 'array',
+      maxItems: SSH_EXTENSION_NAMES.length,
+      uniqueItems: true,
+      items: { type: 'string', enum: [...SSH_EXTENSION_NAMES] },
+      default: ['permit-pty'],
+    },
+    verifyRequired: { type: 'boolean', default: false },
+    approval: approvalSchema,
+    allowGateway: { type: 'boolean', default: false },
+  },
+};
+
+export const policySchema: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://jitca.dev/schemas/ssh-policy-v1.json',
+  title: 'jitca SSH user CA policy',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'extensionDomain', 'roles'],
+  properties: {
+    version: { const: 1 },
+    extensionDomain: {
+      type: 'string',
+      maxLength: 253,
+      pattern: DNS_NAME_PATTERN,
+      description: 'a lower-case DNS name with at least two labels, e.g. "jitca.dev"',
+    },
+    roles: { type: 'array', minItems: 1, maxItems: MAX_ROLES, items: roleSchema },
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * Checks over a schema-valid policy that JSON Schema cannot express. Each returns the JSON Pointer of
+ * the offending value so the reviewer can find it.
+ */
+import { SCOPE_WILDCARD } from './patterns.ts';
+import type { Policy, Role } from './types.ts';
+
+export interface PolicyProblem {
+  /** JSON Pointer (RFC 6901) into the policy file. */
+  path: string;
+  /** Starts with the path; says what is wrong and what is allowed. */
+  message: string;
+}
+
+/**
+ * Kubernetes reserves the "system:" prefix for its own users and groups (system:masters is
+ * cluster-admin without RBAC). A JIT role granting or trusting one would bypass the whole design.
+ */
+const RESERVED_GROUP_PREFIX = 'system:';
+
+export function findSemanticProblem(policy: Policy): PolicyProblem | undefined {
+  const firstIndexByName = new Map<string, number>();
+  for (const [index, role] of policy.roles.entries()) {
+    const at = `/roles/${index}`;
+    const earlier = firstIndexByName.get(role.name);
+    if (earlier !== undefined) {
+      return problem(`${at}/name`, `is "${role.name}", already used by /roles/${earlier}; role names must be unique`);
+    }
+    firstIndexByName.set(role.name, index);
+    const roleProblem = findRoleProblem(role, at);
+    if (roleProblem !== undefined) return roleProblem;
+  }
+  return undefined;
+}
+
+function findRoleProblem(role: Role, at: string): PolicyProblem | undefined {
+  if (role.defaultTtlSeconds > role.maxTtlSeconds) {
+    return problem(
+      `${at}/defaultTtlSeconds`,
+      `is ${role.defaultTtlSeconds}, more than maxTtlSeconds ${role.maxTtlSeconds}; the default must be <= the max`,
+    );
+  }
+  const reserved = findReservedGroup(role.groups, `${at}/groups`);
+  if (reserved !== undefined) return reserved;
+  if (role.approval.mode === 'manual') {
+    const approver = findReservedGroup(role.approval.approverGroups, `${at}/approval/approverGroups`);
+    if (approver !== undefined) return approver;
+    // "Manual approval needs approver groups" is the schema's minItems: 1 on approverGroups.
+  }
+  if (role.forceCommand !== undefined && role.commands !== undefined && !role.commands.includes(role.forceCommand)) {
+    return problem(
+      `${at}/forceCommand`,
+      `is "${role.forceCommand}", which is not in commands (${role.commands.join(', ')}); a forced command must be one the role allows`,
+    );
+  }
+  for (const dimension of ['clusters', 'namespaces', 'pods', 'nodes'] as const) {
+    const values = role.scope[dimension];
+    if (values !== undefined && values.length > 1 && values.includes(SCOPE_WILDCARD)) {
+      return problem(
+        `${at}/scope/${dimension}/${values.indexOf(SCOPE_WILDCARD)}`,
+        `is "*" next to other values; use either ["*"] or a list of names`,
+      );
+    }
+  }
+  return undefined;
+}
+
+function findReservedGroup(groups: readonly string[], at: string): PolicyProblem | undefined {
+  const index = groups.findIndex((group) => group.toLowerCase().startsWith(RESERVED_GROUP_PREFIX));
+  if (index < 0) return undefined;
+  return problem(
+    `${at}/${index}`,
+    `is "${groups[index]}"; groups starting with "system:" are reserved by Kubernetes and may not be granted or trusted`,
+  );
+}
+
+function problem(path: string, text: string): PolicyProblem {
+  return { path, message: `${path} ${text}` };
+}

@@ -1,0 +1,111 @@
+/**
+ * Plain data shared by the policy loader, the evaluator and the issuance pipeline. Policy is a JSON
+ * file reviewed like code; evaluate() is a pure function over it, an identity, a request and a
+ * clock (STYLE.md: decide, then act).
+ */
+
+/** Who is asking, after authentication (OIDC, gateway, or the local security-team CLI). */
+export interface Identity {
+  /** Stable person identifier, e.g. "alice" or an OIDC `sub`. */
+  subject: string;
+  /** Identity-provider groups, e.g. ["oncall-payments"]. */
+  groups: string[];
+  /** How the identity was established; a role may refuse some channels. */
+  via: 'local-cli' | 'oidc' | 'gateway';
+  /** Set when a gateway asks on behalf of an engineer: the gateway's own service identity. */
+  actingFor?: string;
+}
+
+/** The scope a certificate is bound to; the gateway and the k8s side read it. */
+export interface Scope {
+  cluster: string;
+  namespace: string;
+  pod?: string;
+  node?: string;
+}
+
+export type SshExtensionName =
+  | 'permit-pty'
+  | 'permit-port-forwarding'
+  | 'permit-agent-forwarding'
+  | 'permit-X11-forwarding'
+  | 'permit-user-rc';
+
+export type ApprovalRule =
+  | { mode: 'auto' }
+  /** approvals: how many distinct approvers (never the requester) must approve. */
+  | { mode: 'manual'; approverGroups: string[]; approvals: 1 | 2 };
+
+export interface Role {
+  name: string;
+  description?: string;
+  /** Identity groups allowed to use this role (any one suffices). */
+  groups: string[];
+  /** Principals the role may grant; a request may ask for a subset. */
+  principals: string[];
+  /** Longest certificate lifetime, seconds. */
+  maxTtlSeconds: number;
+  /** Lifetime when the request names none, seconds (<= maxTtlSeconds). */
+  defaultTtlSeconds: number;
+  /** What happens when a request asks for more than maxTtlSeconds. */
+  ttlOverMax: 'cap' | 'deny';
+  /** Allowed scope values; "*" allows any value. pods/nodes absent means the role grants none. */
+  scope: { clusters: string[]; namespaces: string[]; pods?: string[]; nodes?: string[] };
+  /**
+   * Commands the holder may run through the gateway (extension commands@jitca.dev). Absent means
+   * the role does not restrict commands; present means a request must ask a non-empty subset.
+   */
+  commands?: string[];
+  /** When set, written as the force-command critical option; sshd runs only this. */
+  forceCommand?: string;
+  /** CIDR list written as the source-address critical option. Requests may narrow it. */
+  sourceAddresses?: string[];
+  /** Extensions granted; anything not listed is absent from the certificate. */
+  extensions: SshExtensionName[];
+  /** verify-required critical option: FIDO keys must do user verification (PIN/biometric). */
+  verifyRequired?: boolean;
+  approval: ApprovalRule;
+  /** May the SSH gateway request on behalf of an engineer for this role? */
+  allowGateway?: boolean;
+}
+
+export interface Policy {
+  version: 1;
+  /** Suffix of scope extensions, e.g. "jitca.dev" gives "scope-cluster@jitca.dev". */
+  extensionDomain: string;
+  roles: Role[];
+}
+
+/** What the requester asks for; everything optional narrows the role, never widens it. */
+export interface SshCertificateRequest {
+  role?: string;
+  principals?: string[];
+  ttlSeconds?: number;
+  scope?: Partial<Scope>;
+  commands?: string[];
+  sourceAddresses?: string[];
+  reason?: string;
+}
+
+/** What policy grants: exactly what goes into the certificate. */
+export interface SshGrant {
+  role: string;
+  principals: string[];
+  ttlSeconds: number;
+  scope: Scope;
+  commands?: string[];
+  forceCommand?: string;
+  sourceAddresses?: string[];
+  extensions: SshExtensionName[];
+  verifyRequired: boolean;
+}
+
+export type Decision =
+  | { outcome: 'approve'; grant: SshGrant; notes: string[] }
+  | { outcome: 'pending'; grant: SshGrant; approval: { approverGroups: string[]; approvals: 1 | 2 }; notes: string[] }
+  | {
+      outcome: 'deny';
+      /** Stable rule name, e.g. "ttl.max", "role.groups", "scope.namespace". */
+      rule: string;
+      message: string;
+    };

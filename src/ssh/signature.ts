@@ -1,0 +1,138 @@
+import { verify as nodeVerify } from 'node:crypto';
+import type { HashName, Signer } from '../../hsm/signer.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { keyMaterialToKeyObject, type KeyMaterial } from './key-material.ts';
+import { decodePublicKeyBlob } from './public-key.ts';
+import { SshReader, SshWriter } from './wire.ts';
+
+/**
+ * SSH signatures made by a CA key (PROTOCOL.certkeys: "Signatures are computed and encoded
+ * according to the rules defined for the CA's public key algorithm"):
+ *   string  signature format name
+ *   string  signature blob
+ * Ed25519: RFC 8709 §6 (64 raw bytes). ECDSA: RFC 5656 §3.1.2 (blob = mpint r, mpint s; SHA-256
+ * for nistp256, SHA-384 for nistp384). RSA: RFC 8332 §3 (rsa-sha2-512 / rsa-sha2-256, blob = raw
+ * PKCS#1 v1.5 signature). sk-* keys cannot be CA keys here: an HSM-backed CA never is one.
+ */
+
+interface Scheme {
+  algorithm: string;
+  hash?: HashName;
+  /** Raw r||s half size for ECDSA (Signer output, PKCS#11 CKM_ECDSA). */
+  ecSize?: number;
+}
+
+/** What jitca signs with for each CA key kind. */
+function signingScheme(material: KeyMaterial): Scheme {
+  switch (material.kind) {
+    case 'ed25519':
+      return { algorithm: 'ssh-ed25519' };
+    case 'ecdsa':
+      return material.curve === 'nistp256'
+        ? { algorithm: 'ecdsa-sha2-nistp256', hash: 'sha256', ecSize: 32 }
+        : { algorithm: 'ecdsa-sha2-nistp384', hash: 'sha384', ecSize: 48 };
+    case 'rsa':
+      // rsa-sha2-512: OpenSSH refuses SHA-1 "ssh-rsa" CA signatures since 8.2/8.8.
+      return { algorithm: 'rsa-sha2-512', hash: 'sha512' };
+    case 'sk-ed25519':
+    case 'sk-ecdsa':
+      throw new JitcaError(ErrorCodes.KEY_UNSUPPORTED, 'security-key (sk-*) keys cannot be used as a CA key here');
+  }
+}
+
+/** Signs `data` with the CA and returns the encoded SSH signature (the certificate's last field). */
+export async function signAsSsh(ca: Signer, caKeyBlob: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  const { material } = decodePublicKeyBlob(caKeyBlob);
+  const scheme = signingScheme(material);
+  const raw = await ca.sign(data, scheme.hash === undefined ? {} : { hash: scheme.hash });
+  let blob: Uint8Array;
+  if (material.kind === 'ed25519') {
+    if (raw.length !== 64) throw badSignerOutput(`Ed25519 signature is ${raw.length} bytes, expected 64`);
+    blob = raw;
+  } else if (scheme.ecSize !== undefined) {
+    if (raw.length !== 2 * scheme.ecSize) {
+      throw badSignerOutput(`ECDSA signature is ${raw.length} bytes, expected r||s of ${2 * scheme.ecSize}`);
+    }
+    blob = new SshWriter()
+      .writeMpint(raw.subarray(0, scheme.ecSize))
+      .writeMpint(raw.subarray(scheme.ecSize))
+      .toBytes();
+  } else {
+    blob = raw;
+  }
+  const signature = new SshWriter().writeString(scheme.algorithm).writeString(blob).toBytes();
+  // A faulty token (or RSA-CRT fault) would otherwise hand out a certificate sshd silently
+  // refuses; checking here costs well under a millisecond and fails loudly instead.
+  if (!verifySshSignature(caKeyBlob, decodeSshSignature(signature), data)) {
+    throw badSignerOutput('the signer returned a signature that does not verify under the CA public key');
+  }
+  return signature;
+}
+
+export interface SshSignature {
+  algorithm: string;
+  blob: Uint8Array;
+}
+
+/** Splits an encoded signature; structural errors are wire errors, content is judged by verify. */
+export function decodeSshSignature(encoded: Uint8Array): SshSignature {
+  const reader = new SshReader(encoded);
+  const algorithmBytes = reader.readString();
+  if (algorithmBytes.length > 64 || algorithmBytes.some((b) => b < 0x21 || b > 0x7e)) {
+    throw new JitcaError(ErrorCodes.WIRE_INVALID, 'signature format name is not printable ASCII');
+  }
+  const blob = reader.readString();
+  reader.ensureEnd('signature');
+  return { algorithm: Buffer.from(algorithmBytes).toString('latin1'), blob };
+}
+
+/**
+ * True when `signature` is a valid signature over `data` by the key in `keyBlob` using an algorithm
+ * allowed for that key type. A malformed ECDSA blob (non-canonical mpints, trailing bytes) throws a
+ * wire error; anything merely wrong returns false.
+ */
+export function verifySshSignature(keyBlob: Uint8Array, signature: SshSignature, data: Uint8Array): boolean {
+  const { material } = decodePublicKeyBlob(keyBlob);
+  const key = keyMaterialToKeyObject(material);
+  const { algorithm, blob } = signature;
+  try {
+    switch (material.kind) {
+      case 'ed25519':
+        return algorithm === 'ssh-ed25519' && blob.length === 64 && nodeVerify(null, data, key, blob);
+      case 'ecdsa': {
+        const expected = signingScheme(material);
+        if (algorithm !== expected.algorithm || expected.ecSize === undefined) return false;
+        const size = expected.ecSize;
+        const reader = new SshReader(blob);
+        const r = reader.readMpintUnsignedBytes();
+        const s = reader.readMpintUnsignedBytes();
+        reader.ensureEnd('ECDSA signature blob');
+        if (r.length > size || s.length > size) return false;
+        const rs = new Uint8Array(2 * size);
+        rs.set(r, size - r.length);
+        rs.set(s, 2 * size - s.length);
+        return nodeVerify(expected.hash ?? null, data, { key, dsaEncoding: 'ieee-p1363' }, rs);
+      }
+      case 'rsa': {
+        // RFC 8332 §3; "ssh-rsa" (SHA-1) is refused as OpenSSH 8.8+ does by default.
+        const hash = algorithm === 'rsa-sha2-512' ? 'sha512' : algorithm === 'rsa-sha2-256' ? 'sha256' : undefined;
+        const modulusBytes = material.n.length;
+        if (hash === undefined || blob.length > modulusBytes) return false;
+        // OpenSSH accepts (and some signers emit) signatures shorter than the modulus; OpenSSL wants full length.
+        const padded = new Uint8Array(modulusBytes);
+        padded.set(blob, modulusBytes - blob.length);
+        return nodeVerify(hash, data, key, padded);
+      }
+      case 'sk-ed25519':
+      case 'sk-ecdsa':
+        return false;
+    }
+  } catch (error) {
+    if (error instanceof JitcaError) throw error;
+    return false;
+  }
+}
+
+function badSignerOutput(message: string): JitcaError {
+  return new JitcaError(ErrorCodes.HSM_FAILURE, message, { retryable: true });
+}

@@ -1,0 +1,95 @@
+/**
+ * Schema migrations, kept in code (no migration folder to ship) and run by kysely's Migrator on
+ * every open; the Migrator records applied names in kysely_migration, so re-running is a no-op.
+ * Only portable column types (text, integer) and standard constraints are used.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { DatabaseSchema } from './schema.ts';
+import { toStoreError } from './store-errors.ts';
+
+const initialSchema: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('requests')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('requester', 'text', (c) => c.notNull())
+      .addColumn('role', 'text')
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addCheckConstraint(
+        'requests_state_known',
+        sql`state in ('pending', 'approved', 'issued', 'denied', 'expired')`,
+      )
+      .execute();
+    await db.schema.createIndex('requests_state_idx').on('requests').column('state').execute();
+
+    await db.schema
+      .createTable('certificates')
+      // Unsigned 64-bit serial as decimal text: SQLite integers are signed (PROTOCOL.certkeys
+      // serial is uint64; RFC 5280 §4.1.2.2 serials are positive).
+      .addColumn('serial', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('identity', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('key_fingerprint', 'text', (c) => c.notNull())
+      .addColumn('principals', 'text', (c) => c.notNull())
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('valid_after', 'text', (c) => c.notNull())
+      .addColumn('valid_before', 'text', (c) => c.notNull())
+      .addColumn('ca_key_id', 'text', (c) => c.notNull())
+      .addColumn('request_id', 'text', (c) => c.notNull().references('requests.id'))
+      .addColumn('certificate', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('certificates_request_id_idx').on('certificates').column('request_id').execute();
+    await db.schema.createIndex('certificates_identity_idx').on('certificates').column('identity').execute();
+
+    await db.schema
+      .createTable('approvals')
+      .addColumn('request_id', 'text', (c) => c.notNull().references('requests.id'))
+      .addColumn('approver', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      // One approval per approver per request: N-of-M approval counts distinct people.
+      .addUniqueConstraint('approvals_request_approver_unique', ['request_id', 'approver'])
+      .execute();
+
+    await db.schema
+      .createTable('audit_log')
+      // Assigned by the store (not autoincrement): seq is part of the hashed content.
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text')
+      .addColumn('request_id', 'text')
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_log_request_id_idx').on('audit_log').column('request_id').execute();
+  },
+};
+
+/** Names sort in application order (the Migrator applies them alphabetically). */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_initial_schema': initialSchema,
+};
+
+const inCodeProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...migrations }),
+};
+
+/** Brings the schema to the latest version; safe to call on every open. */
+export async function migrateToLatest(db: Kysely<DatabaseSchema>): Promise<void> {
+  const migrator = new Migrator({ db, provider: inCodeProvider });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw toStoreError(error, 'migrating the store schema');
+}

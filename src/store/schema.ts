@@ -1,0 +1,69 @@
+/**
+ * Row types of the store's tables as kysely sees them. Columns use only types both SQLite and
+ * PostgreSQL map the same way (text, integer): times are ISO-8601 text, JSON is text, and
+ * serials are decimal text because SQLite integers are signed 64-bit and serials are unsigned.
+ */
+import type { Kysely } from 'kysely';
+import type { RequestState } from './types.ts';
+
+export interface CertificatesTable {
+  serial: string;
+  kind: string;
+  identity: string;
+  key_id: string;
+  key_fingerprint: string;
+  /** JSON array of strings. */
+  principals: string;
+  /** JSON object. */
+  scope: string;
+  valid_after: string;
+  valid_before: string;
+  ca_key_id: string;
+  request_id: string;
+  certificate: string;
+  created_at: string;
+}
+
+export interface RequestsTable {
+  id: string;
+  kind: string;
+  requester: string;
+  role: string | null;
+  state: RequestState;
+  /** JSON object. */
+  body: string;
+  /** JSON object. */
+  decision: string;
+  created_at: string;
+  expires_at: string | null;
+  updated_at: string;
+}
+
+export interface ApprovalsTable {
+  request_id: string;
+  approver: string;
+  at: string;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  type: string;
+  actor: string;
+  subject: string | null;
+  request_id: string | null;
+  /** Canonical JSON object (see canonical-json.ts). */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface DatabaseSchema {
+  certificates: CertificatesTable;
+  requests: RequestsTable;
+  approvals: ApprovalsTable;
+  audit_log: AuditLogTable;
+}
+
+/** A connection or a transaction: repositories accept either. */
+export type StoreDb = Kysely<DatabaseSchema>;

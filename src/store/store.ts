@@ -1,0 +1,149 @@
+/**
+ * The store: requests, issued certificates, approvals and the audit chain. Writes go through the
+ * group committer (batch-writer.ts); reads go straight to the database. Nothing here is
+ * SQLite-specific except openStore, which picks database.ts; createStore takes any
+ * Kysely<DatabaseSchema> (e.g. one built on PostgresDialect).
+ */
+import type { Clock } from '../clock.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { listApprovals } from './approval-repository.ts';
+import { createAuditChainVerifier } from './audit-chain.ts';
+import { listAuditRecords } from './audit-repository.ts';
+import { createBatchWriter } from './batch-writer.ts';
+import { findCertificate } from './certificate-repository.ts';
+import { openSqliteDatabase } from './database.ts';
+import { checkSerial, prepareAuditEvent, prepareDecisionEntry } from './entry-validation.ts';
+import type { PreparedEntry } from './entry-validation.ts';
+import { createGroupCommitter } from './group-commit.ts';
+import { migrateToLatest } from './migrations.ts';
+import { findRequest } from './request-repository.ts';
+import type { StoreDb } from './schema.ts';
+import { storeUnavailable, toStoreError } from './store-errors.ts';
+import type {
+  AuditEventInput,
+  AuditRecord,
+  AuditVerifyResult,
+  DecisionEntry,
+  ListAuditOptions,
+  Store,
+  StoreStats,
+  StoredApproval,
+  StoredCertificate,
+  StoredRequest,
+} from './types.ts';
+
+export type { Store } from './types.ts';
+
+export interface StoreOptions {
+  clock: Clock;
+  /** Most entries sharing one transaction (default 256): bounds the latency of a batch. */
+  maxBatch?: number;
+}
+
+export interface OpenStoreOptions extends StoreOptions {
+  sqlitePath: string;
+  /** See SqliteOptions.busyTimeoutMs (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_BATCH = 256;
+const DEFAULT_AUDIT_PAGE = 1000;
+const MAX_AUDIT_PAGE = 10000;
+
+/** Opens (creating if needed) the SQLite store and brings its schema up to date. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const db = openSqliteDatabase(options.sqlitePath, { busyTimeoutMs: options.busyTimeoutMs });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    throw error;
+  }
+  return createStore(db, options);
+}
+
+/** A store over an already-migrated database; the store owns db and destroys it on close(). */
+export function createStore(db: StoreDb, options: StoreOptions): Store {
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `maxBatch ${maxBatch} must be a positive integer`);
+  }
+  const stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
+  const committer = createGroupCommitter(createBatchWriter(db, options.clock, stats), {
+    maxBatch,
+    onUnsettled: (error) => toStoreError(error, 'committing the batch'),
+  });
+  let closing: Promise<void> | undefined;
+
+  function whenOpen(): void {
+    if (closing !== undefined) throw storeUnavailable('the store is closed');
+  }
+
+  async function write(prepare: () => PreparedEntry): Promise<AuditRecord> {
+    whenOpen();
+    return committer.submit(prepare());
+  }
+
+  async function read<T>(action: string, query: () => Promise<T>): Promise<T> {
+    whenOpen();
+    try {
+      return await query();
+    } catch (error) {
+      throw toStoreError(error, action);
+    }
+  }
+
+  return {
+    recordDecision: (entry: DecisionEntry) => write(() => prepareDecisionEntry(entry)),
+    appendAudit: (event: AuditEventInput) => write(() => prepareAuditEvent(event)),
+
+    getRequest: (id: string): Promise<StoredRequest | undefined> =>
+      read(`reading request ${id}`, () => findRequest(db, id)),
+
+    findCertificateBySerial: async (serial: string): Promise<StoredCertificate | undefined> => {
+      checkSerial(serial);
+      return read(`reading certificate ${serial}`, () => findCertificate(db, serial));
+    },
+
+    listApprovals: (requestId: string): Promise<StoredApproval[]> =>
+      read(`reading approvals of ${requestId}`, () => listApprovals(db, requestId)),
+
+    listAudit: async (listOptions: ListAuditOptions = {}): Promise<AuditRecord[]> => {
+      const afterSeq = listOptions.afterSeq ?? 0;
+      const limit = listOptions.limit ?? DEFAULT_AUDIT_PAGE;
+      if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `afterSeq ${afterSeq} must be a non-negative integer`, {
+          details: { field: 'afterSeq' },
+        });
+      }
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_PAGE) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `limit ${limit} must be an integer from 1 to ${MAX_AUDIT_PAGE}`, {
+          details: { field: 'limit' },
+        });
+      }
+      return read('listing the audit log', () => listAuditRecords(db, afterSeq, limit));
+    },
+
+    verifyAudit: (): Promise<AuditVerifyResult> =>
+      read('verifying the audit log', async () => {
+        const verifier = createAuditChainVerifier();
+        let afterSeq = 0;
+        for (;;) {
+          const page = await listAuditRecords(db, afterSeq, DEFAULT_AUDIT_PAGE);
+          for (const record of page) {
+            if (!verifier.add(record)) return verifier.result();
+          }
+          const last = page.at(-1);
+          if (last === undefined || page.length < DEFAULT_AUDIT_PAGE) return verifier.result();
+          afterSeq = last.seq;
+        }
+      }),
+
+    stats: (): StoreStats => ({ ...stats }),
+
+    close: (): Promise<void> => {
+      closing ??= committer.idle().then(() => db.destroy());
+      return closing;
+    },
+  };
+}

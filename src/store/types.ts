@@ -1,0 +1,148 @@
+/**
+ * The store keeps issued certificates, requests and the tamper-evident audit chain. It sits behind
+ * kysely so PostgreSQL can stand in for the embedded SQLite on multi-replica deployments.
+ */
+
+export type AuditEventType =
+  | 'ssh.issued'
+  | 'ssh.denied'
+  | 'request.pending'
+  | 'request.approved'
+  | 'request.denied'
+  | 'request.expired'
+  | 'x509.issued'
+  | 'x509.denied'
+  | 'ca.created'
+  | 'ca.rotated';
+
+export interface AuditEventInput {
+  type: AuditEventType;
+  /** Who caused the event (requester, approver, "system"). */
+  actor: string;
+  /** Whom it concerns (certificate holder), when not the actor. */
+  subject?: string;
+  requestId?: string;
+  /** Event details: serial, principals, scope, rule names. Never secrets. */
+  data: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEventInput {
+  seq: number;
+  /** ISO-8601 time the record was written (from the injected Clock). */
+  at: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface IssuedCertificateInput {
+  /** Unsigned 64-bit serial, decimal string (SQLite integers are signed). */
+  serial: string;
+  kind: 'ssh-user' | 'x509-client';
+  identity: string;
+  /** Certificate key ID (SSH) or subject (X.509). */
+  keyId: string;
+  /** SHA256:base64 fingerprint of the subject public key. */
+  keyFingerprint: string;
+  principals: string[];
+  scope: Record<string, unknown>;
+  validAfter: string;
+  validBefore: string;
+  /** Which CA key generation signed it, e.g. "ssh-user-ca/1". */
+  caKeyId: string;
+  requestId: string;
+  /** The certificate as released (authorized_keys line or PEM). */
+  certificate: string;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  records: number;
+  /** First broken link: the seq where the chain stops verifying and why. */
+  firstBroken?: { seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'sequence-gap' };
+}
+
+export type CertificateKind = IssuedCertificateInput['kind'];
+
+/** Lifecycle of a certificate request; "issued", "denied" and "expired" are final. */
+export type RequestState = 'pending' | 'approved' | 'issued' | 'denied' | 'expired';
+
+export interface RequestInput {
+  id: string;
+  kind: CertificateKind;
+  requester: string;
+  role?: string;
+  state: RequestState;
+  /** What was asked for (principals, ttl, reason). Never secrets. */
+  body: Record<string, unknown>;
+  /** The policy Decision as carried out (outcome, reasons, rule names). */
+  decision: Record<string, unknown>;
+  /** ISO-8601. */
+  createdAt: string;
+  /** ISO-8601; when a pending request stops being approvable. */
+  expiresAt?: string;
+}
+
+export interface StoredRequest extends RequestInput {
+  /** ISO-8601 time of the last recordDecision for this request (from the injected Clock). */
+  updatedAt: string;
+}
+
+export interface StoredCertificate extends IssuedCertificateInput {
+  /** ISO-8601 time the certificate row was written (from the injected Clock). */
+  createdAt: string;
+}
+
+export interface StoredApproval {
+  requestId: string;
+  approver: string;
+  /** ISO-8601 time the approval was recorded (from the injected Clock). */
+  at: string;
+}
+
+/** One decision carried out: written atomically (request + certificate/approval + audit record). */
+export interface DecisionEntry {
+  request: RequestInput;
+  /** Present when a certificate was issued; request.state must then be "issued". */
+  certificate?: IssuedCertificateInput;
+  /** Present when an approver approved request.id; a second approval by the same approver conflicts. */
+  approval?: { approver: string };
+  /** event.requestId defaults to request.id and must equal it when given. */
+  event: AuditEventInput;
+}
+
+export interface ListAuditOptions {
+  /** Return records with seq > afterSeq (default 0: from the start). */
+  afterSeq?: number;
+  /** At most this many records, 1..10000 (default 1000). */
+  limit?: number;
+}
+
+export interface StoreStats {
+  /** Transactions committed by the group committer (one per batch). */
+  commits: number;
+  /** Batches rolled back as a whole because the database failed. */
+  rollbacks: number;
+  /** Entries (decisions and audit events) made durable. */
+  entriesCommitted: number;
+  /** Largest number of entries that shared one transaction. */
+  largestBatch: number;
+}
+
+export interface Store {
+  /**
+   * Writes the request row (insert or update), the optional certificate/approval row and one audit
+   * record in one transaction; resolves only after COMMIT. A certificate must not be released
+   * before this resolves. Duplicate serial or approval -> ERR_STORE_CONFLICT (nothing written);
+   * database fault -> ERR_STORE_UNAVAILABLE, retryable.
+   */
+  recordDecision(entry: DecisionEntry): Promise<AuditRecord>;
+  appendAudit(event: AuditEventInput): Promise<AuditRecord>;
+  getRequest(id: string): Promise<StoredRequest | undefined>;
+  findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
+  listApprovals(requestId: string): Promise<StoredApproval[]>;
+  listAudit(options?: ListAuditOptions): Promise<AuditRecord[]>;
+  verifyAudit(): Promise<AuditVerifyResult>;
+  stats(): StoreStats;
+  /** Waits for queued writes to commit, then closes the database. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,124 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPolicy } from '../support/ca-fixture.ts';
+
+const jitca = path.resolve(import.meta.dirname, '../../bin/jitca');
+
+function run(dataDir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(jitca, ['--data-dir', dataDir, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Content hash and mtime of every file under dir: "nothing changed" made checkable. SoftHSM2
+ * rewrites its own bookkeeping (generation, token.object, *.lock) at every C_Initialize/C_Login,
+ * so those are left out; the key objects, PIN files and configuration must stay byte-identical.
+ */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || /^(generation|token\.object)$|\.lock$/.test(entry.name)) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    out[file] = `${createHash('sha256').update(readFileSync(file)).digest('hex')}@${statSync(file).mtimeMs}`;
+  }
+  return out;
+}
+
+describe('jitca CLI on the embedded defaults', () => {
+  let dataDir: string;
+  let key: string;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-cli-'));
+    writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(testPolicy));
+    key = path.join(dataDir, 'id_ecdsa');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '256', '-N', '', '-f', key]);
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('init creates the token, CA key and store once; a second run changes nothing', () => {
+    const first = run(dataDir, ['init']);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/created softhsm2 token "jitca"/);
+    expect(first.stdout).toMatch(/created SSH user CA key ssh-user-ca\/1 \(ed25519, non-extractable\)/);
+    const pinMode = statSync(path.join(dataDir, 'hsm', 'user.pin')).mode & 0o777;
+    expect(pinMode).toBe(0o600);
+    const before = snapshot(path.join(dataDir, 'hsm'));
+    const keyObjects = Object.keys(before).filter((file) => file.endsWith('.object'));
+    expect(keyObjects).toHaveLength(2); // the CA key pair: private and public object
+    const bundleBefore = run(dataDir, ['bundle']).stdout;
+    const second = run(dataDir, ['init']);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/nothing changed/);
+    expect(snapshot(path.join(dataDir, 'hsm'))).toEqual(before);
+    expect(run(dataDir, ['bundle']).stdout).toBe(bundleBefore);
+  });
+
+  it('issue-ssh issues a certificate ssh-keygen decodes, with scope extensions', () => {
+    const out = path.join(dataDir, 'id_ecdsa-cert.pub');
+    const result = run(dataDir, [
+      'issue-ssh', '--identity', 'alice', '--group', 'oncall-payments', '--pubkey', `${key}.pub`,
+      '--principal', 'oncall-payments', '--ttl', '10m', '--cluster', 'prod', '--namespace', 'payments',
+      '--command', 'kubectl logs', '--reason', 'INC-1', '--out', out,
+    ]);
+    expect(result.stderr).toMatch(/issued serial \d+ to alice as oncall-payments/);
+    expect(result.status).toBe(0);
+    const listing = execFileSync('ssh-keygen', ['-L', '-f', out], { encoding: 'utf8' });
+    expect(listing).toMatch(/Type: ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate/);
+    expect(listing).toMatch(/Signing CA: ED25519 /);
+    expect(listing).toMatch(/Key ID: "alice\/req_[0-9a-f]{32}"/);
+    expect(listing).toMatch(/Principals: \n\s+oncall-payments\n/);
+    expect(listing).toMatch(/scope-namespace@jitca.dev/);
+  });
+
+  it('refuses a malformed key and a policy violation with stable codes, writing nothing for the malformed key', () => {
+    const countAudit = (): number => {
+      const db = new Database(path.join(dataDir, 'jitca.sqlite'), { readonly: true });
+      try {
+        return (db.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const bad = path.join(dataDir, 'bad.pub');
+    writeFileSync(bad, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== truncated\n');
+    const before = countAudit();
+    const malformed = run(dataDir, ['issue-ssh', '--identity', 'alice', '--group', 'oncall-payments', '--pubkey', bad]);
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toMatch(/^jitca: ERR_(KEY_MALFORMED|WIRE_TRUNCATED): /);
+    expect(countAudit()).toBe(before);
+
+    const denied = run(dataDir, [
+      'issue-ssh', '--identity', 'alice', '--group', 'oncall-payments', '--pubkey', `${key}.pub`, '--principal', 'root',
+    ]);
+    expect(denied.status).toBe(2);
+    expect(denied.stderr).toMatch(/^jitca: ERR_POLICY_DENIED: .*\[rule principals.not-allowed\]/);
+    // A denial is a decision: it is audited.
+    expect(countAudit()).toBe(before + 1);
+  });
+
+  it('audit verify passes, then names the first record changed behind its back', () => {
+    const intact = run(dataDir, ['audit', 'verify']);
+    expect(intact.status).toBe(0);
+    expect(intact.stdout).toMatch(/audit: \d+ records, chain intact/);
+    const db = new Database(path.join(dataDir, 'jitca.sqlite'));
+    db.prepare(`update audit_log set actor = 'mallory' where seq = 2`).run();
+    db.close();
+    const broken = run(dataDir, ['audit', 'verify']);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(/chain BROKEN at seq 2 \(hash-mismatch\)/);
+  });
+
+  it('every command answers --help', () => {
+    for (const args of [['--help'], ['init', '--help'], ['serve', '--help'], ['issue-ssh', '--help'], ['bundle', '--help'], ['audit', 'verify', '--help']]) {
+      const result = run(dataDir, args);
+      expect(result.status, args.join(' ')).toBe(0);
+      expect(result.stdout).toMatch(/Usage: jitca/);
+    }
+  });
+});

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canApprove, evaluateSshRequest } from '../../src/policy/evaluate.ts';
+import { loadPolicy } from '../../src/policy/load.ts';
+import { person } from './policy-fixtures.ts';
+
+const examplePath = path.resolve(import.meta.dirname, '../../deploy/policy.example.json');
+
+describe('deploy/policy.example.json', () => {
+  const policy = loadPolicy(examplePath);
+
+  it('loads and holds the on-call roles from the seeds', () => {
+    expect(policy.roles.map((role) => role.name)).toEqual(['oncall-payments', 'jit-debug-payments', 'jit-cluster-read', 'break-glass']);
+    expect(policy.extensionDomain).toBe('jitca.dev');
+  });
+
+  it('payments on-call gets an auto-approved 30-minute certificate for prod/payments', () => {
+    const decision = evaluateSshRequest(policy, person('alice', ['oncall-payments']), {
+      commands: ['kubectl exec', 'curl localhost:8080/debug/pprof'],
+      reason: 'INC-1234 payments p99',
+    });
+    expect(decision).toMatchObject({
+      outcome: 'approve',
+      grant: {
+        role: 'oncall-payments',
+        principals: ['oncall-payments'],
+        ttlSeconds: 1800,
+        scope: { cluster: 'prod', namespace: 'payments' },
+        commands: ['kubectl exec', 'curl localhost:8080/debug/pprof'],
+      },
+    });
+  });
+
+  it('an hour is capped to the 30-minute maximum', () => {
+    const decision = evaluateSshRequest(policy, person('alice', ['oncall-payments']), { ttlSeconds: 3600 });
+    expect(decision.outcome === 'approve' && decision.grant.ttlSeconds).toBe(1800);
+  });
+
+  it('on-call cannot reach another namespace or run arbitrary commands', () => {
+    const alice = person('alice', ['oncall-payments']);
+    expect(evaluateSshRequest(policy, alice, { scope: { namespace: 'kube-system' } })).toMatchObject({ rule: 'scope.namespace' });
+    expect(evaluateSshRequest(policy, alice, { commands: ['kubectl delete namespace payments'] })).toMatchObject({
+      rule: 'commands.not-allowed',
+    });
+  });
+
+  it('jit-debug needs one SRE lead', () => {
+    const decision = evaluateSshRequest(policy, person('alice', ['jit:oncall:payments']), { scope: { pod: 'payments-api-0' } });
+    expect(decision).toMatchObject({ outcome: 'pending', approval: { approverGroups: ['sre-leads'], approvals: 1 } });
+    expect(canApprove(policy, 'jit-debug-payments', person('carol', ['sre-leads']), 'alice', [])).toEqual({ ok: true });
+  });
+
+  it('jit-cluster-read is auto-approved, read-only commands, no pty', () => {
+    const decision = evaluateSshRequest(policy, person('alice', ['jit:oncall:cluster'], 'gateway'), {
+      scope: { namespace: 'default' },
+    });
+    expect(decision).toMatchObject({ outcome: 'approve', grant: { extensions: [], scope: { cluster: 'prod' } } });
+    expect(decision.outcome === 'approve' && decision.grant.commands?.every((command) => command.startsWith('kubectl get') || command.startsWith('kubectl describe'))).toBe(true);
+  });
+
+  it('break-glass needs two leads, refuses more than 15 minutes and the gateway, and binds to the VPN ranges', () => {
+    const bob = person('bob', ['sre']);
+    const request = { scope: { cluster: 'prod', namespace: 'payments' } };
+    expect(evaluateSshRequest(policy, bob, { ...request, ttlSeconds: 1800 })).toMatchObject({ rule: 'ttl.max' });
+    expect(evaluateSshRequest(policy, person('bob', ['sre'], 'gateway'), request)).toMatchObject({ rule: 'role.gateway' });
+    const decision = evaluateSshRequest(policy, bob, request);
+    expect(decision).toMatchObject({
+      outcome: 'pending',
+      approval: { approverGroups: ['sre-leads'], approvals: 2 },
+      grant: { ttlSeconds: 900, sourceAddresses: ['10.40.0.0/16', '2001:db8:40::/48'] },
+    });
+    expect(canApprove(policy, 'break-glass', person('carol', ['sre-leads']), 'bob', ['dave'])).toEqual({ ok: true });
+    expect(canApprove(policy, 'break-glass', person('bob', ['sre', 'sre-leads']), 'bob', [])).toMatchObject({ rule: 'approval.self' });
+  });
+});

@@ -1,0 +1,73 @@
+import Database from 'better-sqlite3';
+import { sql } from 'kysely';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteDatabase } from '../../src/store/database.ts';
+import { migrateToLatest } from '../../src/store/migrations.ts';
+import { issuedEntry, makeTempDir, openTempStore, removeDir } from './store-fixtures.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) removeDir(dir);
+});
+
+describe('schema migrations', () => {
+  it('opening the same file twice applies the schema once and keeps the data', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const first = await openTempStore(dir);
+    await first.store.recordDecision(issuedEntry('req-keep'));
+    await first.store.close();
+
+    const second = await openTempStore(dir);
+    expect((await second.store.getRequest('req-keep'))?.state).toBe('issued');
+    const next = await second.store.appendAudit({ type: 'ca.rotated', actor: 'system', data: { to: 'ssh-user-ca/2' } });
+    expect(next.seq).toBe(2);
+    expect(await second.store.verifyAudit()).toEqual({ ok: true, records: 2 });
+    await second.store.close();
+
+    const raw = new Database(path.join(dir, 'jitca.db'), { readonly: true });
+    try {
+      const applied = raw.prepare('select name from kysely_migration').all();
+      expect(applied).toEqual([{ name: '0001_initial_schema' }]);
+      const tables = raw
+        .prepare("select name from sqlite_master where type = 'table' and name not like 'kysely%' order by name")
+        .all();
+      expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_log' }, { name: 'certificates' }, { name: 'requests' }]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('running the migrator again on an open database changes nothing', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const db = openSqliteDatabase(path.join(dir, 'jitca.db'));
+    try {
+      await migrateToLatest(db);
+      await migrateToLatest(db);
+      const rows = await db.selectFrom('requests').selectAll().execute();
+      expect(rows).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('opens the database in WAL mode with synchronous=FULL and foreign keys on', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const db = openSqliteDatabase(path.join(dir, 'jitca.db'), { busyTimeoutMs: 1234 });
+    try {
+      const pragma = async (name: string): Promise<unknown> => {
+        const result = await sql<Record<string, unknown>>`${sql.raw(`pragma ${name}`)}`.execute(db);
+        return Object.values(result.rows[0] ?? {})[0];
+      };
+      expect(await pragma('journal_mode')).toBe('wal');
+      expect(await pragma('synchronous')).toBe(2); // 2 = FULL
+      expect(await pragma('foreign_keys')).toBe(1);
+      expect(await pragma('busy_timeout')).toBe(1234);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
