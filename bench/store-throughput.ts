@@ -1,21 +1,24 @@
 /**
  * Measures recordDecision throughput with 1 caller (each call waits for its own COMMIT) and with
  * 200 concurrent callers (group commit shares COMMITs). Reports, does not assert:
- *   node test/store/throughput.measure.ts [entries=2000] [dir=os.tmpdir()]
+ *   node bench/store-throughput.ts [entries=2000] [dir=os.tmpdir()]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { systemClock } from '../../src/clock.ts';
-import { openStore } from '../../src/store/store.ts';
-import { issuedEntry } from './store-fixtures.ts';
+import { systemClock } from '../src/clock.ts';
+import { openStore } from '../src/store/store.ts';
+import { openWorkerStore } from '../src/store/worker-store.ts';
+import { issuedEntry } from '../test/store/store-fixtures.ts';
 
 const total = Number(process.argv[2] ?? 2000);
 const baseDir = process.argv[3] ?? os.tmpdir();
 
-async function measure(callers: number): Promise<void> {
+async function measure(callers: number, onWorker = false): Promise<void> {
   const dir = fs.mkdtempSync(path.join(baseDir, 'jitca-throughput-'));
-  const store = await openStore({ sqlitePath: path.join(dir, 'jitca.db'), clock: systemClock });
+  const sqlitePath = path.join(dir, 'jitca.db');
+  const store = onWorker ? await openWorkerStore({ sqlitePath }) : await openStore({ sqlitePath, clock: systemClock });
+  const cpuBefore = process.cpuUsage();
   try {
     let next = 0;
     const latencies: number[] = [];
@@ -29,14 +32,15 @@ async function measure(callers: number): Promise<void> {
     const started = performance.now();
     await Promise.all(Array.from({ length: callers }, caller));
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     latencies.sort((a, b) => a - b);
     const pct = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(2);
     const stats = store.stats();
     const verified = await store.verifyAudit();
     console.log(
-      `${String(callers).padStart(3)} callers: ${total} entries in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(0)}/s; ` +
+      `${onWorker ? 'worker' : 'inline'} ${String(callers).padStart(3)} callers: ${total} entries in ${seconds.toFixed(2)} s = ${(total / seconds).toFixed(0)}/s; ` +
         `commits ${stats.commits} (avg batch ${(stats.entriesCommitted / stats.commits).toFixed(1)}, max ${stats.largestBatch}); ` +
-        `latency p50 ${pct(0.5)} ms p99 ${pct(0.99)} ms; chain ok=${verified.ok}`,
+        `latency p50 ${pct(0.5)} ms p99 ${pct(0.99)} ms; cpu ${((cpu.user + cpu.system) / total).toFixed(0)} us/entry; chain ok=${verified.ok}`,
     );
   } finally {
     await store.close();
@@ -47,3 +51,5 @@ async function measure(callers: number): Promise<void> {
 console.log(`recordDecision throughput, SQLite WAL synchronous=FULL, dir ${baseDir}, node ${process.version}`);
 await measure(1);
 await measure(200);
+await measure(1, true);
+await measure(200, true);

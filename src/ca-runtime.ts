@@ -11,6 +11,7 @@ import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
 import { loadPolicy } from './policy/load.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
+import { openWorkerStore } from './store/worker-store.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
 
 /** Everything a running CA holds open: the token, the store and the loaded policy. */
@@ -74,7 +75,12 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
   const token = openToken(config);
   let store: Store | undefined;
   try {
-    store = await openStore({ sqlitePath: config.store.sqlitePath, clock });
+    // The store runs on its own thread so SQLite's synchronous fsyncs never stall the event loop;
+    // an injected clock (tests) needs the in-process store, which reads time from it.
+    store =
+      clock === systemClock
+        ? await openWorkerStore({ sqlitePath: config.store.sqlitePath })
+        : await openStore({ sqlitePath: config.store.sqlitePath, clock });
     const generation = newestGeneration(token, config.ssh.caName);
     const sshSigner = generation === undefined ? undefined : token.findSigner(config.ssh.caName, generation);
     if (sshSigner === undefined) {

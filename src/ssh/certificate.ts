@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Signer } from '../../hsm/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { encodeBase64 } from './base64.ts';
@@ -67,7 +67,7 @@ export async function buildUserCertificate(params: UserCertificateParams, ca: Si
   if (params.subject.type !== keyType) throw invalid(`subject type ${params.subject.type} does not match its blob (${keyType})`);
   const criticalOptions = criticalOptionsToList(params.criticalOptions);
   const extensions = extensionsToList(params.extensions, params.customExtensions);
-  const caKey = sshPublicKeyFromKeyObject(ca.publicKey);
+  const caKey = caPublicKey(ca.publicKey);
 
   const certType = certificateTypeFor(keyType);
   const principals = new SshWriter();
@@ -143,4 +143,15 @@ function validatePrincipals(principals: unknown): void {
 
 function invalid(message: string): JitcaError {
   return new JitcaError(ErrorCodes.REQUEST_INVALID, message);
+}
+
+/** The CA's SSH key blob, derived once per KeyObject: the same CA signs every certificate. */
+const caPublicKeys = new WeakMap<KeyObject, SshPublicKey>();
+function caPublicKey(key: KeyObject): SshPublicKey {
+  let cached = caPublicKeys.get(key);
+  if (cached === undefined) {
+    cached = sshPublicKeyFromKeyObject(key);
+    caPublicKeys.set(key, cached);
+  }
+  return cached;
 }

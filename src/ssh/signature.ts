@@ -1,4 +1,4 @@
-import { verify as nodeVerify } from 'node:crypto';
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { HashName, Signer } from '../../hsm/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { keyMaterialToKeyObject, type KeyMaterial } from './key-material.ts';
@@ -60,13 +60,21 @@ export async function signAsSsh(ca: Signer, caKeyBlob: Uint8Array, data: Uint8Ar
   } else {
     blob = raw;
   }
-  const signature = new SshWriter().writeString(scheme.algorithm).writeString(blob).toBytes();
-  // A faulty token (or RSA-CRT fault) would otherwise hand out a certificate sshd silently
-  // refuses; checking here costs well under a millisecond and fails loudly instead.
-  if (!verifySshSignature(caKeyBlob, decodeSshSignature(signature), data)) {
+  // A faulty token would otherwise hand out a certificate sshd silently refuses, and a faulty
+  // RSA-CRT signature leaks the private key (Boneh-DeMillo-Lipton) if released. The check runs on
+  // the libuv thread pool (callback form of crypto.verify), keeping the event loop free.
+  if (!(await verifyRawSignature(ca.publicKey, scheme, data, raw))) {
     throw badSignerOutput('the signer returned a signature that does not verify under the CA public key');
   }
-  return signature;
+  return new SshWriter().writeString(scheme.algorithm).writeString(blob).toBytes();
+}
+
+/** Verifies the Signer's raw output (Ed25519 bytes, ECDSA r||s, RSA PKCS#1) off the event loop. */
+function verifyRawSignature(key: KeyObject, scheme: Scheme, data: Uint8Array, raw: Uint8Array): Promise<boolean> {
+  const keyInput = scheme.ecSize === undefined ? key : { key, dsaEncoding: 'ieee-p1363' as const };
+  return new Promise((resolve) => {
+    nodeVerify(scheme.hash ?? null, data, keyInput, raw, (error, ok) => resolve(error === null && ok));
+  });
 }
 
 export interface SshSignature {

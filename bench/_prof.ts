@@ -1,0 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { initializeCa, openCaRuntime } from '/work/main/src/ca-runtime.ts';
+import { buildConfig } from '/work/main/src/config.ts';
+import { issueSshCertificate } from '/work/main/src/issuance/issue-ssh-certificate.ts';
+const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-prof-'));
+writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify({version:1,extensionDomain:'jitca.dev',roles:[{name:'r',groups:['g'],principals:['p'],maxTtlSeconds:1800,scope:{clusters:['prod'],namespaces:['payments']},extensions:['permit-pty'],approval:{mode:'auto'}}]}));
+const config = buildConfig({ dataDir });
+await initializeCa(config);
+const rt = await openCaRuntime(config);
+execFileSync('ssh-keygen', ['-q','-t','ed25519','-N','','-f',path.join(dataDir,'u')]);
+const publicKey = readFileSync(path.join(dataDir,'u.pub'),'utf8');
+const id = { subject: 'alice', groups: ['g'], via: 'local-cli' as const };
+const mode = process.argv[2];
+const c0=process.cpuUsage(); let n=0; const t0=performance.now(); const end=t0+4000;
+await Promise.all(Array.from({length:Number(process.argv[3]??32)}, async()=>{ while(performance.now()<end){ 
+  if (mode==='sign') await rt.sshSigner.sign(new Uint8Array(200));
+  else await issueSshCertificate(rt.sshIssuance,id,{publicKey,ttlSeconds:600}); n++; }}));
+const c=process.cpuUsage(c0); console.log(mode, (n/((performance.now()-t0)/1000)).toFixed(0), '/s commits', rt.store.stats().commits, 'cpu us/op', ((c.user+c.system)/n).toFixed(0), 'user', (c.user/n).toFixed(0), 'sys', (c.system/n).toFixed(0));
+await rt.close();

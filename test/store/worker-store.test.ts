@@ -1,0 +1,54 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, JitcaError } from '../../src/errors.ts';
+import { openWorkerStore } from '../../src/store/worker-store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { deniedEntry, issuedEntry, makeTempDir, removeDir } from './store-fixtures.ts';
+
+describe('the store on its own thread', () => {
+  let dir: string | undefined;
+  let store: Store | undefined;
+  afterEach(async () => {
+    await store?.close();
+    if (dir !== undefined) removeDir(dir);
+    store = undefined;
+    dir = undefined;
+  });
+
+  it('commits concurrent decisions durably in shared transactions, with a linear chain', async () => {
+    dir = makeTempDir();
+    const sqlitePath = path.join(dir, 'jitca.sqlite');
+    store = await openWorkerStore({ sqlitePath });
+    const records = await Promise.all(Array.from({ length: 50 }, (_, i) => store!.recordDecision(issuedEntry(`req-${i}`))));
+    expect(records.map((record) => record.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(store.stats().entriesCommitted).toBe(50);
+    expect(store.stats().commits).toBeLessThan(50);
+    // Resolved means durable: a separate connection sees every row.
+    const reader = new Database(sqlitePath, { readonly: true });
+    expect((reader.prepare('select count(*) as n from certificates').get() as { n: number }).n).toBe(50);
+    reader.close();
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, records: 50 });
+  });
+
+  it('carries error codes across the thread boundary and writes nothing for the failed entry', async () => {
+    dir = makeTempDir();
+    store = await openWorkerStore({ sqlitePath: path.join(dir, 'jitca.sqlite') });
+    const first = issuedEntry('req-a');
+    await store.recordDecision(first);
+    const duplicate = issuedEntry('req-b', first.certificate!.serial);
+    const failure = await store.recordDecision(duplicate).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(JitcaError);
+    expect((failure as JitcaError).code).toBe(ErrorCodes.STORE_CONFLICT);
+    expect((failure as JitcaError).retryable).toBe(true);
+    expect(await store.getRequest('req-b')).toBeUndefined();
+    await store.recordDecision(deniedEntry('req-c'));
+    expect((await store.listAudit()).map((record) => record.requestId)).toEqual(['req-a', 'req-c']);
+  });
+
+  it('fails fast with ERR_STORE_UNAVAILABLE when the database cannot be opened', async () => {
+    const failure = await openWorkerStore({ sqlitePath: '/nonexistent-dir/jitca.sqlite' }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(JitcaError);
+    expect((failure as JitcaError).code).toBe(ErrorCodes.STORE_UNAVAILABLE);
+  });
+});
