@@ -8,14 +8,15 @@
  *
  * Run: ./scripts/node node bench/sign.ts [seconds]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
 import { buildConfig } from '../src/config.ts';
 import { issueSshCertificate } from '../src/issuance/issue-ssh-certificate.ts';
 import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
+import { machineLine, measureSshKeygenLoop } from './references.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrency = 32;
@@ -71,8 +72,7 @@ try {
 
   const sshKeygen = measureSshKeygenLoop(dataDir, Math.min(seconds, 5));
 
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`machine: ${cpus().length} x ${cpu}, node ${process.version}`);
+  console.log(machineLine());
   console.log(`raw PKCS#11 Ed25519 sign (SoftHSM2, ${raw.sessions} sessions): ${raw.perSecond.toFixed(0)}/s (${raw.count} in ${raw.seconds.toFixed(1)} s)`);
   console.log(`in-process issuance (policy+encode+HSM+durable audit, ${concurrency} in flight): ${issuanceRate.toFixed(0)}/s (${issued} in ${elapsed.toFixed(1)} s, ${commits} commits, audit chain ${audit.ok ? 'intact' : 'BROKEN'} over ${audit.records} records)`);
   console.log(`ssh-keygen -s loop: ${sshKeygen.perSecond.toFixed(0)}/s (${sshKeygen.count} certificates)`);
@@ -80,22 +80,4 @@ try {
   console.log(`ratio issuance / ssh-keygen -s: ${(issuanceRate / sshKeygen.perSecond).toFixed(1)}x`);
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
-}
-
-/** `ssh-keygen -s` in a bash loop, as an operator script would run it: bounded by time and count. */
-function measureSshKeygenLoop(dir: string, budgetSeconds: number): { perSecond: number; count: number } {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'file_ca')]);
-  const script = `
-    cd "${dir}"; n=0; end=$((SECONDS + ${budgetSeconds}))
-    while [ $SECONDS -lt $end ] && [ $n -lt 5000 ]; do
-      cp user.pub u.pub; ssh-keygen -q -s file_ca -I "alice/$n" -n oncall-payments -V -1m:+10m -z $((n + 1)) u.pub || exit 1
-      n=$((n + 1))
-    done
-    echo $n`;
-  const started = performance.now();
-  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
-  const elapsed = (performance.now() - started) / 1000;
-  if (result.status !== 0) throw new Error(`ssh-keygen loop failed: ${result.stderr}`);
-  const count = Number(result.stdout.trim());
-  return { perSecond: count / elapsed, count };
 }

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { ErrorCodes, JitcaError } from './errors.ts';
 import type { KeyAlgorithmName } from '../hsm/signer.ts';
+import type { GatewayCertificateRule, GatewayTokenConfig } from './authn/gateway-identity.ts';
+import type { OidcConfig } from './authn/oidc-verifier.ts';
 
 /**
  * The one validated configuration object, built once at start-up from an optional JSON file and
@@ -29,8 +31,36 @@ export interface JitcaConfig {
     /** valid_after is backdated this much to absorb clock skew between CA and sshd (max 60). */
     backdateSeconds: number;
   };
-  server: { host: string; port: number };
+  server: {
+    host: string;
+    port: number;
+    /** Certificate requests per identity per minute. */
+    rateLimitPerMinute: number;
+    /** pino level; "info" logs every request with its id. */
+    logLevel: 'debug' | 'info' | 'warn' | 'error';
+    /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  };
+  /** Engineers' identity provider; without it only the local CLI issues. */
+  oidc?: OidcConfig;
+  /** The just-in-time SSH gateway's own identity (client certificate or token). */
+  gateway?: { certificates?: GatewayCertificateRule[]; token?: Omit<GatewayTokenConfig, 'jwksUri'> & { jwksUri?: string } };
 }
+
+/** Shared by engineer and gateway token settings (src/authn/jwt-verifier-config.ts checks values). */
+const jwtProperties = {
+  issuer: { type: 'string', minLength: 1 },
+  audience: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }] },
+  jwksUri: { type: 'string', minLength: 1 },
+  algorithms: { type: 'array', minItems: 1, items: { type: 'string' } },
+  typ: { type: 'string', minLength: 1 },
+  clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+  maxTokenLifetimeSeconds: { type: 'integer', minimum: 60 },
+  maxTokenBytes: { type: 'integer', minimum: 256, maximum: 65536 },
+  jwksCacheMaxAgeMs: { type: 'integer', minimum: 1000 },
+  jwksCooldownMs: { type: 'integer', minimum: 0 },
+  jwksTimeoutMs: { type: 'integer', minimum: 100 },
+} as const;
 
 const fileSchema = {
   type: 'object',
@@ -69,6 +99,55 @@ const fileSchema = {
       properties: {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
+        rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['certFile', 'keyFile'],
+          properties: {
+            certFile: { type: 'string', minLength: 1 },
+            keyFile: { type: 'string', minLength: 1 },
+            clientCaFile: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+    },
+    oidc: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'audience'],
+      properties: {
+        ...jwtProperties,
+        subjectClaim: { type: 'string', minLength: 1 },
+        groupsClaim: { type: 'string', minLength: 1 },
+        maxGroups: { type: 'integer', minimum: 1, maximum: 10_000 },
+      },
+    },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        certificates: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['service'],
+            properties: { service: { type: 'string', minLength: 1 }, commonName: { type: 'string', minLength: 1 }, uri: { type: 'string', minLength: 1 } },
+          },
+        },
+        token: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['issuer', 'audience', 'allowedClients'],
+          properties: {
+            ...jwtProperties,
+            allowedClients: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            clientClaim: { enum: ['client_id', 'azp', 'sub'] },
+            requireSubjectIsClient: { type: 'boolean' },
+          },
+        },
       },
     },
   },
@@ -81,6 +160,8 @@ export type ConfigFile = {
   policyFile?: string;
   ssh?: Partial<JitcaConfig['ssh']>;
   server?: Partial<JitcaConfig['server']>;
+  oidc?: JitcaConfig['oidc'];
+  gateway?: JitcaConfig['gateway'];
 };
 
 const validateFile = new Ajv({ allErrors: false, strict: true }).compile(fileSchema);
@@ -129,6 +210,14 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       keyAlgorithm: file.ssh?.keyAlgorithm ?? 'ed25519',
       backdateSeconds: file.ssh?.backdateSeconds ?? 60,
     },
-    server: { host: file.server?.host ?? '127.0.0.1', port: file.server?.port ?? 8443 },
+    server: {
+      host: file.server?.host ?? '127.0.0.1',
+      port: file.server?.port ?? 8443,
+      rateLimitPerMinute: file.server?.rateLimitPerMinute ?? 120,
+      logLevel: file.server?.logLevel ?? 'info',
+      tls: file.server?.tls,
+    },
+    oidc: file.oidc,
+    gateway: file.gateway,
   };
 }

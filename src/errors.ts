@@ -13,10 +13,41 @@ export const ErrorCodes = {
   KEY_UNSUPPORTED: 'ERR_KEY_UNSUPPORTED',
   KEY_TOO_SMALL: 'ERR_KEY_TOO_SMALL',
   KEY_INVALID_POINT: 'ERR_KEY_INVALID_POINT',
+  // Input: X.509 (src/x509)
+  /** A PKCS#10 request that is not strict DER, not a request, or has a subject or field jitca refuses. */
+  CSR_INVALID: 'ERR_CSR_INVALID',
+  /** A PKCS#10 request whose self-signature does not verify with the key it carries. */
+  CSR_SIGNATURE: 'ERR_CSR_SIGNATURE',
+  /** A certificate (or an extension in one) that is not strict DER or not what it claims to be. */
+  CERTIFICATE_INVALID: 'ERR_CERTIFICATE_INVALID',
+  // Authentication (src/authn). Every code but AUTHN_UNAVAILABLE is the caller's: 401, retry with a
+  // new token. AUTHN_UNAVAILABLE is the identity provider's JWKS being unreachable: 503, retryable.
+  /** No credential was presented (no Authorization header, empty token, no client certificate). */
+  AUTHN_MISSING: 'ERR_AUTHN_MISSING',
+  /** Not a well-formed bearer token / compact JWS, or larger than jitca accepts. */
+  AUTHN_MALFORMED: 'ERR_AUTHN_MALFORMED',
+  /** Bad signature, unknown `kid`, or an algorithm outside the allowlist (`none`, HS*, ...). */
+  AUTHN_SIGNATURE: 'ERR_AUTHN_SIGNATURE',
+  AUTHN_EXPIRED: 'ERR_AUTHN_EXPIRED',
+  /** `nbf` or `iat` lies in the future beyond the allowed clock skew. */
+  AUTHN_NOT_YET_VALID: 'ERR_AUTHN_NOT_YET_VALID',
+  AUTHN_ISSUER: 'ERR_AUTHN_ISSUER',
+  AUTHN_AUDIENCE: 'ERR_AUTHN_AUDIENCE',
+  /** A claim is missing, has the wrong type or size, names a `system:` group, or the lifetime is too long. */
+  AUTHN_CLAIMS: 'ERR_AUTHN_CLAIMS',
+  /** The identity provider's key set could not be fetched; the same token may verify later. */
+  AUTHN_UNAVAILABLE: 'ERR_AUTHN_UNAVAILABLE',
+  /** A valid credential that does not name an allowlisted SSH gateway (certificate name or client id). */
+  AUTHN_GATEWAY_NOT_ALLOWED: 'ERR_AUTHN_GATEWAY_NOT_ALLOWED',
   // Policy
   POLICY_INVALID: 'ERR_POLICY_INVALID',
   POLICY_DENIED: 'ERR_POLICY_DENIED',
   REQUEST_INVALID: 'ERR_REQUEST_INVALID',
+  REQUEST_NOT_FOUND: 'ERR_REQUEST_NOT_FOUND',
+  REQUEST_NOT_PENDING: 'ERR_REQUEST_NOT_PENDING',
+  APPROVAL_REFUSED: 'ERR_APPROVAL_REFUSED',
+  FORBIDDEN: 'ERR_FORBIDDEN',
+  RATE_LIMITED: 'ERR_RATE_LIMITED',
   TTL_INVALID: 'ERR_TTL_INVALID',
   // Custody
   HSM_UNAVAILABLE: 'ERR_HSM_UNAVAILABLE',
@@ -31,6 +62,17 @@ export const ErrorCodes = {
   /** The database rejected a write for a reason other than a fault or a conflict (a bug). */
   STORE_FAILURE: 'ERR_STORE_FAILURE',
   AUDIT_CHAIN_BROKEN: 'ERR_AUDIT_CHAIN_BROKEN',
+  // Engineer helper (client side)
+  SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
+  SERVER_REFUSED: 'ERR_SERVER_REFUSED',
+  LOGIN_REQUIRED: 'ERR_LOGIN_REQUIRED',
+  // Kubernetes API (src/k8s)
+  /** The apiserver could not be reached, timed out, or answered 429/5xx: the same call may work later. */
+  KUBE_UNAVAILABLE: 'ERR_KUBE_UNAVAILABLE',
+  /** 409: the object changed since it was read (stale resourceVersion); re-read and decide again. */
+  KUBE_CONFLICT: 'ERR_KUBE_CONFLICT',
+  /** Any other refusal (401, 403, 404, 422, ...); details.status holds the HTTP status and reason. */
+  KUBE_REQUEST_FAILED: 'ERR_KUBE_REQUEST_FAILED',
   // Configuration
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
 } as const;

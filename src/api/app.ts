@@ -1,30 +1,94 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
+import { ErrorCodes } from '../errors.ts';
+import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
+import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
+import { createMetrics, instrumentSigner } from './metrics.ts';
+import { requestRoutes } from './request-routes.ts';
+import { errorReplySchema } from './schemas.ts';
+import { sshRoutes } from './ssh-routes.ts';
 import { registerTrustRoutes } from './trust.ts';
 
 export interface AppOptions {
-  logger?: boolean;
+  authenticator: ApiAuthenticator;
+  logger?: boolean | { level: string };
+  /** Certificate requests per identity per minute (issuance and approvals). */
+  rateLimitPerMinute?: number;
+  /** TLS for the listener; requestCert lets the gateway authenticate with a client certificate. */
+  https?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean };
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
 /**
- * The HTTP API factory: one plugin per route group. Issue "Certificate API" adds authentication,
- * issuance and approvals on top of this.
+ * The HTTP API factory: schema-first routes (OpenAPI at /openapi.json), one plugin per route group,
+ * authentication before validation, per-identity rate limits, bounded bodies and timeouts, JSON
+ * logs with a request id and without credentials, Prometheus metrics.
  */
-export function buildApp(runtime: CaRuntime, options: AppOptions = {}): FastifyInstance {
+export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger:
       options.logger === false
         ? false
         : {
-            level: 'info',
-            // Tokens and PINs never reach the log, whatever a client sends.
-            redact: ['req.headers.authorization', 'req.headers.cookie', '*.pin', '*.token'],
+            level: typeof options.logger === 'object' ? options.logger.level : 'info',
+            redact: { paths: ['req.headers.authorization', 'req.headers["x-jitca-on-behalf-of"]', 'req.headers.cookie'], censor: '[redacted]' },
           },
+    genReqId: (request) => {
+      const offered = request.headers['x-request-id'];
+      return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
+    },
     bodyLimit: 64 * 1024,
+    connectionTimeout: 30_000,
     requestTimeout: 10_000,
+    keepAliveTimeout: 10_000,
+    // Unknown fields are refused, not stripped; types are not coerced: "1" is not 1.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    ...(options.https === undefined ? {} : { https: options.https }),
+  }) as unknown as FastifyInstance;
+
+  const metrics = createMetrics(() => runtime.store.countRequests('pending'));
+  const issuance = { ...runtime.sshIssuance, signer: instrumentSigner(runtime.sshSigner, metrics.hsmSignSeconds) };
+  const authenticated = authenticateHook(options.authenticator);
+
+  app.setErrorHandler(errorHandler);
+  app.addSchema(errorReplySchema);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestSeconds.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.register(swagger, { openapi: { info: { title: 'jitca', version: '1' } } });
+  app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    keyGenerator: (request: FastifyRequest) => rateLimitKey(request),
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      code: ErrorCodes.RATE_LIMITED,
+      message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
+    }),
+  });
+  // Authentication runs at preValidation, before the body is judged, so the rate limit
+  // (preHandler) keys on the person.
+  const routeConfig = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 } };
+  app.register(sshRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
+  app.register(requestRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

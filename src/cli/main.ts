@@ -5,6 +5,8 @@ import { reportAndExit } from './common.ts';
 import { registerInit } from './init.ts';
 import { registerIssueSsh } from './issue-ssh.ts';
 import { registerServe } from './serve.ts';
+import { registerLogin } from './login.ts';
+import { registerSshCert } from './ssh-cert.ts';
 
 const program = new Command('jitca')
   .description('just-in-time certificate authority: short-lived SSH user and Kubernetes client certificates from an HSM')
@@ -17,6 +19,8 @@ registerServe(program);
 registerIssueSsh(program);
 registerBundle(program);
 registerAudit(program);
+registerLogin(program);
+registerSshCert(program);
 
 try {
   await program.parseAsync(process.argv);

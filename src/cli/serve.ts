@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { buildApp } from '../api/app.ts';
+import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { configFrom } from './common.ts';
@@ -26,7 +26,10 @@ export function registerServe(program: Command): void {
       for (const item of created) process.stdout.write(`created ${item}\n`);
       const runtime = await openCaRuntime(config);
       if (options.demo === true) await issueDemoCertificate(runtime);
-      const app = buildApp(runtime);
+      if (config.oidc === undefined) {
+        process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
+      }
+      const app = await buildAppFromConfig(runtime, config);
       const shutdown = async (): Promise<void> => {
         await app.close();
         await runtime.close();

@@ -4,7 +4,7 @@ import type { Signer } from '../../hsm/signer.ts';
 import { evaluateSshRequest } from '../policy/evaluate.ts';
 import type { Decision, Identity, Policy, SshCertificateRequest, SshGrant } from '../policy/types.ts';
 import { buildUserCertificate } from '../ssh/certificate.ts';
-import { parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
+import { formatAuthorizedKeysLine, parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
 import type { Store } from '../store/store.ts';
 import type { AuditEventInput, RequestInput } from '../store/types.ts';
 import { newRequestId } from './request-id.ts';
@@ -60,12 +60,12 @@ export async function issueSshCertificate(
   const requestId = newRequestId();
   const decision = evaluateSshRequest(context.policy, identity, request);
   const now = context.clock.now();
-  const body = requestBody(request, subjectKey);
+  const body = requestBody(request, subjectKey, identity);
 
   if (decision.outcome === 'deny') {
     await context.store.recordDecision({
       request: requestRow(requestId, identity, request.role, 'denied', body, decision, now),
-      event: auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...body }),
+      event: auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...auditedBody(body) }),
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
   }
@@ -77,7 +77,7 @@ export async function issueSshCertificate(
         ...requestRow(requestId, identity, decision.grant.role, 'pending', body, decision, now),
         expiresAt: expiresAt.toISOString(),
       },
-      event: auditEvent('request.pending', identity, requestId, { role: decision.grant.role, approval: decision.approval, ...body }),
+      event: auditEvent('request.pending', identity, requestId, { role: decision.grant.role, approval: decision.approval, ...auditedBody(body) }),
     });
     return { status: 'pending', requestId, approval: decision.approval, expiresAt };
   }
@@ -97,6 +97,7 @@ export async function signAndRecord(
   decision: Extract<Decision, { outcome: 'approve' }>,
   body: Record<string, unknown>,
   approvalReference: string,
+  finalApproval?: { approver: string; approvers: string[] },
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
@@ -131,7 +132,8 @@ export async function signAndRecord(
     };
     try {
       await context.store.recordDecision({
-        request: requestRow(requestId, identity, grant.role, 'issued', body, decision, now),
+        request: requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serial.toString() }, now),
+        approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver },
         certificate: {
           serial: serial.toString(),
           kind: 'ssh-user',
@@ -158,6 +160,7 @@ export async function signAndRecord(
           caKeyId: context.signer.keyId,
           ...validity,
           notes: decision.notes,
+          approvedBy: finalApproval?.approvers,
         }),
       });
     } catch (error) {
@@ -182,18 +185,34 @@ function requestOf(input: SshIssuanceInput): SshCertificateRequest {
   return request;
 }
 
-/** What the request asked, as stored and audited: never the key material itself, its fingerprint. */
-function requestBody(request: SshCertificateRequest, key: SshPublicKey): Record<string, unknown> {
-  return { ...request, keyType: key.type, keyFingerprint: key.fingerprint };
+/**
+ * What the request asked, as stored: the public key (not secret; a manual approval signs it later)
+ * and the authenticated identity it was asked under, so the final approval re-evaluates policy for
+ * the same person and groups.
+ */
+function requestBody(request: SshCertificateRequest, key: SshPublicKey, identity: Identity): Record<string, unknown> {
+  return {
+    ...request,
+    publicKey: formatAuthorizedKeysLine(key),
+    keyType: key.type,
+    keyFingerprint: key.fingerprint,
+    identity: { subject: identity.subject, groups: identity.groups, via: identity.via, actingFor: identity.actingFor },
+  };
 }
 
-function requestRow(
+/** The audited view of a request: the fingerprint identifies the key; the key line stays in the row. */
+function auditedBody(body: Record<string, unknown>): Record<string, unknown> {
+  const { publicKey: _publicKey, identity: _identity, ...rest } = body;
+  return rest;
+}
+
+export function requestRow(
   id: string,
   identity: Identity,
   role: string | undefined,
   state: RequestInput['state'],
   body: Record<string, unknown>,
-  decision: Decision,
+  decision: Decision | Record<string, unknown>,
   now: number,
 ): RequestInput {
   return {
@@ -208,7 +227,7 @@ function requestRow(
   };
 }
 
-function auditEvent(
+export function auditEvent(
   type: AuditEventInput['type'],
   identity: Identity,
   requestId: string,

@@ -99,6 +99,39 @@ const approvalSchema: JsonSchema = {
   ],
 };
 
+/**
+ * A Kubernetes signerName: "<DNS domain with a dot>/<name>" (apiserver ValidateSignerName, k8s docs
+ * "Certificates and Certificate Signing Requests: Signers").
+ */
+const SIGNER_NAME_PATTERN =
+  '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+/[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$';
+/** kube-apiserver refuses spec.expirationSeconds under 600 (validation.go), so no shorter maximum. */
+const MIN_CSR_EXPIRATION_SECONDS = 600;
+
+/** Role.kubernetes (types.ts RoleKubernetes); semantics.ts refuses "system:" groups. */
+const roleKubernetesSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['groups'],
+  properties: {
+    groups: groupListSchema,
+    maxExpirationSeconds: { type: 'integer', minimum: MIN_CSR_EXPIRATION_SECONDS, maximum: MAX_TTL_SECONDS },
+    allowKeyEncipherment: { type: 'boolean' },
+    signerNames: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_LIST_ITEMS,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        maxLength: 571,
+        pattern: SIGNER_NAME_PATTERN,
+        description: 'a signerName such as "jitca.dev/debug-client" or "kubernetes.io/kube-apiserver-client"',
+      },
+    },
+  },
+};
+
 const roleSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -165,6 +198,7 @@ const roleSchema: JsonSchema = {
     verifyRequired: { type: 'boolean', default: false },
     approval: approvalSchema,
     allowGateway: { type: 'boolean', default: false },
+    kubernetes: roleKubernetesSchema,
   },
 };
 

@@ -47,6 +47,11 @@ function findRoleProblem(role: Role, at: string): PolicyProblem | undefined {
     if (approver !== undefined) return approver;
     // "Manual approval needs approver groups" is the schema's minItems: 1 on approverGroups.
   }
+  if (role.kubernetes !== undefined) {
+    // O values become Kubernetes groups; "system:masters" in a client certificate is cluster-admin.
+    const certificateGroup = findReservedGroup(role.kubernetes.groups, `${at}/kubernetes/groups`);
+    if (certificateGroup !== undefined) return certificateGroup;
+  }
   if (role.forceCommand !== undefined && role.commands !== undefined && !role.commands.includes(role.forceCommand)) {
     return problem(
       `${at}/forceCommand`,

@@ -67,6 +67,23 @@ export interface Role {
   approval: ApprovalRule;
   /** May the SSH gateway request on behalf of an engineer for this role? */
   allowGateway?: boolean;
+  /** Kubernetes client certificates (CertificateSigningRequests) this role may be issued; absent: none. */
+  kubernetes?: RoleKubernetes;
+}
+
+/**
+ * What a CSR from a member of the role may carry (src/policy/csr-evaluate.ts). Kubernetes takes the
+ * user from the certificate's CN and the groups from its O values, so `groups` is the RBAC reach.
+ */
+export interface RoleKubernetes {
+  /** O values this role may put in a client certificate, e.g. "jit:oncall:payments". Never "system:". */
+  groups: string[];
+  /** Longest certificate lifetime, seconds (default 1800; the apiserver's minimum is 600). */
+  maxExpirationSeconds?: number;
+  /** Allow the "key encipherment" usage (RSA key transport); default false. */
+  allowKeyEncipherment?: boolean;
+  /** CSR signerNames this role may be approved for; absent: every signer the controller handles. */
+  signerNames?: string[];
 }
 
 export interface Policy {

@@ -1,23 +1,32 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { StoreDb } from './schema.ts';
+import { compileStatement } from './compiled-statement.ts';
+import type { ApprovalsTable, StoreDb } from './schema.ts';
+import type { StatementExecutor } from './statement-executor.ts';
 import { classifyDatabaseError } from './store-errors.ts';
 import type { StoredApproval } from './types.ts';
 
-/** One approval per approver per request, so N-of-M counts distinct people. */
-export async function insertApproval(db: StoreDb, approval: StoredApproval): Promise<void> {
-  try {
-    await db
-      .insertInto('approvals')
-      .values({ request_id: approval.requestId, approver: approval.approver, at: approval.at })
-      .execute();
-  } catch (error) {
-    if (classifyDatabaseError(error) !== 'unique-violation') throw error;
-    throw new JitcaError(
-      ErrorCodes.STORE_CONFLICT,
-      `${approval.approver} has already approved request ${approval.requestId}`,
-      { details: { requestId: approval.requestId, approver: approval.approver }, cause: error },
-    );
-  }
+const APPROVAL_COLUMNS = { request_id: true, approver: true, at: true } as const satisfies Record<keyof ApprovalsTable, true>;
+
+export type ApprovalInsert = (executor: StatementExecutor, approval: StoredApproval) => Promise<void>;
+
+/** One approval per approver per request, so N-of-M counts distinct people. Compiled once per store. */
+export function compileApprovalInsert(db: StoreDb): ApprovalInsert {
+  const statement = compileStatement<ApprovalsTable>(APPROVAL_COLUMNS, (row) => db.insertInto('approvals').values(row));
+  return async (executor, approval) => {
+    try {
+      await executor.run(
+        statement.sql,
+        statement.bind({ request_id: approval.requestId, approver: approval.approver, at: approval.at }),
+      );
+    } catch (error) {
+      if (classifyDatabaseError(error) !== 'unique-violation') throw error;
+      throw new JitcaError(
+        ErrorCodes.STORE_CONFLICT,
+        `${approval.approver} has already approved request ${approval.requestId}`,
+        { details: { requestId: approval.requestId, approver: approval.approver }, cause: error },
+      );
+    }
+  };
 }
 
 export async function listApprovals(db: StoreDb, requestId: string): Promise<StoredApproval[]> {

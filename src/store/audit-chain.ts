@@ -10,7 +10,7 @@
  * - Rewriting: whoever can write the database can recompute every hash from the edited record
  *   onwards; the chain only detects edits that were not followed by re-hashing the suffix.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import type { AuditRecord, AuditVerifyResult } from './types.ts';
 
@@ -19,18 +19,22 @@ export const GENESIS_PREV_HASH = '0'.repeat(64);
 export type UnhashedAuditRecord = Omit<AuditRecord, 'hash'>;
 
 export function auditRecordHash(record: UnhashedAuditRecord): string {
-  // Absent subject/requestId hash as null so every record hashes the same set of keys.
-  const content = {
-    seq: record.seq,
-    at: record.at,
-    type: record.type,
-    actor: record.actor,
-    subject: record.subject ?? null,
-    requestId: record.requestId ?? null,
-    data: record.data,
-    prevHash: record.prevHash,
-  };
-  return createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
+  return auditContentHash(record, canonicalJson(record.data));
+}
+
+/**
+ * auditRecordHash for a record whose data is already canonical text (the store's write path, which
+ * serialised data once while validating it). The text below is canonicalJson of
+ * {seq, at, type, actor, subject, requestId, data, prevHash}, spelled out with its keys already in
+ * sorted order so the object never has to be built and sorted. Absent subject/requestId hash as
+ * null so every record hashes the same set of keys.
+ */
+export function auditContentHash(record: Omit<UnhashedAuditRecord, 'data'>, dataJson: string): string {
+  const content =
+    `{"actor":${canonicalJson(record.actor)},"at":${canonicalJson(record.at)},"data":${dataJson},` +
+    `"prevHash":${canonicalJson(record.prevHash)},"requestId":${canonicalJson(record.requestId ?? null)},` +
+    `"seq":${canonicalJson(record.seq)},"subject":${canonicalJson(record.subject ?? null)},"type":${canonicalJson(record.type)}}`;
+  return hash('sha256', content, 'hex');
 }
 
 export interface AuditChainVerifier {

@@ -1,6 +1,8 @@
-import { canonicalJson, parseStoredJsonObject } from './canonical-json.ts';
 import { GENESIS_PREV_HASH } from './audit-chain.ts';
+import { parseStoredJsonObject } from './canonical-json.ts';
+import { compileStatement } from './compiled-statement.ts';
 import type { AuditLogTable, StoreDb } from './schema.ts';
+import type { StatementExecutor } from './statement-executor.ts';
 import type { AuditEventType, AuditRecord } from './types.ts';
 
 export interface AuditHead {
@@ -10,27 +12,59 @@ export interface AuditHead {
   hash: string;
 }
 
-/** Must run inside the writing transaction so the next seq/prevHash cannot race another writer. */
-export async function readAuditHead(db: StoreDb): Promise<AuditHead> {
-  const row = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  return row === undefined ? { seq: 0, hash: GENESIS_PREV_HASH } : { seq: Number(row.seq), hash: row.hash };
+const AUDIT_COLUMNS = {
+  seq: true,
+  at: true,
+  type: true,
+  actor: true,
+  subject: true,
+  request_id: true,
+  data: true,
+  prev_hash: true,
+  hash: true,
+} as const satisfies Record<keyof AuditLogTable, true>;
+
+/** An audit record whose data is already canonical JSON text (as prepared for the write). */
+export interface AuditRecordRow {
+  record: AuditRecord;
+  dataJson: string;
 }
 
-export async function insertAuditRecord(db: StoreDb, record: AuditRecord): Promise<void> {
-  await db
-    .insertInto('audit_log')
-    .values({
-      seq: record.seq,
-      at: record.at,
-      type: record.type,
-      actor: record.actor,
-      subject: record.subject ?? null,
-      request_id: record.requestId ?? null,
-      data: canonicalJson(record.data),
-      prev_hash: record.prevHash,
-      hash: record.hash,
-    })
-    .execute();
+export interface AuditWrites {
+  /** Must run inside the writing transaction so the next seq/prevHash cannot race another writer. */
+  readHead(executor: StatementExecutor): Promise<AuditHead>;
+  insert(executor: StatementExecutor, row: AuditRecordRow): void | Promise<void>;
+}
+
+/** The audit log's write-path statements, compiled once per store. */
+export function compileAuditWrites(db: StoreDb): AuditWrites {
+  const head = compileStatement<Record<never, never>>({}, () =>
+    db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
+  );
+  const insert = compileStatement<AuditLogTable>(AUDIT_COLUMNS, (row) => db.insertInto('audit_log').values(row));
+  return {
+    async readHead(executor: StatementExecutor): Promise<AuditHead> {
+      const [row] = await executor.rows<Pick<AuditLogTable, 'seq' | 'hash'>>(head.sql, head.bind({}));
+      // PostgreSQL drivers may return integers as strings or bigint; the chain hashes a number.
+      return row === undefined ? { seq: 0, hash: GENESIS_PREV_HASH } : { seq: Number(row.seq), hash: row.hash };
+    },
+    insert(executor: StatementExecutor, { record, dataJson }: AuditRecordRow): void | Promise<void> {
+      return executor.run(
+        insert.sql,
+        insert.bind({
+          seq: record.seq,
+          at: record.at,
+          type: record.type,
+          actor: record.actor,
+          subject: record.subject ?? null,
+          request_id: record.requestId ?? null,
+          data: dataJson,
+          prev_hash: record.prevHash,
+          hash: record.hash,
+        }),
+      );
+    },
+  };
 }
 
 export async function listAuditRecords(db: StoreDb, afterSeq: number, limit: number): Promise<AuditRecord[]> {

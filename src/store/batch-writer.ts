@@ -4,25 +4,66 @@
  * rejected alone; the others commit together. A database fault aborts the whole transaction and
  * rejects every entry, so nothing is half-written. Audit seq and prevHash are assigned here, in
  * queue order, from the head read inside the same transaction, so the chain stays linear.
+ *
+ * The statements are compiled once (compiled-statement.ts) and run through a StatementExecutor;
+ * only BEGIN, COMMIT and ROLLBACK go through kysely's transaction API, once per batch.
  */
+import { sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, isJitcaError } from '../errors.ts';
-import { insertApproval } from './approval-repository.ts';
-import { auditRecordHash } from './audit-chain.ts';
+import { compileApprovalInsert } from './approval-repository.ts';
+import type { ApprovalInsert } from './approval-repository.ts';
+import { auditContentHash } from './audit-chain.ts';
 import type { UnhashedAuditRecord } from './audit-chain.ts';
-import { insertAuditRecord, readAuditHead } from './audit-repository.ts';
-import type { AuditHead } from './audit-repository.ts';
-import { insertCertificate } from './certificate-repository.ts';
+import { compileAuditWrites } from './audit-repository.ts';
+import type { AuditHead, AuditWrites } from './audit-repository.ts';
+import { compileCertificateInsert } from './certificate-repository.ts';
+import type { CertificateInsert } from './certificate-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
-import { upsertRequest } from './request-repository.ts';
+import { compileRequestUpsert } from './request-repository.ts';
+import type { RequestUpsert } from './request-repository.ts';
 import type { StoreDb } from './schema.ts';
+import { kyselyStatementExecutor } from './statement-executor.ts';
+import type { StatementExecutor, StatementExecutorFactory } from './statement-executor.ts';
 import { classifyDatabaseError, storeUnavailable, toStoreError } from './store-errors.ts';
 import type { AuditRecord, StoreStats } from './types.ts';
 
 const SAVEPOINT = 'jitca_entry';
 
-export function createBatchWriter(db: StoreDb, clock: Clock, stats: StoreStats): BatchWriter<PreparedEntry, AuditRecord> {
+interface WriteStatements {
+  upsertRequest: RequestUpsert;
+  insertCertificate: CertificateInsert;
+  insertApproval: ApprovalInsert;
+  audit: AuditWrites;
+  savepoint: string;
+  release: string;
+  rollbackTo: string;
+}
+
+function compileWriteStatements(db: StoreDb): WriteStatements {
+  // Savepoint commands as kysely's driver writes them (`savepoint "name"`), valid in SQLite and PostgreSQL.
+  const command = (verb: string): string => sql`${sql.raw(verb)} ${sql.id(SAVEPOINT)}`.compile(db).sql;
+  return {
+    upsertRequest: compileRequestUpsert(db),
+    insertCertificate: compileCertificateInsert(db),
+    insertApproval: compileApprovalInsert(db),
+    audit: compileAuditWrites(db),
+    savepoint: command('savepoint'),
+    release: command('release'),
+    rollbackTo: command('rollback to'),
+  };
+}
+
+export function createBatchWriter(
+  db: StoreDb,
+  clock: Clock,
+  stats: StoreStats,
+  executorFor: StatementExecutorFactory = kyselyStatementExecutor,
+): BatchWriter<PreparedEntry, AuditRecord> {
+  const statements = compileWriteStatements(db);
+  const noParameters: unknown[] = [];
+
   return async (items: ReadonlyArray<BatchItem<PreparedEntry, AuditRecord>>): Promise<void> => {
     stats.largestBatch = Math.max(stats.largestBatch, items.length);
     const failBatch = (error: unknown): void => {
@@ -43,20 +84,25 @@ export function createBatchWriter(db: StoreDb, clock: Clock, stats: StoreStats):
       return;
     }
 
+    const executor = executorFor(trx);
     const written: Array<{ item: BatchItem<PreparedEntry, AuditRecord>; record: AuditRecord }> = [];
     try {
-      let head = await readAuditHead(trx);
+      // The head lives in memory for the length of this transaction only: read once at its start
+      // (so records another process committed since our last batch are honoured), advanced only
+      // by entries whose savepoint was released, and dropped with the transaction, so an entry or
+      // a batch that rolled back never leaves its seq behind.
+      let head = await statements.audit.readHead(executor);
       for (const item of items) {
-        const entryTrx = await trx.savepoint(SAVEPOINT).execute();
+        await executor.run(statements.savepoint, noParameters);
         try {
-          const record = await writeEntry(entryTrx, item.input, head, new Date(clock.now()).toISOString());
-          await entryTrx.releaseSavepoint(SAVEPOINT).execute();
+          const record = await writeEntry(executor, statements, item.input, head, new Date(clock.now()).toISOString());
+          await executor.run(statements.release, noParameters);
           head = { seq: record.seq, hash: record.hash };
           written.push({ item, record });
         } catch (error) {
           if (abortsBatch(error)) throw error;
-          await entryTrx.rollbackToSavepoint(SAVEPOINT).execute();
-          await entryTrx.releaseSavepoint(SAVEPOINT).execute();
+          await executor.run(statements.rollbackTo, noParameters);
+          await executor.run(statements.release, noParameters);
           item.reject(toStoreError(error, 'recording the entry'));
         }
       }
@@ -81,13 +127,19 @@ function abortsBatch(error: unknown): boolean {
   return classifyDatabaseError(error) === 'unavailable';
 }
 
-async function writeEntry(db: StoreDb, entry: PreparedEntry, head: AuditHead, at: string): Promise<AuditRecord> {
+async function writeEntry(
+  executor: StatementExecutor,
+  statements: WriteStatements,
+  entry: PreparedEntry,
+  head: AuditHead,
+  at: string,
+): Promise<AuditRecord> {
   const decision = entry.decision;
   if (decision !== undefined) {
-    await upsertRequest(db, decision.request, at);
-    if (decision.certificate !== undefined) await insertCertificate(db, decision.certificate, at);
+    await statements.upsertRequest(executor, decision.request, at);
+    if (decision.certificate !== undefined) await statements.insertCertificate(executor, decision.certificate, at);
     if (decision.approval !== undefined) {
-      await insertApproval(db, { requestId: decision.request.id, approver: decision.approval.approver, at });
+      await statements.insertApproval(executor, { requestId: decision.request.id, approver: decision.approval.approver, at });
     }
   }
   const { event } = entry;
@@ -101,9 +153,9 @@ async function writeEntry(db: StoreDb, entry: PreparedEntry, head: AuditHead, at
     data: event.data,
     prevHash: head.hash,
   };
-  const record: AuditRecord = { ...unhashed, hash: auditRecordHash(unhashed) };
+  const record: AuditRecord = { ...unhashed, hash: auditContentHash(unhashed, event.dataJson) };
   try {
-    await insertAuditRecord(db, record);
+    await statements.audit.insert(executor, { record, dataJson: event.dataJson });
   } catch (error) {
     // Only a second writer on the same database (another process) can take our seq.
     if (classifyDatabaseError(error) === 'unique-violation') {

@@ -1,38 +1,71 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import { canonicalJson, parseStoredJsonObject } from './canonical-json.ts';
+import { parseStoredJsonObject } from './canonical-json.ts';
+import { compileStatement } from './compiled-statement.ts';
+import type { PreparedCertificate } from './entry-validation.ts';
 import type { CertificatesTable, StoreDb } from './schema.ts';
+import type { StatementExecutor } from './statement-executor.ts';
 import { classifyDatabaseError } from './store-errors.ts';
-import type { IssuedCertificateInput, StoredCertificate } from './types.ts';
+import type { StoredCertificate } from './types.ts';
 
-/** Serials are unique per CA (PROTOCOL.certkeys, RFC 5280 §4.1.2.2): a duplicate is a conflict. */
-export async function insertCertificate(db: StoreDb, certificate: IssuedCertificateInput, createdAt: string): Promise<void> {
-  try {
-    await db
-      .insertInto('certificates')
-      .values({
-        serial: certificate.serial,
-        kind: certificate.kind,
-        identity: certificate.identity,
-        key_id: certificate.keyId,
-        key_fingerprint: certificate.keyFingerprint,
-        principals: canonicalJson(certificate.principals),
-        scope: canonicalJson(certificate.scope),
-        valid_after: certificate.validAfter,
-        valid_before: certificate.validBefore,
-        ca_key_id: certificate.caKeyId,
-        request_id: certificate.requestId,
-        certificate: certificate.certificate,
-        created_at: createdAt,
-      })
-      .execute();
-  } catch (error) {
-    if (classifyDatabaseError(error) !== 'unique-violation') throw error;
-    throw new JitcaError(
-      ErrorCodes.STORE_CONFLICT,
-      `certificate serial ${certificate.serial} is already recorded; issue again with a new serial`,
-      { retryable: true, details: { serial: certificate.serial }, cause: error },
-    );
-  }
+const CERTIFICATE_COLUMNS = {
+  serial: true,
+  kind: true,
+  identity: true,
+  key_id: true,
+  key_fingerprint: true,
+  principals: true,
+  scope: true,
+  valid_after: true,
+  valid_before: true,
+  ca_key_id: true,
+  request_id: true,
+  certificate: true,
+  created_at: true,
+} as const satisfies Record<keyof CertificatesTable, true>;
+
+export type CertificateInsert = (
+  executor: StatementExecutor,
+  certificate: PreparedCertificate,
+  createdAt: string,
+) => Promise<void>;
+
+/**
+ * Serials are unique per CA (PROTOCOL.certkeys, RFC 5280 §4.1.2.2): a duplicate is a conflict.
+ * Compiled once per store.
+ */
+export function compileCertificateInsert(db: StoreDb): CertificateInsert {
+  const statement = compileStatement<CertificatesTable>(CERTIFICATE_COLUMNS, (row) =>
+    db.insertInto('certificates').values(row),
+  );
+  return async (executor, certificate, createdAt) => {
+    try {
+      await executor.run(
+        statement.sql,
+        statement.bind({
+          serial: certificate.serial,
+          kind: certificate.kind,
+          identity: certificate.identity,
+          key_id: certificate.keyId,
+          key_fingerprint: certificate.keyFingerprint,
+          principals: certificate.principalsJson,
+          scope: certificate.scopeJson,
+          valid_after: certificate.validAfter,
+          valid_before: certificate.validBefore,
+          ca_key_id: certificate.caKeyId,
+          request_id: certificate.requestId,
+          certificate: certificate.certificate,
+          created_at: createdAt,
+        }),
+      );
+    } catch (error) {
+      if (classifyDatabaseError(error) !== 'unique-violation') throw error;
+      throw new JitcaError(
+        ErrorCodes.STORE_CONFLICT,
+        `certificate serial ${certificate.serial} is already recorded; issue again with a new serial`,
+        { retryable: true, details: { serial: certificate.serial }, cause: error },
+      );
+    }
+  };
 }
 
 export async function findCertificate(db: StoreDb, serial: string): Promise<StoredCertificate | undefined> {

@@ -4,7 +4,7 @@
  * audit hash is computed over exactly the values that will read back from the database.
  */
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import { normaliseJsonObject } from './canonical-json.ts';
+import { canonicalJson, canonicalObjectText, canonicaliseJsonObject } from './canonical-json.ts';
 import type {
   AuditEventInput,
   AuditEventType,
@@ -15,17 +15,49 @@ import type {
   RequestState,
 } from './types.ts';
 
+/** The audit event as it will be hashed and stored. */
 export interface PreparedEvent {
   type: AuditEventType;
   actor: string;
   subject?: string;
   requestId?: string;
+  /** Normalised: exactly as it reads back from the database (returned in the AuditRecord). */
   data: Record<string, unknown>;
+  /** canonicalJson(data), written to the row and hashed as is. */
+  dataJson: string;
+}
+
+/** The request row's content; JSON members as their canonical text (nothing reads them back). */
+export interface PreparedRequest {
+  id: string;
+  kind: CertificateKind;
+  requester: string;
+  role?: string;
+  state: RequestState;
+  bodyJson: string;
+  decisionJson: string;
+  createdAt: string;
+  expiresAt?: string;
+}
+
+export interface PreparedCertificate {
+  serial: string;
+  kind: CertificateKind;
+  identity: string;
+  keyId: string;
+  keyFingerprint: string;
+  principalsJson: string;
+  scopeJson: string;
+  validAfter: string;
+  validBefore: string;
+  caKeyId: string;
+  requestId: string;
+  certificate: string;
 }
 
 export interface PreparedDecision {
-  request: RequestInput;
-  certificate?: IssuedCertificateInput;
+  request: PreparedRequest;
+  certificate?: PreparedCertificate;
   approval?: { approver: string };
 }
 
@@ -44,6 +76,10 @@ const AUDIT_EVENT_TYPES = {
   'request.expired': true,
   'x509.issued': true,
   'x509.denied': true,
+  'csr.approved': true,
+  'csr.denied': true,
+  'csr.signed': true,
+  'csr.failed': true,
   'ca.created': true,
   'ca.rotated': true,
 } as const satisfies Record<AuditEventType, true>;
@@ -65,13 +101,13 @@ const MAX_SERIAL = 2n ** 64n - 1n;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 export function prepareAuditEvent(event: AuditEventInput): PreparedEntry {
-  return { event: prepareEvent(event, 'event') };
+  return { event: prepareEvent(event) };
 }
 
 export function prepareDecisionEntry(entry: DecisionEntry): PreparedEntry {
   if (typeof entry !== 'object' || entry === null) throw invalid('entry', 'must be an object');
   const request = prepareRequest(entry.request);
-  const event = prepareEvent(entry.event, 'event');
+  const event = prepareEvent(entry.event);
   if (event.requestId === undefined) event.requestId = request.id;
   else if (event.requestId !== request.id) {
     throw invalid('event.requestId', `is ${event.requestId} but the entry records request ${request.id}`);
@@ -97,23 +133,32 @@ export function prepareDecisionEntry(entry: DecisionEntry): PreparedEntry {
   return { decision, event };
 }
 
+const SERIAL_DIGITS = /^[1-9][0-9]{0,19}$/;
+// Up to 19 digits always fits (2^64-1 has 20), so only 20-digit serials need the BigInt compare.
+const MAX_SERIAL_TEXT = MAX_SERIAL.toString();
+
 /** Unsigned 64-bit serial as canonical decimal (no sign, no leading zeros), 1..2^64-1. */
 export function checkSerial(value: unknown, field = 'serial'): string {
-  if (typeof value !== 'string' || !/^[1-9][0-9]{0,19}$/.test(value) || BigInt(value) > MAX_SERIAL) {
+  if (
+    typeof value !== 'string' ||
+    !SERIAL_DIGITS.test(value) ||
+    (value.length === MAX_SERIAL_TEXT.length && value > MAX_SERIAL_TEXT)
+  ) {
     throw invalid(field, 'must be a decimal string from 1 to 18446744073709551615 without leading zeros');
   }
   return value;
 }
 
-function prepareRequest(request: RequestInput): RequestInput {
+// Field names are literals (not built per call): the happy path builds no strings it does not store.
+function prepareRequest(request: RequestInput): PreparedRequest {
   if (typeof request !== 'object' || request === null) throw invalid('request', 'must be an object');
-  const prepared: RequestInput = {
+  const prepared: PreparedRequest = {
     id: text(request.id, 'request.id'),
     kind: oneOf(request.kind, CERTIFICATE_KINDS, 'request.kind'),
     requester: text(request.requester, 'request.requester'),
     state: oneOf(request.state, REQUEST_STATES, 'request.state'),
-    body: normaliseJsonObject(request.body, 'request.body'),
-    decision: normaliseJsonObject(request.decision, 'request.decision'),
+    bodyJson: canonicalObjectText(request.body, 'request.body'),
+    decisionJson: canonicalObjectText(request.decision, 'request.decision'),
     createdAt: timestamp(request.createdAt, 'request.createdAt'),
   };
   if (request.role !== undefined) prepared.role = text(request.role, 'request.role');
@@ -121,7 +166,7 @@ function prepareRequest(request: RequestInput): RequestInput {
   return prepared;
 }
 
-function prepareCertificate(certificate: IssuedCertificateInput): IssuedCertificateInput {
+function prepareCertificate(certificate: IssuedCertificateInput): PreparedCertificate {
   if (typeof certificate !== 'object' || certificate === null) throw invalid('certificate', 'must be an object');
   if (!Array.isArray(certificate.principals)) throw invalid('certificate.principals', 'must be an array of strings');
   return {
@@ -130,8 +175,8 @@ function prepareCertificate(certificate: IssuedCertificateInput): IssuedCertific
     identity: text(certificate.identity, 'certificate.identity'),
     keyId: text(certificate.keyId, 'certificate.keyId'),
     keyFingerprint: text(certificate.keyFingerprint, 'certificate.keyFingerprint'),
-    principals: certificate.principals.map((p, i) => text(p, `certificate.principals[${i}]`)),
-    scope: normaliseJsonObject(certificate.scope, 'certificate.scope'),
+    principalsJson: principalsJson(certificate.principals),
+    scopeJson: canonicalObjectText(certificate.scope, 'certificate.scope'),
     validAfter: timestamp(certificate.validAfter, 'certificate.validAfter'),
     validBefore: timestamp(certificate.validBefore, 'certificate.validBefore'),
     caKeyId: text(certificate.caKeyId, 'certificate.caKeyId'),
@@ -140,15 +185,23 @@ function prepareCertificate(certificate: IssuedCertificateInput): IssuedCertific
   };
 }
 
-function prepareEvent(event: AuditEventInput, field: string): PreparedEvent {
-  if (typeof event !== 'object' || event === null) throw invalid(field, 'must be an object');
-  const prepared: PreparedEvent = {
-    type: oneOf(event.type, AUDIT_EVENT_TYPES, `${field}.type`),
-    actor: text(event.actor, `${field}.actor`),
-    data: normaliseJsonObject(event.data, `${field}.data`),
-  };
-  if (event.subject !== undefined) prepared.subject = text(event.subject, `${field}.subject`);
-  if (event.requestId !== undefined) prepared.requestId = text(event.requestId, `${field}.requestId`);
+function principalsJson(principals: unknown[]): string {
+  for (let i = 0; i < principals.length; i++) {
+    const principal = principals[i];
+    if (!isText(principal, MAX_TEXT)) text(principal, `certificate.principals[${i}]`);
+  }
+  // An array of well-formed strings: its canonical JSON is JSON.stringify's.
+  return canonicalJson(principals);
+}
+
+function prepareEvent(event: AuditEventInput): PreparedEvent {
+  if (typeof event !== 'object' || event === null) throw invalid('event', 'must be an object');
+  const type = oneOf(event.type, AUDIT_EVENT_TYPES, 'event.type');
+  const actor = text(event.actor, 'event.actor');
+  const data = canonicaliseJsonObject(event.data, 'event.data');
+  const prepared: PreparedEvent = { type, actor, data: data.value, dataJson: data.text };
+  if (event.subject !== undefined) prepared.subject = text(event.subject, 'event.subject');
+  if (event.requestId !== undefined) prepared.requestId = text(event.requestId, 'event.requestId');
   return prepared;
 }
 
@@ -157,10 +210,12 @@ function prepareEvent(event: AuditEventInput, field: string): PreparedEvent {
  * written as UTF-8, so the record would read back different from what was hashed.
  */
 function text(value: unknown, field: string, max = MAX_TEXT): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max || !value.isWellFormed()) {
-    throw invalid(field, `must be a non-empty string of at most ${max} characters`);
-  }
+  if (!isText(value, max)) throw invalid(field, `must be a non-empty string of at most ${max} characters`);
   return value;
+}
+
+function isText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max && value.isWellFormed();
 }
 
 function timestamp(value: unknown, field: string): string {

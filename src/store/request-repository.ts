@@ -1,36 +1,60 @@
-import { parseStoredJsonObject, canonicalJson } from './canonical-json.ts';
+import { parseStoredJsonObject } from './canonical-json.ts';
+import { compileStatement } from './compiled-statement.ts';
+import type { PreparedRequest } from './entry-validation.ts';
 import type { RequestsTable, StoreDb } from './schema.ts';
-import type { RequestInput, StoredRequest } from './types.ts';
+import type { StatementExecutor } from './statement-executor.ts';
+import type { StoredRequest } from './types.ts';
+
+const REQUEST_COLUMNS = {
+  id: true,
+  kind: true,
+  requester: true,
+  role: true,
+  state: true,
+  body: true,
+  decision: true,
+  created_at: true,
+  expires_at: true,
+  updated_at: true,
+} as const satisfies Record<keyof RequestsTable, true>;
+
+export type RequestUpsert = (executor: StatementExecutor, request: PreparedRequest, updatedAt: string) => void | Promise<void>;
 
 /**
  * Inserts the request or moves an existing one to its new state. What was asked (kind,
  * requester, role, body) and when (created_at) keep their first values: a later decision on the
- * same request cannot rewrite what the requester asked for.
+ * same request cannot rewrite what the requester asked for. Compiled once per store.
  */
-export async function upsertRequest(db: StoreDb, request: RequestInput, updatedAt: string): Promise<void> {
-  await db
-    .insertInto('requests')
-    .values({
-      id: request.id,
-      kind: request.kind,
-      requester: request.requester,
-      role: request.role ?? null,
-      state: request.state,
-      body: canonicalJson(request.body),
-      decision: canonicalJson(request.decision),
-      created_at: request.createdAt,
-      expires_at: request.expiresAt ?? null,
-      updated_at: updatedAt,
-    })
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
-        state: eb.ref('excluded.state'),
-        decision: eb.ref('excluded.decision'),
-        expires_at: eb.ref('excluded.expires_at'),
-        updated_at: eb.ref('excluded.updated_at'),
-      })),
-    )
-    .execute();
+export function compileRequestUpsert(db: StoreDb): RequestUpsert {
+  const statement = compileStatement<RequestsTable>(REQUEST_COLUMNS, (row) =>
+    db
+      .insertInto('requests')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          state: eb.ref('excluded.state'),
+          decision: eb.ref('excluded.decision'),
+          expires_at: eb.ref('excluded.expires_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      ),
+  );
+  return (executor, request, updatedAt) =>
+    executor.run(
+      statement.sql,
+      statement.bind({
+        id: request.id,
+        kind: request.kind,
+        requester: request.requester,
+        role: request.role ?? null,
+        state: request.state,
+        body: request.bodyJson,
+        decision: request.decisionJson,
+        created_at: request.createdAt,
+        expires_at: request.expiresAt ?? null,
+        updated_at: updatedAt,
+      }),
+    );
 }
 
 export async function findRequest(db: StoreDb, id: string): Promise<StoredRequest | undefined> {
@@ -52,4 +76,10 @@ function toStoredRequest(row: RequestsTable): StoredRequest {
   if (row.role !== null) request.role = row.role;
   if (row.expires_at !== null) request.expiresAt = row.expires_at;
   return request;
+}
+
+/** How many requests are in `state` (the pending-approvals gauge). */
+export async function countRequests(db: StoreDb, state: StoredRequest['state']): Promise<number> {
+  const row = await db.selectFrom('requests').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', state).executeTakeFirst();
+  return Number(row?.n ?? 0);
 }

@@ -8,6 +8,7 @@ export const storeWorkerMethods = [
   'getRequest',
   'findCertificateBySerial',
   'listApprovals',
+  'countRequests',
   'listAudit',
   'verifyAudit',
   'close',
@@ -28,9 +29,22 @@ export interface SerializedError {
   details?: Record<string, unknown>;
 }
 
-export type StoreWorkerReply =
-  | { id: number; ok: true; value: unknown; stats: StoreStats }
-  | { id: number; ok: false; error: SerializedError; stats: StoreStats };
+export type StoreWorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
+
+/**
+ * Messages carry every call (or reply) made in one turn of the sender's event loop: a message
+ * costs a fixed amount of CPU on both threads (a wake-up, an event dispatch) on top of cloning
+ * its content, and a batch of concurrent calls commits as one batch anyway. Batching never holds
+ * anything back: the sender flushes at the end of the turn that produced the calls or replies
+ * (queueMicrotask), so a reply still leaves right after the COMMIT it reports.
+ */
+export type StoreWorkerCallMessage = StoreWorkerCall[];
+
+export interface StoreWorkerReplyMessage {
+  replies: StoreWorkerReply[];
+  /** The store's counters when the replies were sent. */
+  stats: StoreStats;
+}
 
 /** Structured clone drops an Error's own fields; codes must survive the thread boundary. */
 export function serializeError(error: unknown): SerializedError {

@@ -1,7 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../clock.ts';
 import { openStore } from './store.ts';
-import { serializeError, type StoreWorkerCall, type StoreWorkerReply } from './store-worker-protocol.ts';
+import { createMessageBatcher } from './message-batcher.ts';
+import {
+  serializeError,
+  type StoreWorkerCall,
+  type StoreWorkerCallMessage,
+  type StoreWorkerReply,
+  type StoreWorkerReplyMessage,
+} from './store-worker-protocol.ts';
+import type { Store, StoreStats } from './types.ts';
 
 /**
  * The store's own thread (see worker-store.ts). Calls are served as they arrive; writes that
@@ -9,30 +17,39 @@ import { serializeError, type StoreWorkerCall, type StoreWorkerReply } from './s
  * transaction through the store's group committer.
  */
 const { sqlitePath } = workerData as { sqlitePath: string };
+if (parentPort === null) throw new Error('store-worker.ts must run as a worker thread');
 const port = parentPort;
-if (port === null) throw new Error('store-worker.ts must run as a worker thread');
 
 const storePromise = openStore({ sqlitePath, clock: systemClock });
+let openedStore: Store | undefined;
 
-port.on('message', (call: StoreWorkerCall) => {
-  void serve(call);
+// Replies produced in the same turn (the entries of one committed batch) travel in one message,
+// sent at the end of that turn: right after the COMMIT, never later.
+const outbox = createMessageBatcher<StoreWorkerReply>((replies) => {
+  port.postMessage({ replies, stats: openedStore?.stats() ?? emptyStats() } satisfies StoreWorkerReplyMessage);
+});
+
+port.on('message', (calls: StoreWorkerCallMessage) => {
+  for (const call of calls) void serve(call);
 });
 
 async function serve(call: StoreWorkerCall): Promise<void> {
   let reply: StoreWorkerReply;
-  let store;
   try {
-    store = await storePromise;
+    const store = (openedStore ??= await storePromise);
     const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
     const value = await method.apply(store, call.args);
-    reply = { id: call.id, ok: true, value, stats: store.stats() };
+    reply = { id: call.id, ok: true, value };
   } catch (error) {
-    reply = { id: call.id, ok: false, error: serializeError(error), stats: store?.stats() ?? emptyStats() };
+    reply = { id: call.id, ok: false, error: serializeError(error) };
   }
-  port?.postMessage(reply);
-  if (call.method === 'close') port?.close();
+  outbox.push(reply);
+  if (call.method === 'close') {
+    outbox.flush();
+    port.close();
+  }
 }
 
-function emptyStats(): StoreWorkerReply['stats'] {
+function emptyStats(): StoreStats {
   return { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
 }

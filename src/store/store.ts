@@ -1,8 +1,8 @@
 /**
  * The store: requests, issued certificates, approvals and the audit chain. Writes go through the
  * group committer (batch-writer.ts); reads go straight to the database. Nothing here is
- * SQLite-specific except openStore, which picks database.ts; createStore takes any
- * Kysely<DatabaseSchema> (e.g. one built on PostgresDialect).
+ * SQLite-specific except openStore, which picks database.ts (and its direct statement executor);
+ * createStore takes any Kysely<DatabaseSchema> (e.g. one built on PostgresDialect).
  */
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
@@ -11,13 +11,15 @@ import { createAuditChainVerifier } from './audit-chain.ts';
 import { listAuditRecords } from './audit-repository.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
-import { openSqliteDatabase } from './database.ts';
+import { openSqliteStoreDatabase } from './database.ts';
 import { checkSerial, prepareAuditEvent, prepareDecisionEntry } from './entry-validation.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
-import { findRequest } from './request-repository.ts';
+import { findRequest, countRequests } from './request-repository.ts';
 import type { StoreDb } from './schema.ts';
+import { kyselyStatementExecutor } from './statement-executor.ts';
+import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
   AuditEventInput,
@@ -52,24 +54,32 @@ const MAX_AUDIT_PAGE = 10000;
 
 /** Opens (creating if needed) the SQLite store and brings its schema up to date. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const db = openSqliteDatabase(options.sqlitePath, { busyTimeoutMs: options.busyTimeoutMs });
+  const { db, executorFor } = openSqliteStoreDatabase(options.sqlitePath, { busyTimeoutMs: options.busyTimeoutMs });
   try {
     await migrateToLatest(db);
   } catch (error) {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return createStore(db, options);
+  return createStore(db, options, executorFor);
 }
 
-/** A store over an already-migrated database; the store owns db and destroys it on close(). */
-export function createStore(db: StoreDb, options: StoreOptions): Store {
+/**
+ * A store over an already-migrated database; the store owns db and destroys it on close().
+ * executorFor runs the write path's compiled statements; the default goes through kysely and
+ * works with any dialect.
+ */
+export function createStore(
+  db: StoreDb,
+  options: StoreOptions,
+  executorFor: StatementExecutorFactory = kyselyStatementExecutor,
+): Store {
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `maxBatch ${maxBatch} must be a positive integer`);
   }
   const stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
-  const committer = createGroupCommitter(createBatchWriter(db, options.clock, stats), {
+  const committer = createGroupCommitter(createBatchWriter(db, options.clock, stats, executorFor), {
     maxBatch,
     onUnsettled: (error) => toStoreError(error, 'committing the batch'),
   });
@@ -107,6 +117,8 @@ export function createStore(db: StoreDb, options: StoreOptions): Store {
 
     listApprovals: (requestId: string): Promise<StoredApproval[]> =>
       read(`reading approvals of ${requestId}`, () => listApprovals(db, requestId)),
+
+    countRequests: (state: StoredRequest['state']): Promise<number> => read(`counting ${state} requests`, () => countRequests(db, state)),
 
     listAudit: async (listOptions: ListAuditOptions = {}): Promise<AuditRecord[]> => {
       const afterSeq = listOptions.afterSeq ?? 0;

@@ -12,6 +12,11 @@ export type AuditEventType =
   | 'request.expired'
   | 'x509.issued'
   | 'x509.denied'
+  /** Kubernetes CSR controller (src/k8s): a decision taken, a certificate written, signing given up. */
+  | 'csr.approved'
+  | 'csr.denied'
+  | 'csr.signed'
+  | 'csr.failed'
   | 'ca.created'
   | 'ca.rotated';
 
@@ -140,6 +145,8 @@ export interface Store {
   getRequest(id: string): Promise<StoredRequest | undefined>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;
+  /** Number of requests currently in `state`. */
+  countRequests(state: RequestState): Promise<number>;
   listAudit(options?: ListAuditOptions): Promise<AuditRecord[]>;
   verifyAudit(): Promise<AuditVerifyResult>;
   stats(): StoreStats;

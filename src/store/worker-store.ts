@@ -1,10 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import { storeUnavailable } from './store-errors.ts';
+import { createMessageBatcher } from './message-batcher.ts';
 import {
   deserializeError,
   type StoreWorkerCall,
+  type StoreWorkerCallMessage,
   type StoreWorkerMethod,
-  type StoreWorkerReply,
+  type StoreWorkerReplyMessage,
 } from './store-worker-protocol.ts';
 import type { Store, StoreStats } from './types.ts';
 
@@ -22,13 +24,15 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
   let stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
   let failure: Error | undefined;
 
-  worker.on('message', (reply: StoreWorkerReply) => {
-    stats = reply.stats;
-    const waiter = pending.get(reply.id);
-    if (waiter === undefined) return;
-    pending.delete(reply.id);
-    if (reply.ok) waiter.resolve(reply.value);
-    else waiter.reject(deserializeError(reply.error));
+  worker.on('message', (message: StoreWorkerReplyMessage) => {
+    stats = message.stats;
+    for (const reply of message.replies) {
+      const waiter = pending.get(reply.id);
+      if (waiter === undefined) continue;
+      pending.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.value);
+      else waiter.reject(deserializeError(reply.error));
+    }
   });
   const fail = (error: Error): void => {
     failure = storeUnavailable('the store thread stopped', error);
@@ -38,12 +42,31 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`store thread exited with code ${code}`)));
 
+  // Calls made in the same turn (concurrent requests) travel in one message; see the protocol.
+  const outbox = createMessageBatcher<StoreWorkerCall>((calls) => {
+    try {
+      worker.postMessage(calls satisfies StoreWorkerCallMessage);
+    } catch {
+      // Something in one call cannot be cloned (a function, a symbol): fail that call alone, as
+      // an unbatched postMessage would have, and send the others.
+      for (const call of calls) {
+        try {
+          worker.postMessage([call] satisfies StoreWorkerCallMessage);
+        } catch (error) {
+          const waiter = pending.get(call.id);
+          pending.delete(call.id);
+          waiter?.reject(error);
+        }
+      }
+    }
+  });
+
   function call<T>(method: StoreWorkerMethod, ...args: unknown[]): Promise<T> {
     if (failure !== undefined) return Promise.reject(failure);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage({ id, method, args } satisfies StoreWorkerCall);
+      outbox.push({ id, method, args });
     });
   }
 
@@ -53,6 +76,7 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     getRequest: (id) => call('getRequest', id),
     findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
     listApprovals: (requestId) => call('listApprovals', requestId),
+    countRequests: (state) => call('countRequests', state),
     listAudit: (listOptions) => call('listAudit', listOptions),
     verifyAudit: () => call('verifyAudit'),
     stats: () => stats,

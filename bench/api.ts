@@ -1,0 +1,119 @@
+/**
+ * The certificate API under load, next to its references measured in the same run:
+ *   - raw PKCS#11 Ed25519 signatures/s on the CA's token (the ceiling of issuance);
+ *   - `ssh-keygen -s` in a shell loop;
+ *   - POST /v1/ssh/certificates against `jitca serve` (a separate process: real OIDC access tokens
+ *     from an in-process OpenID provider verified with jose, policy, HSM Ed25519, durable audit),
+ *     driven by autocannon in this process — the load generator shares the machine's cores.
+ * Targets (issue 3): >= 20x the ssh-keygen rate; p99 <= 10 ms at 2,000 requests/s.
+ *
+ * Run: ./scripts/node node bench/api.ts [seconds]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { buildConfig } from '../src/config.ts';
+import { initializeCa } from '../src/ca-runtime.ts';
+import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
+import { readPinFile } from '../hsm/softhsm-bootstrap.ts';
+import { startOidcProvider } from '../test/support/oidc-provider.ts';
+import { freePort } from '../test/support/sshd.ts';
+import { machineLine, measureSshKeygenLoop } from './references.ts';
+
+const seconds = Number(process.argv[2] ?? 10);
+const engineers = 16;
+const audience = 'urn:jitca:api';
+const root = path.resolve(import.meta.dirname, '..');
+const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-bench-api-'));
+
+const accounts = Object.fromEntries(Array.from({ length: engineers }, (_, i) => [`eng${i}`, { groups: ['oncall-payments'] }]));
+const oidc = await startOidcProvider({ accounts, audience });
+let server: ReturnType<typeof spawn> | undefined;
+try {
+  writeFileSync(
+    path.join(dataDir, 'policy.json'),
+    JSON.stringify({
+      version: 1,
+      extensionDomain: 'jitca.dev',
+      roles: [
+        {
+          name: 'oncall-payments',
+          groups: ['oncall-payments'],
+          principals: ['oncall-payments'],
+          maxTtlSeconds: 1800,
+          scope: { clusters: ['prod'], namespaces: ['payments'] },
+          extensions: ['permit-pty'],
+          approval: { mode: 'auto' },
+        },
+      ],
+    }),
+  );
+  const port = await freePort();
+  const configFile = path.join(dataDir, 'config.json');
+  // Per-request info logs are the production default; the bench logs warnings only and says so.
+  writeFileSync(
+    configFile,
+    JSON.stringify({ oidc: { issuer: oidc.issuer, audience, jwksUri: oidc.jwksUri }, server: { port, rateLimitPerMinute: 1_000_000, logLevel: 'warn' } }),
+  );
+  const config = buildConfig({ configFile, dataDir });
+  await initializeCa(config);
+
+  // The raw ceiling, on the same token, before the server starts.
+  const raw = await measureRawPkcs11SignRate(
+    { modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin: readPinFile(config.hsm.pinFile!) },
+    Math.min(seconds, 5),
+  );
+
+  const tokens = await Promise.all(Object.keys(accounts).map((name) => oidc.tokenFor(name, { expiresInSeconds: 3600 })));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dataDir, 'user')]);
+  const body = JSON.stringify({ publicKey: readFileSync(path.join(dataDir, 'user.pub'), 'utf8').trim(), ttl: '10m', reason: 'bench' });
+
+  server = spawn(path.join(root, 'bin/jitca'), ['--config', configFile, '--data-dir', dataDir, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok).catch(() => false);
+    if (ready) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  let next = 0;
+  const load = (options: Partial<autocannon.Options>) =>
+    autocannon({
+      url: `${url}/v1/ssh/certificates`,
+      method: 'POST',
+      connections: 32,
+      duration: seconds,
+      headers: { 'content-type': 'application/json' },
+      requests: [
+        {
+          setupRequest: (request) => ({ ...request, body, headers: { ...request.headers, authorization: `Bearer ${tokens[next++ % tokens.length]}` } }),
+        },
+      ],
+      ...options,
+    });
+
+  await load({ duration: 2 }); // warm-up: JIT, JWKS cache, SQLite pages
+  const saturated = await load({});
+  const paced = await load({ overallRate: 2000 });
+  const sshKeygen = measureSshKeygenLoop(dataDir, Math.min(seconds, 5));
+
+  const ok = (result: autocannon.Result) => result['2xx'];
+  const rate = ok(saturated) / saturated.duration;
+  console.log(machineLine());
+  console.log(`raw PKCS#11 Ed25519 sign (SoftHSM2, ${raw.sessions} sessions): ${raw.perSecond.toFixed(0)}/s`);
+  console.log(`ssh-keygen -s loop: ${sshKeygen.perSecond.toFixed(0)}/s (${sshKeygen.count} certificates)`);
+  console.log(
+    `API saturated (32 connections): ${rate.toFixed(0)} certificates/s, p50 ${saturated.latency.p50} ms, p99 ${saturated.latency.p99} ms, non-2xx ${saturated.non2xx}, errors ${saturated.errors}`,
+  );
+  console.log(
+    `API paced at 2,000 req/s: ${(ok(paced) / paced.duration).toFixed(0)} certificates/s, p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms, non-2xx ${paced.non2xx}, errors ${paced.errors}`,
+  );
+  console.log(`ratio API / ssh-keygen -s: ${(rate / sshKeygen.perSecond).toFixed(1)}x (target >= 20x)`);
+  console.log(`ratio API / raw PKCS#11: ${(rate / raw.perSecond).toFixed(2)}`);
+} finally {
+  server?.kill('SIGTERM');
+  await oidc.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}

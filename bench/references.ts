@@ -1,0 +1,26 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import path from 'node:path';
+
+/** `ssh-keygen -s` in a bash loop, as an operator script would run it: bounded by time and count. */
+export function measureSshKeygenLoop(dir: string, budgetSeconds: number): { perSecond: number; count: number } {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'file_ca')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'loop_user')]);
+  const script = `
+    cd "${dir}"; n=0; end=$((SECONDS + ${budgetSeconds}))
+    while [ $SECONDS -lt $end ] && [ $n -lt 5000 ]; do
+      cp loop_user.pub u.pub; ssh-keygen -q -s file_ca -I "alice/$n" -n oncall-payments -V -1m:+10m -z $((n + 1)) u.pub || exit 1
+      n=$((n + 1))
+    done
+    echo $n`;
+  const started = performance.now();
+  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  const elapsed = (performance.now() - started) / 1000;
+  if (result.status !== 0) throw new Error(`ssh-keygen loop failed: ${result.stderr}`);
+  const count = Number(result.stdout.trim());
+  return { perSecond: count / elapsed, count };
+}
+
+export function machineLine(): string {
+  return `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`;
+}

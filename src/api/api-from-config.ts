@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { createGatewayAuthenticator, type GatewayAuthenticator } from '../authn/gateway-identity.ts';
+import { discoverJwksUri } from '../authn/oidc-discovery.ts';
+import { createOidcVerifier, discoverOidcVerifier, type OidcVerifier } from '../authn/oidc-verifier.ts';
+import type { CaRuntime } from '../ca-runtime.ts';
+import type { JitcaConfig } from '../config.ts';
+import { buildApp, type AppOptions } from './app.ts';
+import { createApiAuthenticator } from './request-authenticator.ts';
+
+/** Builds the API as configured: identity provider, gateway identity, TLS. */
+export async function buildAppFromConfig(runtime: CaRuntime, config: JitcaConfig, logger: AppOptions['logger'] = { level: config.server.logLevel }): Promise<FastifyInstance> {
+  const engineers = await engineerVerifier(config);
+  const gateway = await gatewayAuthenticator(config);
+  const tls = config.server.tls;
+  return buildApp(runtime, {
+    authenticator: createApiAuthenticator(engineers, gateway),
+    logger,
+    rateLimitPerMinute: config.server.rateLimitPerMinute,
+    https:
+      tls === undefined
+        ? undefined
+        : {
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+            ...(tls.clientCaFile === undefined
+              ? {}
+              : // Engineers connect without client certificates; only the gateway presents one.
+                { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: false }),
+          },
+  });
+}
+
+async function engineerVerifier(config: JitcaConfig): Promise<OidcVerifier | undefined> {
+  if (config.oidc === undefined) return undefined;
+  return config.oidc.jwksUri === undefined ? discoverOidcVerifier(config.oidc) : createOidcVerifier(config.oidc);
+}
+
+async function gatewayAuthenticator(config: JitcaConfig): Promise<GatewayAuthenticator | undefined> {
+  const gateway = config.gateway;
+  if (gateway === undefined) return undefined;
+  const token = gateway.token === undefined ? undefined : { ...gateway.token, jwksUri: gateway.token.jwksUri ?? (await discoverJwksUri(gateway.token.issuer)) };
+  return createGatewayAuthenticator({ certificates: gateway.certificates, token, engineerAudience: config.oidc?.audience });
+}

@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Signer, SignOptions } from '../../hsm/signer.ts';
+
+/** Prometheus metrics for one app instance (own registry, so tests can run several apps). */
+export interface ApiMetrics {
+  registry: Registry;
+  issued: Counter<'kind'>;
+  denied: Counter<'rule'>;
+  pending: Gauge;
+  hsmSignSeconds: Histogram;
+  requestSeconds: Histogram<'method' | 'route' | 'status'>;
+}
+
+export function createMetrics(pendingCount: () => Promise<number>): ApiMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    issued: new Counter({ name: 'jitca_certificates_issued_total', help: 'Certificates issued', labelNames: ['kind'], registers: [registry] }),
+    denied: new Counter({ name: 'jitca_requests_denied_total', help: 'Requests denied, by policy rule', labelNames: ['rule'], registers: [registry] }),
+    pending: new Gauge({
+      name: 'jitca_pending_approvals',
+      help: 'Requests waiting for manual approval',
+      registers: [registry],
+      async collect() {
+        this.set(await pendingCount());
+      },
+    }),
+    hsmSignSeconds: new Histogram({
+      name: 'jitca_hsm_sign_seconds',
+      help: 'Latency of one HSM signature',
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25],
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: 'jitca_http_request_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The same Signer, timing each signature into the HSM latency histogram. */
+export function instrumentSigner(signer: Signer, histogram: Histogram): Signer {
+  return {
+    keyId: signer.keyId,
+    algorithm: signer.algorithm,
+    publicKey: signer.publicKey,
+    spki: signer.spki,
+    async sign(data: Uint8Array, options?: SignOptions): Promise<Uint8Array> {
+      const end = histogram.startTimer();
+      try {
+        return await signer.sign(data, options);
+      } finally {
+        end();
+      }
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { approveRequest, denyRequest } from '../issuance/approve-request.ts';
+import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
+import { expireIfDue, requesterOf, requireRequest } from '../issuance/request-lifecycle.ts';
+import type { Identity } from '../policy/types.ts';
+import type { StoredRequest } from '../store/types.ts';
+import { identityOf } from './authenticate.ts';
+import type { ApiMetrics } from './metrics.ts';
+import {
+  approvalIssuedReplySchema,
+  errorResponses,
+  issuedReplySchema,
+  pendingReplySchema,
+  reasonBodySchema,
+  requestIdParamsSchema,
+  requestStatusReplySchema,
+} from './schemas.ts';
+
+export interface RequestRoutesOptions {
+  issuance: SshIssuanceContext;
+  metrics: ApiMetrics;
+  preValidation: (request: FastifyRequest) => Promise<void>;
+  /** Route config shared by these routes (the per-identity rate limit). */
+  routeConfig: Record<string, unknown>;
+}
+
+type IdParams = { Params: { id: string } };
+
+/** Pending requests: status, approve, deny, and fetching the certificate once approved. */
+export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync {
+  const { issuance } = options;
+  return async (app) => {
+    app.get<IdParams>(
+      '/v1/requests/:id',
+      { preValidation: options.preValidation, config: options.routeConfig, schema: { params: requestIdParamsSchema, response: { 200: requestStatusReplySchema, ...errorResponses } } },
+      async (request) => {
+        const stored = await visibleRequest(issuance, identityOf(request), request.params.id);
+        const approvals = (await issuance.store.listApprovals(stored.id)).map((approval) => approval.approver);
+        return {
+          requestId: stored.id,
+          state: stored.state,
+          requester: stored.requester,
+          role: stored.role,
+          createdAt: stored.createdAt,
+          expiresAt: stored.expiresAt,
+          approvals,
+          serial: typeof stored.decision['serial'] === 'string' ? stored.decision['serial'] : undefined,
+        };
+      },
+    );
+
+    app.post<IdParams & { Body: { reason: string } }>(
+      '/v1/requests/:id/approve',
+      {
+        preValidation: options.preValidation,
+        config: options.routeConfig,
+        schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { 200: pendingReplySchema, 201: approvalIssuedReplySchema, ...errorResponses } },
+      },
+      async (request, reply) => {
+        const result = await approveRequest(issuance, identityOf(request), request.params.id, request.body.reason).catch((error: unknown) => {
+          if (isJitcaError(error, ErrorCodes.POLICY_DENIED) || isJitcaError(error, ErrorCodes.APPROVAL_REFUSED)) {
+            options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
+          }
+          throw error;
+        });
+        if (result.status === 'pending') return reply.code(200).send({ ...result, status: 'pending' });
+        options.metrics.issued.inc({ kind: 'ssh-user' });
+        // The approver gets the outcome, not the credential: the requester fetches it.
+        return reply.code(201).send({
+          requestId: result.requestId,
+          status: 'issued',
+          serial: result.serial,
+          validAfter: result.validAfter.toISOString(),
+          validBefore: result.validBefore.toISOString(),
+        });
+      },
+    );
+
+    app.post<IdParams & { Body: { reason: string } }>(
+      '/v1/requests/:id/deny',
+      { preValidation: options.preValidation, config: options.routeConfig, schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { ...errorResponses } } },
+      async (request, reply) => {
+        await denyRequest(issuance, identityOf(request), request.params.id, request.body.reason);
+        return reply.code(204).send();
+      },
+    );
+
+    app.get<IdParams>(
+      '/v1/requests/:id/certificate',
+      {
+        preValidation: options.preValidation,
+        config: options.routeConfig,
+        schema: { params: requestIdParamsSchema, response: { 200: issuedReplySchema, 202: pendingReplySchema, ...errorResponses } },
+      },
+      async (request, reply) => {
+        const identity = identityOf(request);
+        const stored = await expireIfDue(issuance, await requireRequest(issuance.store, request.params.id));
+        if (requesterOf(stored).subject !== identity.subject) {
+          throw new JitcaError(ErrorCodes.FORBIDDEN, `only the requester may fetch the certificate of request ${stored.id}`);
+        }
+        if (stored.state === 'pending') {
+          const approvals = (await issuance.store.listApprovals(stored.id)).map((approval) => approval.approver);
+          return reply.code(202).send({ requestId: stored.id, status: 'pending', expiresAt: stored.expiresAt, approvals });
+        }
+        const serial = stored.decision['serial'];
+        const certificate = stored.state === 'issued' && typeof serial === 'string' ? await issuance.store.findCertificateBySerial(serial) : undefined;
+        if (certificate === undefined) {
+          throw new JitcaError(ErrorCodes.REQUEST_NOT_PENDING, `request ${stored.id} is ${stored.state}; there is no certificate`, {
+            details: { state: stored.state },
+          });
+        }
+        return reply.code(200).send({
+          requestId: stored.id,
+          status: 'issued',
+          certificate: certificate.certificate,
+          serial: certificate.serial,
+          validAfter: certificate.validAfter,
+          validBefore: certificate.validBefore,
+          principals: certificate.principals,
+        });
+      },
+    );
+  };
+}
+
+/** The requester and the role's approvers may see a request; nobody else learns it exists. */
+async function visibleRequest(issuance: SshIssuanceContext, identity: Identity, id: string): Promise<StoredRequest> {
+  const stored = await expireIfDue(issuance, await requireRequest(issuance.store, id));
+  if (requesterOf(stored).subject === identity.subject) return stored;
+  const role = issuance.policy.roles.find((candidate) => candidate.name === stored.role);
+  if (role?.approval.mode === 'manual' && role.approval.approverGroups.some((group) => identity.groups.includes(group))) return stored;
+  throw new JitcaError(ErrorCodes.REQUEST_NOT_FOUND, `request ${id} does not exist`, { details: { requestId: id } });
+}

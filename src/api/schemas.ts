@@ -1,0 +1,120 @@
+/**
+ * JSON Schemas for every body and reply (schema-first: fastify validates requests and serializes
+ * replies from these, and @fastify/swagger publishes them as /openapi.json). Every object is
+ * closed (additionalProperties: false): unknown fields are a 400, not silently dropped.
+ */
+const shortString = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
+export const errorReplySchema = {
+  $id: 'ErrorReply',
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const scopeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { cluster: shortString, namespace: shortString, pod: shortString, node: shortString },
+} as const;
+
+export const sshCertificateRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['publicKey', 'reason'],
+  properties: {
+    publicKey: { type: 'string', minLength: 1, maxLength: 16384, description: 'authorized_keys line of the key to certify' },
+    role: { type: 'string', minLength: 1, maxLength: 63 },
+    principals: { type: 'array', maxItems: 32, items: shortString },
+    ttl: { type: 'string', minLength: 1, maxLength: 32, description: 'lifetime such as 30m; capped or refused by the role' },
+    scope: scopeSchema,
+    commands: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 1024 } },
+    sourceAddresses: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 64 } },
+    reason: { type: 'string', minLength: 1, maxLength: 1024, description: 'why access is needed (audited)' },
+  },
+} as const;
+
+export const issuedReplySchema = {
+  type: 'object',
+  required: ['requestId', 'status', 'certificate', 'serial', 'validAfter', 'validBefore'],
+  properties: {
+    requestId: { type: 'string' },
+    status: { type: 'string', enum: ['issued'] },
+    certificate: { type: 'string' },
+    serial: { type: 'string' },
+    validAfter: { type: 'string', format: 'date-time' },
+    validBefore: { type: 'string', format: 'date-time' },
+    principals: { type: 'array', items: { type: 'string' } },
+    notes: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** What an approver sees when their approval completed the request: the outcome, not the credential. */
+export const approvalIssuedReplySchema = {
+  type: 'object',
+  required: ['requestId', 'status', 'serial', 'validAfter', 'validBefore'],
+  properties: {
+    requestId: { type: 'string' },
+    status: { type: 'string', enum: ['issued'] },
+    serial: { type: 'string' },
+    validAfter: { type: 'string', format: 'date-time' },
+    validBefore: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const pendingReplySchema = {
+  type: 'object',
+  required: ['requestId', 'status'],
+  properties: {
+    requestId: { type: 'string' },
+    status: { type: 'string', enum: ['pending'] },
+    expiresAt: { type: 'string', format: 'date-time' },
+    approvals: { type: 'array', items: { type: 'string' } },
+    required: { type: 'integer' },
+    approverGroups: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const requestIdParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^req_[0-9a-f]{32}$' } },
+} as const;
+
+export const reasonBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['reason'],
+  properties: { reason: { type: 'string', minLength: 1, maxLength: 1024 } },
+} as const;
+
+export const requestStatusReplySchema = {
+  type: 'object',
+  required: ['requestId', 'state', 'requester'],
+  properties: {
+    requestId: { type: 'string' },
+    state: { type: 'string', enum: ['pending', 'approved', 'issued', 'denied', 'expired'] },
+    requester: { type: 'string' },
+    role: { type: 'string' },
+    createdAt: { type: 'string' },
+    expiresAt: { type: 'string' },
+    approvals: { type: 'array', items: { type: 'string' } },
+    serial: { type: 'string' },
+  },
+} as const;
+
+export const errorResponses = {
+  400: { $ref: 'ErrorReply#' },
+  401: { $ref: 'ErrorReply#' },
+  403: { $ref: 'ErrorReply#' },
+  404: { $ref: 'ErrorReply#' },
+  409: { $ref: 'ErrorReply#' },
+  413: { $ref: 'ErrorReply#' },
+  429: { $ref: 'ErrorReply#' },
+  503: { $ref: 'ErrorReply#' },
+} as const;

@@ -1,0 +1,87 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { isJitcaError, ErrorCodes } from '../errors.ts';
+import { issueSshCertificate, type SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
+import { parseDuration } from '../policy/duration.ts';
+import type { Scope } from '../policy/types.ts';
+import { identityOf } from './authenticate.ts';
+import type { ApiMetrics } from './metrics.ts';
+import { errorResponses, issuedReplySchema, pendingReplySchema, sshCertificateRequestSchema } from './schemas.ts';
+
+interface SshCertificateBody {
+  publicKey: string;
+  role?: string;
+  principals?: string[];
+  ttl?: string;
+  scope?: Partial<Scope>;
+  commands?: string[];
+  sourceAddresses?: string[];
+  reason: string;
+}
+
+export interface SshRoutesOptions {
+  issuance: SshIssuanceContext;
+  metrics: ApiMetrics;
+  preValidation: (request: FastifyRequest) => Promise<void>;
+  /** Route config shared by these routes (the per-identity rate limit). */
+  routeConfig: Record<string, unknown>;
+}
+
+/** POST /v1/ssh/certificates: 201 issued, 202 pending approval, 403 denied naming the rule. */
+export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: SshCertificateBody }>(
+      '/v1/ssh/certificates',
+      {
+        preValidation: options.preValidation,
+        config: options.routeConfig,
+        schema: {
+          summary: 'Request a short-lived SSH user certificate',
+          body: sshCertificateRequestSchema,
+          response: { 201: issuedReplySchema, 202: pendingReplySchema, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const identity = identityOf(request);
+        const body = request.body;
+        try {
+          const result = await issueSshCertificate(options.issuance, identity, {
+            publicKey: body.publicKey,
+            role: body.role,
+            principals: body.principals,
+            ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+            scope: body.scope,
+            commands: body.commands,
+            sourceAddresses: body.sourceAddresses,
+            reason: body.reason,
+          });
+          if (result.status === 'pending') {
+            return reply.code(202).send({
+              requestId: result.requestId,
+              status: 'pending',
+              expiresAt: result.expiresAt.toISOString(),
+              approvals: [],
+              required: result.approval.approvals,
+              approverGroups: result.approval.approverGroups,
+            });
+          }
+          options.metrics.issued.inc({ kind: 'ssh-user' });
+          return reply.code(201).send({
+            requestId: result.requestId,
+            status: 'issued',
+            certificate: result.certificate,
+            serial: result.serial,
+            validAfter: result.validAfter.toISOString(),
+            validBefore: result.validBefore.toISOString(),
+            principals: result.grant.principals,
+            notes: result.notes,
+          });
+        } catch (error) {
+          if (isJitcaError(error, ErrorCodes.POLICY_DENIED)) {
+            options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
+          }
+          throw error;
+        }
+      },
+    );
+  };
+}

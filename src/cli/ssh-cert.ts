@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadClientConfig } from '../client/client-config.ts';
+import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
+import { currentToken } from '../client/token-source.ts';
+import { collect } from './common.ts';
+
+interface SshCertOptions {
+  clientConfig?: string;
+  role?: string;
+  ttl?: string;
+  key?: string;
+  principal?: string[];
+  cluster?: string;
+  namespace?: string;
+  pod?: string;
+  node?: string;
+  command?: string[];
+  reason: string;
+  agent?: boolean;
+}
+
+export function registerSshCert(program: Command): void {
+  program
+    .command('ssh-cert')
+    .description('engineers: get a short-lived SSH certificate for your key (waits for approval when the role needs it)')
+    .option('--client-config <file>', 'helper configuration (default ~/.config/jitca/client.json)')
+    .option('--role <role>', 'policy role, e.g. oncall-payments')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m')
+    .option('--key <file>', 'private key to certify (default ~/.ssh/jitca_ed25519, generated when missing)')
+    .option('--principal <principal>', 'narrow principals (repeatable)', collect)
+    .option('--cluster <cluster>', 'scope: cluster')
+    .option('--namespace <namespace>', 'scope: namespace')
+    .option('--pod <pod>', 'scope: pod')
+    .option('--node <node>', 'scope: node')
+    .option('--command <command>', 'narrow allowed commands (repeatable)', collect)
+    .requiredOption('--reason <text>', 'why you need access (audited)')
+    .option('--agent', 'add key and certificate to ssh-agent for exactly the certificate lifetime')
+    .action(async (options: SshCertOptions) => {
+      const config = loadClientConfig(options.clientConfig);
+      const key = options.key ?? path.join(os.homedir(), '.ssh', 'jitca_ed25519');
+      if (!existsSync(key)) {
+        // A fresh key that never leaves this machine; the certificate is what expires.
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca', '-f', key]);
+      }
+      const scope = Object.fromEntries(
+        Object.entries({ cluster: options.cluster, namespace: options.namespace, pod: options.pod, node: options.node }).filter(
+          (entry): entry is [string, string] => entry[1] !== undefined,
+        ),
+      );
+      const token = await currentToken(config);
+      const result = await requestSshCertificate(
+        config.server,
+        token,
+        {
+          publicKey: readFileSync(`${key}.pub`, 'utf8').trim(),
+          role: options.role,
+          ttl: options.ttl,
+          principals: options.principal,
+          scope: Object.keys(scope).length === 0 ? undefined : scope,
+          commands: options.command,
+          reason: options.reason,
+        },
+        { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => process.stderr.write(`${line}\n`) },
+      );
+      const certificatePath = `${key}-cert.pub`;
+      writeFileSync(certificatePath, `${result.certificate}\n`, { mode: 0o644 });
+      const remaining = Math.floor((result.validBefore.getTime() - Date.now()) / 1000);
+      process.stderr.write(`jitca: wrote ${certificatePath} (serial ${result.serial}, valid ${remaining}s more)\n`);
+      if (options.agent === true && remaining > 0) {
+        // ssh-add picks up <key>-cert.pub next to the key; -t drops both when the cert expires.
+        execFileSync('ssh-add', ['-t', String(remaining), key], { stdio: ['ignore', 'ignore', 'inherit'] });
+      }
+    });
+}

@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import type { ClientConfig } from './client-config.ts';
+
+const run = promisify(execFile);
+
+interface CachedToken {
+  accessToken: string;
+  expiresAt: string;
+}
+
+/** A token is used only if it stays valid this much longer: a slow approval must not outlive it. */
+const MIN_REMAINING_MS = 60_000;
+
+/** Caches the token 0600 in a 0700 directory, replaced atomically. */
+export function cacheToken(config: ClientConfig, accessToken: string, expiresInSeconds: number, now = Date.now()): void {
+  const dir = path.dirname(config.tokenCache);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temporary = `${config.tokenCache}.${process.pid}.tmp`;
+  const entry: CachedToken = { accessToken, expiresAt: new Date(now + expiresInSeconds * 1000).toISOString() };
+  writeFileSync(temporary, JSON.stringify(entry), { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, config.tokenCache);
+}
+
+/** The bearer token for the jitca API: from the token command, or the cache `jitca login` filled. */
+export async function currentToken(config: ClientConfig, now = Date.now()): Promise<string> {
+  if (config.tokenCommand !== undefined) {
+    const [command, ...args] = config.tokenCommand;
+    const { stdout } = await run(command!, args, { timeout: 30_000, maxBuffer: 64 * 1024 });
+    const token = stdout.trim();
+    if (token === '') throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, `token command ${command} printed no token`);
+    return token;
+  }
+  let cached: CachedToken;
+  try {
+    cached = JSON.parse(readFileSync(config.tokenCache, 'utf8')) as CachedToken;
+  } catch {
+    throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, 'no cached token: run `jitca login` first');
+  }
+  if (typeof cached.accessToken !== 'string' || !(Date.parse(cached.expiresAt) - now > MIN_REMAINING_MS)) {
+    throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, 'the cached token has expired: run `jitca login` again');
+  }
+  return cached.accessToken;
+}

@@ -1,0 +1,133 @@
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { canApprove, evaluateSshRequest } from '../policy/evaluate.ts';
+import type { Identity, SshCertificateRequest } from '../policy/types.ts';
+import { parseSshPublicKey } from '../ssh/public-key.ts';
+import type { StoredRequest } from '../store/types.ts';
+import {
+  auditEvent,
+  requestRow,
+  signAndRecord,
+  type SshIssuanceContext,
+  type SshIssuanceResult,
+} from './issue-ssh-certificate.ts';
+import { expireIfDue, requesterOf, requireRequest } from './request-lifecycle.ts';
+
+export type ApprovalResult =
+  | { status: 'pending'; requestId: string; approvals: string[]; required: number }
+  | Extract<SshIssuanceResult, { status: 'issued' }>;
+
+/**
+ * Decisions on one request are serialized in this process: two approvers arriving together on a
+ * two-approval role must not both see "one prior approval" and both sign. (Across replicas the
+ * store's unique (request, approver) constraint stops double counting by the same person; a
+ * second replica deciding the same request concurrently needs a row lock, see issue notes.)
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+
+function serialized<T>(requestId: string, work: () => Promise<T>): Promise<T> {
+  const previous = inFlight.get(requestId) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  inFlight.set(requestId, settled);
+  void settled.then(() => {
+    if (inFlight.get(requestId) === settled) inFlight.delete(requestId);
+  });
+  return next;
+}
+
+/**
+ * An approver approves a pending request. Policy decides who may (never the requester, only the
+ * role's approver groups, each person once); the last required approval re-evaluates the original
+ * request against the current policy for the original identity, then signs and records it in one
+ * durable transaction with the approval.
+ */
+export function approveRequest(
+  context: SshIssuanceContext,
+  approver: Identity,
+  requestId: string,
+  reason?: string,
+): Promise<ApprovalResult> {
+  return serialized(requestId, async () => {
+    const request = await pendingRequest(context, requestId);
+    const requester = requesterOf(request);
+    const prior = (await context.store.listApprovals(requestId)).map((approval) => approval.approver);
+    const role = request.role ?? '';
+    const check = canApprove(context.policy, role, approver, requester.subject, prior);
+    if (!check.ok) {
+      throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, check.message, { details: { rule: check.rule, requestId } });
+    }
+    const approvers = [...prior, approver.subject];
+    const roleDefinition = context.policy.roles.find((candidate) => candidate.name === role);
+    const required = roleDefinition?.approval.mode === 'manual' ? roleDefinition.approval.approvals : 1;
+    const now = context.clock.now();
+
+    if (approvers.length < required) {
+      await context.store.recordDecision({
+        request: { ...requestRow(requestId, requester, role, 'pending', request.body, request.decision, now), expiresAt: request.expiresAt },
+        approval: { approver: approver.subject },
+        event: auditEvent('request.approved', approver, requestId, { requester: requester.subject, approvers, required, reason }),
+      });
+      return { status: 'pending', requestId, approvals: approvers, required };
+    }
+
+    // Policy may have changed since the request was made: the grant is decided again, now.
+    const decision = evaluateSshRequest(context.policy, requester, requestFromBody(request.body));
+    if (decision.outcome === 'deny') {
+      await context.store.recordDecision({
+        request: requestRow(requestId, requester, role, 'denied', request.body, decision, now),
+        approval: { approver: approver.subject },
+        event: auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers }),
+      });
+      throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
+    }
+    const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
+    return signAndRecord(
+      context,
+      requester,
+      subjectKey,
+      requestId,
+      { outcome: 'approve', grant: decision.grant, notes: decision.notes },
+      request.body,
+      `approved:${requestId}:${approvers.join(',')}`,
+      { approver: approver.subject, approvers },
+    );
+  });
+}
+
+/** An approver (or the requester, withdrawing) denies a pending request. */
+export function denyRequest(context: SshIssuanceContext, actor: Identity, requestId: string, reason: string): Promise<void> {
+  return serialized(requestId, async () => {
+    const request = await pendingRequest(context, requestId);
+    const requester = requesterOf(request);
+    const role = context.policy.roles.find((candidate) => candidate.name === request.role);
+    const isApprover =
+      role?.approval.mode === 'manual' && role.approval.approverGroups.some((group) => actor.groups.includes(group));
+    if (actor.subject !== requester.subject && !isApprover) {
+      throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, `${actor.subject} may not deny request ${requestId}: not the requester and not an approver of its role`, {
+        details: { rule: 'approval.group', requestId },
+      });
+    }
+    await context.store.recordDecision({
+      request: requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason }, context.clock.now()),
+      event: auditEvent('request.denied', actor, requestId, { requester: requester.subject, reason }),
+    });
+  });
+}
+
+async function pendingRequest(context: SshIssuanceContext, requestId: string): Promise<StoredRequest> {
+  const request = await expireIfDue(context, await requireRequest(context.store, requestId));
+  if (request.state !== 'pending') {
+    throw new JitcaError(ErrorCodes.REQUEST_NOT_PENDING, `request ${requestId} is ${request.state}, not pending`, {
+      details: { requestId, state: request.state },
+    });
+  }
+  return request;
+}
+
+function requestFromBody(body: Record<string, unknown>): SshCertificateRequest {
+  const { publicKey: _key, keyType: _type, keyFingerprint: _fp, identity: _identity, ...request } = body;
+  return request as SshCertificateRequest;
+}

@@ -1,0 +1,47 @@
+/**
+ * From a CertificateSigningRequest object to a policy decision: decode spec.request, parse and
+ * verify it in process (src/x509 parseCsr; the apiserver already checked the self-signature at
+ * create, but the signer does not rely on that), then evaluateCsr. A request jitca cannot parse or
+ * whose key it refuses is denied like any other policy failure.
+ */
+import { ErrorCodes, isJitcaError } from '../errors.ts';
+import { evaluateCsr, type CsrDecision, type CsrSigners } from '../policy/csr-evaluate.ts';
+import type { Policy } from '../policy/types.ts';
+import { parseCsr, type ParsedCsr } from '../x509/csr.ts';
+import type { Csr } from './kube-client.ts';
+
+export interface CsrEvaluation {
+  decision: CsrDecision;
+  /** Present when spec.request parsed and verified. */
+  parsed?: ParsedCsr;
+}
+
+const KEY_CODES: ReadonlySet<string> = new Set([ErrorCodes.KEY_TOO_SMALL, ErrorCodes.KEY_UNSUPPORTED, ErrorCodes.KEY_MALFORMED, ErrorCodes.KEY_INVALID_POINT]);
+
+export function parseCsrOf(csr: Csr): ParsedCsr {
+  return parseCsr(Buffer.from(csr.spec.request, 'base64'));
+}
+
+export function decideCsr(policy: Policy, csr: Csr, signers: CsrSigners): CsrEvaluation {
+  let parsed: ParsedCsr;
+  try {
+    parsed = parseCsrOf(csr);
+  } catch (error) {
+    if (!isJitcaError(error)) throw error;
+    const rule = KEY_CODES.has(error.code) ? 'csr.key' : 'csr.invalid';
+    return { decision: { outcome: 'deny', rule, message: `${rule}: spec.request was refused (${error.code}): ${error.message}` } };
+  }
+  const decision = evaluateCsr(
+    policy,
+    {
+      username: csr.spec.username ?? '',
+      groups: csr.spec.groups ?? [],
+      signerName: csr.spec.signerName,
+      ...(csr.spec.expirationSeconds === undefined ? {} : { expirationSeconds: csr.spec.expirationSeconds }),
+      usages: csr.spec.usages ?? [],
+      csr: parsed,
+    },
+    signers,
+  );
+  return { decision, parsed };
+}

@@ -1,0 +1,212 @@
+/**
+ * evaluateCsr: the pure decision over a Kubernetes CertificateSigningRequest (STYLE.md: decide, then
+ * act). The CSR controller (src/k8s) carries the decision out; nothing here talks to the API, signs,
+ * stores or reads the clock.
+ *
+ * Kubernetes authenticates a client certificate as user = CN and groups = the O values
+ * (kubernetes.io docs "Authenticating: X509 client certificates"), so what a CSR can grant is its
+ * subject: the CN must be the requester (spec.username, set by the apiserver from the caller's
+ * credentials, never by the caller) and every O must be a group a role of the requester may hand out.
+ *
+ * Lifetime: spec is immutable after creation, so a CSR asking for more than the role's maximum
+ * cannot be shortened through the API. For signers that only approve (kube-apiserver-client, whose
+ * certificate kube-controller-manager signs with min(expirationSeconds, --cluster-signing-duration))
+ * such a CSR is denied, and so is one without expirationSeconds (it would get the cluster's signing
+ * duration, one year by default). For jitca's own signer the certificate is cut to the maximum
+ * instead, since jitca writes notAfter itself.
+ */
+import type { Policy, Role } from './types.ts';
+import type { ParsedCsr } from '../x509/csr.ts';
+
+/** How the controller serves a signerName: only approve/deny, or approve and sign itself. */
+export type CsrSignerMode = 'approve' | 'sign';
+
+export const KUBE_APISERVER_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
+export const DEFAULT_JITCA_SIGNER = 'jitca.dev/debug-client';
+
+/** signerName -> mode; a CSR for any other signer is not jitca's business. */
+export type CsrSigners = Readonly<Record<string, CsrSignerMode>>;
+
+export const DEFAULT_CSR_SIGNERS: CsrSigners = {
+  [KUBE_APISERVER_CLIENT_SIGNER]: 'approve',
+  [DEFAULT_JITCA_SIGNER]: 'sign',
+};
+
+/** Role.kubernetes.maxExpirationSeconds when the role names none: the seeds' 30-minute session. */
+export const DEFAULT_MAX_EXPIRATION_SECONDS = 1800;
+
+export type CsrDenyRule =
+  | 'csr.invalid'
+  | 'csr.cn-mismatch'
+  | 'csr.system-user'
+  | 'csr.system-group'
+  | 'csr.no-role'
+  | 'csr.groups-not-allowed'
+  | 'csr.key'
+  | 'csr.usages'
+  | 'csr.expiration-over-max';
+
+export type CsrRule = CsrDenyRule | 'csr.allowed' | 'csr.manual-approval';
+
+export interface CsrEvaluationInput {
+  /** spec.username: who created the CSR, as the apiserver authenticated them. */
+  username: string;
+  /** spec.groups from the apiserver (includes "system:authenticated"). */
+  groups: string[];
+  signerName: string;
+  expirationSeconds?: number;
+  usages: string[];
+  csr: Pick<ParsedCsr, 'subject' | 'keyAlgorithm'>;
+}
+
+/** Exactly what the certificate may say. */
+export interface CsrGrant {
+  role: string;
+  commonName: string;
+  organizations: string[];
+  /** Lifetime to issue (jitca's signer) or that the CSR asked for (approve-only signers). */
+  expirationSeconds: number;
+  /** True when the request asked for more (or nothing) and jitca's signer cuts it to the maximum. */
+  capped: boolean;
+  usages: string[];
+}
+
+export type CsrDecision =
+  | { outcome: 'approve'; rule: 'csr.allowed'; message: string; grant: CsrGrant }
+  /** The role wants a person to approve (kubectl certificate approve); the controller leaves it. */
+  | { outcome: 'pending'; rule: 'csr.manual-approval'; message: string; grant: CsrGrant; approverGroups: string[] }
+  | { outcome: 'deny'; rule: CsrDenyRule; message: string }
+  /** Not a signer this controller serves: no decision at all. */
+  | { outcome: 'ignore'; message: string };
+
+const RESERVED_PREFIX = 'system:';
+const CLIENT_AUTH = 'client auth';
+const DIGITAL_SIGNATURE = 'digital signature';
+const KEY_ENCIPHERMENT = 'key encipherment';
+const MAX_ECHO = 80;
+
+/** A requester-controlled string, quoted and cut short, safe for a condition message or a log line. */
+function echo(value: string): string {
+  const text = value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO)}…` : value;
+  return JSON.stringify(text);
+}
+
+function isReserved(name: string): boolean {
+  return name.toLowerCase().startsWith(RESERVED_PREFIX);
+}
+
+function deny(rule: CsrDenyRule, message: string): CsrDecision {
+  return { outcome: 'deny', rule, message: `${rule}: ${message}` };
+}
+
+export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: CsrSigners = DEFAULT_CSR_SIGNERS): CsrDecision {
+  const mode = Object.hasOwn(signers, input.signerName) ? signers[input.signerName] : undefined;
+  if (mode === undefined) return { outcome: 'ignore', message: `signerName ${echo(input.signerName)} is not served by jitca` };
+
+  const { commonName, organizations } = input.csr.subject;
+  if (commonName === undefined || commonName !== input.username) {
+    return deny(
+      'csr.cn-mismatch',
+      `the CSR's CN ${commonName === undefined ? '(none)' : echo(commonName)} is not the requesting user ${echo(input.username)}; a client certificate can only be requested for yourself`,
+    );
+  }
+  if (isReserved(input.username)) {
+    return deny('csr.system-user', `user ${echo(input.username)} is a Kubernetes system identity; jitca does not issue certificates to "system:" users`);
+  }
+  const reserved = organizations.find(isReserved);
+  if (reserved !== undefined) {
+    return deny('csr.system-group', `O=${echo(reserved)} is a Kubernetes system group; "system:" groups are never put in a certificate`);
+  }
+
+  // A "system:" group of the requester (system:authenticated, system:masters, ...) opens no role.
+  const requesterGroups = input.groups.filter((group) => !isReserved(group));
+  const open = policy.roles.filter(
+    (role): role is Role & { kubernetes: NonNullable<Role['kubernetes']> } =>
+      role.kubernetes !== undefined &&
+      role.groups.some((group) => !isReserved(group) && requesterGroups.includes(group)) &&
+      (role.kubernetes.signerNames === undefined || role.kubernetes.signerNames.includes(input.signerName)),
+  );
+  if (open.length === 0) {
+    return deny(
+      'csr.no-role',
+      `no role with Kubernetes certificates for signer ${input.signerName} is open to user ${echo(input.username)} (groups: ${requesterGroups.join(', ') || 'none'})`,
+    );
+  }
+  const covering = open.filter((role) => organizations.every((o) => role.kubernetes.groups.includes(o)));
+  if (covering.length === 0) {
+    const allowed = [...new Set(open.flatMap((role) => role.kubernetes.groups))];
+    const notAllowed = organizations.filter((o) => !allowed.includes(o));
+    const what = notAllowed.length > 0 ? notAllowed.map((o) => `O=${echo(o)}`).join(', ') : `the combination ${organizations.map((o) => echo(o)).join(', ')}`;
+    return deny(
+      'csr.groups-not-allowed',
+      `${what} is not allowed for user ${echo(input.username)} by roles ${open.map((r) => r.name).join(', ')} (allowed O values: ${allowed.join(', ')}; one role must allow all of them)`,
+    );
+  }
+  // Prefer a role that approves by itself; then policy order.
+  const role = covering.find((candidate) => candidate.approval.mode === 'auto') ?? covering[0];
+  if (role === undefined) return deny('csr.no-role', 'no role applies');
+
+  const key = input.csr.keyAlgorithm;
+  const keyOk = key.kind === 'ed25519' || (key.kind === 'ecdsa' && (key.curve === 'P-256' || key.curve === 'P-384')) || (key.kind === 'rsa' && key.bits >= 2048);
+  if (!keyOk) {
+    return deny('csr.key', `the CSR's key is not allowed (allowed: Ed25519, ECDSA P-256 or P-384, RSA of 2048 bits or more)`);
+  }
+
+  const allowKeyEncipherment = role.kubernetes.allowKeyEncipherment === true;
+  const allowedUsages = [CLIENT_AUTH, DIGITAL_SIGNATURE, ...(allowKeyEncipherment ? [KEY_ENCIPHERMENT] : [])];
+  const badUsage = input.usages.find((usage) => !allowedUsages.includes(usage));
+  const duplicate = input.usages.find((usage, i) => input.usages.indexOf(usage) !== i);
+  if (badUsage !== undefined || duplicate !== undefined || !input.usages.includes(CLIENT_AUTH)) {
+    const problem =
+      badUsage !== undefined
+        ? `usage ${echo(badUsage)} is not allowed`
+        : duplicate !== undefined
+          ? `usage ${echo(duplicate)} is listed twice`
+          : `"client auth" is missing`;
+    return deny('csr.usages', `${problem}; role ${role.name} allows exactly "client auth", optionally with ${allowedUsages.slice(1).map((u) => `"${u}"`).join(' or ')}`);
+  }
+
+  const max = role.kubernetes.maxExpirationSeconds ?? DEFAULT_MAX_EXPIRATION_SECONDS;
+  const asked = input.expirationSeconds;
+  let expirationSeconds = max;
+  let capped = false;
+  if (asked === undefined || !Number.isInteger(asked) || asked <= 0) {
+    if (mode === 'approve') {
+      return deny(
+        'csr.expiration-over-max',
+        `spec.expirationSeconds is not set, so signer ${input.signerName} would use the cluster's signing duration; role ${role.name} allows at most ${max} s: set spec.expirationSeconds`,
+      );
+    }
+    capped = true;
+  } else if (asked > max) {
+    if (mode === 'approve') {
+      return deny(
+        'csr.expiration-over-max',
+        `expirationSeconds ${asked} exceeds role ${role.name} max ${max} s, and signer ${input.signerName} cannot be made to issue less: ask for ${max} or fewer`,
+      );
+    }
+    capped = true;
+  } else {
+    expirationSeconds = asked;
+  }
+
+  const grant: CsrGrant = {
+    role: role.name,
+    commonName,
+    organizations: [...organizations],
+    expirationSeconds,
+    capped,
+    usages: [...input.usages],
+  };
+  const lifetime = capped ? `${expirationSeconds} s (role maximum)` : `${expirationSeconds} s`;
+  if (role.approval.mode === 'manual') {
+    return {
+      outcome: 'pending',
+      rule: 'csr.manual-approval',
+      message: `csr.manual-approval: role ${role.name} needs a person from ${role.approval.approverGroups.join(', ')} to approve (kubectl certificate approve)`,
+      grant,
+      approverGroups: [...role.approval.approverGroups],
+    };
+  }
+  return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}, lifetime ${lifetime}`, grant };
+}

@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.ts';
+import { parseCertificate } from '../../src/ssh/certificate.ts';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+
+describe('manual approval (break-glass: two approvers from sre-leads)', () => {
+  const clock = fixedClock(Date.now());
+  let api: ApiFixture;
+  let publicKey: string;
+  let keyDir: string;
+
+  beforeAll(async () => {
+    api = await createApiFixture({ issuanceClock: clock });
+    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-approval-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
+    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  const call = (token: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+    api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) });
+
+  async function requestBreakGlass(): Promise<string> {
+    const response = await call(api.tokens.dave, 'POST', '/v1/ssh/certificates', { publicKey, role: 'break-glass', scope: { cluster: 'prod', namespace: 'payments' }, reason: 'prod down' });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toMatchObject({ status: 'pending', required: 2, approverGroups: ['sre-leads'] });
+    return response.json().requestId as string;
+  }
+
+  it('goes pending, refuses self-approval and double approval, issues after two distinct approvers', async () => {
+    const id = await requestBreakGlass();
+    const self = await call(api.tokens.dave, 'POST', `/v1/requests/${id}/approve`, { reason: 'me' });
+    expect(self.statusCode).toBe(403);
+    expect(self.json()).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { rule: 'approval.self' } });
+    const outsider = await call(api.tokens.alice, 'POST', `/v1/requests/${id}/approve`, { reason: 'sure' });
+    expect(outsider.json()).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { rule: 'approval.group' } });
+
+    expect((await call(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`)).statusCode).toBe(202);
+    const first = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'checked INC-7' });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ status: 'pending', approvals: ['bob'], required: 2 });
+    const twice = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'again' });
+    expect(twice.json()).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { rule: 'approval.duplicate' } });
+
+    const second = await call(api.tokens.carol, 'POST', `/v1/requests/${id}/approve`, { reason: 'ok' });
+    expect(second.statusCode).toBe(201);
+    expect(second.json().certificate).toBeUndefined(); // the approver never receives the credential
+
+    expect((await call(api.tokens.bob, 'GET', `/v1/requests/${id}/certificate`)).json().code).toBe('ERR_FORBIDDEN');
+    const fetched = await call(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`);
+    expect(fetched.statusCode).toBe(200);
+    const certificate = parseCertificate(fetched.json().certificate);
+    expect(certificate.principals).toEqual(['root-debug']);
+    expect(certificate.customExtensions['approval@jitca.dev']).toBe(`approved:${id}:bob,carol`);
+    const status = await call(api.tokens.bob, 'GET', `/v1/requests/${id}`);
+    expect(status.json()).toMatchObject({ state: 'issued', approvals: ['bob', 'carol'], requester: 'dave' });
+    const audit = await api.ca.runtime.store.listAudit();
+    expect(audit.filter((record) => record.requestId === id).map((record) => record.type)).toEqual(['request.pending', 'request.approved', 'ssh.issued']);
+  });
+
+  it('lets an approver deny, after which nobody can approve', async () => {
+    const id = await requestBreakGlass();
+    const denied = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/deny`, { reason: 'not an incident' });
+    expect(denied.statusCode).toBe(204);
+    const late = await call(api.tokens.carol, 'POST', `/v1/requests/${id}/approve`, { reason: 'ok' });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().code).toBe('ERR_REQUEST_NOT_PENDING');
+  });
+
+  it('expires pending requests after 15 minutes', async () => {
+    const id = await requestBreakGlass();
+    clock.advance(15 * 60_000 + 1);
+    const status = await call(api.tokens.dave, 'GET', `/v1/requests/${id}`);
+    expect(status.json().state).toBe('expired');
+    const late = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'ok' });
+    expect(late.json().code).toBe('ERR_REQUEST_NOT_PENDING');
+    expect((await api.ca.runtime.store.listAudit()).some((record) => record.requestId === id && record.type === 'request.expired')).toBe(true);
+  });
+
+  it('hides requests from people who are neither requester nor approver', async () => {
+    const id = await requestBreakGlass();
+    expect((await call(api.tokens.alice, 'GET', `/v1/requests/${id}`)).statusCode).toBe(404);
+    expect((await call(api.tokens.alice, 'GET', '/v1/requests/not-an-id')).statusCode).toBe(400);
+  });
+});

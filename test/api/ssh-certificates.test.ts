@@ -1,0 +1,132 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCertificate } from '../../src/ssh/certificate.ts';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+
+describe('POST /v1/ssh/certificates', () => {
+  let api: ApiFixture;
+  let keyDir: string;
+  let publicKey: string;
+
+  beforeAll(async () => {
+    api = await createApiFixture();
+    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-api-keys-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
+    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  const post = (token: string | undefined, payload: unknown) =>
+    api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      payload: payload as Record<string, unknown>,
+    });
+
+  it('issues an HSM-signed certificate for an auto-approved role, bound to the OIDC identity', async () => {
+    const response = await post(api.tokens.alice, { publicKey, role: 'oncall-payments', ttl: '10m', reason: 'INC-42' });
+    expect(response.statusCode).toBe(201);
+    const body = response.json();
+    expect(body.status).toBe('issued');
+    const certificate = parseCertificate(body.certificate);
+    expect(certificate.signatureValid).toBe(true);
+    expect(certificate.keyId).toBe(`alice/${body.requestId}`);
+    expect(certificate.principals).toEqual(['oncall-payments', 'payments-readonly']);
+    expect(Number(certificate.validBefore - certificate.validAfter)).toBe(600 + 60);
+    expect(certificate.customExtensions['scope-namespace@jitca.dev']).toBe('payments');
+    expect(response.headers['x-request-id']).toBeTruthy();
+    const stored = await api.ca.runtime.store.findCertificateBySerial(body.serial);
+    expect(stored?.identity).toBe('alice');
+  });
+
+  it('refuses what policy does not allow with 403 naming the rule, and audits the denial', async () => {
+    const before = api.rowCounts();
+    const response = await post(api.tokens.mallory, { publicKey, role: 'oncall-payments', reason: 'curious' });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'role.groups' } });
+    const after = api.rowCounts();
+    expect(after.certificates).toBe(before.certificates);
+    expect(after.audit_log).toBe(before.audit_log + 1);
+  });
+
+  it('answers 401 with a stable code without a token or with a bad one', async () => {
+    expect((await post(undefined, { publicKey, reason: 'x' })).json()).toMatchObject({ code: 'ERR_AUTHN_MISSING' });
+    const tampered = `${api.tokens.alice.slice(0, -4)}AAAA`;
+    const response = await post(tampered, { publicKey, reason: 'x' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json().code).toBe('ERR_AUTHN_SIGNATURE');
+  });
+
+  it('refuses malformed bodies with 400 or 413 and a code, writing nothing', async () => {
+    const before = api.rowCounts();
+    const cases: Array<[unknown, number, string]> = [
+      [{ publicKey, reason: 'x', ttl: 600 }, 400, 'ERR_REQUEST_INVALID'], // wrong type: no coercion
+      [{ publicKey, reason: 'x', extra: true }, 400, 'ERR_REQUEST_INVALID'], // unknown field
+      [{ publicKey, reason: 'x', principals: 'oncall-payments' }, 400, 'ERR_REQUEST_INVALID'],
+      [{ publicKey, reason: 'x', scope: { cluster: 'prod', tenant: 'x' } }, 400, 'ERR_REQUEST_INVALID'],
+      [{ publicKey }, 400, 'ERR_REQUEST_INVALID'], // reason is required
+      [{ publicKey: 'ssh-dss AAAAB3NzaC1kc3M= x', reason: 'x' }, 400, 'ERR_KEY_UNSUPPORTED'],
+      [{ publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== short', reason: 'x' }, 400, 'ERR_WIRE_TRUNCATED'],
+      [{ publicKey, reason: 'x', ttl: 'forever' }, 400, 'ERR_TTL_INVALID'],
+      [{ publicKey, reason: 'x'.repeat(70 * 1024) }, 413, 'ERR_INPUT_TOO_LARGE'],
+    ];
+    for (const [payload, status, code] of cases) {
+      const response = await post(api.tokens.alice, payload);
+      expect(response.statusCode, JSON.stringify(payload).slice(0, 80)).toBe(status);
+      expect(response.json().code, JSON.stringify(payload).slice(0, 80)).toBe(code);
+    }
+    const notJson = await api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: { authorization: `Bearer ${api.tokens.alice}`, 'content-type': 'application/json' },
+      payload: '{"publicKey": ',
+    });
+    expect(notJson.statusCode).toBe(400);
+    expect(notJson.json().code).toBe('ERR_REQUEST_INVALID');
+    expect(api.rowCounts()).toEqual(before);
+  });
+
+  it('publishes its routes as OpenAPI, its state as metrics, and the trust bundle with an ETag', async () => {
+    const openapi = (await api.app.inject({ url: '/openapi.json' })).json();
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining(['/v1/ssh/certificates', '/v1/requests/{id}/approve', '/v1/requests/{id}/certificate', '/v1/trust/ssh-user-ca']),
+    );
+    expect(openapi.paths['/v1/ssh/certificates'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    const metrics = (await api.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/jitca_certificates_issued_total\{kind="ssh-user"\} [1-9]/);
+    expect(metrics).toMatch(/jitca_requests_denied_total\{rule="role.groups"\} [1-9]/);
+    expect(metrics).toMatch(/jitca_hsm_sign_seconds_count [1-9]/);
+    expect(metrics).toMatch(/jitca_pending_approvals \d/);
+    expect((await api.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    const bundle = await api.app.inject({ url: '/v1/trust/ssh-user-ca' });
+    expect(bundle.body).toMatch(/^ssh-ed25519 AAAA/);
+    const again = await api.app.inject({ url: '/v1/trust/ssh-user-ca', headers: { 'if-none-match': String(bundle.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+  });
+});
+
+describe('per-identity rate limit', () => {
+  let api: ApiFixture;
+  beforeAll(async () => {
+    api = await createApiFixture({ rateLimitPerMinute: 2 });
+  });
+  afterAll(async () => api?.close());
+
+  it('answers 429 ERR_RATE_LIMITED past the limit for that person only', async () => {
+    const ask = (token: string) =>
+      api.app.inject({ method: 'POST', url: '/v1/ssh/certificates', headers: { authorization: `Bearer ${token}` }, payload: { publicKey: 'x', reason: 'r' } });
+    expect((await ask(api.tokens.alice)).statusCode).toBe(400);
+    expect((await ask(api.tokens.alice)).statusCode).toBe(400);
+    const limited = await ask(api.tokens.alice);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().code).toBe('ERR_RATE_LIMITED');
+    expect((await ask(api.tokens.bob)).statusCode).toBe(400);
+  });
+});

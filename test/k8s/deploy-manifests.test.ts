@@ -1,0 +1,119 @@
+/**
+ * deploy/kubernetes is JSON (valid YAML, and kubectl reads .json): parsed here without a YAML
+ * library, and rendered by the real `kubectl kustomize` when kubectl is installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONTROLLER_USER } from '../support/kube-csr-harness.ts';
+import { DEPLOY_DIR, clusterRoleRules, rbacAllows, type PolicyRule } from '../support/kube-rbac.ts';
+import type { AuthorizationQuestion } from '../support/kube-api-double.ts';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [key: string]: unknown;
+}
+
+function objects(): K8sObject[] {
+  const files = readdirSync(DEPLOY_DIR).filter((file) => file.endsWith('.json'));
+  return files.flatMap((file) => {
+    const document = JSON.parse(readFileSync(path.join(DEPLOY_DIR, file), 'utf8')) as K8sObject & { items?: K8sObject[] };
+    return document.kind === 'List' ? (document.items ?? []) : [document];
+  });
+}
+
+function find(kind: string, name: string): K8sObject {
+  const object = objects().find((candidate) => candidate.kind === kind && candidate.metadata.name === name);
+  if (object === undefined) throw new Error(`no ${kind} ${name}`);
+  return object;
+}
+
+const controller = { username: CONTROLLER_USER, groups: [] };
+function may(rules: PolicyRule[], question: Omit<AuthorizationQuestion, 'user'>): boolean {
+  return rbacAllows(rules, { user: controller, ...question });
+}
+
+describe('deploy/kubernetes', () => {
+  it('every manifest parses and names its apiVersion, kind and name; kustomization lists every file', () => {
+    const all = objects();
+    expect(all.length).toBe(14);
+    for (const object of all) {
+      expect(object.apiVersion).toMatch(/^[a-z0-9./]+$/);
+      expect(object.metadata.name).toMatch(/^[a-z0-9:.-]+$/);
+    }
+    const kustomization = JSON.parse(readFileSync(path.join(DEPLOY_DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect([...kustomization.resources].sort()).toEqual(readdirSync(DEPLOY_DIR).filter((file) => file.endsWith('.json')).sort());
+  });
+
+  it('renders with the real kubectl kustomize', () => {
+    const kubectl = spawnSync('kubectl', ['kustomize', DEPLOY_DIR], { encoding: 'utf8' });
+    if (kubectl.error !== undefined) return; // kubectl not installed here
+    expect(kubectl.status).toBe(0);
+    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(14);
+  });
+
+  it('the controller ClusterRole is least privilege: read/watch CSRs, update approval and status, approve/sign only named signers', () => {
+    const rules = clusterRoleRules('clusterrole-csr-controller.json', 'jitca-csr-controller');
+    expect(JSON.stringify(rules)).not.toContain('*');
+    const csr = { resource: 'certificatesigningrequests' } as const;
+    for (const verb of ['get', 'list', 'watch']) expect(may(rules, { ...csr, verb })).toBe(true);
+    for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) expect(may(rules, { ...csr, verb })).toBe(false);
+    expect(may(rules, { ...csr, subresource: 'approval', verb: 'update' })).toBe(true);
+    expect(may(rules, { ...csr, subresource: 'status', verb: 'update' })).toBe(true);
+    expect(may(rules, { ...csr, subresource: 'status', verb: 'patch' })).toBe(false);
+    const signer = (name: string, verb: string): boolean => may(rules, { resource: 'signers', name, verb });
+    expect(signer('jitca.dev/debug-client', 'approve')).toBe(true);
+    expect(signer('jitca.dev/debug-client', 'sign')).toBe(true);
+    expect(signer('kubernetes.io/kube-apiserver-client', 'approve')).toBe(true);
+    expect(signer('kubernetes.io/kube-apiserver-client', 'sign')).toBe(false);
+    expect(signer('kubernetes.io/kube-apiserver-client-kubelet', 'approve')).toBe(false);
+    expect(signer('kubernetes.io/kubelet-serving', 'approve')).toBe(false);
+    expect(signer('jitca.dev/other', 'sign')).toBe(false);
+    expect(rules.every((rule) => rule.apiGroups.length === 1 && rule.apiGroups[0] === 'certificates.k8s.io')).toBe(true);
+  });
+
+  it('binds that ClusterRole to the Deployment’s ServiceAccount only, and the pod runs locked down', () => {
+    const binding = find('ClusterRoleBinding', 'jitca-csr-controller') as K8sObject & { subjects: unknown[]; roleRef: unknown };
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'jitca-csr-controller', namespace: 'jitca' }]);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'jitca-csr-controller' });
+    find('ServiceAccount', 'jitca-csr-controller');
+    const deployment = find('Deployment', 'jitca-csr-controller') as K8sObject & {
+      spec: { replicas: number; strategy: { type: string }; template: { spec: { serviceAccountName: string; securityContext: Record<string, unknown>; containers: Array<{ securityContext: Record<string, unknown> }> } } };
+    };
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('jitca-csr-controller');
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    // SQLite and the SoftHSM2 token sit on one ReadWriteOnce volume: one pod at a time.
+    expect(deployment.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+  });
+
+  it('ships the seeds’ debug Roles bound to groups (never to users), with the core API group spelled ""', () => {
+    const oncall = find('Role', 'oncall-debug') as K8sObject & { rules: PolicyRule[] };
+    expect(oncall.rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['pods/exec', 'pods/portforward'], verbs: ['create'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'replicasets'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update'] },
+    ]);
+    expect((find('Role', 'jit-debug') as K8sObject & { rules: PolicyRule[] }).rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] },
+    ]);
+    expect((find('ClusterRole', 'jit-cluster-read') as K8sObject & { rules: PolicyRule[] }).rules).toEqual([
+      { apiGroups: [''], resources: ['nodes', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    const subjects = (kind: string, name: string): unknown => (find(kind, name) as K8sObject & { subjects: unknown }).subjects;
+    expect(subjects('RoleBinding', 'oncall-debug')).toEqual([{ kind: 'Group', name: 'oncall-payments', apiGroup: 'rbac.authorization.k8s.io' }]);
+    expect(subjects('RoleBinding', 'jit-debug')).toEqual([{ kind: 'Group', name: 'jit:oncall:payments', apiGroup: 'rbac.authorization.k8s.io' }]);
+    expect(subjects('ClusterRoleBinding', 'jit-cluster-read')).toEqual([{ kind: 'Group', name: 'jit:oncall:cluster', apiGroup: 'rbac.authorization.k8s.io' }]);
+    for (const object of objects()) {
+      for (const subject of (object['subjects'] as Array<{ kind: string }> | undefined) ?? []) expect(subject.kind).not.toBe('User');
+      expect(JSON.stringify(object['rules'] ?? [])).not.toContain('" "');
+    }
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { JitcaError, ErrorCodes } from '../../src/errors.ts';
+import {
+  DEFAULT_JITCA_SIGNER,
+  KUBE_APISERVER_CLIENT_SIGNER,
+  evaluateCsr,
+  type CsrDecision,
+  type CsrEvaluationInput,
+} from '../../src/policy/csr-evaluate.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import type { Policy } from '../../src/policy/types.ts';
+import { policyOf, role, validPolicyDocument } from './policy-fixtures.ts';
+
+/** jit-debug for payments on-call (seed 001: group jit:oncall:<namespace>), and a manual cluster-read role. */
+function k8sPolicy(): Policy {
+  return policyOf(
+    role({
+      name: 'oncall-payments',
+      groups: ['oncall-payments'],
+      kubernetes: { groups: ['jit:oncall:payments', 'oncall-payments'] },
+    }),
+    role({
+      name: 'rsa-legacy',
+      groups: ['legacy-tools'],
+      kubernetes: { groups: ['legacy'], allowKeyEncipherment: true, maxExpirationSeconds: 900, signerNames: [DEFAULT_JITCA_SIGNER] },
+    }),
+    role({
+      name: 'cluster-read',
+      groups: ['sre'],
+      kubernetes: { groups: ['jit:oncall:cluster'] },
+      approval: { mode: 'manual', approverGroups: ['sre-leads'], approvals: 1 },
+    }),
+  );
+}
+
+function input(overrides: Partial<CsrEvaluationInput> = {}, subject: { commonName?: string; organizations?: string[] } = {}): CsrEvaluationInput {
+  return {
+    username: 'alice',
+    groups: ['oncall-payments', 'system:authenticated'],
+    signerName: DEFAULT_JITCA_SIGNER,
+    expirationSeconds: 1800,
+    usages: ['client auth'],
+    csr: {
+      subject: { commonName: 'alice', organizations: ['jit:oncall:payments'], other: [], ...subject },
+      keyAlgorithm: { kind: 'ed25519' },
+    },
+    ...overrides,
+  };
+}
+
+function ruleOf(decision: CsrDecision): string {
+  return decision.outcome === 'ignore' ? 'ignore' : decision.rule;
+}
+
+describe('evaluateCsr approves what a role allows', () => {
+  it('approves the seed CSR (CN=user, O=group, client auth, 1800 s) with exactly that subject', () => {
+    const decision = evaluateCsr(k8sPolicy(), input());
+    expect(decision).toMatchObject({
+      outcome: 'approve',
+      rule: 'csr.allowed',
+      grant: { role: 'oncall-payments', commonName: 'alice', organizations: ['jit:oncall:payments'], expirationSeconds: 1800, capped: false },
+    });
+    expect(decision.message).toContain('csr.allowed');
+  });
+
+  it('accepts digital signature next to client auth, and P-256 and RSA-2048 keys', () => {
+    expect(evaluateCsr(k8sPolicy(), input({ usages: ['digital signature', 'client auth'] })).outcome).toBe('approve');
+    const p256 = input();
+    p256.csr = { ...p256.csr, keyAlgorithm: { kind: 'ecdsa', curve: 'P-256' } };
+    expect(evaluateCsr(k8sPolicy(), p256).outcome).toBe('approve');
+    const rsa = input();
+    rsa.csr = { ...rsa.csr, keyAlgorithm: { kind: 'rsa', bits: 2048 } };
+    expect(evaluateCsr(k8sPolicy(), rsa).outcome).toBe('approve');
+  });
+
+  it('gives jitca’s own signer the role maximum when expirationSeconds is absent, and cuts a longer one', () => {
+    const { expirationSeconds: _absent, ...withoutExpiration } = input();
+    const absent = evaluateCsr(k8sPolicy(), withoutExpiration);
+    expect(absent).toMatchObject({ outcome: 'approve', grant: { expirationSeconds: 1800, capped: true } });
+    const over = evaluateCsr(k8sPolicy(), input({ expirationSeconds: 7200 }));
+    expect(over).toMatchObject({ outcome: 'approve', grant: { expirationSeconds: 1800, capped: true } });
+    const shorter = evaluateCsr(k8sPolicy(), input({ expirationSeconds: 600 }));
+    expect(shorter).toMatchObject({ outcome: 'approve', grant: { expirationSeconds: 600, capped: false } });
+  });
+
+  it('leaves a CSR of a manual-approval role pending for a person', () => {
+    const decision = evaluateCsr(k8sPolicy(), input({ username: 'sam', groups: ['sre'] }, { commonName: 'sam', organizations: ['jit:oncall:cluster'] }));
+    expect(decision).toMatchObject({ outcome: 'pending', rule: 'csr.manual-approval', approverGroups: ['sre-leads'] });
+  });
+
+  it('ignores signers it does not serve', () => {
+    expect(evaluateCsr(k8sPolicy(), input({ signerName: 'example.com/other' })).outcome).toBe('ignore');
+    expect(evaluateCsr(k8sPolicy(), input({ signerName: 'constructor' })).outcome).toBe('ignore');
+    expect(evaluateCsr(k8sPolicy(), input(), { [KUBE_APISERVER_CLIENT_SIGNER]: 'approve' }).outcome).toBe('ignore');
+  });
+});
+
+describe('evaluateCsr denies, naming the rule', () => {
+  const cases: Array<[string, CsrEvaluationInput, string]> = [
+    ['CN is someone else', input({}, { commonName: 'root' }), 'csr.cn-mismatch'],
+    ['no CN at all', input({}, { commonName: undefined }), 'csr.cn-mismatch'],
+    ['O=system:masters', input({}, { organizations: ['jit:oncall:payments', 'system:masters'] }), 'csr.system-group'],
+    ['O=System:Masters in another case', input({}, { organizations: ['System:Masters'] }), 'csr.system-group'],
+    [
+      'a system: user asks for itself',
+      input({ username: 'system:serviceaccount:ns:sa', groups: ['oncall-payments'] }, { commonName: 'system:serviceaccount:ns:sa' }),
+      'csr.system-user',
+    ],
+    ['requester in no role', input({ groups: ['marketing', 'system:authenticated'] }), 'csr.no-role'],
+    ['an O the role does not allow', input({}, { organizations: ['jit:oncall:ledger'] }), 'csr.groups-not-allowed'],
+    ['server auth', input({ usages: ['client auth', 'server auth'] }), 'csr.usages'],
+    ['client auth missing', input({ usages: ['digital signature'] }), 'csr.usages'],
+    ['key encipherment without the role allowing it', input({ usages: ['client auth', 'key encipherment'] }), 'csr.usages'],
+    ['a usage twice', input({ usages: ['client auth', 'client auth'] }), 'csr.usages'],
+    ['over max for kube-apiserver-client', input({ signerName: KUBE_APISERVER_CLIENT_SIGNER, expirationSeconds: 3600 }), 'csr.expiration-over-max'],
+  ];
+  it.each(cases)('%s', (_name, request, rule) => {
+    const decision = evaluateCsr(k8sPolicy(), request);
+    expect(decision.outcome).toBe('deny');
+    expect(ruleOf(decision)).toBe(rule);
+    expect(decision.message.startsWith(`${rule}:`)).toBe(true);
+  });
+
+  it('denies kube-apiserver-client CSRs without expirationSeconds (the cluster would sign for a year)', () => {
+    const { expirationSeconds: _absent, ...request } = input({ signerName: KUBE_APISERVER_CLIENT_SIGNER });
+    expect(ruleOf(evaluateCsr(k8sPolicy(), request))).toBe('csr.expiration-over-max');
+    expect(evaluateCsr(k8sPolicy(), input({ signerName: KUBE_APISERVER_CLIENT_SIGNER, expirationSeconds: 1800 })).outcome).toBe('approve');
+  });
+
+  it('denies key types other than Ed25519, P-256/P-384 and RSA >= 2048', () => {
+    for (const keyAlgorithm of [{ kind: 'rsa', bits: 1024 }, { kind: 'ecdsa', curve: 'P-521' }] as const) {
+      const request = input();
+      request.csr = { ...request.csr, keyAlgorithm: keyAlgorithm as never };
+      expect(ruleOf(evaluateCsr(k8sPolicy(), request))).toBe('csr.key');
+    }
+  });
+
+  it('never lets a system: requester group open a role, even one that names it', () => {
+    const policy = policyOf(role({ name: 'bad', groups: ['system:authenticated'], kubernetes: { groups: ['jit:oncall:payments'] } }));
+    expect(ruleOf(evaluateCsr(policy, input({ groups: ['system:authenticated', 'system:masters'] })))).toBe('csr.no-role');
+  });
+
+  it('needs one role that allows every O, not a union of roles', () => {
+    const policy = policyOf(
+      role({ name: 'a', groups: ['oncall-payments'], kubernetes: { groups: ['jit:oncall:payments'] } }),
+      role({ name: 'b', groups: ['oncall-payments'], kubernetes: { groups: ['jit:oncall:ledger'] } }),
+    );
+    const decision = evaluateCsr(policy, input({}, { organizations: ['jit:oncall:payments', 'jit:oncall:ledger'] }));
+    expect(ruleOf(decision)).toBe('csr.groups-not-allowed');
+  });
+
+  it('keeps a role to its signerNames and its key-encipherment allowance', () => {
+    const legacy = input({ username: 'lee', groups: ['legacy-tools'], usages: ['client auth', 'key encipherment'] }, { commonName: 'lee', organizations: ['legacy'] });
+    expect(evaluateCsr(k8sPolicy(), legacy)).toMatchObject({ outcome: 'approve', grant: { expirationSeconds: 900, capped: true } });
+    expect(ruleOf(evaluateCsr(k8sPolicy(), { ...legacy, signerName: KUBE_APISERVER_CLIENT_SIGNER }))).toBe('csr.no-role');
+  });
+
+  it('quotes and shortens requester-controlled text in messages', () => {
+    const decision = evaluateCsr(k8sPolicy(), input({}, { commonName: `x${'y'.repeat(500)}\n` }));
+    expect(decision.message.length).toBeLessThan(400);
+    expect(decision.message).not.toContain('\n');
+  });
+});
+
+describe('policy files with Kubernetes roles', () => {
+  function withKubernetes(kubernetes: unknown): string {
+    const document = validPolicyDocument();
+    document.roles[0]!['kubernetes'] = kubernetes;
+    return JSON.stringify(document);
+  }
+
+  it('loads a role with kubernetes groups, maximum, signers', () => {
+    const policy = parsePolicy(withKubernetes({ groups: ['jit:oncall:payments'], maxExpirationSeconds: 1200, signerNames: [DEFAULT_JITCA_SIGNER] }));
+    expect(policy.roles[0]?.kubernetes).toEqual({ groups: ['jit:oncall:payments'], maxExpirationSeconds: 1200, signerNames: [DEFAULT_JITCA_SIGNER] });
+  });
+
+  it.each([
+    ['a system: group', { groups: ['system:masters'] }],
+    ['a maximum under the apiserver minimum of 600 s', { groups: ['g'], maxExpirationSeconds: 300 }],
+    ['a malformed signerName', { groups: ['g'], signerNames: ['not a signer'] }],
+    ['an unknown field', { groups: ['g'], serverAuth: true }],
+  ])('refuses %s', (_name, kubernetes) => {
+    let error: unknown;
+    try {
+      parsePolicy(withKubernetes(kubernetes));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(JitcaError);
+    expect((error as JitcaError).code).toBe(ErrorCodes.POLICY_INVALID);
+  });
+});

@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import Database from 'better-sqlite3';
+import { buildApp } from '../../src/api/app.ts';
+import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
+import { createOidcVerifier } from '../../src/authn/oidc-verifier.ts';
+import type { Clock } from '../../src/clock.ts';
+import { createCaFixture, type CaFixture } from './ca-fixture.ts';
+import { startOidcProvider, type OidcTestProvider } from './oidc-provider.ts';
+
+export const API_AUDIENCE = 'urn:jitca:api';
+
+/** Who is who in the API tests (groups as the identity provider asserts them). */
+export const accounts = {
+  alice: { groups: ['oncall-payments'] },
+  dave: { groups: ['sre'] },
+  bob: { groups: ['sre-leads'] },
+  carol: { groups: ['sre-leads'] },
+  mallory: { groups: ['interns'] },
+};
+
+export interface ApiFixture {
+  ca: CaFixture;
+  oidc: OidcTestProvider;
+  app: FastifyInstance;
+  tokens: Record<keyof typeof accounts, string>;
+  /** Rows per table, read through a separate connection: "nothing was written" made checkable. */
+  rowCounts(): Record<'requests' | 'certificates' | 'audit_log' | 'approvals', number>;
+  close(): Promise<void>;
+}
+
+/** A CA on embedded defaults + a real OpenID provider + the API, all in-process on loopback. */
+export async function createApiFixture(options: { rateLimitPerMinute?: number; issuanceClock?: Clock } = {}): Promise<ApiFixture> {
+  const ca = await createCaFixture();
+  const oidc = await startOidcProvider({ accounts, audience: API_AUDIENCE });
+  const verifier = createOidcVerifier({ issuer: oidc.issuer, audience: API_AUDIENCE, jwksUri: oidc.jwksUri });
+  const runtime =
+    options.issuanceClock === undefined
+      ? ca.runtime
+      : { ...ca.runtime, sshIssuance: { ...ca.runtime.sshIssuance, clock: options.issuanceClock } };
+  const app = buildApp(runtime, {
+    authenticator: createApiAuthenticator(verifier, undefined),
+    logger: false,
+    rateLimitPerMinute: options.rateLimitPerMinute,
+  });
+  await app.ready();
+  const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
+  return {
+    ca,
+    oidc,
+    app,
+    tokens: Object.fromEntries(entries) as Record<keyof typeof accounts, string>,
+    rowCounts() {
+      const db = new Database(ca.config.store.sqlitePath, { readonly: true });
+      try {
+        const count = (table: string): number => (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+        return { requests: count('requests'), certificates: count('certificates'), audit_log: count('audit_log'), approvals: count('approvals') };
+      } finally {
+        db.close();
+      }
+    },
+    async close() {
+      await app.close();
+      await oidc.close();
+      await ca.cleanup();
+    },
+  };
+}

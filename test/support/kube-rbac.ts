@@ -1,0 +1,45 @@
+/**
+ * The RBAC authorizer's rule matching (k8s.io/apiserver rbac/validation RuleAllows), enough to run
+ * the API double with the permissions of deploy/kubernetes' ClusterRoles: apiGroups, resources
+ * (with "<resource>/<subresource>"), verbs, resourceNames, "*" wildcards. The certificates
+ * admission plugins ask "approve"/"sign" on signers/<signerName> and also accept "<domain>/*"
+ * (plugin/pkg/admission/certificates/util.go IsAuthorizedForSignerName).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuthorizationQuestion } from './kube-api-double.ts';
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+const CERTIFICATES_GROUP = 'certificates.k8s.io';
+export const DEPLOY_DIR = path.resolve(import.meta.dirname, '../../deploy/kubernetes');
+
+function has(list: readonly string[], value: string): boolean {
+  return list.includes('*') || list.includes(value);
+}
+
+function ruleAllows(rule: PolicyRule, verb: string, resource: string, name: string | undefined): boolean {
+  if (!has(rule.apiGroups, CERTIFICATES_GROUP) || !has(rule.verbs, verb) || !has(rule.resources, resource)) return false;
+  const names = rule.resourceNames ?? [];
+  return names.length === 0 || (name !== undefined && names.includes(name));
+}
+
+export function rbacAllows(rules: readonly PolicyRule[], question: AuthorizationQuestion): boolean {
+  const resource = question.subresource === undefined ? question.resource : `${question.resource}/${question.subresource}`;
+  const names = question.resource === 'signers' && question.name !== undefined ? [question.name, `${question.name.split('/')[0]}/*`] : [question.name];
+  return rules.some((rule) => names.some((name) => ruleAllows(rule, question.verb, resource, name)));
+}
+
+/** The rules of a ClusterRole manifest in deploy/kubernetes (a JSON file, or a v1 List of them). */
+export function clusterRoleRules(file: string, name: string): PolicyRule[] {
+  const document = JSON.parse(readFileSync(path.join(DEPLOY_DIR, file), 'utf8')) as { kind: string; items?: unknown[] };
+  const objects = (document.kind === 'List' ? (document.items ?? []) : [document]) as Array<{ kind: string; metadata: { name: string }; rules: PolicyRule[] }>;
+  const role = objects.find((object) => object.kind === 'ClusterRole' && object.metadata.name === name);
+  if (role === undefined) throw new Error(`no ClusterRole ${name} in ${file}`);
+  return role.rules;
+}
