@@ -13,6 +13,7 @@ import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
+import { ensureKubeCaCertificate, loadKubeClientCa, type KubeClientCa } from './issuance/kube-client-ca.ts';
 
 /** Everything a running CA holds open: the token, the store and the loaded policy. */
 export interface CaRuntime {
@@ -24,6 +25,8 @@ export interface CaRuntime {
   /** The SSH user CA generation that signs now (the newest in the token). */
   sshSigner: Signer;
   sshIssuance: SshIssuanceContext;
+  /** The Kubernetes client CA generation that signs now. */
+  kubeCa: KubeClientCa;
   close(): Promise<void>;
 }
 
@@ -49,16 +52,21 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
   const store = await openStore({ sqlitePath: config.store.sqlitePath, clock });
   const token = openToken(config);
   try {
-    if (newestGeneration(token, config.ssh.caName) === undefined) {
-      const algorithm = parseKeyAlgorithmName(config.ssh.keyAlgorithm);
-      if (algorithm === undefined) throw new JitcaError(ErrorCodes.CONFIG_INVALID, `unknown key algorithm ${config.ssh.keyAlgorithm}`);
-      const signer = await token.generateKey(config.ssh.caName, 1, algorithm);
-      await store.appendAudit({
-        type: 'ca.created',
-        actor: 'system',
-        data: { caKeyId: signer.keyId, algorithm: config.ssh.keyAlgorithm, purpose: 'ssh-user' },
-      });
-      created.push(`SSH user CA key ${signer.keyId} (${config.ssh.keyAlgorithm}, non-extractable)`);
+    for (const ca of [
+      { name: config.ssh.caName, algorithm: config.ssh.keyAlgorithm, purpose: 'ssh-user', label: 'SSH user CA' },
+      { name: config.kubernetes.caName, algorithm: config.kubernetes.keyAlgorithm, purpose: 'kubernetes-client', label: 'Kubernetes client CA' },
+    ]) {
+      if (newestGeneration(token, ca.name) !== undefined) continue;
+      const algorithm = parseKeyAlgorithmName(ca.algorithm);
+      if (algorithm === undefined) throw new JitcaError(ErrorCodes.CONFIG_INVALID, `unknown key algorithm ${ca.algorithm}`);
+      const signer = await token.generateKey(ca.name, 1, algorithm);
+      await store.appendAudit({ type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: ca.algorithm, purpose: ca.purpose } });
+      created.push(`${ca.label} key ${signer.keyId} (${ca.algorithm}, non-extractable)`);
+    }
+    const kubeGeneration = newestGeneration(token, config.kubernetes.caName) ?? 1;
+    const kubeSigner = token.requireSigner(config.kubernetes.caName, kubeGeneration);
+    if (await ensureKubeCaCertificate(config, kubeSigner, kubeGeneration, clock)) {
+      created.push(`Kubernetes client CA certificate ${config.kubernetes.caName}/${kubeGeneration}.pem`);
     }
   } finally {
     token.close();
@@ -86,8 +94,14 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
     if (sshSigner === undefined) {
       throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `no ${config.ssh.caName} key in token "${config.hsm.tokenLabel}"; run jitca init`);
     }
+    const kubeGeneration = newestGeneration(token, config.kubernetes.caName);
+    const kubeCa = kubeGeneration === undefined ? undefined : loadKubeClientCa(config, token, kubeGeneration);
+    if (kubeCa === undefined) {
+      throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `no ${config.kubernetes.caName} key and certificate; run jitca init`);
+    }
     const openedStore = store;
     return {
+      kubeCa,
       config,
       token,
       store: openedStore,

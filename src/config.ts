@@ -41,6 +41,19 @@ export interface JitcaConfig {
     /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   };
+  kubernetes: {
+    /** The X.509 client CA for kubectl certificates, a separate key in the same token. */
+    caName: string;
+    keyAlgorithm: KeyAlgorithmName;
+    /** Lifetime of the self-signed CA certificate (rotation replaces it well before). */
+    caValidityDays: number;
+    /** jitca's own signerName, which the controller approves and signs. */
+    signerName: string;
+    /** Whether the controller also approves/denies kubernetes.io/kube-apiserver-client CSRs. */
+    approveKubeApiserverClient: boolean;
+    /** Name written into the scope extension of certificates the controller signs. */
+    clusterName: string;
+  };
   /** Engineers' identity provider; without it only the local CLI issues. */
   oidc?: OidcConfig;
   /** The just-in-time SSH gateway's own identity (client certificate or token). */
@@ -113,6 +126,18 @@ const fileSchema = {
         },
       },
     },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        caName: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,40}$' },
+        keyAlgorithm: { enum: ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-3072', 'rsa-4096'] },
+        caValidityDays: { type: 'integer', minimum: 30, maximum: 3650 },
+        signerName: { type: 'string', pattern: '^[a-z0-9.-]+/[a-z0-9.-]+$' },
+        approveKubeApiserverClient: { type: 'boolean' },
+        clusterName: { type: 'string', minLength: 1, maxLength: 253 },
+      },
+    },
     oidc: {
       type: 'object',
       additionalProperties: false,
@@ -160,6 +185,7 @@ export type ConfigFile = {
   policyFile?: string;
   ssh?: Partial<JitcaConfig['ssh']>;
   server?: Partial<JitcaConfig['server']>;
+  kubernetes?: Partial<JitcaConfig['kubernetes']>;
   oidc?: JitcaConfig['oidc'];
   gateway?: JitcaConfig['gateway'];
 };
@@ -216,6 +242,14 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       rateLimitPerMinute: file.server?.rateLimitPerMinute ?? 120,
       logLevel: file.server?.logLevel ?? 'info',
       tls: file.server?.tls,
+    },
+    kubernetes: {
+      caName: file.kubernetes?.caName ?? 'kube-client-ca',
+      keyAlgorithm: file.kubernetes?.keyAlgorithm ?? 'ecdsa-p256',
+      caValidityDays: file.kubernetes?.caValidityDays ?? 365,
+      signerName: file.kubernetes?.signerName ?? 'jitca.dev/debug-client',
+      approveKubeApiserverClient: file.kubernetes?.approveKubeApiserverClient ?? true,
+      clusterName: file.kubernetes?.clusterName ?? 'default',
     },
     oidc: file.oidc,
     gateway: file.gateway,

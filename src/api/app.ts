@@ -12,6 +12,7 @@ import { createMetrics, instrumentSigner } from './metrics.ts';
 import { requestRoutes } from './request-routes.ts';
 import { errorReplySchema } from './schemas.ts';
 import { sshRoutes } from './ssh-routes.ts';
+import { x509Routes } from './x509-routes.ts';
 import { registerTrustRoutes } from './trust.ts';
 
 export interface AppOptions {
@@ -84,6 +85,15 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const routeConfig = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 } };
   app.register(sshRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   app.register(requestRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
+  const x509Issuance = {
+    policy: runtime.policy,
+    store: runtime.store,
+    kubeCa: { ...runtime.kubeCa, signer: instrumentSigner(runtime.kubeCa.signer, metrics.hsmSignSeconds) },
+    clock: runtime.sshIssuance.clock,
+    signerName: runtime.config.kubernetes.signerName,
+    backdateSeconds: runtime.config.ssh.backdateSeconds,
+  };
+  app.register(x509Routes({ issuance: x509Issuance, metrics, preValidation: authenticated, routeConfig }));
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

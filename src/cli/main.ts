@@ -7,6 +7,7 @@ import { registerIssueSsh } from './issue-ssh.ts';
 import { registerServe } from './serve.ts';
 import { registerLogin } from './login.ts';
 import { registerSshCert } from './ssh-cert.ts';
+import { registerController } from './controller.ts';
 
 const program = new Command('jitca')
   .description('just-in-time certificate authority: short-lived SSH user and Kubernetes client certificates from an HSM')
@@ -21,6 +22,7 @@ registerBundle(program);
 registerAudit(program);
 registerLogin(program);
 registerSshCert(program);
+registerController(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -122,7 +122,7 @@ const SCOPE_LISTS: Readonly<Record<ScopeKey, keyof Role['scope']>> = {
 };
 
 /** cluster and namespace are always bound; pod and node only when the role lists them. */
-function resolveScope(role: Role, asked: Partial<Scope>, notes: string[]): Scope | Deny {
+export function resolveScope(role: Role, asked: Partial<Scope>, notes: string[]): Scope | Deny {
   const cluster = resolveScopeValue(role, 'cluster', asked.cluster, notes);
   if (typeof cluster !== 'string') return cluster ?? requiredScope(role, 'cluster');
   const namespace = resolveScopeValue(role, 'namespace', asked.namespace, notes);

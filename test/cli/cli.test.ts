@@ -50,7 +50,7 @@ describe('jitca CLI on the embedded defaults', () => {
     expect(pinMode).toBe(0o600);
     const before = snapshot(path.join(dataDir, 'hsm'));
     const keyObjects = Object.keys(before).filter((file) => file.endsWith('.object'));
-    expect(keyObjects).toHaveLength(2); // the CA key pair: private and public object
+    expect(keyObjects).toHaveLength(4); // two CA key pairs (SSH user CA, Kubernetes client CA)
     const bundleBefore = run(dataDir, ['bundle']).stdout;
     const second = run(dataDir, ['init']);
     expect(second.status).toBe(0);

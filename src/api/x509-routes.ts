@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ErrorCodes, isJitcaError } from '../errors.ts';
+import { issueX509ClientCertificate, type X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
+import { parseDuration } from '../policy/duration.ts';
+import type { Scope } from '../policy/types.ts';
+import { identityOf } from './authenticate.ts';
+import type { ApiMetrics } from './metrics.ts';
+import { errorResponses, scopeSchema } from './schemas.ts';
+
+export interface X509RoutesOptions {
+  issuance: X509IssuanceContext;
+  metrics: ApiMetrics;
+  preValidation: (request: FastifyRequest) => Promise<void>;
+  routeConfig: Record<string, unknown>;
+}
+
+const x509RequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['csr'],
+  properties: {
+    csr: { type: 'string', minLength: 1, maxLength: 16384, description: 'PEM CERTIFICATE REQUEST; only its key is used' },
+    ttl: { type: 'string', minLength: 1, maxLength: 32 },
+    cluster: { type: 'string', minLength: 1, maxLength: 256 },
+    scope: scopeSchema,
+  },
+} as const;
+
+const x509ReplySchema = {
+  type: 'object',
+  required: ['requestId', 'certificate', 'serial', 'notBefore', 'notAfter'],
+  properties: {
+    requestId: { type: 'string' },
+    certificate: { type: 'string' },
+    caCertificate: { type: 'string' },
+    serial: { type: 'string' },
+    notBefore: { type: 'string', format: 'date-time' },
+    notAfter: { type: 'string', format: 'date-time' },
+    groups: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** POST /v1/x509/certificates: a short-lived Kubernetes client certificate for the caller. */
+export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: { csr: string; ttl?: string; cluster?: string; scope?: Partial<Scope> } }>(
+      '/v1/x509/certificates',
+      {
+        preValidation: options.preValidation,
+        config: options.routeConfig,
+        schema: { summary: 'Request a short-lived Kubernetes client certificate', body: x509RequestSchema, response: { 201: x509ReplySchema, ...errorResponses } },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const scope = body.scope ?? (body.cluster === undefined ? undefined : { cluster: body.cluster });
+        try {
+          const result = await issueX509ClientCertificate(options.issuance, identityOf(request), {
+            csr: body.csr,
+            ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+            scope: scope?.namespace === undefined ? undefined : scope,
+          });
+          options.metrics.issued.inc({ kind: 'x509-client' });
+          return reply.code(201).send({
+            requestId: result.requestId,
+            certificate: result.certificate,
+            caCertificate: options.issuance.kubeCa.certificatePem,
+            serial: result.serial,
+            notBefore: result.notBefore.toISOString(),
+            notAfter: result.notAfter.toISOString(),
+            groups: result.organizations,
+          });
+        } catch (error) {
+          if (isJitcaError(error, ErrorCodes.POLICY_DENIED)) options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
+          throw error;
+        }
+      },
+    );
+  };
+}

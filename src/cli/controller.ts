@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { openCaRuntime } from '../ca-runtime.ts';
+import { createCsrController } from '../k8s/csr-controller.ts';
+import { createKubeConfig, type KubeConnection } from '../k8s/kube-client.ts';
+import { configFrom } from './common.ts';
+
+interface ControllerOptions {
+  kubeconfig?: string;
+  context?: string;
+  inCluster?: boolean;
+}
+
+export function registerController(program: Command): void {
+  program
+    .command('controller')
+    .description('watch Kubernetes CertificateSigningRequests: approve/deny by policy, sign jitca\'s signerName with the HSM client CA')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--in-cluster', "use the pod's service account")
+    .action(async (options: ControllerOptions, command: Command) => {
+      const config = configFrom(command);
+      const connection: KubeConnection =
+        options.inCluster === true
+          ? { kind: 'in-cluster' }
+          : { kind: 'kubeconfig', path: options.kubeconfig ?? `${process.env['HOME'] ?? ''}/.kube/config`, context: options.context };
+      const runtime = await openCaRuntime(config);
+      const controller = createCsrController({
+        kubeConfig: createKubeConfig(connection),
+        policy: runtime.policy,
+        store: runtime.store,
+        signer: runtime.kubeCa.signer,
+        caCertificate: runtime.kubeCa.certificate,
+        clock: runtime.clock,
+        signerNames: { jitca: [config.kubernetes.signerName], kubeApiserverClient: config.kubernetes.approveKubeApiserverClient },
+        logger: pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] }),
+        backdateSeconds: config.ssh.backdateSeconds,
+      });
+      const shutdown = async (): Promise<void> => {
+        await controller.stop();
+        await runtime.close();
+      };
+      process.once('SIGINT', () => void shutdown());
+      process.once('SIGTERM', () => void shutdown());
+      await controller.start();
+    });
+}

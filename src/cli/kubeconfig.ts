@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { buildKubeconfig } from '../client/kubeconfig.ts';
+import { toYaml } from '../client/kubeconfig-yaml.ts';
+
+interface KubeconfigCliOptions {
+  cluster: string;
+  server: string;
+  certificateAuthority?: string;
+  ttl?: string;
+  clientConfig?: string;
+  namespace?: string;
+  command?: string;
+  output: string;
+}
+
+/** This checkout's launcher: kubectl runs plugins without a shell, so an absolute path is safest. */
+const JITCA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/jitca');
+
+export function registerKubeconfig(program: Command): void {
+  program
+    .command('kubeconfig')
+    .description('print a kubeconfig whose user runs `jitca kube-credential` (use with KUBECONFIG=file or merge it)')
+    .requiredOption('--cluster <cluster>', 'cluster scope in the policy, e.g. prod (also the kubeconfig names)')
+    .requiredOption('--server <url>', 'kube-apiserver URL, e.g. https://kube-api:6443')
+    .option('--certificate-authority <file>', "PEM of the CA that signed the apiserver's serving certificate (embedded)")
+    .option('--ttl <duration>', 'certificate lifetime the plugin asks for, e.g. 30m')
+    .option('--client-config <file>', 'helper configuration the plugin should use (default: its own default)')
+    .option('--namespace <namespace>', 'default namespace of the context')
+    .option('--command <path>', 'plugin command kubectl runs (default: this jitca, absolute path)')
+    .option('--output <format>', 'yaml or json', 'yaml')
+    .action((options: KubeconfigCliOptions) => {
+      if (options.output !== 'yaml' && options.output !== 'json') {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--output must be yaml or json, not ${JSON.stringify(options.output.slice(0, 20))}`);
+      }
+      const kubeconfig = buildKubeconfig({
+        cluster: options.cluster,
+        server: options.server,
+        certificateAuthorityPem: options.certificateAuthority === undefined ? undefined : readCertificateAuthority(options.certificateAuthority),
+        ttl: options.ttl,
+        // kubectl runs the plugin from wherever the engineer is: relative paths would break.
+        clientConfigFile: options.clientConfig === undefined ? undefined : path.resolve(options.clientConfig),
+        namespace: options.namespace,
+        command: options.command ?? JITCA_BIN,
+      });
+      process.stdout.write(options.output === 'json' ? `${JSON.stringify(kubeconfig, null, 2)}\n` : toYaml(kubeconfig));
+    });
+}
+
+function readCertificateAuthority(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `cannot read certificate authority file ${file}`, { cause: error });
+  }
+}

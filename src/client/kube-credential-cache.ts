@@ -1,0 +1,109 @@
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import type { ClientConfig } from './client-config.ts';
+
+/** A certificate and the private key it certifies, as kubectl will present them. */
+export interface KubeCredential {
+  certificatePem: string;
+  privateKeyPem: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** What the cache file holds; dates are read back from the certificate itself, never from here. */
+interface CacheEntry {
+  version: 1;
+  server: string;
+  cluster: string;
+  serial: string;
+  certificate: string;
+  privateKey: string;
+}
+
+/**
+ * Cluster names become file names and travel to the CA: DNS-label-like only, so "../x" or an
+ * empty name can neither escape the cache directory nor reach the policy.
+ */
+const CLUSTER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** Errors: ERR_REQUEST_INVALID unless the name is 1-63 letters, digits, '.', '_' or '-' (alphanumeric at both ends). */
+export function checkClusterName(cluster: string): string {
+  if (!CLUSTER_NAME.test(cluster)) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'cluster name must be 1-63 letters, digits, ".", "_" or "-", starting and ending with a letter or digit', {
+      details: { allowed: CLUSTER_NAME.source },
+    });
+  }
+  return cluster;
+}
+
+/** `<token cache dir>/kube/<cluster>.json`: next to the token, under the same 0700 directory. */
+export function kubeCredentialCachePath(config: Pick<ClientConfig, 'tokenCache'>, cluster: string): string {
+  return path.join(path.dirname(config.tokenCache), 'kube', `${checkClusterName(cluster)}.json`);
+}
+
+/**
+ * Refresh when less than max(60 s, 10% of the lifetime) remains: kubectl may hold the answer for a
+ * whole command (a long `logs -f` opens new connections), and a certificate that expires mid-way
+ * fails the handshake-time authentication with a confusing 401.
+ */
+export function needsRefresh(credential: Pick<KubeCredential, 'notBefore' | 'notAfter'>, nowMs: number): boolean {
+  const lifetime = credential.notAfter.getTime() - credential.notBefore.getTime();
+  const margin = Math.max(60_000, lifetime / 10);
+  return credential.notAfter.getTime() - nowMs < margin;
+}
+
+/**
+ * The cached credential for this server and cluster, or undefined when there is none or it is not
+ * usable (unreadable, another server's, a certificate that does not go with the key): the caller
+ * then simply asks for a new one and overwrites the file.
+ */
+export function readCachedKubeCredential(file: string, expected: { server: string; cluster: string }): KubeCredential | undefined {
+  let entry: Partial<CacheEntry>;
+  try {
+    entry = JSON.parse(readFileSync(file, 'utf8')) as Partial<CacheEntry>;
+  } catch {
+    return undefined;
+  }
+  if (entry.version !== 1 || entry.server !== expected.server || entry.cluster !== expected.cluster) return undefined;
+  if (typeof entry.certificate !== 'string' || typeof entry.privateKey !== 'string' || typeof entry.serial !== 'string') return undefined;
+  try {
+    const certificate = new X509Certificate(entry.certificate);
+    if (!certificate.checkPrivateKey(createPrivateKey(entry.privateKey))) return undefined;
+    return {
+      certificatePem: entry.certificate,
+      privateKeyPem: entry.privateKey,
+      serial: entry.serial,
+      notBefore: certificate.validFromDate,
+      notAfter: certificate.validToDate,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the credential 0600 in a 0700 directory, replaced atomically (a concurrent kubectl reads old or new, never half). */
+export function writeCachedKubeCredential(file: string, scope: { server: string; cluster: string }, credential: KubeCredential): void {
+  const dir = path.dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode only applies to directories it creates; this one holds private keys.
+  chmodSync(dir, 0o700);
+  const entry: CacheEntry = {
+    version: 1,
+    server: scope.server,
+    cluster: scope.cluster,
+    serial: credential.serial,
+    certificate: credential.certificatePem,
+    privateKey: credential.privateKeyPem,
+  };
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temporary, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,137 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  kubeCredentialCachePath,
+  needsRefresh,
+  readCachedKubeCredential,
+  writeCachedKubeCredential,
+  type KubeCredential,
+} from '../../src/client/kube-credential-cache.ts';
+import { generateKubeKeyAndCsr } from '../../src/client/kube-credential-key.ts';
+import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { createCaCertificate } from '../../src/x509/ca-certificate.ts';
+import { parseCsr } from '../../src/x509/csr.ts';
+import { issueClientCertificate } from '../../src/x509/issue-client-certificate.ts';
+import { createMemorySigner } from '../support/memory-signer.ts';
+
+const SERVER = 'https://jitca.example:8443';
+const MINUTE = 60_000;
+const start = Date.UTC(2030, 0, 1, 12, 0, 0);
+
+const caSigner = createMemorySigner({ kind: 'ecdsa', curve: 'P-256' }, 'kube-client-ca/1');
+let caCertificate: Uint8Array;
+
+beforeAll(async () => {
+  caCertificate = (
+    await createCaCertificate({ signer: caSigner, commonName: 'test kube client CA', notBefore: new Date(start - 86_400_000), notAfter: new Date(start + 86_400_000), serial: 77n })
+  ).der;
+});
+
+/** A credential as the CA would issue it: real key, real certificate, real dates. */
+async function credential(lifetimeMs: number, serial = 1000n): Promise<KubeCredential> {
+  const { privateKeyPem, csrPem } = generateKubeKeyAndCsr();
+  const notBefore = new Date(start);
+  const notAfter = new Date(start + lifetimeMs);
+  const { pem } = await issueClientCertificate({
+    csr: parseCsr(csrPem),
+    subject: { commonName: 'alice', organizations: ['jit:oncall:payments'] },
+    serial,
+    notBefore,
+    notAfter,
+    ca: { signer: caSigner, certificate: caCertificate },
+  });
+  return { certificatePem: pem, privateKeyPem, serial: serial.toString(), notBefore, notAfter };
+}
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    return isJitcaError(error) ? error.code : `not a JitcaError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe('refresh rule: less than max(60 s, 10% of the lifetime) left', () => {
+  const dates = (lifetimeMs: number) => ({ notBefore: new Date(start), notAfter: new Date(start + lifetimeMs) });
+
+  it('keeps a 30 m certificate until 3 m are left', () => {
+    const cert = dates(30 * MINUTE);
+    expect(needsRefresh(cert, start)).toBe(false);
+    expect(needsRefresh(cert, start + 27 * MINUTE)).toBe(false);
+    expect(needsRefresh(cert, start + 27 * MINUTE + 1)).toBe(true);
+    expect(needsRefresh(cert, start + 40 * MINUTE)).toBe(true);
+  });
+
+  it('keeps a 5 m certificate until 60 s are left (10% would be only 30 s)', () => {
+    const cert = dates(5 * MINUTE);
+    expect(needsRefresh(cert, start + 4 * MINUTE)).toBe(false);
+    expect(needsRefresh(cert, start + 4 * MINUTE + 1)).toBe(true);
+  });
+
+  it('refreshes a certificate shorter than 60 s at once', () => {
+    expect(needsRefresh(dates(50_000), start)).toBe(true);
+  });
+});
+
+describe('kube credential cache file', () => {
+  let home: string;
+  let file: string;
+  beforeEach(() => {
+    home = mkdtempSync(path.join(tmpdir(), 'jitca-kube-cache-'));
+    file = kubeCredentialCachePath({ tokenCache: path.join(home, 'cache', 'token.json') }, 'prod');
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  it('lives next to the token cache, one file per cluster', () => {
+    expect(file).toBe(path.join(home, 'cache', 'kube', 'prod.json'));
+  });
+
+  it('is written 0600 in a 0700 directory and read back with the certificate dates', async () => {
+    const issued = await credential(30 * MINUTE);
+    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, issued);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    expect(readdirSync(path.dirname(file))).toEqual(['prod.json']); // no temporary left behind
+    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'prod' })).toEqual(issued);
+  });
+
+  it('tightens a cache directory that already existed with looser permissions', async () => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    chmodSync(path.dirname(file), 0o755);
+    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, await credential(30 * MINUTE));
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+  });
+
+  it('replaces an older entry whole', async () => {
+    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, await credential(30 * MINUTE, 1n));
+    const second = await credential(30 * MINUTE, 2n);
+    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, second);
+    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'prod' })?.serial).toBe('2');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('is a miss when missing, not JSON, for another server or cluster, or when the key is not the certificate key', async () => {
+    const scope = { server: SERVER, cluster: 'prod' };
+    expect(readCachedKubeCredential(file, scope)).toBeUndefined();
+    const issued = await credential(30 * MINUTE);
+    writeCachedKubeCredential(file, scope, issued);
+    expect(readCachedKubeCredential(file, { server: 'https://other:8443', cluster: 'prod' })).toBeUndefined();
+    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'staging' })).toBeUndefined();
+
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...entry, privateKey: generateKubeKeyAndCsr().privateKeyPem }));
+    expect(readCachedKubeCredential(file, scope)).toBeUndefined();
+    writeFileSync(file, JSON.stringify({ ...entry, certificate: 'not a certificate' }));
+    expect(readCachedKubeCredential(file, scope)).toBeUndefined();
+    writeFileSync(file, '{"version":1');
+    expect(readCachedKubeCredential(file, scope)).toBeUndefined();
+  });
+
+  it.each(['../escape', 'a/b', '', '-prod', 'prod.', 'x'.repeat(64), 'pr od'])('refuses cluster name %j with ERR_REQUEST_INVALID and writes nothing', (cluster) => {
+    expect(codeOf(() => kubeCredentialCachePath({ tokenCache: path.join(home, 'cache', 'token.json') }, cluster))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(existsSync(path.join(home, 'cache'))).toBe(false);
+  });
+});

@@ -1,0 +1,96 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPolicy } from '../support/ca-fixture.ts';
+import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.ts';
+
+const jitca = path.resolve(import.meta.dirname, '../../bin/jitca');
+const CONTROLLER_TOKEN = 'token-controller';
+const ALICE_TOKEN = 'token-alice';
+
+describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig', () => {
+  let dir: string;
+  let kube: KubeApiDouble;
+  let controller: ChildProcess;
+  let controllerLog = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'jitca-controller-'));
+    writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(testPolicy));
+    execFileSync(jitca, ['--data-dir', dir, 'init']);
+    kube = await startKubeApiDouble({
+      users: {
+        [CONTROLLER_TOKEN]: { username: 'system:serviceaccount:jitca:jitca-csr-controller', groups: ['system:serviceaccounts'] },
+        [ALICE_TOKEN]: { username: 'alice', groups: ['oncall-payments', 'system:authenticated'] },
+      },
+    });
+    const kubeconfig = path.join(dir, 'kubeconfig.json');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: kube.url, 'certificate-authority-data': Buffer.from(kube.caPem).toString('base64') } }],
+        users: [{ name: 'jitca', user: { token: CONTROLLER_TOKEN } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'jitca' } }],
+        'current-context': 'test',
+      }),
+    );
+    controller = spawn(jitca, ['--data-dir', dir, 'controller', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    controller.stdout?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));
+    controller.stderr?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));
+  });
+  afterAll(async () => {
+    if (controller !== undefined && controller.exitCode === null) {
+      await new Promise((resolve) => {
+        controller.once('exit', resolve);
+        controller.kill('SIGTERM');
+      });
+    }
+    await kube?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function csrPem(subject: string): string {
+    const key = path.join(dir, `${subject.replace(/\W/g, '_')}.key`);
+    execFileSync('openssl', ['genpkey', '-algorithm', 'Ed25519', '-out', key]);
+    return execFileSync('openssl', ['req', '-new', '-key', key, '-subj', subject], { encoding: 'utf8' });
+  }
+
+  it('approves and signs a CSR for jitca.dev/debug-client that openssl verifies against `jitca bundle --format pem`', async () => {
+    kube.create(ALICE_TOKEN, {
+      name: 'alice-debug',
+      requestPem: csrPem('/CN=alice/O=jit:oncall:payments'),
+      signerName: 'jitca.dev/debug-client',
+      usages: ['client auth', 'digital signature'],
+      expirationSeconds: 1800,
+    });
+    await kube.waitFor(() => (kube.get('alice-debug')?.status?.certificate ?? '') !== '', 20_000, `signed certificate; controller log: ${controllerLog}`);
+    const csr = kube.get('alice-debug')!;
+    expect(csr.status?.conditions?.map((condition) => condition.type)).toContain('Approved');
+    const certificate = path.join(dir, 'alice.pem');
+    writeFileSync(certificate, Buffer.from(String(csr.status?.certificate), 'base64'));
+    const bundle = path.join(dir, 'bundle.pem');
+    writeFileSync(bundle, execFileSync(jitca, ['--data-dir', dir, 'bundle', '--format', 'pem']));
+    const verified = spawnSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', bundle, certificate], { encoding: 'utf8' });
+    expect(verified.stdout).toMatch(/: OK/);
+    expect(execFileSync('openssl', ['x509', '-in', certificate, '-noout', '-subject'], { encoding: 'utf8' })).toMatch(/O = jit:oncall:payments, CN = alice/);
+  });
+
+  it('denies a CSR for system:masters with the rule in the condition, signing nothing', async () => {
+    kube.create(ALICE_TOKEN, {
+      name: 'alice-masters',
+      requestPem: csrPem('/CN=alice/O=system:masters'),
+      signerName: 'jitca.dev/debug-client',
+      usages: ['client auth'],
+      expirationSeconds: 1800,
+    });
+    await kube.waitFor(() => (kube.get('alice-masters')?.status?.conditions ?? []).length > 0, 20_000, 'a decision');
+    const csr = kube.get('alice-masters')!;
+    expect(csr.status?.conditions?.[0]).toMatchObject({ type: 'Denied', status: 'True' });
+    expect(csr.status?.conditions?.[0]?.message).toMatch(/csr.system-group/);
+    expect(csr.status?.certificate ?? '').toBe('');
+  });
+});
