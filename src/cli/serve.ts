@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
+import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { configFrom } from './common.ts';
 
 interface ServeOptions {
@@ -30,7 +31,13 @@ export function registerServe(program: Command): void {
         process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
       }
       const app = await buildAppFromConfig(runtime, config);
+      // Pending requests past their approval window are expired (and audited) within a minute.
+      const sweeper = setInterval(() => {
+        sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => app.log.warn({ err: error }, 'expiry sweep failed'));
+      }, 60_000);
+      sweeper.unref();
       const shutdown = async (): Promise<void> => {
+        clearInterval(sweeper);
         await app.close();
         await runtime.close();
       };

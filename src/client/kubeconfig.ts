@@ -36,6 +36,7 @@ export interface KubeconfigExec {
   /** Never: the plugin does not read stdin, so kubectl works without a terminal (CI, pipes). */
   interactiveMode: 'Never';
   provideClusterInfo: false;
+  /** Shown by kubectl when it cannot find `command`. */
   installHint: string;
 }
 
@@ -74,7 +75,7 @@ export function buildKubeconfig(params: KubeconfigParams): Kubeconfig {
             args,
             interactiveMode: 'Never',
             provideClusterInfo: false,
-            installHint: 'jitca is the just-in-time certificate helper; run `jitca login` first, then retry kubectl',
+            installHint: 'this cluster needs jitca (the just-in-time certificate helper): install it, then run `jitca kubeconfig` again so the path is right',
           },
         },
       },

@@ -40,6 +40,16 @@ export async function expireIfDue(context: SshIssuanceContext, request: StoredRe
   return { ...request, state: 'expired' };
 }
 
+/**
+ * Expires every pending request whose window closed (audited as request.expired), so the pending
+ * gauge and the audit log do not wait for someone to look at the request. Returns how many.
+ */
+export async function sweepExpiredRequests(context: SshIssuanceContext): Promise<number> {
+  const overdue = await context.store.listOverduePending(new Date(context.clock.now()).toISOString());
+  for (const request of overdue) await expireIfDue(context, request);
+  return overdue.length;
+}
+
 /** The identity a request was made under, as recorded with it. */
 export function requesterOf(request: StoredRequest): Identity {
   const stored = request.body['identity'] as Partial<Identity> | undefined;

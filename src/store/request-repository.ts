@@ -83,3 +83,17 @@ export async function countRequests(db: StoreDb, state: StoredRequest['state']):
   const row = await db.selectFrom('requests').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', state).executeTakeFirst();
   return Number(row?.n ?? 0);
 }
+
+/** Pending requests whose approval window closed before `beforeIso` (the expiry sweep), oldest first. */
+export async function listOverduePending(db: StoreDb, beforeIso: string, limit: number): Promise<StoredRequest[]> {
+  const rows = await db
+    .selectFrom('requests')
+    .selectAll()
+    .where('state', '=', 'pending')
+    .where('expires_at', 'is not', null)
+    .where('expires_at', '<=', beforeIso)
+    .orderBy('expires_at')
+    .limit(limit)
+    .execute();
+  return rows.map(toStoredRequest);
+}

@@ -9,6 +9,7 @@ export const storeWorkerMethods = [
   'findCertificateBySerial',
   'listApprovals',
   'countRequests',
+  'listOverduePending',
   'listAudit',
   'verifyAudit',
   'close',

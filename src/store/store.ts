@@ -16,7 +16,7 @@ import { checkSerial, prepareAuditEvent, prepareDecisionEntry } from './entry-va
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
-import { findRequest, countRequests } from './request-repository.ts';
+import { countRequests, findRequest, listOverduePending } from './request-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
@@ -119,6 +119,9 @@ export function createStore(
       read(`reading approvals of ${requestId}`, () => listApprovals(db, requestId)),
 
     countRequests: (state: StoredRequest['state']): Promise<number> => read(`counting ${state} requests`, () => countRequests(db, state)),
+
+    listOverduePending: (beforeIso: string, limit = 100): Promise<StoredRequest[]> =>
+      read('listing overdue pending requests', () => listOverduePending(db, beforeIso, limit)),
 
     listAudit: async (listOptions: ListAuditOptions = {}): Promise<AuditRecord[]> => {
       const afterSeq = listOptions.afterSeq ?? 0;

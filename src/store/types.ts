@@ -147,6 +147,8 @@ export interface Store {
   listApprovals(requestId: string): Promise<StoredApproval[]>;
   /** Number of requests currently in `state`. */
   countRequests(state: RequestState): Promise<number>;
+  /** Pending requests whose expiresAt is at or before `beforeIso` (ISO-8601), oldest first. */
+  listOverduePending(beforeIso: string, limit?: number): Promise<StoredRequest[]>;
   listAudit(options?: ListAuditOptions): Promise<AuditRecord[]>;
   verifyAudit(): Promise<AuditVerifyResult>;
   stats(): StoreStats;

@@ -77,6 +77,7 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
     listApprovals: (requestId) => call('listApprovals', requestId),
     countRequests: (state) => call('countRequests', state),
+    listOverduePending: (beforeIso, limit) => call('listOverduePending', beforeIso, limit),
     listAudit: (listOptions) => call('listAudit', listOptions),
     verifyAudit: () => call('verifyAudit'),
     stats: () => stats,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
+import { sweepExpiredRequests } from '../../src/issuance/request-lifecycle.ts';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 
@@ -82,6 +83,16 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     const late = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'ok' });
     expect(late.json().code).toBe('ERR_REQUEST_NOT_PENDING');
     expect((await api.ca.runtime.store.listAudit()).some((record) => record.requestId === id && record.type === 'request.expired')).toBe(true);
+  });
+
+  it('the sweep expires overdue requests without anyone looking at them', async () => {
+    const id = await requestBreakGlass();
+    const before = await api.ca.runtime.store.countRequests('pending');
+    clock.advance(15 * 60_000 + 1);
+    expect(await sweepExpiredRequests({ ...api.ca.runtime.sshIssuance, clock })).toBeGreaterThanOrEqual(1);
+    expect((await api.ca.runtime.store.getRequest(id))?.state).toBe('expired');
+    expect(await api.ca.runtime.store.countRequests('pending')).toBe(before - 1);
+    expect(await sweepExpiredRequests({ ...api.ca.runtime.sshIssuance, clock })).toBe(0);
   });
 
   it('hides requests from people who are neither requester nor approver', async () => {

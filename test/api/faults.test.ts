@@ -1,0 +1,57 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+
+describe('HSM outage through the API', () => {
+  let api: ApiFixture;
+  let publicKey: string;
+  let keyDir: string;
+
+  beforeAll(async () => {
+    api = await createApiFixture();
+    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-fault-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
+    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(keyDir, { recursive: true, force: true });
+  });
+
+  const issue = () =>
+    api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: { authorization: `Bearer ${api.tokens.alice}` },
+      payload: { publicKey, role: 'oncall-payments', reason: 'INC-9' },
+    });
+
+  it('answers 503 ERR_HSM_UNAVAILABLE with Retry-After while the token is gone, releases nothing, and recovers', async () => {
+    expect((await issue()).statusCode).toBe(201);
+    const tokens = path.join(api.ca.dataDir, 'hsm', 'tokens');
+    const before = api.rowCounts();
+    renameSync(tokens, `${tokens}.away`);
+    try {
+      const down = await issue();
+      expect(down.statusCode).toBe(503);
+      expect(down.json().code).toBe('ERR_HSM_UNAVAILABLE');
+      expect(down.headers['retry-after']).toBe('1');
+      expect((await api.app.inject({ url: '/readyz' })).json()).toMatchObject({ status: 'unavailable', checks: { hsm: 'ERR_HSM_UNAVAILABLE', store: 'ok' } });
+      expect(api.rowCounts().certificates).toBe(before.certificates);
+    } finally {
+      renameSync(`${tokens}.away`, tokens);
+    }
+    // The pool retries the module after its recovery interval (1 s by default).
+    let status = 0;
+    for (let attempt = 0; attempt < 20 && status !== 201; attempt++) {
+      await sleep(250);
+      status = (await issue()).statusCode;
+    }
+    expect(status).toBe(201);
+    expect((await api.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+  });
+});
