@@ -1,13 +1,35 @@
 import { Command } from 'commander';
-import { registerAudit } from './audit.ts';
-import { registerBundle } from './bundle.ts';
 import { reportAndExit } from './common.ts';
-import { registerInit } from './init.ts';
-import { registerIssueSsh } from './issue-ssh.ts';
-import { registerServe } from './serve.ts';
-import { registerLogin } from './login.ts';
-import { registerSshCert } from './ssh-cert.ts';
-import { registerController } from './controller.ts';
+
+/**
+ * Each command lives in its own module and is loaded only when it runs: kubectl starts
+ * `jitca kube-credential` for every call, and loading the CA, API and controller code it never
+ * uses would add most of a second to each kubectl command.
+ */
+const commands: Record<string, () => Promise<(program: Command) => void>> = {
+  init: async () => (await import('./init.ts')).registerInit,
+  serve: async () => (await import('./serve.ts')).registerServe,
+  'issue-ssh': async () => (await import('./issue-ssh.ts')).registerIssueSsh,
+  bundle: async () => (await import('./bundle.ts')).registerBundle,
+  audit: async () => (await import('./audit.ts')).registerAudit,
+  controller: async () => (await import('./controller.ts')).registerController,
+  login: async () => (await import('./login.ts')).registerLogin,
+  'ssh-cert': async () => (await import('./ssh-cert.ts')).registerSshCert,
+  'kube-credential': async () => (await import('./kube-credential.ts')).registerKubeCredential,
+  kubeconfig: async () => (await import('./kubeconfig.ts')).registerKubeconfig,
+};
+
+/** Global options that take a value, so their value is not mistaken for the command name. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--data-dir']);
+
+function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 const program = new Command('jitca')
   .description('just-in-time certificate authority: short-lived SSH user and Kubernetes client certificates from an HSM')
@@ -15,16 +37,10 @@ const program = new Command('jitca')
   .option('--data-dir <dir>', 'data directory for the embedded token, store and policy (default ./data)')
   .showHelpAfterError();
 
-registerInit(program);
-registerServe(program);
-registerIssueSsh(program);
-registerBundle(program);
-registerAudit(program);
-registerLogin(program);
-registerSshCert(program);
-registerController(program);
-
 try {
+  const name = commandName(process.argv.slice(2));
+  const wanted = name !== undefined && Object.hasOwn(commands, name) ? [commands[name]!] : Object.values(commands);
+  for (const load of wanted) (await load())(program);
   await program.parseAsync(process.argv);
 } catch (error) {
   reportAndExit(error);

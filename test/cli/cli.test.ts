@@ -115,7 +115,8 @@ describe('jitca CLI on the embedded defaults', () => {
   });
 
   it('every command answers --help', () => {
-    for (const args of [['--help'], ['init', '--help'], ['serve', '--help'], ['issue-ssh', '--help'], ['bundle', '--help'], ['audit', 'verify', '--help']]) {
+    const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
+    for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help']]) {
       const result = run(dataDir, args);
       expect(result.status, args.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/Usage: jitca/);
