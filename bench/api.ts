@@ -20,7 +20,7 @@ import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
 import { readPinFile } from '../hsm/softhsm-bootstrap.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
-import { machineLine, measureSshKeygenLoop } from './references.ts';
+import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
 
 const seconds = Number(process.argv[2] ?? 10);
 const engineers = 16;
@@ -32,24 +32,7 @@ const accounts = Object.fromEntries(Array.from({ length: engineers }, (_, i) => 
 const oidc = await startOidcProvider({ accounts, audience });
 let server: ReturnType<typeof spawn> | undefined;
 try {
-  writeFileSync(
-    path.join(dataDir, 'policy.json'),
-    JSON.stringify({
-      version: 1,
-      extensionDomain: 'jitca.dev',
-      roles: [
-        {
-          name: 'oncall-payments',
-          groups: ['oncall-payments'],
-          principals: ['oncall-payments'],
-          maxTtlSeconds: 1800,
-          scope: { clusters: ['prod'], namespaces: ['payments'] },
-          extensions: ['permit-pty'],
-          approval: { mode: 'auto' },
-        },
-      ],
-    }),
-  );
+  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(benchPolicy));
   const port = await freePort();
   const configFile = path.join(dataDir, 'config.json');
   // Per-request info logs are the production default; the bench logs warnings only and says so.

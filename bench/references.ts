@@ -24,3 +24,21 @@ export function measureSshKeygenLoop(dir: string, budgetSeconds: number): { perS
 export function machineLine(): string {
   return `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`;
 }
+
+/** The one auto-approved on-call role both issuance benchmarks use (policy file format). */
+export const benchPolicy = {
+  version: 1,
+  extensionDomain: 'jitca.dev',
+  roles: [
+    {
+      name: 'oncall-payments',
+      groups: ['oncall-payments'],
+      principals: ['oncall-payments'],
+      maxTtlSeconds: 1800,
+      scope: { clusters: ['prod'], namespaces: ['payments'] },
+      commands: ['kubectl logs'],
+      extensions: ['permit-pty'],
+      approval: { mode: 'auto' },
+    },
+  ],
+};

@@ -16,7 +16,7 @@ import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
 import { buildConfig } from '../src/config.ts';
 import { issueSshCertificate } from '../src/issuance/issue-ssh-certificate.ts';
 import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
-import { machineLine, measureSshKeygenLoop } from './references.ts';
+import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const concurrency = 32;
@@ -24,23 +24,7 @@ const maxIssued = 200_000;
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-bench-'));
 try {
-  const policy = {
-    version: 1,
-    extensionDomain: 'jitca.dev',
-    roles: [
-      {
-        name: 'oncall-payments',
-        groups: ['oncall-payments'],
-        principals: ['oncall-payments'],
-        maxTtlSeconds: 1800,
-        scope: { clusters: ['prod'], namespaces: ['payments'] },
-        commands: ['kubectl logs'],
-        extensions: ['permit-pty'],
-        approval: { mode: 'auto' },
-      },
-    ],
-  };
-  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(policy));
+  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(benchPolicy));
   const config = buildConfig({ dataDir });
   await initializeCa(config);
   const runtime = await openCaRuntime(config);

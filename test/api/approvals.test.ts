@@ -1,35 +1,29 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { sweepExpiredRequests } from '../../src/issuance/request-lifecycle.ts';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 describe('manual approval (break-glass: two approvers from sre-leads)', () => {
   const clock = fixedClock(Date.now());
   let api: ApiFixture;
-  let publicKey: string;
-  let keyDir: string;
+  let key: TempSshKey;
 
   beforeAll(async () => {
     api = await createApiFixture({ issuanceClock: clock });
-    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-approval-'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
-    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+    key = createTempSshKey('jitca-approval-');
   });
   afterAll(async () => {
     await api?.close();
-    rmSync(keyDir, { recursive: true, force: true });
+    key?.cleanup();
   });
 
   const call = (token: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
     api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) });
 
   async function requestBreakGlass(): Promise<string> {
-    const response = await call(api.tokens.dave, 'POST', '/v1/ssh/certificates', { publicKey, role: 'break-glass', scope: { cluster: 'prod', namespace: 'payments' }, reason: 'prod down' });
+    const response = await call(api.tokens.dave, 'POST', '/v1/ssh/certificates', { publicKey: key.publicKey, role: 'break-glass', scope: { cluster: 'prod', namespace: 'payments' }, reason: 'prod down' });
     expect(response.statusCode).toBe(202);
     expect(response.json()).toMatchObject({ status: 'pending', required: 2, approverGroups: ['sre-leads'] });
     return response.json().requestId as string;

@@ -1,25 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 describe('HSM outage through the API', () => {
   let api: ApiFixture;
-  let publicKey: string;
-  let keyDir: string;
+  let key: TempSshKey;
 
   beforeAll(async () => {
     api = await createApiFixture();
-    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-fault-'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
-    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+    key = createTempSshKey('jitca-fault-');
   });
   afterAll(async () => {
     await api?.close();
-    rmSync(keyDir, { recursive: true, force: true });
+    key?.cleanup();
   });
 
   const issue = () =>
@@ -27,7 +23,7 @@ describe('HSM outage through the API', () => {
       method: 'POST',
       url: '/v1/ssh/certificates',
       headers: { authorization: `Bearer ${api.tokens.alice}` },
-      payload: { publicKey, role: 'oncall-payments', reason: 'INC-9' },
+      payload: { publicKey: key.publicKey, role: 'oncall-payments', reason: 'INC-9' },
     });
 
   it('answers 503 ERR_HSM_UNAVAILABLE with Retry-After while the token is gone, releases nothing, and recovers', async () => {

@@ -1,25 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 describe('POST /v1/ssh/certificates', () => {
   let api: ApiFixture;
-  let keyDir: string;
-  let publicKey: string;
+  let key: TempSshKey;
 
   beforeAll(async () => {
     api = await createApiFixture();
-    keyDir = mkdtempSync(path.join(tmpdir(), 'jitca-api-keys-'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keyDir, 'id')]);
-    publicKey = readFileSync(path.join(keyDir, 'id.pub'), 'utf8').trim();
+    key = createTempSshKey('jitca-api-keys-');
   });
   afterAll(async () => {
     await api?.close();
-    rmSync(keyDir, { recursive: true, force: true });
+    key?.cleanup();
   });
 
   const post = (token: string | undefined, payload: unknown) =>
@@ -31,7 +25,7 @@ describe('POST /v1/ssh/certificates', () => {
     });
 
   it('issues an HSM-signed certificate for an auto-approved role, bound to the OIDC identity', async () => {
-    const response = await post(api.tokens.alice, { publicKey, role: 'oncall-payments', ttl: '10m', reason: 'INC-42' });
+    const response = await post(api.tokens.alice, { publicKey: key.publicKey, role: 'oncall-payments', ttl: '10m', reason: 'INC-42' });
     expect(response.statusCode).toBe(201);
     const body = response.json();
     expect(body.status).toBe('issued');
@@ -48,7 +42,7 @@ describe('POST /v1/ssh/certificates', () => {
 
   it('refuses what policy does not allow with 403 naming the rule, and audits the denial', async () => {
     const before = api.rowCounts();
-    const response = await post(api.tokens.mallory, { publicKey, role: 'oncall-payments', reason: 'curious' });
+    const response = await post(api.tokens.mallory, { publicKey: key.publicKey, role: 'oncall-payments', reason: 'curious' });
     expect(response.statusCode).toBe(403);
     expect(response.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'role.groups' } });
     const after = api.rowCounts();
@@ -57,9 +51,9 @@ describe('POST /v1/ssh/certificates', () => {
   });
 
   it('answers 401 with a stable code without a token or with a bad one', async () => {
-    expect((await post(undefined, { publicKey, reason: 'x' })).json()).toMatchObject({ code: 'ERR_AUTHN_MISSING' });
+    expect((await post(undefined, { publicKey: key.publicKey, reason: 'x' })).json()).toMatchObject({ code: 'ERR_AUTHN_MISSING' });
     const tampered = `${api.tokens.alice.slice(0, -4)}AAAA`;
-    const response = await post(tampered, { publicKey, reason: 'x' });
+    const response = await post(tampered, { publicKey: key.publicKey, reason: 'x' });
     expect(response.statusCode).toBe(401);
     expect(response.json().code).toBe('ERR_AUTHN_SIGNATURE');
   });
@@ -67,15 +61,15 @@ describe('POST /v1/ssh/certificates', () => {
   it('refuses malformed bodies with 400 or 413 and a code, writing nothing', async () => {
     const before = api.rowCounts();
     const cases: Array<[unknown, number, string]> = [
-      [{ publicKey, reason: 'x', ttl: 600 }, 400, 'ERR_REQUEST_INVALID'], // wrong type: no coercion
-      [{ publicKey, reason: 'x', extra: true }, 400, 'ERR_REQUEST_INVALID'], // unknown field
-      [{ publicKey, reason: 'x', principals: 'oncall-payments' }, 400, 'ERR_REQUEST_INVALID'],
-      [{ publicKey, reason: 'x', scope: { cluster: 'prod', tenant: 'x' } }, 400, 'ERR_REQUEST_INVALID'],
-      [{ publicKey }, 400, 'ERR_REQUEST_INVALID'], // reason is required
+      [{ publicKey: key.publicKey, reason: 'x', ttl: 600 }, 400, 'ERR_REQUEST_INVALID'], // wrong type: no coercion
+      [{ publicKey: key.publicKey, reason: 'x', extra: true }, 400, 'ERR_REQUEST_INVALID'], // unknown field
+      [{ publicKey: key.publicKey, reason: 'x', principals: 'oncall-payments' }, 400, 'ERR_REQUEST_INVALID'],
+      [{ publicKey: key.publicKey, reason: 'x', scope: { cluster: 'prod', tenant: 'x' } }, 400, 'ERR_REQUEST_INVALID'],
+      [{ publicKey: key.publicKey }, 400, 'ERR_REQUEST_INVALID'], // reason is required
       [{ publicKey: 'ssh-dss AAAAB3NzaC1kc3M= x', reason: 'x' }, 400, 'ERR_KEY_UNSUPPORTED'],
       [{ publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== short', reason: 'x' }, 400, 'ERR_WIRE_TRUNCATED'],
-      [{ publicKey, reason: 'x', ttl: 'forever' }, 400, 'ERR_TTL_INVALID'],
-      [{ publicKey, reason: 'x'.repeat(70 * 1024) }, 413, 'ERR_INPUT_TOO_LARGE'],
+      [{ publicKey: key.publicKey, reason: 'x', ttl: 'forever' }, 400, 'ERR_TTL_INVALID'],
+      [{ publicKey: key.publicKey, reason: 'x'.repeat(70 * 1024) }, 413, 'ERR_INPUT_TOO_LARGE'],
     ];
     for (const [payload, status, code] of cases) {
       const response = await post(api.tokens.alice, payload);
