@@ -35,6 +35,7 @@ export function registerController(program: Command): void {
         signerNames: { jitca: [config.kubernetes.signerName], kubeApiserverClient: config.kubernetes.approveKubeApiserverClient },
         logger: pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] }),
         backdateSeconds: config.ssh.backdateSeconds,
+        clusterName: config.kubernetes.clusterName,
       });
       const shutdown = async (): Promise<void> => {
         await controller.stop();

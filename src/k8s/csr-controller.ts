@@ -64,6 +64,11 @@ export interface CsrControllerOptions {
   concurrency?: number;
   /** notBefore backdating for clock skew (default 60 s). */
   backdateSeconds?: number;
+  /**
+   * Cluster name for the scope extension of certificates this controller signs; its namespace is
+   * the role's only namespace, or "*" when the role spans several (RBAC groups then decide).
+   */
+  clusterName?: string;
   /** Backoff of list/watch failures. */
   watchBackoff?: BackoffOptions;
   /** Backoff of a CSR whose handling failed (HSM, store or apiserver unavailable). */
@@ -140,6 +145,13 @@ export function createCsrController(options: CsrControllerOptions): CsrControlle
     clock,
     instanceId,
     backdateSeconds: options.backdateSeconds ?? DEFAULT_BACKDATE_SECONDS,
+    scopeFor: (roleName, approvalReference) => {
+      if (options.clusterName === undefined) return undefined;
+      const role = policyOf().roles.find((candidate) => candidate.name === roleName);
+      const namespaces = role?.scope.namespaces ?? [];
+      const namespace = namespaces.length === 1 && namespaces[0] !== '*' ? namespaces[0]! : '*';
+      return { cluster: options.clusterName, namespace, approvalReference };
+    },
   };
   const stats = { approved: 0, denied: 0, signed: 0, certificatesWritten: 0, certificatesFromStore: 0, failed: 0, claimsLost: 0, retries: 0 };
   /** uids of CSRs this instance saw finished: later (stale) events for them need no work. */

@@ -14,6 +14,7 @@ import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
 import { issueClientCertificate } from '../x509/issue-client-certificate.ts';
+import type { CertificateScope } from '../x509/scope-extension.ts';
 import { recordIssued, requestIdOf, type StoredCsrDecision } from './csr-claim.ts';
 import { certificatePemOf, hasCondition, withCertificate } from './csr-conditions.ts';
 import { parseCsrOf } from './csr-decide.ts';
@@ -28,6 +29,8 @@ export interface SigningContext {
   instanceId: string;
   /** notBefore = now - this, for clock skew between jitca and the apiserver (default 60 s). */
   backdateSeconds: number;
+  /** The scope extension for a granted role (cluster, namespace, approval reference), if any. */
+  scopeFor?: (role: string, approvalReference: string) => CertificateScope | undefined;
 }
 
 export interface IssuedPem {
@@ -72,6 +75,7 @@ export async function ensureCertificate(
     serial: BigInt(serial),
     notBefore,
     notAfter,
+    scope: context.scopeFor?.(grant.role, `csr:${csr.metadata?.name ?? ''}/${csr.metadata?.uid ?? ''}`),
     rsaKeyEncipherment: grant.usages.includes('key encipherment'),
     ca: { signer: context.signer, certificate: context.caCertificate },
   });

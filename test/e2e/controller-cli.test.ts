@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readScopeExtension } from '../../src/x509/scope-extension.ts';
 import { testPolicy } from '../support/ca-fixture.ts';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.ts';
 
@@ -19,7 +20,8 @@ describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'jitca-controller-'));
     writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(testPolicy));
-    execFileSync(jitca, ['--data-dir', dir, 'init']);
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ kubernetes: { clusterName: 'staging-eu' } }));
+    execFileSync(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'init']);
     kube = await startKubeApiDouble({
       users: {
         [CONTROLLER_TOKEN]: { username: 'system:serviceaccount:jitca:jitca-csr-controller', groups: ['system:serviceaccounts'] },
@@ -38,7 +40,9 @@ describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig
         'current-context': 'test',
       }),
     );
-    controller = spawn(jitca, ['--data-dir', dir, 'controller', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    controller = spawn(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller', '--kubeconfig', kubeconfig], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     controller.stdout?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));
     controller.stderr?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));
   });
@@ -77,6 +81,13 @@ describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig
     const verified = spawnSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', bundle, certificate], { encoding: 'utf8' });
     expect(verified.stdout).toMatch(/: OK/);
     expect(execFileSync('openssl', ['x509', '-in', certificate, '-noout', '-subject'], { encoding: 'utf8' })).toMatch(/O = jit:oncall:payments, CN = alice/);
+    // Scope: the configured cluster, the role's only namespace, and which CSR approved it.
+    const der = new Uint8Array(execFileSync('openssl', ['x509', '-in', certificate, '-outform', 'DER']));
+    expect(readScopeExtension(der)).toEqual({
+      cluster: 'staging-eu',
+      namespace: 'payments',
+      approvalReference: `csr:alice-debug/${String(csr.metadata?.uid)}`,
+    });
   });
 
   it('denies a CSR for system:masters with the rule in the condition, signing nothing', async () => {
