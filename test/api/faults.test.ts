@@ -1,11 +1,12 @@
 import { renameSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
-describe('HSM outage through the API', () => {
+describe('HSM and database outages through the API', () => {
   let api: ApiFixture;
   let key: TempSshKey;
 
@@ -50,4 +51,25 @@ describe('HSM outage through the API', () => {
     expect(status).toBe(201);
     expect((await api.app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
+
+  it('answers 503 ERR_STORE_UNAVAILABLE when the audit cannot be made durable, and releases no certificate', async () => {
+    const before = api.rowCounts();
+    // Another writer holds the database: the store's COMMIT cannot happen within its busy timeout.
+    const blocker = new Database(api.ca.config.store.sqlitePath);
+    blocker.exec('BEGIN IMMEDIATE');
+    let blocked;
+    try {
+      blocked = await issue();
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    expect(blocked.statusCode).toBe(503);
+    expect(blocked.json().code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(blocked.body).not.toMatch(/cert-v01@openssh.com/);
+    expect(api.rowCounts()).toEqual(before);
+    const recovered = await issue();
+    expect(recovered.statusCode).toBe(201);
+    expect(api.rowCounts().certificates).toBe(before.certificates + 1);
+  }, 30_000);
 });
