@@ -68,7 +68,7 @@ export async function issueX509ClientCertificate(
   );
   const now = context.clock.now();
   const body = { ttlSeconds: input.ttlSeconds, scope: input.scope, organizations: asked, keyAlgorithm: csr.keyAlgorithm };
-  const refusal = refusalOf(context, decision, input.scope);
+  const refusal = refusalOf(context, identity, decision, input.scope);
   if (refusal !== undefined) {
     await context.store.recordDecision({
       request: { id: requestId, kind: 'x509-client', requester: identity.subject, state: 'denied', body, decision: refusal, createdAt: new Date(now).toISOString() },
@@ -144,9 +144,19 @@ function defaultGroups(policy: Policy, identity: Identity): string[] {
   return role?.kubernetes === undefined ? [] : [...role.kubernetes.groups];
 }
 
-function refusalOf(context: X509IssuanceContext, decision: CsrDecision, scope: Partial<Scope> | undefined): { rule: string; message: string } | undefined {
+function refusalOf(
+  context: X509IssuanceContext,
+  identity: Identity,
+  decision: CsrDecision,
+  scope: Partial<Scope> | undefined,
+): { rule: string; message: string } | undefined {
   if (decision.outcome === 'deny') return { rule: decision.rule, message: decision.message };
   if (decision.outcome === 'ignore') return { rule: 'csr.signer', message: decision.message };
+  const grantedRole = context.policy.roles.find((candidate) => candidate.name === decision.grant.role);
+  // The same rule as SSH: a gateway speaks for an engineer only where the role allows it.
+  if (identity.via === 'gateway' && grantedRole?.allowGateway !== true) {
+    return { rule: 'role.gateway', message: `role ${decision.grant.role} does not accept requests through the gateway` };
+  }
   if (decision.outcome === 'pending') {
     return {
       rule: decision.rule,
@@ -154,8 +164,7 @@ function refusalOf(context: X509IssuanceContext, decision: CsrDecision, scope: P
     };
   }
   if (scope === undefined) return undefined;
-  const role = context.policy.roles.find((candidate) => candidate.name === decision.grant.role);
-  const resolved = role === undefined ? undefined : resolveScope(role, scope, []);
+  const resolved = grantedRole === undefined ? undefined : resolveScope(grantedRole, scope, []);
   if (resolved !== undefined && 'outcome' in resolved) return { rule: resolved.rule, message: resolved.message };
   return undefined;
 }

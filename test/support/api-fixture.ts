@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import Database from 'better-sqlite3';
 import { buildApp } from '../../src/api/app.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
+import { createGatewayAuthenticator } from '../../src/authn/gateway-identity.ts';
 import { createOidcVerifier } from '../../src/authn/oidc-verifier.ts';
 import type { Clock } from '../../src/clock.ts';
 import { createCaFixture, type CaFixture } from './ca-fixture.ts';
-import { startOidcProvider, type OidcTestProvider } from './oidc-provider.ts';
+import { GATEWAY_CLIENT_ID, startOidcProvider, type OidcTestProvider } from './oidc-provider.ts';
 
 export const API_AUDIENCE = 'urn:jitca:api';
+export const GATEWAY_AUDIENCE = 'urn:jitca:gateway';
 
 /** Who is who in the API tests (groups as the identity provider asserts them). */
 export const accounts = {
@@ -23,6 +25,8 @@ export interface ApiFixture {
   oidc: OidcTestProvider;
   app: FastifyInstance;
   tokens: Record<keyof typeof accounts, string>;
+  /** The SSH gateway's own client-credentials token (audience GATEWAY_AUDIENCE). */
+  gatewayToken: string;
   /** Rows per table, read through a separate connection: "nothing was written" made checkable. */
   rowCounts(): Record<'requests' | 'certificates' | 'audit_log' | 'approvals', number>;
   close(): Promise<void>;
@@ -38,16 +42,24 @@ export async function createApiFixture(options: { rateLimitPerMinute?: number; i
       ? ca.runtime
       : { ...ca.runtime, sshIssuance: { ...ca.runtime.sshIssuance, clock: options.issuanceClock } };
   const app = buildApp(runtime, {
-    authenticator: createApiAuthenticator(verifier, undefined),
+    authenticator: createApiAuthenticator(
+      verifier,
+      createGatewayAuthenticator({
+        token: { issuer: oidc.issuer, audience: GATEWAY_AUDIENCE, jwksUri: oidc.jwksUri, allowedClients: [GATEWAY_CLIENT_ID] },
+        engineerAudience: API_AUDIENCE,
+      }),
+    ),
     logger: false,
     rateLimitPerMinute: options.rateLimitPerMinute,
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
+  const gatewayToken = await oidc.serviceToken(GATEWAY_CLIENT_ID, { audience: GATEWAY_AUDIENCE });
   return {
     ca,
     oidc,
     app,
+    gatewayToken,
     tokens: Object.fromEntries(entries) as Record<keyof typeof accounts, string>,
     rowCounts() {
       const db = new Database(ca.config.store.sqlitePath, { readonly: true });

@@ -22,6 +22,7 @@ export const testPolicy = {
       commands: ['kubectl logs', 'kubectl exec'],
       extensions: ['permit-pty'],
       approval: { mode: 'auto' },
+      allowGateway: true,
       kubernetes: { groups: ['jit:oncall:payments'], maxExpirationSeconds: 1800 },
     },
     {

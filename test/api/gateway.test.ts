@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCertificate } from '../../src/ssh/certificate.ts';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
+
+describe('the SSH gateway acting for an engineer', () => {
+  let api: ApiFixture;
+  let key: TempSshKey;
+
+  beforeAll(async () => {
+    api = await createApiFixture();
+    key = createTempSshKey('jitca-gateway-');
+  });
+  afterAll(async () => {
+    await api?.close();
+    key?.cleanup();
+  });
+
+  const viaGateway = (gatewayCredential: string, engineerToken: string, url: string, payload: Record<string, unknown>) =>
+    api.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${gatewayCredential}`, 'x-jitca-on-behalf-of': engineerToken },
+      payload,
+    });
+
+  it('issues to the engineer (not the gateway) for a role that allows the gateway, and audits who asked', async () => {
+    const response = await viaGateway(api.gatewayToken, api.tokens.alice, '/v1/ssh/certificates', {
+      publicKey: key.publicKey,
+      role: 'oncall-payments',
+      reason: 'gateway session',
+    });
+    expect(response.statusCode).toBe(201);
+    const body = response.json();
+    expect(parseCertificate(body.certificate).keyId).toBe(`alice/${body.requestId}`);
+    const record = (await api.ca.runtime.store.listAudit()).find((entry) => entry.requestId === body.requestId);
+    expect(record).toMatchObject({ type: 'ssh.issued', actor: 'jitca-ssh-gateway', subject: 'alice' });
+    expect(record?.data['via']).toBe('gateway');
+  });
+
+  it('refuses roles without allowGateway, for SSH and for Kubernetes certificates', async () => {
+    const ssh = await viaGateway(api.gatewayToken, api.tokens.dave, '/v1/ssh/certificates', {
+      publicKey: key.publicKey,
+      role: 'break-glass',
+      scope: { cluster: 'prod', namespace: 'payments' },
+      reason: 'x',
+    });
+    expect(ssh.statusCode).toBe(403);
+    expect(ssh.json().details.rule).toBe('role.gateway');
+    const csrKey = path.join(key.dir, 'csr.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'Ed25519', '-out', csrKey]);
+    const csr = execFileSync('openssl', ['req', '-new', '-key', csrKey, '-subj', '/CN=alice'], { encoding: 'utf8' });
+    // oncall-payments allows the gateway: a Kubernetes certificate is issued to alice.
+    const kube = await viaGateway(api.gatewayToken, api.tokens.alice, '/v1/x509/certificates', { csr });
+    expect(kube.statusCode).toBe(201);
+  });
+
+  it('does not accept an engineer token as the gateway credential, nor a gateway token as an engineer', async () => {
+    const swapped = await viaGateway(api.tokens.bob, api.tokens.alice, '/v1/ssh/certificates', { publicKey: key.publicKey, reason: 'x' });
+    expect(swapped.statusCode).toBe(401);
+    expect(swapped.json().code).toMatch(/^ERR_AUTHN_/);
+    const asEngineer = await api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: { authorization: `Bearer ${api.gatewayToken}` },
+      payload: { publicKey: key.publicKey, reason: 'x' },
+    });
+    expect(asEngineer.statusCode).toBe(401);
+    expect(asEngineer.json().code).toBe('ERR_AUTHN_AUDIENCE');
+  });
+});
