@@ -12,6 +12,7 @@ import { loadPolicy } from './policy/load.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
+import { openPostgresStore } from './store/postgres-database.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
 import { ensureKubeCaCertificate, loadKubeClientCa, type KubeClientCa } from './issuance/kube-client-ca.ts';
 
@@ -49,7 +50,7 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
     copyFileSync(EXAMPLE_POLICY, config.policyFile);
     created.push(`policy ${path.relative(process.cwd(), config.policyFile) || config.policyFile}`);
   }
-  const store = await openStore({ sqlitePath: config.store.sqlitePath, clock });
+  const store = await openConfiguredStore(config, clock);
   const token = openToken(config);
   try {
     for (const ca of [
@@ -83,12 +84,12 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
   const token = openToken(config);
   let store: Store | undefined;
   try {
-    // The store runs on its own thread so SQLite's synchronous fsyncs never stall the event loop;
-    // an injected clock (tests) needs the in-process store, which reads time from it.
+    // The SQLite store runs on its own thread so its synchronous fsyncs never stall the event
+    // loop; an injected clock (tests) needs the in-process store, which reads time from it.
     store =
-      clock === systemClock
+      clock === systemClock && config.store.postgresUrl === undefined
         ? await openWorkerStore({ sqlitePath: config.store.sqlitePath })
-        : await openStore({ sqlitePath: config.store.sqlitePath, clock });
+        : await openConfiguredStore(config, clock);
     const generation = newestGeneration(token, config.ssh.caName);
     const sshSigner = generation === undefined ? undefined : token.findSigner(config.ssh.caName, generation);
     if (sshSigner === undefined) {
@@ -119,6 +120,12 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
     token.close();
     throw error;
   }
+}
+
+/** PostgreSQL when store.postgresUrl is set (its driver is asynchronous: no worker thread needed), else SQLite. */
+function openConfiguredStore(config: JitcaConfig, clock: Clock): Promise<Store> {
+  const url = config.store.postgresUrl;
+  return url === undefined ? openStore({ sqlitePath: config.store.sqlitePath, clock }) : openPostgresStore({ url, clock });
 }
 
 /** All SSH user CA generations in the token, oldest first: what sshd must trust during overlap. */

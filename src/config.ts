@@ -23,7 +23,15 @@ export interface JitcaConfig {
     pinEnv?: string;
     sessions: number;
   };
-  store: { sqlitePath: string };
+  store: {
+    sqlitePath: string;
+    /**
+     * postgres://user[:password]@host[:port]/database: when set, the store is this PostgreSQL
+     * database instead of the SQLite file (several replicas share one audit chain). May carry a
+     * password, so it is never logged or put into error messages.
+     */
+    postgresUrl?: string;
+  };
   policyFile: string;
   ssh: {
     caName: string;
@@ -94,7 +102,11 @@ const fileSchema = {
     store: {
       type: 'object',
       additionalProperties: false,
-      properties: { sqlitePath: { type: 'string', minLength: 1 } },
+      properties: {
+        sqlitePath: { type: 'string', minLength: 1 },
+        // Only the scheme is checked here: ajv's message quotes the pattern, never the value.
+        postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+      },
     },
     policyFile: { type: 'string', minLength: 1 },
     ssh: {
@@ -229,7 +241,10 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       pinEnv: file.hsm?.pinEnv,
       sessions: file.hsm?.sessions ?? 4,
     },
-    store: { sqlitePath: path.resolve(dataDir, file.store?.sqlitePath ?? 'jitca.sqlite') },
+    store: {
+      sqlitePath: path.resolve(dataDir, file.store?.sqlitePath ?? 'jitca.sqlite'),
+      ...(file.store?.postgresUrl === undefined ? {} : { postgresUrl: file.store.postgresUrl }),
+    },
     policyFile: path.resolve(cwd, file.policyFile ?? path.join(dataDir, 'policy.json')),
     ssh: {
       caName: file.ssh?.caName ?? 'ssh-user-ca',

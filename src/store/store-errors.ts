@@ -19,8 +19,20 @@ const PG_UNAVAILABLE = /^(08...|53...|57P0[1-3]|40001|40P01|25006)$/;
 const PG_UNIQUE = '23505';
 const NODE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 
-// Messages of errors without a code: better-sqlite3 on a closed handle, kysely after destroy().
-const CLOSED_MESSAGES = ['The database connection is not open', 'driver has already been destroyed'];
+// Messages of errors without a code: better-sqlite3 on a closed handle, kysely after destroy(),
+// and pg / pg-pool when the server went away (restart, failover) or could not be reached in time.
+const CLOSED_MESSAGES = [
+  'The database connection is not open',
+  'driver has already been destroyed',
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+  'timeout expired',
+  'Query read timeout',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+];
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorKind {
   if (!(error instanceof Error)) return 'other';

@@ -1,0 +1,203 @@
+/**
+ * The PostgreSQL store against a real, private PostgreSQL 15 cluster (test/support/postgres.ts):
+ * the same behaviour as the SQLite store where callers notice it, plus what only a shared database
+ * has to get right: two replicas appending to one audit chain, and a database restart.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.ts';
+import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { openPostgresStore } from '../../src/store/postgres-database.ts';
+import type { AuditRecord, Store } from '../../src/store/types.ts';
+import { startPostgres } from '../support/postgres.ts';
+import type { PostgresCluster } from '../support/postgres.ts';
+import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
+
+let cluster: PostgresCluster;
+let nextDatabase = 0;
+const opened: Store[] = [];
+
+beforeAll(async () => {
+  cluster = await startPostgres();
+});
+afterAll(() => {
+  cluster?.stop();
+});
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close().catch(() => undefined);
+});
+
+/** A fresh database per test, so seqs start at 1 and tests stay independent. */
+function freshDatabase(): string {
+  nextDatabase += 1;
+  return cluster.createDatabase(`jitca_test_${nextDatabase}`);
+}
+
+async function open(url: string, maxBatch?: number): Promise<{ store: Store; clock: ReturnType<typeof fixedClock> }> {
+  const clock = fixedClock(START_MS);
+  const store = await openPostgresStore({ url, clock, maxBatch });
+  opened.push(store);
+  return { store, clock };
+}
+
+/** Runs one query outside the store, as an operator (or an attacker) with psql would. */
+async function query<Row extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<Row>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function rowCounts(url: string): Promise<Record<string, number>> {
+  const [row] = await query<Record<string, string>>(
+    url,
+    `select (select count(*) from requests) as requests, (select count(*) from certificates) as certificates,
+            (select count(*) from audit_log) as audit_log`,
+  );
+  return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe('PostgreSQL store', () => {
+  it('writes the request, the certificate and the audit record together', async () => {
+    const url = freshDatabase();
+    const { store, clock } = await open(url);
+    clock.advance(5000);
+    const entry = issuedEntry('req-1');
+    const record = await store.recordDecision(entry);
+
+    expect(record).toMatchObject({ seq: 1, at: '2025-03-01T12:00:05.000Z', type: 'ssh.issued', prevHash: '0'.repeat(64) });
+    expect(await store.getRequest('req-1')).toEqual({ ...entry.request, updatedAt: '2025-03-01T12:00:05.000Z' });
+    expect(await store.findCertificateBySerial(entry.certificate?.serial ?? '')).toEqual({
+      ...entry.certificate,
+      createdAt: '2025-03-01T12:00:05.000Z',
+    });
+    expect(await store.listAudit()).toEqual([record]);
+    expect(await store.countRequests('issued')).toBe(1);
+    expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 1, audit_log: 1 });
+  });
+
+  it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {
+    const url = freshDatabase();
+    const { store } = await open(url);
+    const serial = freshSerial();
+    await store.recordDecision(issuedEntry('req-a', serial));
+
+    // Submitted together: they share one transaction, and only the duplicate is rolled back.
+    const [denied, duplicate, later] = await Promise.allSettled([
+      store.recordDecision(deniedEntry('req-b')),
+      store.recordDecision(issuedEntry('req-dup', serial)),
+      store.recordDecision(deniedEntry('req-c')),
+    ]);
+    expect(duplicate.status).toBe('rejected');
+    const error = duplicate.status === 'rejected' ? duplicate.reason : undefined;
+    expect(isJitcaError(error) ? error.code : error).toBe(ErrorCodes.STORE_CONFLICT);
+    expect(denied.status === 'fulfilled' ? denied.value.seq : 0).toBe(2);
+    expect(later.status === 'fulfilled' ? later.value.seq : 0).toBe(3);
+
+    expect(await store.getRequest('req-dup')).toBeUndefined();
+    expect((await store.findCertificateBySerial(serial))?.requestId).toBe('req-a');
+    expect(await rowCounts(url)).toEqual({ requests: 3, certificates: 1, audit_log: 3 });
+    expect(await store.verifyAudit()).toEqual({ ok: true, records: 3 });
+  });
+
+  it('verifyAudit reports the first record changed behind its back', async () => {
+    const url = freshDatabase();
+    const { store } = await open(url);
+    for (let i = 0; i < 5; i++) await store.recordDecision(i % 2 === 0 ? issuedEntry(`req-${i}`) : deniedEntry(`req-${i}`));
+    expect(await store.verifyAudit()).toEqual({ ok: true, records: 5 });
+
+    await query(url, `update audit_log set data = '{"rule":"allow-everything"}' where seq = 3`);
+    expect(await store.verifyAudit()).toEqual({ ok: false, records: 2, firstBroken: { seq: 3, reason: 'hash-mismatch' } });
+  });
+
+  it('keeps one contiguous, linked chain when two replicas write 200 entries each at once', async () => {
+    const url = freshDatabase();
+    // Two stores = two pools, as two jitca processes would have. Small batches make the two
+    // replicas' transactions interleave many times instead of once.
+    const [a, b] = await Promise.all([open(url, 16), open(url, 16)]);
+    const writeMany = (store: Store, replica: string): Promise<AuditRecord[]> =>
+      Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          i % 4 === 3
+            ? store.appendAudit({ type: 'ca.rotated', actor: 'system', data: { replica, i } })
+            : store.recordDecision(i % 2 === 0 ? issuedEntry(`${replica}-${i}`) : deniedEntry(`${replica}-${i}`)),
+        ),
+      );
+    const started = performance.now();
+    const [fromA, fromB] = await Promise.all([writeMany(a.store, 'a'), writeMany(b.store, 'b')]);
+    const elapsedMs = performance.now() - started;
+
+    const returnedSeqs = [...fromA, ...fromB].map((r) => r.seq).sort((x, y) => x - y);
+    expect(returnedSeqs).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    const stored = await a.store.listAudit({ limit: 10000 });
+    expect(stored.map((r) => r.seq)).toEqual(returnedSeqs);
+    // Every record a caller was promised is exactly what was stored.
+    const bySeq = new Map(stored.map((r) => [r.seq, r]));
+    for (const record of [...fromA, ...fromB]) expect(bySeq.get(record.seq)).toEqual(record);
+    expect(await b.store.verifyAudit()).toEqual({ ok: true, records: 400 });
+    expect(await rowCounts(url)).toEqual({ requests: 300, certificates: 200, audit_log: 400 });
+    // Both replicas really did commit batches of their own.
+    expect(a.store.stats().commits).toBeGreaterThan(1);
+    expect(b.store.stats().commits).toBeGreaterThan(1);
+    console.info(`two replicas, 400 entries, batches <= 16: ${elapsedMs.toFixed(0)} ms`);
+  });
+
+  it('fails writes as retryable ERR_STORE_UNAVAILABLE while the database is down and recovers after a restart', async () => {
+    const url = freshDatabase();
+    const { store } = await open(url);
+    await store.recordDecision(issuedEntry('before'));
+
+    cluster.stopServer();
+    try {
+      const writeError = await errorOf(store.recordDecision(issuedEntry('while-down')));
+      expect(isJitcaError(writeError) ? [writeError.code, writeError.retryable] : writeError).toEqual([ErrorCodes.STORE_UNAVAILABLE, true]);
+      const auditError = await errorOf(store.appendAudit({ type: 'ca.rotated', actor: 'system', data: {} }));
+      expect(isJitcaError(auditError) ? auditError.code : auditError).toBe(ErrorCodes.STORE_UNAVAILABLE);
+      const readError = await errorOf(store.getRequest('before'));
+      expect(isJitcaError(readError) ? readError.code : readError).toBe(ErrorCodes.STORE_UNAVAILABLE);
+    } finally {
+      cluster.startServer();
+    }
+
+    // The same store (no jitca restart) writes again at once, continuing the chain.
+    const after = await store.recordDecision(issuedEntry('after'));
+    expect(after.seq).toBe(2);
+    expect(await store.getRequest('while-down')).toBeUndefined();
+    expect(await store.verifyAudit()).toEqual({ ok: true, records: 2 });
+  });
+
+  it('opens the same database again without re-running migrations', async () => {
+    const url = freshDatabase();
+    const first = await open(url);
+    await first.store.recordDecision(deniedEntry('req-1'));
+    await first.store.close();
+    const second = await open(url);
+    expect((await second.store.recordDecision(deniedEntry('req-2'))).seq).toBe(2);
+    expect(await second.store.verifyAudit()).toEqual({ ok: true, records: 2 });
+  });
+
+  it('never puts the password from the URL into an error', async () => {
+    const secret = 'hunter2-s3cret';
+    // Nothing listens on port 1: the connection is refused.
+    const unreachable = await errorOf(
+      openPostgresStore({ url: `postgres://jitca:${secret}@127.0.0.1:1/jitca`, clock: fixedClock(START_MS) }),
+    );
+    expect(isJitcaError(unreachable) ? [unreachable.code, unreachable.retryable] : unreachable).toEqual([ErrorCodes.STORE_UNAVAILABLE, true]);
+    const malformed = await errorOf(openPostgresStore({ url: `mysql://jitca:${secret}@db/jitca`, clock: fixedClock(START_MS) }));
+    expect(isJitcaError(malformed) ? malformed.code : malformed).toBe(ErrorCodes.CONFIG_INVALID);
+    for (const error of [unreachable, malformed]) {
+      const jitcaError = error as Error & { details?: unknown };
+      expect(`${jitcaError.message} ${JSON.stringify(jitcaError.details ?? {})} ${String(jitcaError.stack)}`).not.toContain(secret);
+    }
+  });
+});
