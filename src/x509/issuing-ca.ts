@@ -30,6 +30,24 @@ const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
  * ERR_CONFIG_INVALID, since the pair comes from jitca's configuration and rotation state.
  */
 export function readIssuingCa(certificate: X509Certificate | Uint8Array, signer: Signer): IssuingCa {
+  // The same CA certificate signs thousands of certificates: read and check it once per
+  // (certificate, signer) pair. Both are long-lived objects of the running CA.
+  let bySigner = issuingCaCache.get(certificate);
+  if (bySigner === undefined) {
+    bySigner = new WeakMap();
+    issuingCaCache.set(certificate, bySigner);
+  }
+  let issuing = bySigner.get(signer);
+  if (issuing === undefined) {
+    issuing = readIssuingCaUncached(certificate, signer);
+    bySigner.set(signer, issuing);
+  }
+  return issuing;
+}
+
+const issuingCaCache = new WeakMap<X509Certificate | Uint8Array, WeakMap<Signer, IssuingCa>>();
+
+function readIssuingCaUncached(certificate: X509Certificate | Uint8Array, signer: Signer): IssuingCa {
   const der = certificate instanceof X509Certificate ? new Uint8Array(certificate.raw) : certificate;
   if (!(der instanceof Uint8Array)) throw new JitcaError(ErrorCodes.CONFIG_INVALID, 'CA certificate must be an X509Certificate or DER bytes');
   let subject: Uint8Array;
