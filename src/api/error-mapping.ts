@@ -52,7 +52,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     const code =
-      status === 413 ? ErrorCodes.INPUT_TOO_LARGE : status === 429 ? ErrorCodes.RATE_LIMITED : status === 415 ? ErrorCodes.REQUEST_INVALID : ErrorCodes.REQUEST_INVALID;
+      status === 413 ? ErrorCodes.INPUT_TOO_LARGE : status === 429 ? ErrorCodes.RATE_LIMITED : ErrorCodes.REQUEST_INVALID;
     void reply.code(status).send({ code, message: fastifyError.message } satisfies ErrorBody);
     return;
   }
