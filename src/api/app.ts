@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes, isJitcaError } from '../errors.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
@@ -61,6 +61,12 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   app.addSchema(errorReplySchema);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Every refusal by policy, on any route, counts once by its rule.
+  app.addHook('onError', async (_request, _reply, error) => {
+    if (isJitcaError(error, ErrorCodes.POLICY_DENIED) || isJitcaError(error, ErrorCodes.APPROVAL_REFUSED)) {
+      metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestSeconds.observe(

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { approveRequest, denyRequest } from '../issuance/approve-request.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { expireIfDue, requesterOf, requireRequest } from '../issuance/request-lifecycle.ts';
@@ -58,12 +58,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { 200: pendingReplySchema, 201: approvalIssuedReplySchema, ...errorResponses } },
       },
       async (request, reply) => {
-        const result = await approveRequest(issuance, identityOf(request), request.params.id, request.body.reason).catch((error: unknown) => {
-          if (isJitcaError(error, ErrorCodes.POLICY_DENIED) || isJitcaError(error, ErrorCodes.APPROVAL_REFUSED)) {
-            options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
-          }
-          throw error;
-        });
+        const result = await approveRequest(issuance, identityOf(request), request.params.id, request.body.reason);
         if (result.status === 'pending') return reply.code(200).send({ ...result, status: 'pending' });
         options.metrics.issued.inc({ kind: 'ssh-user' });
         // The approver gets the outcome, not the credential: the requester fetches it.

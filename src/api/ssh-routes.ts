@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { isJitcaError, ErrorCodes } from '../errors.ts';
 import { issueSshCertificate, type SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
@@ -43,44 +42,37 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const identity = identityOf(request);
         const body = request.body;
-        try {
-          const result = await issueSshCertificate(options.issuance, identity, {
-            publicKey: body.publicKey,
-            role: body.role,
-            principals: body.principals,
-            ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
-            scope: body.scope,
-            commands: body.commands,
-            sourceAddresses: body.sourceAddresses,
-            reason: body.reason,
-          });
-          if (result.status === 'pending') {
-            return reply.code(202).send({
-              requestId: result.requestId,
-              status: 'pending',
-              expiresAt: result.expiresAt.toISOString(),
-              approvals: [],
-              required: result.approval.approvals,
-              approverGroups: result.approval.approverGroups,
-            });
-          }
-          options.metrics.issued.inc({ kind: 'ssh-user' });
-          return reply.code(201).send({
+        const result = await issueSshCertificate(options.issuance, identity, {
+          publicKey: body.publicKey,
+          role: body.role,
+          principals: body.principals,
+          ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+          scope: body.scope,
+          commands: body.commands,
+          sourceAddresses: body.sourceAddresses,
+          reason: body.reason,
+        });
+        if (result.status === 'pending') {
+          return reply.code(202).send({
             requestId: result.requestId,
-            status: 'issued',
-            certificate: result.certificate,
-            serial: result.serial,
-            validAfter: result.validAfter.toISOString(),
-            validBefore: result.validBefore.toISOString(),
-            principals: result.grant.principals,
-            notes: result.notes,
+            status: 'pending',
+            expiresAt: result.expiresAt.toISOString(),
+            approvals: [],
+            required: result.approval.approvals,
+            approverGroups: result.approval.approverGroups,
           });
-        } catch (error) {
-          if (isJitcaError(error, ErrorCodes.POLICY_DENIED)) {
-            options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
-          }
-          throw error;
         }
+        options.metrics.issued.inc({ kind: 'ssh-user' });
+        return reply.code(201).send({
+          requestId: result.requestId,
+          status: 'issued',
+          certificate: result.certificate,
+          serial: result.serial,
+          validAfter: result.validAfter.toISOString(),
+          validBefore: result.validBefore.toISOString(),
+          principals: result.grant.principals,
+          notes: result.notes,
+        });
       },
     );
   };

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ErrorCodes, isJitcaError } from '../errors.ts';
 import { issueX509ClientCertificate, type X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
@@ -53,26 +52,21 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const body = request.body;
         const scope = body.scope ?? (body.cluster === undefined ? undefined : { cluster: body.cluster });
-        try {
-          const result = await issueX509ClientCertificate(options.issuance, identityOf(request), {
-            csr: body.csr,
-            ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
-            scope: scope?.namespace === undefined ? undefined : scope,
-          });
-          options.metrics.issued.inc({ kind: 'x509-client' });
-          return reply.code(201).send({
-            requestId: result.requestId,
-            certificate: result.certificate,
-            caCertificate: options.issuance.kubeCa.certificatePem,
-            serial: result.serial,
-            notBefore: result.notBefore.toISOString(),
-            notAfter: result.notAfter.toISOString(),
-            groups: result.organizations,
-          });
-        } catch (error) {
-          if (isJitcaError(error, ErrorCodes.POLICY_DENIED)) options.metrics.denied.inc({ rule: String(error.details?.['rule'] ?? 'unknown') });
-          throw error;
-        }
+        const result = await issueX509ClientCertificate(options.issuance, identityOf(request), {
+          csr: body.csr,
+          ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+          scope: scope?.namespace === undefined ? undefined : scope,
+        });
+        options.metrics.issued.inc({ kind: 'x509-client' });
+        return reply.code(201).send({
+          requestId: result.requestId,
+          certificate: result.certificate,
+          caCertificate: options.issuance.kubeCa.certificatePem,
+          serial: result.serial,
+          notBefore: result.notBefore.toISOString(),
+          notAfter: result.notAfter.toISOString(),
+          groups: result.organizations,
+        });
       },
     );
   };
