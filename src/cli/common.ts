@@ -33,3 +33,10 @@ export function reportAndExit(error: unknown): never {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** Long-running commands stop cleanly (close listeners, then the token and store) on SIGINT/SIGTERM. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  const once = (): void => void stop();
+  process.once('SIGINT', once);
+  process.once('SIGTERM', once);
+}

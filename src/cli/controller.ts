@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { openCaRuntime } from '../ca-runtime.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
 import { createKubeConfig, type KubeConnection } from '../k8s/kube-client.ts';
-import { configFrom } from './common.ts';
+import { configFrom, stopOnSignals } from './common.ts';
 
 interface ControllerOptions {
   kubeconfig?: string;
@@ -37,12 +37,10 @@ export function registerController(program: Command): void {
         backdateSeconds: config.ssh.backdateSeconds,
         clusterName: config.kubernetes.clusterName,
       });
-      const shutdown = async (): Promise<void> => {
+      stopOnSignals(async () => {
         await controller.stop();
         await runtime.close();
-      };
-      process.once('SIGINT', () => void shutdown());
-      process.once('SIGTERM', () => void shutdown());
+      });
       await controller.start();
     });
 }

@@ -6,7 +6,7 @@ import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
-import { configFrom } from './common.ts';
+import { configFrom, stopOnSignals } from './common.ts';
 
 interface ServeOptions {
   port?: string;
@@ -36,13 +36,11 @@ export function registerServe(program: Command): void {
         sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => app.log.warn({ err: error }, 'expiry sweep failed'));
       }, 60_000);
       sweeper.unref();
-      const shutdown = async (): Promise<void> => {
+      stopOnSignals(async () => {
         clearInterval(sweeper);
         await app.close();
         await runtime.close();
-      };
-      process.once('SIGINT', () => void shutdown());
-      process.once('SIGTERM', () => void shutdown());
+      });
       await app.listen({ host: options.host ?? config.server.host, port: Number(options.port ?? config.server.port) });
     });
 }
