@@ -1,7 +1,6 @@
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { KeyAlgorithm, Signer, SignOptions } from '../../hsm/signer.ts';
-import { derSequence, derUnsignedInteger } from './der-writer.ts';
+import { derObjectIdentifier, derSequence, derUnsignedInteger } from './der-writer.ts';
 
 interface CaSignatureProfile {
   /** OID for both TBSCertificate.signature and Certificate.signatureAlgorithm (RFC 5280 §4.1.1.2). */
@@ -29,9 +28,13 @@ function profileFor(algorithm: KeyAlgorithm): CaSignatureProfile {
   }
 }
 
-export function caSignatureAlgorithm(algorithm: KeyAlgorithm): AlgorithmIdentifier {
+const DER_NULL = Uint8Array.of(0x05, 0x00);
+
+/** DER AlgorithmIdentifier of the certificate signature made with a CA key of this algorithm. */
+export function caSignatureAlgorithm(algorithm: KeyAlgorithm): Uint8Array {
   const profile = profileFor(algorithm);
-  return new AlgorithmIdentifier(profile.nullParameters ? { algorithm: profile.oid, parameters: null } : { algorithm: profile.oid });
+  const oid = derObjectIdentifier(profile.oid);
+  return derSequence(profile.nullParameters ? [oid, DER_NULL] : [oid]);
 }
 
 /**

@@ -1,21 +1,15 @@
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  ExtendedKeyUsage,
-  Extension,
-  KeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  SubjectKeyIdentifier,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_subjectKeyIdentifier,
-  id_kp_clientAuth,
-} from '@peculiar/asn1-x509';
+import { DER_TRUE, derContextPrimitive, derNamedBits, derObjectIdentifier, derOctetString, derSequence } from './der-writer.ts';
 import { SCOPE_EXTENSION_OID, encodeScopeExtension, type CertificateScope } from './scope-extension.ts';
+
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_KEY_USAGE = '2.5.29.15';
+const OID_EXT_KEY_USAGE = '2.5.29.37';
+const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35';
+const OID_KP_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** KeyUsage named bits, RFC 5280 §4.2.1.3. */
+const KeyUsageBit = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
 
 export interface ClientExtensionOptions {
   subjectKeyIdentifier: Uint8Array;
@@ -33,18 +27,15 @@ export interface ClientExtensionOptions {
  * - subjectKeyIdentifier (§4.2.1.2) and authorityKeyIdentifier = the CA's SKI (§4.2.1.1);
  * - jitca's scope extension, not critical, when a scope is given.
  */
-export function clientCertificateExtensions(options: ClientExtensionOptions): Extension[] {
-  const usage = KeyUsageFlags.digitalSignature | (options.keyEncipherment ? KeyUsageFlags.keyEncipherment : 0);
+export function clientCertificateExtensions(options: ClientExtensionOptions): Uint8Array[] {
+  const usage = options.keyEncipherment ? [KeyUsageBit.digitalSignature, KeyUsageBit.keyEncipherment] : [KeyUsageBit.digitalSignature];
   const extensions = [
-    extension(id_ce_basicConstraints, true, AsnConvert.serialize(new BasicConstraints({ cA: false }))),
-    extension(id_ce_keyUsage, true, AsnConvert.serialize(new KeyUsage(usage))),
-    extension(id_ce_extKeyUsage, false, AsnConvert.serialize(new ExtendedKeyUsage([id_kp_clientAuth]))),
-    extension(id_ce_subjectKeyIdentifier, false, AsnConvert.serialize(new SubjectKeyIdentifier(toArrayBuffer(options.subjectKeyIdentifier)))),
-    extension(
-      id_ce_authorityKeyIdentifier,
-      false,
-      AsnConvert.serialize(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(toArrayBuffer(options.authorityKeyIdentifier)) })),
-    ),
+    extension(OID_BASIC_CONSTRAINTS, true, derSequence([])),
+    extension(OID_KEY_USAGE, true, derNamedBits(usage)),
+    extension(OID_EXT_KEY_USAGE, false, derSequence([derObjectIdentifier(OID_KP_CLIENT_AUTH)])),
+    extension(OID_SUBJECT_KEY_IDENTIFIER, false, derOctetString(options.subjectKeyIdentifier)),
+    // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT KeyIdentifier OPTIONAL, ... }
+    extension(OID_AUTHORITY_KEY_IDENTIFIER, false, derSequence([derContextPrimitive(0, options.authorityKeyIdentifier)])),
   ];
   if (options.scope !== undefined) extensions.push(extension(SCOPE_EXTENSION_OID, false, encodeScopeExtension(options.scope)));
   return extensions;
@@ -56,18 +47,16 @@ export function clientCertificateExtensions(options: ClientExtensionOptions): Ex
  * §4.2.1.9, §4.2.1.3), and its subjectKeyIdentifier. Self-signed, so no authorityKeyIdentifier
  * (§4.2.1.1 allows omitting it there).
  */
-export function caCertificateExtensions(subjectKeyIdentifier: Uint8Array): Extension[] {
+export function caCertificateExtensions(subjectKeyIdentifier: Uint8Array): Uint8Array[] {
   return [
-    extension(id_ce_basicConstraints, true, AsnConvert.serialize(new BasicConstraints({ cA: true, pathLenConstraint: 0 }))),
-    extension(id_ce_keyUsage, true, AsnConvert.serialize(new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign))),
-    extension(id_ce_subjectKeyIdentifier, false, AsnConvert.serialize(new SubjectKeyIdentifier(toArrayBuffer(subjectKeyIdentifier)))),
+    // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }
+    extension(OID_BASIC_CONSTRAINTS, true, derSequence([DER_TRUE, Uint8Array.of(0x02, 0x01, 0x00)])),
+    extension(OID_KEY_USAGE, true, derNamedBits([KeyUsageBit.keyCertSign, KeyUsageBit.cRLSign])),
+    extension(OID_SUBJECT_KEY_IDENTIFIER, false, derOctetString(subjectKeyIdentifier)),
   ];
 }
 
-function extension(oid: string, critical: boolean, value: ArrayBuffer | Uint8Array): Extension {
-  return new Extension({ extnID: oid, critical, extnValue: new OctetString(value) });
-}
-
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
+/** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } (§4.1). */
+function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
+  return derSequence([derObjectIdentifier(oid), ...(critical ? [DER_TRUE] : []), derOctetString(value)]);
 }

@@ -1,6 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { readCsrAttributes, type RequestedExtensions } from './csr-requested-extensions.ts';
 import { verifyCsrSignature } from './csr-signature.ts';
@@ -53,6 +51,8 @@ export function parseCsr(input: string | Uint8Array): ParsedCsr {
   }
 }
 
+// decodeDer walks every element as strict DER, so the request has exactly one encoding; and each
+// member is then read here by jitca's own readers, so no schema library interprets it differently.
 function parseCsrDer(der: Uint8Array): ParsedCsr {
   const root = decodeDer(der);
   const [info, signatureAlgorithm, signature] = expectSequence(root, 'CertificationRequest', 3) as [DerElement, DerElement, DerElement];
@@ -70,7 +70,6 @@ function parseCsrDer(der: Uint8Array): ParsedCsr {
   const subjectName = readSubjectName(subject);
   const key = readSubjectPublicKey(spki, ErrorCodes.CSR_INVALID);
   const { requestedExtensions, attributeTypes } = readCsrAttributes(attributes);
-  assertSchemaRoundTrip(der);
   const signatureAlgorithmName = verifyCsrSignature(info.encoded, signatureAlgorithm, signature, key);
   return {
     der: der.slice(),
@@ -82,20 +81,6 @@ function parseCsrDer(der: Uint8Array): ParsedCsr {
     requestedExtensions,
     attributeTypes,
   };
-}
-
-/**
- * The request must also be what @peculiar/asn1-csr's CertificationRequest schema reads, and read
- * back to the same bytes: one canonical encoding, so no other X.509 reader sees a different value.
- */
-function assertSchemaRoundTrip(der: Uint8Array): void {
-  let again: Uint8Array;
-  try {
-    again = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(der, CertificationRequest)));
-  } catch {
-    throw new DerError('CSR does not match the PKCS#10 CertificationRequest definition');
-  }
-  if (!Buffer.from(again).equals(der)) throw new DerError('CSR is not in the canonical DER encoding of its value');
 }
 
 function requestDer(input: string | Uint8Array): Uint8Array {

@@ -1,7 +1,6 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { DerError, TagClass, UniversalTag, decodeObjectIdentifier, expectSequence, expectUniversal, type DerElement } from './der-reader.ts';
+import { derElement, derObjectIdentifier, derSequence, derUtf8String } from './der-writer.ts';
 
 /**
  * A subject as jitca reads it: Kubernetes takes the user from CN and the groups from the O values
@@ -132,12 +131,8 @@ export function encodeSubjectName(subject: { commonName: string; organizations: 
   if (new Set(subject.organizations).size !== subject.organizations.length) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'certificate organizations must not repeat');
   }
-  const name = new Name(
-    values.map(
-      ({ type, value }) => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]),
-    ),
-  );
-  return new Uint8Array(AsnConvert.serialize(name));
+  // Name ::= SEQUENCE OF RelativeDistinguishedName; RDN ::= SET OF AttributeTypeAndValue (one here).
+  return derSequence(values.map(({ type, value }) => derElement(0x31, derSequence([derObjectIdentifier(type), derUtf8String(value)]))));
 }
 
 function checkNameValue(what: string, value: unknown): void {

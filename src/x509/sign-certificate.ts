@@ -1,11 +1,9 @@
 import { X509Certificate } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version, type Extension } from '@peculiar/asn1-x509';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Signer } from '../../hsm/signer.ts';
 import { caSignatureAlgorithm, signWithCa } from './ca-signature.ts';
-import { decodeDer, type DerElement } from './der-reader.ts';
-import { positiveIntegerContent } from './der-writer.ts';
+import { DerError, UniversalTag, decodeDer, expectUniversal } from './der-reader.ts';
+import { derBitStringBytes, derContextConstructed, derElement, derSequence, derTime, positiveIntegerContent } from './der-writer.ts';
 import { encodePem } from './pem.ts';
 
 export interface CertificateContent {
@@ -18,7 +16,8 @@ export interface CertificateContent {
   notAfter: Date;
   /** SubjectPublicKeyInfo DER of the certified key. */
   spki: Uint8Array;
-  extensions: Extension[];
+  /** Each one Extension's DER (RFC 5280 §4.1), in the order they go into the certificate. */
+  extensions: Uint8Array[];
 }
 
 export interface SignedCertificate {
@@ -32,13 +31,16 @@ const MAX_SERIAL_OCTETS = 20;
 const EARLIEST = Date.UTC(1950, 0, 1);
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59);
 
+/** Version ::= INTEGER { v3(2) }, as TBSCertificate's [0] EXPLICIT first member (RFC 5280 §4.1). */
+const VERSION_V3 = derContextConstructed(0, Uint8Array.of(0x02, 0x01, 0x02));
+
 /**
- * Builds a v3 TBSCertificate (@peculiar/asn1-x509 schema objects, serialized with AsnConvert),
- * signs its DER with the CA Signer and assembles the certificate. Before returning it checks the
- * result as a relying party would: the signed bytes are the certificate's TBSCertificate, the
- * issuer, subject and key are exactly the given bytes, and OpenSSL (node:crypto X509Certificate)
- * verifies the signature with the CA's public key. A failed check is ERR_HSM_FAILURE: a token that
- * returns a wrong signature must not put a broken certificate into the world.
+ * Builds a v3 TBSCertificate in DER (RFC 5280 §4.1), signs it with the CA Signer and assembles the
+ * certificate. Issuer, subject and key are written exactly as given, and must each be one strict
+ * DER SEQUENCE (ERR_REQUEST_INVALID otherwise). Before returning it checks the result as a relying
+ * party would: OpenSSL (node:crypto X509Certificate) parses the certificate and verifies the
+ * signature with the CA's public key. A failed check is ERR_HSM_FAILURE: a token that returns a
+ * wrong signature must not put a broken certificate into the world.
  *
  * Times are whole seconds (fractions are dropped); UTCTime through 2049, GeneralizedTime from 2050
  * (RFC 5280 §4.1.2.5).
@@ -47,23 +49,22 @@ export async function signCertificate(content: CertificateContent, signer: Signe
   checkSerial(content.serial);
   checkValidity(content.notBefore, content.notAfter);
   const signatureAlgorithm = caSignatureAlgorithm(signer.algorithm);
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: toArrayBuffer(positiveIntegerContent(content.serial)),
-    signature: signatureAlgorithm,
-    issuer: AsnConvert.parse(content.issuer, Name),
-    validity: new Validity({ notBefore: content.notBefore, notAfter: content.notAfter }),
-    subject: AsnConvert.parse(content.subject, Name),
-    subjectPublicKeyInfo: AsnConvert.parse(content.spki, SubjectPublicKeyInfo),
-    extensions: new Extensions(content.extensions),
-  });
-  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
-  checkTbsFields(tbsDer, content);
+  checkSequence(content.issuer, 'issuer');
+  checkSequence(content.subject, 'subject');
+  checkSequence(content.spki, 'subject public key');
+  const tbsDer = derSequence([
+    VERSION_V3,
+    derElement(0x02, positiveIntegerContent(content.serial)),
+    signatureAlgorithm,
+    content.issuer,
+    derSequence([derTime(content.notBefore), derTime(content.notAfter)]),
+    content.subject,
+    content.spki,
+    derContextConstructed(3, derSequence(content.extensions)),
+  ]);
   const signatureValue = await signWithCa(signer, tbsDer);
-  const der = new Uint8Array(
-    AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm, signatureValue: toArrayBuffer(signatureValue) })),
-  );
-  checkSignedCertificate(der, tbsDer, signer);
+  const der = derSequence([tbsDer, signatureAlgorithm, derBitStringBytes(signatureValue)]);
+  checkSignedCertificate(der, signer);
   return { der, pem: encodePem('CERTIFICATE', der) };
 }
 
@@ -84,21 +85,20 @@ function checkValidity(notBefore: Date, notAfter: Date): void {
   }
 }
 
-/** The schema round trip must keep the issuer, subject and key bytes exactly. */
-function checkTbsFields(tbsDer: Uint8Array, content: CertificateContent): void {
-  // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, spki, [3] extensions.
-  const fields = decodeDer(tbsDer).children;
-  const same = (index: number, bytes: Uint8Array): boolean => Buffer.from((fields[index] as DerElement | undefined)?.encoded ?? []).equals(bytes);
-  if (!same(3, content.issuer) || !same(5, content.subject) || !same(6, content.spki)) {
-    throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'issuer, subject or public key is not in canonical DER; it would not be certified as given');
+/** Written into the certificate verbatim: anything but one strict-DER SEQUENCE would be certified as something else. */
+function checkSequence(bytes: Uint8Array, what: string): void {
+  try {
+    expectUniversal(decodeDer(bytes), UniversalTag.sequence, what);
+  } catch (error) {
+    if (!(error instanceof DerError)) throw error;
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `${what} is not one canonical DER SEQUENCE; it would not be certified as given`);
   }
 }
 
-function checkSignedCertificate(der: Uint8Array, tbsDer: Uint8Array, signer: Signer): void {
+function checkSignedCertificate(der: Uint8Array, signer: Signer): void {
   let ok = false;
   try {
-    const signedPart = decodeDer(der).children[0]?.encoded;
-    ok = signedPart !== undefined && Buffer.from(signedPart).equals(tbsDer) && new X509Certificate(der).verify(signer.publicKey);
+    ok = new X509Certificate(der).verify(signer.publicKey);
   } catch {
     ok = false;
   }
@@ -108,8 +108,4 @@ function checkSignedCertificate(der: Uint8Array, tbsDer: Uint8Array, signer: Sig
       details: { keyId: signer.keyId },
     });
   }
-}
-
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
 }

@@ -89,7 +89,7 @@ describe('parseCsr on hostile input', () => {
 /**
  * Structure-aware: well-formed, correctly self-signed requests whose subject and attributes are
  * random (string types, OIDs, extension values), so the subject, attribute and extension readers
- * and the schema round trip see input that passes the signature. Each is accepted or refused with a
+ * see input that passes the signature. Each is accepted or refused with a
  * JitcaError; when accepted, the subject read back is the one encoded.
  */
 describe('parseCsr on signed requests with random contents', () => {
