@@ -45,6 +45,8 @@ export const ErrorCodes = {
   REQUEST_INVALID: 'ERR_REQUEST_INVALID',
   REQUEST_NOT_FOUND: 'ERR_REQUEST_NOT_FOUND',
   REQUEST_NOT_PENDING: 'ERR_REQUEST_NOT_PENDING',
+  /** Another decision on the request (another replica, another approver) was recorded after this one read it. */
+  REQUEST_CHANGED: 'ERR_REQUEST_CHANGED',
   APPROVAL_REFUSED: 'ERR_APPROVAL_REFUSED',
   FORBIDDEN: 'ERR_FORBIDDEN',
   RATE_LIMITED: 'ERR_RATE_LIMITED',

@@ -1,4 +1,4 @@
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { canApprove, evaluateSshRequest } from '../policy/evaluate.ts';
 import type { Identity, SshCertificateRequest } from '../policy/types.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
@@ -17,25 +17,47 @@ export type ApprovalResult =
   | Extract<SshIssuanceResult, { status: 'issued' }>;
 
 /**
- * Decisions on one request are serialized in this process: two approvers arriving together on a
- * two-approval role must not both see "one prior approval" and both sign. (Across replicas the
- * store's unique (request, approver) constraint stops double counting by the same person; a
- * second replica deciding the same request concurrently needs a row lock, see issue notes.)
+ * Decisions on one request are serialized per store (one store per replica), so approvers
+ * arriving together at one replica do not race each other for nothing. Across replicas every
+ * decision is written with the request version it was made from (StoredRequest.version); the
+ * store refuses it with ERR_REQUEST_CHANGED if another replica decided in between, and the
+ * decision is made again from what is stored now: two approvers of a two-approval role at two
+ * replicas cannot both see "no prior approval" and leave the request pending for ever, and two
+ * approvers of a one-approval role cannot both sign.
  */
-const inFlight = new Map<string, Promise<unknown>>();
+const inFlightByStore = new WeakMap<object, Map<string, Promise<unknown>>>();
 
-function serialized<T>(requestId: string, work: () => Promise<T>): Promise<T> {
-  const previous = inFlight.get(requestId) ?? Promise.resolve();
-  const next = previous.then(work, work);
+/** Another replica deciding the same request at the same moment is rare; more than this in a row is not. */
+const DECISION_ATTEMPTS = 3;
+
+function serialized<T>(context: SshIssuanceContext, requestId: string, work: () => Promise<T>): Promise<T> {
+  let inFlight = inFlightByStore.get(context.store);
+  if (inFlight === undefined) {
+    inFlight = new Map();
+    inFlightByStore.set(context.store, inFlight);
+  }
+  const queue = inFlight;
+  const previous = queue.get(requestId) ?? Promise.resolve();
+  const next = previous.then(() => decidedAgainIfChanged(work), () => decidedAgainIfChanged(work));
   const settled = next.then(
     () => undefined,
     () => undefined,
   );
-  inFlight.set(requestId, settled);
+  queue.set(requestId, settled);
   void settled.then(() => {
-    if (inFlight.get(requestId) === settled) inFlight.delete(requestId);
+    if (queue.get(requestId) === settled) queue.delete(requestId);
   });
   return next;
+}
+
+async function decidedAgainIfChanged<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isJitcaError(error, ErrorCodes.REQUEST_CHANGED) || attempt >= DECISION_ATTEMPTS) throw error;
+    }
+  }
 }
 
 /**
@@ -50,7 +72,7 @@ export function approveRequest(
   requestId: string,
   reason?: string,
 ): Promise<ApprovalResult> {
-  return serialized(requestId, async () => {
+  return serialized(context, requestId, async () => {
     const request = await pendingRequest(context, requestId);
     const requester = requesterOf(request);
     const prior = (await context.store.listApprovals(requestId)).map((approval) => approval.approver);
@@ -66,7 +88,11 @@ export function approveRequest(
 
     if (approvers.length < required) {
       await context.store.recordDecision({
-        request: { ...requestRow(requestId, requester, role, 'pending', request.body, request.decision, now), expiresAt: request.expiresAt },
+        request: {
+          ...requestRow(requestId, requester, role, 'pending', request.body, request.decision, now),
+          expiresAt: request.expiresAt,
+          expectedVersion: request.version,
+        },
         approval: { approver: approver.subject },
         event: auditEvent('request.approved', approver, requestId, { requester: requester.subject, approvers, required, reason }),
       });
@@ -77,7 +103,7 @@ export function approveRequest(
     const decision = evaluateSshRequest(context.policy, requester, requestFromBody(request.body));
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
-        request: requestRow(requestId, requester, role, 'denied', request.body, decision, now),
+        request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
         approval: { approver: approver.subject },
         event: auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers }),
       });
@@ -92,14 +118,14 @@ export function approveRequest(
       { outcome: 'approve', grant: decision.grant, notes: decision.notes },
       request.body,
       `approved:${requestId}:${approvers.join(',')}`,
-      { approver: approver.subject, approvers },
+      { approver: approver.subject, approvers, requestVersion: request.version },
     );
   });
 }
 
 /** An approver (or the requester, withdrawing) denies a pending request. */
 export function denyRequest(context: SshIssuanceContext, actor: Identity, requestId: string, reason: string): Promise<void> {
-  return serialized(requestId, async () => {
+  return serialized(context, requestId, async () => {
     const request = await pendingRequest(context, requestId);
     const requester = requesterOf(request);
     const role = context.policy.roles.find((candidate) => candidate.name === request.role);
@@ -111,7 +137,10 @@ export function denyRequest(context: SshIssuanceContext, actor: Identity, reques
       });
     }
     await context.store.recordDecision({
-      request: requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason }, context.clock.now()),
+      request: {
+        ...requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason }, context.clock.now()),
+        expectedVersion: request.version,
+      },
       event: auditEvent('request.denied', actor, requestId, { requester: requester.subject, reason }),
     });
   });

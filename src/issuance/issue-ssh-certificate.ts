@@ -97,7 +97,7 @@ export async function signAndRecord(
   decision: Extract<Decision, { outcome: 'approve' }>,
   body: Record<string, unknown>,
   approvalReference: string,
-  finalApproval?: { approver: string; approvers: string[] },
+  finalApproval?: { approver: string; approvers: string[]; requestVersion: number },
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
@@ -132,7 +132,10 @@ export async function signAndRecord(
     };
     try {
       await context.store.recordDecision({
-        request: requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serial.toString() }, now),
+        request: {
+          ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serial.toString() }, now),
+          expectedVersion: finalApproval?.requestVersion,
+        },
         approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver },
         certificate: {
           serial: serial.toString(),

@@ -1,4 +1,4 @@
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
 import type { Store, StoredRequest } from '../store/types.ts';
 import { auditEvent, type SshIssuanceContext } from './issue-ssh-certificate.ts';
@@ -13,12 +13,23 @@ export async function requireRequest(store: Store, requestId: string): Promise<S
 
 /**
  * A pending request past its expiry becomes "expired" (audited) the first time anyone looks at it,
- * and by the periodic sweep; it can then never be approved.
+ * and by the periodic sweep; it can then never be approved. If another replica decided (or
+ * expired) it in between, what that replica wrote is returned instead.
  */
 export async function expireIfDue(context: SshIssuanceContext, request: StoredRequest): Promise<StoredRequest> {
   if (request.state !== 'pending' || request.expiresAt === undefined) return request;
   const now = context.clock.now();
   if (Date.parse(request.expiresAt) > now) return request;
+  try {
+    await recordExpiry(context, request);
+  } catch (error) {
+    if (!isJitcaError(error, ErrorCodes.REQUEST_CHANGED)) throw error;
+    return requireRequest(context.store, request.id);
+  }
+  return { ...request, state: 'expired', version: request.version + 1 };
+}
+
+async function recordExpiry(context: SshIssuanceContext, request: StoredRequest): Promise<void> {
   const requester = requesterOf(request);
   await context.store.recordDecision({
     request: {
@@ -31,13 +42,13 @@ export async function expireIfDue(context: SshIssuanceContext, request: StoredRe
       decision: request.decision,
       createdAt: request.createdAt,
       expiresAt: request.expiresAt,
+      expectedVersion: request.version,
     },
     event: auditEvent('request.expired', { subject: 'system', groups: [], via: 'local-cli' }, request.id, {
       requester: requester.subject,
       expiresAt: request.expiresAt,
     }),
   });
-  return { ...request, state: 'expired' };
 }
 
 /**

@@ -38,6 +38,7 @@ export interface PreparedRequest {
   decisionJson: string;
   createdAt: string;
   expiresAt?: string;
+  expectedVersion?: number;
 }
 
 export interface PreparedCertificate {
@@ -163,6 +164,12 @@ function prepareRequest(request: RequestInput): PreparedRequest {
   };
   if (request.role !== undefined) prepared.role = text(request.role, 'request.role');
   if (request.expiresAt !== undefined) prepared.expiresAt = timestamp(request.expiresAt, 'request.expiresAt');
+  if (request.expectedVersion !== undefined) {
+    if (!Number.isSafeInteger(request.expectedVersion) || request.expectedVersion < 0) {
+      throw invalid('request.expectedVersion', 'must be a non-negative integer (a StoredRequest.version)');
+    }
+    prepared.expectedVersion = request.expectedVersion;
+  }
   return prepared;
 }
 

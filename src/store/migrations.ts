@@ -78,9 +78,21 @@ const initialSchema: Migration = {
   },
 };
 
+/**
+ * requests.version: decisions on a request are made from what was read (its state, its
+ * approvals) and written later; with several replicas another decision can land in between.
+ * Each write bumps the version and a decision states the version it read (request-repository.ts).
+ */
+const requestVersion: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('requests').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
+  '0002_request_version': requestVersion,
 };
 
 const inCodeProvider: MigrationProvider = {

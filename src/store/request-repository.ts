@@ -1,3 +1,4 @@
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { parseStoredJsonObject } from './canonical-json.ts';
 import { compileStatement } from './compiled-statement.ts';
 import type { PreparedRequest } from './entry-validation.ts';
@@ -16,6 +17,7 @@ const REQUEST_COLUMNS = {
   created_at: true,
   expires_at: true,
   updated_at: true,
+  version: true,
 } as const satisfies Record<keyof RequestsTable, true>;
 
 export type RequestUpsert = (executor: StatementExecutor, request: PreparedRequest, updatedAt: string) => void | Promise<void>;
@@ -23,7 +25,13 @@ export type RequestUpsert = (executor: StatementExecutor, request: PreparedReque
 /**
  * Inserts the request or moves an existing one to its new state. What was asked (kind,
  * requester, role, body) and when (created_at) keep their first values: a later decision on the
- * same request cannot rewrite what the requester asked for. Compiled once per store.
+ * same request cannot rewrite what the requester asked for. Every update bumps the version.
+ *
+ * With request.expectedVersion, the stored version is read first and must still be that one,
+ * else ERR_REQUEST_CHANGED. Read and write run in the batch's transaction, which no other writer
+ * can interleave with: SQLite's BEGIN IMMEDIATE holds the write lock, and on PostgreSQL every
+ * batch takes the store's advisory lock before its first read (postgres-database.ts).
+ * Compiled once per store.
  */
 export function compileRequestUpsert(db: StoreDb): RequestUpsert {
   const statement = compileStatement<RequestsTable>(REQUEST_COLUMNS, (row) =>
@@ -36,10 +44,14 @@ export function compileRequestUpsert(db: StoreDb): RequestUpsert {
           decision: eb.ref('excluded.decision'),
           expires_at: eb.ref('excluded.expires_at'),
           updated_at: eb.ref('excluded.updated_at'),
+          version: eb('requests.version', '+', 1),
         })),
       ),
   );
-  return (executor, request, updatedAt) =>
+  const versionOf = compileStatement<Pick<RequestsTable, 'id'>>({ id: true }, (row) =>
+    db.selectFrom('requests').select('version').where('id', '=', row.id),
+  );
+  const upsert = (executor: StatementExecutor, request: PreparedRequest, updatedAt: string): void | Promise<void> =>
     executor.run(
       statement.sql,
       statement.bind({
@@ -53,8 +65,26 @@ export function compileRequestUpsert(db: StoreDb): RequestUpsert {
         created_at: request.createdAt,
         expires_at: request.expiresAt ?? null,
         updated_at: updatedAt,
+        version: 0,
       }),
     );
+  return (executor, request, updatedAt) => {
+    const expected = request.expectedVersion;
+    if (expected === undefined) return upsert(executor, request, updatedAt);
+    return (async () => {
+      const [row] = await executor.rows<Pick<RequestsTable, 'version'>>(versionOf.sql, versionOf.bind({ id: request.id }));
+      // PostgreSQL drivers may hand integers back as strings.
+      const current = row === undefined ? undefined : Number(row.version);
+      if (current !== expected) {
+        throw new JitcaError(
+          ErrorCodes.REQUEST_CHANGED,
+          `request ${request.id} changed after it was read (version ${current ?? 'none'}, expected ${expected}); read it again and decide again`,
+          { details: { requestId: request.id } },
+        );
+      }
+      await upsert(executor, request, updatedAt);
+    })();
+  };
 }
 
 export async function findRequest(db: StoreDb, id: string): Promise<StoredRequest | undefined> {
@@ -72,6 +102,7 @@ function toStoredRequest(row: RequestsTable): StoredRequest {
     decision: parseStoredJsonObject(row.decision),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    version: Number(row.version),
   };
   if (row.role !== null) request.role = row.role;
   if (row.expires_at !== null) request.expiresAt = row.expires_at;

@@ -37,6 +37,8 @@ export interface RequestsTable {
   created_at: string;
   expires_at: string | null;
   updated_at: string;
+  /** 0 when inserted, +1 with every later decision: what a decision read is checked at its write. */
+  version: number;
 }
 
 export interface ApprovalsTable {

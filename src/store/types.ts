@@ -85,11 +85,19 @@ export interface RequestInput {
   createdAt: string;
   /** ISO-8601; when a pending request stops being approvable. */
   expiresAt?: string;
+  /**
+   * The StoredRequest.version this decision was made from. When given, the write fails with
+   * ERR_REQUEST_CHANGED (and records nothing) if the request has changed since: a decision made
+   * on what another replica or approver has already overtaken must be made again.
+   */
+  expectedVersion?: number;
 }
 
-export interface StoredRequest extends RequestInput {
+export interface StoredRequest extends Omit<RequestInput, 'expectedVersion'> {
   /** ISO-8601 time of the last recordDecision for this request (from the injected Clock). */
   updatedAt: string;
+  /** 0 when first recorded, +1 with each later decision; pass it back as expectedVersion. */
+  version: number;
 }
 
 export interface StoredCertificate extends IssuedCertificateInput {

@@ -76,7 +76,7 @@ describe('PostgreSQL store', () => {
     const record = await store.recordDecision(entry);
 
     expect(record).toMatchObject({ seq: 1, at: '2025-03-01T12:00:05.000Z', type: 'ssh.issued', prevHash: '0'.repeat(64) });
-    expect(await store.getRequest('req-1')).toEqual({ ...entry.request, updatedAt: '2025-03-01T12:00:05.000Z' });
+    expect(await store.getRequest('req-1')).toEqual({ ...entry.request, updatedAt: '2025-03-01T12:00:05.000Z', version: 0 });
     expect(await store.findCertificateBySerial(entry.certificate?.serial ?? '')).toEqual({
       ...entry.certificate,
       createdAt: '2025-03-01T12:00:05.000Z',
@@ -118,6 +118,35 @@ describe('PostgreSQL store', () => {
 
     await query(url, `update audit_log set data = '{"rule":"allow-everything"}' where seq = 3`);
     expect(await store.verifyAudit()).toEqual({ ok: false, records: 2, firstBroken: { seq: 3, reason: 'hash-mismatch' } });
+  });
+
+  it('two replicas deciding the same request from the same version: exactly one decision lands', async () => {
+    const url = freshDatabase();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    const pending = { ...issuedEntry('req-race').request, state: 'pending' as const };
+    await a.store.recordDecision({ request: pending, event: { type: 'request.pending', actor: 'alice@example.com', data: {} } });
+    for (let round = 0; round < 10; round += 1) {
+      const read = await b.store.getRequest('req-race');
+      const version = read?.version ?? -1;
+      // Both replicas read `version` and decide at once; the advisory lock orders their transactions.
+      const decide = (store: Store, approver: string): Promise<unknown> =>
+        errorOf(
+          store.recordDecision({
+            request: { ...pending, expectedVersion: version },
+            approval: { approver: `${approver}-${round}@example.com` },
+            event: { type: 'request.approved', actor: `${approver}-${round}@example.com`, data: {} },
+          }),
+        );
+      const outcomes = await Promise.all([decide(a.store, 'bob'), decide(b.store, 'carol')]);
+      const refused = outcomes.filter((outcome) => isJitcaError(outcome, ErrorCodes.REQUEST_CHANGED));
+      expect(outcomes.filter((outcome) => outcome === undefined)).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect((await a.store.getRequest('req-race'))?.version).toBe(version + 1);
+    }
+    expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 0, audit_log: 11 });
+    const approvals = await query<{ n: string }>(url, 'select count(*) as n from approvals');
+    expect(Number(approvals[0]?.n)).toBe(10);
+    expect((await a.store.verifyAudit()).ok).toBe(true);
   });
 
   it('keeps one contiguous, linked chain when two replicas write 200 entries each at once', async () => {

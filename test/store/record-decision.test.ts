@@ -41,7 +41,7 @@ describe('recordDecision', () => {
       prevHash: '0'.repeat(64),
     });
     expect(record.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(await store.getRequest('req-1')).toEqual({ ...entry.request, updatedAt: '2025-03-01T12:00:05.000Z' });
+    expect(await store.getRequest('req-1')).toEqual({ ...entry.request, updatedAt: '2025-03-01T12:00:05.000Z', version: 0 });
     expect(await store.findCertificateBySerial(entry.certificate?.serial ?? '')).toEqual({
       ...entry.certificate,
       createdAt: '2025-03-01T12:00:05.000Z',
@@ -82,6 +82,37 @@ describe('recordDecision', () => {
       [2, 'request.approved', 'req-2'],
       [3, 'ssh.issued', 'req-2'],
     ]);
+  });
+
+  it('bumps the version with every decision; a decision made from an older version is ERR_REQUEST_CHANGED and writes nothing', async () => {
+    const { store } = await open();
+    const issued = issuedEntry('req-v');
+    const pending = { ...issued.request, state: 'pending' as const };
+    await store.recordDecision({ request: pending, event: { type: 'request.pending', actor: 'alice@example.com', data: {} } });
+    expect((await store.getRequest('req-v'))?.version).toBe(0);
+    // Two approvers both read version 0; the first one's decision lands.
+    await store.recordDecision({
+      request: { ...pending, expectedVersion: 0 },
+      approval: { approver: 'bob@example.com' },
+      event: { type: 'request.approved', actor: 'bob@example.com', data: {} },
+    });
+    expect((await store.getRequest('req-v'))?.version).toBe(1);
+    // The second one decided from version 0 too: refused, nothing of it written.
+    await expectCode(
+      store.recordDecision({ ...issued, request: { ...issued.request, expectedVersion: 0 }, approval: { approver: 'carol@example.com' } }),
+      ErrorCodes.REQUEST_CHANGED,
+    );
+    expect(await store.getRequest('req-v')).toMatchObject({ state: 'pending', version: 1 });
+    expect(await store.findCertificateBySerial(issued.certificate?.serial ?? '')).toBeUndefined();
+    expect((await store.listApprovals('req-v')).map((approval) => approval.approver)).toEqual(['bob@example.com']);
+    expect((await store.listAudit()).map((record) => record.type)).toEqual(['request.pending', 'request.approved']);
+    // Decided again from what is there now, it lands.
+    await store.recordDecision({ ...issued, request: { ...issued.request, expectedVersion: 1 }, approval: { approver: 'carol@example.com' } });
+    expect(await store.getRequest('req-v')).toMatchObject({ state: 'issued', version: 2 });
+    // A request that does not exist has no version to match.
+    await expectCode(store.recordDecision({ ...deniedEntry('req-none'), request: { ...deniedEntry('req-none').request, expectedVersion: 0 } }), ErrorCodes.REQUEST_CHANGED);
+    expect(await store.getRequest('req-none')).toBeUndefined();
+    expect((await store.verifyAudit()).ok).toBe(true);
   });
 
   it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {

@@ -37,7 +37,7 @@ describe('compiled statements', () => {
     await migrateToLatest(db);
     await db.insertInto('requests').values({
       id: 'req-1', kind: 'ssh-user', requester: 'a', role: null, state: 'pending', body: '{}', decision: '{}',
-      created_at: 'c', expires_at: null, updated_at: 'u',
+      created_at: 'c', expires_at: null, updated_at: 'u', version: 0,
     }).execute();
     // Columns deliberately listed in another order than ApprovalsTable declares them.
     const insert = compileStatement<ApprovalsTable>(APPROVAL_COLUMNS, (row) =>
