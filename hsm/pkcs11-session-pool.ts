@@ -90,7 +90,10 @@ export class Pkcs11SessionPool {
     for (;;) {
       this.#assertUsable();
       if (this.#down !== undefined) await this.#recover();
-      await this.#module.beginOperation();
+      // Only a draining module makes us wait; otherwise count the operation now, without a turn
+      // through the microtask queue on every signature.
+      if (this.#module.draining) await this.#module.beginOperation();
+      else this.#module.beginOperationSync();
       let lease: SessionLease | undefined;
       try {
         this.#assertUsable();

@@ -13,6 +13,9 @@ export interface SignatureOperation {
   signatureLength: number;
 }
 
+/** Parameterless, so one frozen object serves every signature. */
+const EDDSA_MECHANISM: Mechanism = Object.freeze({ mechanism: CKM_EDDSA });
+
 const RSA_MECHANISMS: Readonly<Record<HashName, number>> = {
   sha256: pkcs11js.CKM_SHA256_RSA_PKCS,
   sha384: pkcs11js.CKM_SHA384_RSA_PKCS,
@@ -34,7 +37,7 @@ export function signatureOperation(algorithm: KeyAlgorithm, data: Uint8Array, op
   }
   switch (algorithm.kind) {
     case 'ed25519':
-      return { mechanism: { mechanism: CKM_EDDSA }, input: message, signatureLength: 64 };
+      return { mechanism: EDDSA_MECHANISM, input: message, signatureLength: 64 };
     case 'ecdsa': {
       const hash = options.hash ?? (algorithm.curve === 'P-256' ? 'sha256' : 'sha384');
       return {

@@ -63,8 +63,9 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
         try {
           const key = privateKeyFor(lease);
           pool.api.C_SignInit(lease.session, operation.mechanism, key);
-          const signature = await pool.api.C_SignAsync(lease.session, operation.input, Buffer.alloc(operation.signatureLength));
-          // Copy out of the pkcs11js output buffer: callers get a plain, exactly-sized Uint8Array.
+          // allocUnsafe takes a slice of Node's shared pool (no allocation of its own); only the
+          // bytes C_Sign wrote are copied out, into a plain, exactly-sized Uint8Array.
+          const signature = await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength));
           return new Uint8Array(signature);
         } catch (error) {
           failure = error;

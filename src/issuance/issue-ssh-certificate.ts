@@ -101,44 +101,45 @@ export async function signAndRecord(
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
-  const nowSeconds = BigInt(Math.floor(now / 1000));
-  const validAfter = nowSeconds - BigInt(context.backdateSeconds);
-  const validBefore = nowSeconds + BigInt(grant.ttlSeconds);
+  const nowSeconds = Math.floor(now / 1000);
+  const validAfterSeconds = nowSeconds - context.backdateSeconds;
+  const validBeforeSeconds = nowSeconds + grant.ttlSeconds;
+  const validAfter = new Date(validAfterSeconds * 1000);
+  const validBefore = new Date(validBeforeSeconds * 1000);
+  const validity = { validAfter: validAfter.toISOString(), validBefore: validBefore.toISOString() };
   const keyId = `${identity.subject}/${requestId}`;
+  const customExtensions = scopeExtensions(grant, context.policy.extensionDomain, approvalReference);
 
   for (let attempt = 1; ; attempt++) {
     const serial = randomSerial();
+    const serialText = serial.toString();
     const certificate = await buildUserCertificate(
       {
         subject: subjectKey,
         serial,
         keyId,
         principals: grant.principals,
-        validAfter,
-        validBefore,
+        validAfter: BigInt(validAfterSeconds),
+        validBefore: BigInt(validBeforeSeconds),
         criticalOptions: {
           forceCommand: grant.forceCommand,
           sourceAddresses: grant.sourceAddresses,
           verifyRequired: grant.verifyRequired || undefined,
         },
         extensions: grant.extensions,
-        customExtensions: scopeExtensions(grant, context.policy.extensionDomain, approvalReference),
+        customExtensions,
       },
       context.signer,
     );
-    const validity = {
-      validAfter: new Date(Number(validAfter) * 1000).toISOString(),
-      validBefore: new Date(Number(validBefore) * 1000).toISOString(),
-    };
     try {
       await context.store.recordDecision({
         request: {
-          ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serial.toString() }, now),
+          ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serialText }, now),
           expectedVersion: finalApproval?.requestVersion,
         },
         approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver },
         certificate: {
-          serial: serial.toString(),
+          serial: serialText,
           kind: 'ssh-user',
           identity: identity.subject,
           keyId,
@@ -151,7 +152,7 @@ export async function signAndRecord(
           certificate: certificate.line,
         },
         event: auditEvent('ssh.issued', identity, requestId, {
-          serial: serial.toString(),
+          serial: serialText,
           role: grant.role,
           principals: grant.principals,
           scope: grant.scope,
@@ -173,10 +174,10 @@ export async function signAndRecord(
     return {
       status: 'issued',
       requestId,
-      serial: serial.toString(),
+      serial: serialText,
       certificate: certificate.line,
-      validAfter: new Date(Number(validAfter) * 1000),
-      validBefore: new Date(Number(validBefore) * 1000),
+      validAfter,
+      validBefore,
       grant,
       notes: decision.notes,
     };

@@ -75,13 +75,16 @@ export function evaluateSshRequest(policy: Policy, identity: Identity, request: 
 function selectRole(policy: Policy, identity: Identity, requested: string | undefined): Role | Deny {
   const groups = Array.isArray(identity.groups) ? identity.groups : [];
   const open = (role: Role): boolean => role.groups.some((group) => groups.includes(group));
-  const openRoles = policy.roles.filter(open);
-  const openNames = openRoles.length === 0 ? 'none' : openRoles.map((role) => role.name).join(', ');
+  // Only deny messages list the open roles; an approved request never needs the text.
+  const openNames = (): string => {
+    const names = policy.roles.filter(open).map((role) => role.name);
+    return names.length === 0 ? 'none' : names.join(', ');
+  };
 
   if (requested !== undefined) {
     const role = policy.roles.find((candidate) => candidate.name === requested);
     if (role === undefined) {
-      return deny('role.unknown', `role "${echo(requested)}" does not exist; roles open to you: ${openNames}`);
+      return deny('role.unknown', `role "${echo(requested)}" does not exist; roles open to you: ${openNames()}`);
     }
     if (!open(role)) {
       return deny(
@@ -91,12 +94,16 @@ function selectRole(policy: Policy, identity: Identity, requested: string | unde
     }
     return role;
   }
-  const [only, ...others] = openRoles;
+  let only: Role | undefined;
+  for (const role of policy.roles) {
+    if (!open(role)) continue;
+    if (only !== undefined) {
+      return deny('role.ambiguous', `several roles are open to you (${openNames()}); name the one you need in "role"`);
+    }
+    only = role;
+  }
   if (only === undefined) {
     return deny('role.none', `no role in the policy is open to the groups of ${echo(identity.subject)}`);
-  }
-  if (others.length > 0) {
-    return deny('role.ambiguous', `several roles are open to you (${openNames}); name the one you need in "role"`);
   }
   return only;
 }

@@ -58,29 +58,35 @@ function invalid(message: string): JitcaError {
   return new JitcaError(ErrorCodes.REQUEST_INVALID, message);
 }
 
-function stringData(value: string): Uint8Array {
-  return new SshWriter().writeString(value).toBytes();
+/**
+ * An option on its way into a certificate: a flag (no value, empty data) or a valued option whose
+ * data is string(value). Written straight into the certificate by writeOptionList, so no
+ * intermediate buffer is built per option.
+ */
+export interface OptionToEncode {
+  name: string;
+  value?: string;
 }
 
 /** Validates builder input and returns the critical options in wire order. */
-export function criticalOptionsToList(options: CertificateCriticalOptions | undefined): SshCertificateOption[] {
-  const list: SshCertificateOption[] = [];
+export function criticalOptionsToList(options: CertificateCriticalOptions | undefined): OptionToEncode[] {
+  const list: OptionToEncode[] = [];
   if (options === undefined) return list;
   if (options.forceCommand !== undefined) {
     if (typeof options.forceCommand !== 'string' || options.forceCommand.length === 0 || options.forceCommand.includes('\0')) {
       throw invalid('forceCommand must be a non-empty string without NUL');
     }
-    list.push({ name: 'force-command', data: stringData(options.forceCommand) });
+    list.push({ name: 'force-command', value: options.forceCommand });
   }
   if (options.sourceAddresses !== undefined) {
     const problem = sourceAddressListProblem(options.sourceAddresses);
     if (problem !== undefined) throw invalid(`sourceAddresses: ${problem}`);
-    list.push({ name: 'source-address', data: stringData(options.sourceAddresses.join(',')) });
+    list.push({ name: 'source-address', value: options.sourceAddresses.join(',') });
   }
   if (options.verifyRequired !== undefined && typeof options.verifyRequired !== 'boolean') {
     throw invalid('verifyRequired must be a boolean');
   }
-  if (options.verifyRequired === true) list.push({ name: 'verify-required', data: new Uint8Array(0) });
+  if (options.verifyRequired === true) list.push({ name: 'verify-required' });
   return sortOptions(list);
 }
 
@@ -88,42 +94,56 @@ export function criticalOptionsToList(options: CertificateCriticalOptions | unde
 export function extensionsToList(
   extensions: readonly string[],
   customExtensions: Readonly<Record<string, string>> | undefined,
-): SshCertificateOption[] {
+): OptionToEncode[] {
   if (!Array.isArray(extensions)) throw invalid('extensions must be an array of names');
-  const list: SshCertificateOption[] = [];
+  const list: OptionToEncode[] = [];
   for (const name of extensions) {
     if (typeof name !== 'string' || !(isStandardExtension(name) || isCustomOptionName(name))) {
       throw invalid(
         `extension ${JSON.stringify(String(name).slice(0, 64))} is neither standard (${STANDARD_EXTENSIONS.join(', ')}) nor a custom name@domain`,
       );
     }
-    list.push({ name, data: new Uint8Array(0) });
+    list.push({ name });
   }
-  for (const [name, value] of Object.entries(customExtensions ?? {})) {
-    if (!isCustomOptionName(name)) {
-      throw invalid(`custom extension name ${JSON.stringify(name.slice(0, 64))} must look like name@domain`);
+  if (customExtensions !== undefined) {
+    for (const name of Object.keys(customExtensions)) {
+      const value = customExtensions[name];
+      if (!isCustomOptionName(name)) {
+        throw invalid(`custom extension name ${JSON.stringify(name.slice(0, 64))} must look like name@domain`);
+      }
+      if (typeof value !== 'string' || value.includes('\0')) {
+        throw invalid(`custom extension ${name} must have a string value without NUL`);
+      }
+      list.push({ name, value });
     }
-    if (typeof value !== 'string' || value.includes('\0')) {
-      throw invalid(`custom extension ${name} must have a string value without NUL`);
-    }
-    list.push({ name, data: stringData(value) });
   }
   return sortOptions(list);
 }
 
-function sortOptions(list: SshCertificateOption[]): SshCertificateOption[] {
+/** Sorts `list` in place into wire order and refuses duplicates. */
+function sortOptions(list: OptionToEncode[]): OptionToEncode[] {
   // Byte order, as OpenSSH's strcmp; names are ASCII so UTF-16 code unit order is the same.
-  const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]?.name === sorted[i - 1]?.name) throw invalid(`option ${sorted[i]?.name ?? ''} appears twice`);
+  list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let i = 1; i < list.length; i++) {
+    if (list[i]?.name === list[i - 1]?.name) throw invalid(`option ${list[i]?.name ?? ''} appears twice`);
   }
-  return sorted;
+  return list;
 }
 
 /** The section body: concatenated (string name, string data) pairs, already sorted. */
-export function encodeOptionList(list: readonly SshCertificateOption[]): Uint8Array {
+export function writeOptionList(writer: SshWriter, list: readonly OptionToEncode[]): void {
+  for (const option of list) {
+    writer.writeString(option.name);
+    const value = option.value;
+    if (value === undefined) writer.writeUint32(0);
+    else writer.writeNestedString((data) => data.writeString(value));
+  }
+}
+
+/** The section body as its own byte string (see writeOptionList). */
+export function encodeOptionList(list: readonly OptionToEncode[]): Uint8Array {
   const writer = new SshWriter();
-  for (const option of list) writer.writeString(option.name).writeString(option.data);
+  writeOptionList(writer, list);
   return writer.toBytes();
 }
 

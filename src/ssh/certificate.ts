@@ -1,18 +1,17 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Signer } from '../../hsm/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import { encodeBase64 } from './base64.ts';
 import {
   criticalOptionsToList,
-  encodeOptionList,
   extensionsToList,
   hasControlCharacter,
+  writeOptionList,
   type CertificateCriticalOptions,
 } from './certificate-options.ts';
 import { certificateTypeFor, SSH_CERT_TYPE_USER } from './certificate-types.ts';
 import { writeKeyMaterial } from './key-material.ts';
-import { decodePublicKeyBlob, formatAuthorizedKeysLine, sshPublicKeyFromKeyObject, type SshPublicKey } from './public-key.ts';
-import { signAsSsh } from './signature.ts';
+import { decodePublicKeyBlob, formatAuthorizedKeysLine, type SshPublicKey } from './public-key.ts';
+import { signAsSsh, sshCaKey } from './signature.ts';
 import { SshWriter } from './wire.ts';
 
 export { parseCertificate, MAX_CERTIFICATE_INPUT_BYTES, type ParsedSshCertificate } from './certificate-parse.ts';
@@ -67,24 +66,28 @@ export async function buildUserCertificate(params: UserCertificateParams, ca: Si
   if (params.subject.type !== keyType) throw invalid(`subject type ${params.subject.type} does not match its blob (${keyType})`);
   const criticalOptions = criticalOptionsToList(params.criticalOptions);
   const extensions = extensionsToList(params.extensions, params.customExtensions);
-  const caKey = caPublicKey(ca.publicKey);
+  const caKey = sshCaKey(ca.publicKey);
 
   const certType = certificateTypeFor(keyType);
-  const principals = new SshWriter();
-  for (const principal of params.principals) principals.writeString(principal);
-
-  const writer = new SshWriter().writeString(certType).writeString(params.nonce ?? new Uint8Array(randomBytes(NONCE_LENGTH)));
+  const { principals } = params;
+  // Sized for a typical certificate so the buffer rarely grows; the signature is appended to the
+  // same writer afterwards.
+  const writer = new SshWriter(params.subject.blob.length + caKey.blob.length + 1024)
+    .writeString(certType)
+    .writeString(params.nonce ?? randomFillSync(new Uint8Array(NONCE_LENGTH)));
   writeKeyMaterial(writer, material);
   writer
     .writeUint64(params.serial)
     .writeUint32(SSH_CERT_TYPE_USER)
     .writeString(params.keyId)
-    .writeString(principals.toBytes())
+    .writeNestedString((list) => {
+      for (const principal of principals) list.writeString(principal);
+    })
     .writeUint64(params.validAfter)
     .writeUint64(params.validBefore)
-    .writeString(encodeOptionList(criticalOptions))
-    .writeString(encodeOptionList(extensions))
-    .writeString(new Uint8Array(0)) // reserved
+    .writeNestedString((section) => writeOptionList(section, criticalOptions))
+    .writeNestedString((section) => writeOptionList(section, extensions))
+    .writeUint32(0) // reserved: an empty string
     .writeString(caKey.blob);
   if (writer.length > MAX_UNSIGNED_BYTES) {
     throw invalid(`certificate would be ${writer.length} bytes before signing; at most ${MAX_UNSIGNED_BYTES} are allowed`);
@@ -92,8 +95,8 @@ export async function buildUserCertificate(params: UserCertificateParams, ca: Si
   // "signature is computed over all preceding fields from the initial string up to, and including
   // the signature key" (PROTOCOL.certkeys).
   const signed = writer.toBytes();
-  const signature = await signAsSsh(ca, caKey.blob, signed);
-  const blob = new SshWriter().writeRaw(signed).writeString(signature).toBytes();
+  const signature = await signAsSsh(ca, signed);
+  const blob = writer.writeString(signature).toBytes();
   return { type: certType, blob, line: formatAuthorizedKeysLine({ type: certType, blob }, params.subject.comment) };
 }
 
@@ -143,15 +146,4 @@ function validatePrincipals(principals: unknown): void {
 
 function invalid(message: string): JitcaError {
   return new JitcaError(ErrorCodes.REQUEST_INVALID, message);
-}
-
-/** The CA's SSH key blob, derived once per KeyObject: the same CA signs every certificate. */
-const caPublicKeys = new WeakMap<KeyObject, SshPublicKey>();
-function caPublicKey(key: KeyObject): SshPublicKey {
-  let cached = caPublicKeys.get(key);
-  if (cached === undefined) {
-    cached = sshPublicKeyFromKeyObject(key);
-    caPublicKeys.set(key, cached);
-  }
-  return cached;
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { encodeBase64 } from './base64.ts';
 import {
@@ -41,7 +41,8 @@ export function parseSshPublicKey(input: string | Uint8Array): SshPublicKey {
   if (typeof input !== 'string') {
     if (!(input instanceof Uint8Array)) throw new JitcaError(ErrorCodes.KEY_MALFORMED, 'public key must be a string or bytes');
     checkSize(input.byteLength);
-    return parsePublicKeyBlob(input);
+    // Copied: the caller keeps its array and may change it after we return.
+    return parsePublicKeyBlob(input.slice());
   }
   checkSize(Buffer.byteLength(input, 'utf8'));
   const line = splitKeyLine(input, assertSupportedKeyType);
@@ -69,7 +70,11 @@ export function decodePublicKeyBlob(blob: Uint8Array): { type: SshKeyType; mater
 export function publicKeyFromMaterial(type: SshKeyType, material: KeyMaterial): SshPublicKey {
   const writer = new SshWriter().writeString(type);
   writeKeyMaterial(writer, material);
-  const blob = writer.toBytes();
+  return publicKeyView(type, material, writer.toBytes());
+}
+
+/** The SshPublicKey view of `blob`, which must be the canonical encoding of type + material. */
+function publicKeyView(type: SshKeyType, material: KeyMaterial, blob: Uint8Array): SshPublicKey {
   const key: SshPublicKey = {
     type,
     blob,
@@ -92,7 +97,7 @@ export function readKeyTypeName(reader: SshReader): string {
 
 /** "SHA256:" + unpadded base64 of SHA-256 over the blob (ssh-keygen -l, sshkey_fingerprint). */
 export function sshFingerprint(blob: Uint8Array): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  return `SHA256:${hash('sha256', blob, 'base64').replace(/=+$/, '')}`;
 }
 
 /**
@@ -138,9 +143,14 @@ export function formatAuthorizedKeysLine(key: { type: string; blob: Uint8Array }
   return comment === undefined || comment === '' ? base : `${base} ${comment}`;
 }
 
+/**
+ * `blob` must be owned by the result (a fresh copy). Strict decoding admits exactly one encoding
+ * per key (canonical mpints, no trailing bytes, fixed-size fields, the curve name the type names),
+ * so the decoded blob is already the one publicKeyFromMaterial would write, and is kept as is.
+ */
 function parsePublicKeyBlob(blob: Uint8Array): SshPublicKey {
   const { type, material } = decodePublicKeyBlob(blob);
-  return publicKeyFromMaterial(type, material);
+  return publicKeyView(type, material, blob);
 }
 
 function encodeBlob(type: string, material: KeyMaterial): Uint8Array {

@@ -2,7 +2,7 @@ import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { HashName, Signer } from '../../hsm/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { keyMaterialToKeyObject, type KeyMaterial } from './key-material.ts';
-import { decodePublicKeyBlob } from './public-key.ts';
+import { decodePublicKeyBlob, sshPublicKeyFromKeyObject } from './public-key.ts';
 import { SshReader, SshWriter } from './wire.ts';
 
 /**
@@ -40,11 +40,44 @@ function signingScheme(material: KeyMaterial): Scheme {
   }
 }
 
+/** What signing with one CA key needs, all derived from its public key alone. */
+export interface SshCaKey {
+  /** The CA key's SSH wire blob (the certificate's "signature key" field). */
+  blob: Uint8Array;
+  material: KeyMaterial;
+  scheme: Scheme;
+}
+
+/**
+ * Derived once per KeyObject (immutable), since the same CA signs every certificate: decoding
+ * the CA key and picking its scheme per signature was pure repetition. Nothing about the
+ * signature itself is cached.
+ */
+const caKeys = new WeakMap<KeyObject, SshCaKey>();
+
+export function sshCaKey(publicKey: KeyObject): SshCaKey {
+  let cached = caKeys.get(publicKey);
+  if (cached === undefined) {
+    const { blob } = sshPublicKeyFromKeyObject(publicKey);
+    const { material } = decodePublicKeyBlob(blob);
+    cached = { blob, material, scheme: signingScheme(material) };
+    caKeys.set(publicKey, cached);
+  }
+  return cached;
+}
+
+/** Options handed to Signer.sign for each hash (one object each instead of one per signature). */
+const SIGN_OPTIONS: Readonly<Record<HashName | 'none', Readonly<{ hash?: HashName }>>> = {
+  none: Object.freeze({}),
+  sha256: Object.freeze({ hash: 'sha256' }),
+  sha384: Object.freeze({ hash: 'sha384' }),
+  sha512: Object.freeze({ hash: 'sha512' }),
+};
+
 /** Signs `data` with the CA and returns the encoded SSH signature (the certificate's last field). */
-export async function signAsSsh(ca: Signer, caKeyBlob: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const { material } = decodePublicKeyBlob(caKeyBlob);
-  const scheme = signingScheme(material);
-  const raw = await ca.sign(data, scheme.hash === undefined ? {} : { hash: scheme.hash });
+export async function signAsSsh(ca: Signer, data: Uint8Array): Promise<Uint8Array> {
+  const { material, scheme } = sshCaKey(ca.publicKey);
+  const raw = await ca.sign(data, SIGN_OPTIONS[scheme.hash ?? 'none']);
   let blob: Uint8Array;
   if (material.kind === 'ed25519') {
     if (raw.length !== 64) throw badSignerOutput(`Ed25519 signature is ${raw.length} bytes, expected 64`);
@@ -53,7 +86,7 @@ export async function signAsSsh(ca: Signer, caKeyBlob: Uint8Array, data: Uint8Ar
     if (raw.length !== 2 * scheme.ecSize) {
       throw badSignerOutput(`ECDSA signature is ${raw.length} bytes, expected r||s of ${2 * scheme.ecSize}`);
     }
-    blob = new SshWriter()
+    blob = new SshWriter(16 + 2 * scheme.ecSize)
       .writeMpint(raw.subarray(0, scheme.ecSize))
       .writeMpint(raw.subarray(scheme.ecSize))
       .toBytes();
@@ -66,7 +99,7 @@ export async function signAsSsh(ca: Signer, caKeyBlob: Uint8Array, data: Uint8Ar
   if (!(await verifyRawSignature(ca.publicKey, scheme, data, raw))) {
     throw badSignerOutput('the signer returned a signature that does not verify under the CA public key');
   }
-  return new SshWriter().writeString(scheme.algorithm).writeString(blob).toBytes();
+  return new SshWriter(8 + scheme.algorithm.length + blob.length).writeString(scheme.algorithm).writeString(blob).toBytes();
 }
 
 /** Verifies the Signer's raw output (Ed25519 bytes, ECDSA r||s, RSA PKCS#1) off the event loop. */

@@ -167,3 +167,59 @@ describe('SshReader strictness', () => {
     );
   });
 });
+
+describe('SshWriter buffer handling', () => {
+  it('writes the same bytes whatever its starting size, growing as needed', () => {
+    fc.assert(
+      fc.property(fc.array(fieldArb, { maxLength: 12 }), (fields) => {
+        const small = new SshWriter(1);
+        const large = new SshWriter(8192);
+        for (const field of fields) {
+          write(small, field);
+          write(large, field);
+        }
+        expect(small.length).toBe(large.length);
+        expect(small.toBytes()).toEqual(large.toBytes());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes text as string(UTF-8 bytes), exactly as TextEncoder encodes it, lone surrogates included', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer({ min: 1, max: 64 }), (text, capacity) => {
+        const body = encoder.encode(text);
+        const expected = new Uint8Array(4 + body.length);
+        new DataView(expected.buffer).setUint32(0, body.length);
+        expected.set(body, 4);
+        expect(new SshWriter(capacity).writeString(text).toBytes()).toEqual(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('encodes a nested string exactly as a string holding its separately encoded body', () => {
+    fc.assert(
+      fc.property(fc.array(fieldArb, { maxLength: 8 }), fc.uint8Array({ maxLength: 16 }), (fields, prefix) => {
+        const inner = new SshWriter();
+        for (const field of fields) write(inner, field);
+        const nested = new SshWriter(2).writeString(prefix).writeNestedString((writer) => {
+          for (const field of fields) write(writer, field);
+        });
+        expect(nested.toBytes()).toEqual(new SshWriter().writeString(prefix).writeString(inner.toBytes()).toBytes());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('copies what it is given and what it returns: later changes on either side alter nothing', () => {
+    const input = Uint8Array.from([1, 2, 3]);
+    const writer = new SshWriter(8).writeString(input);
+    input.fill(9);
+    const first = writer.toBytes();
+    writer.writeUint32(7);
+    first.fill(0);
+    expect(writer.toBytes()).toEqual(bytes(0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 7));
+  });
+});
