@@ -123,7 +123,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
 }
 
 /** PostgreSQL when store.postgresUrl is set (its driver is asynchronous: no worker thread needed), else SQLite. */
-function openConfiguredStore(config: JitcaConfig, clock: Clock): Promise<Store> {
+export function openConfiguredStore(config: JitcaConfig, clock: Clock): Promise<Store> {
   const url = config.store.postgresUrl;
   return url === undefined ? openStore({ sqlitePath: config.store.sqlitePath, clock }) : openPostgresStore({ url, clock });
 }

@@ -1,30 +1,53 @@
 import type { Command } from 'commander';
-import { buildConfig } from '../config.ts';
-import { openStore } from '../store/store.ts';
+import { openConfiguredStore } from '../ca-runtime.ts';
 import { systemClock } from '../clock.ts';
-import type { GlobalOptions } from './common.ts';
+import { buildConfig } from '../config.ts';
+import { parseAuditAnchor } from '../store/audit-chain.ts';
+import type { Store } from '../store/types.ts';
+import { collect, type GlobalOptions } from './common.ts';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('inspect the tamper-evident audit log');
   audit
     .command('verify')
-    .description('recompute the hash chain; exit 1 and name the first broken record when any record was changed, deleted or reordered')
-    .action(async (_options: unknown, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      // Verification needs only the database, not the HSM: auditors run it without the PIN.
-      const config = buildConfig({ configFile: globals.config, dataDir: globals.dataDir });
-      const store = await openStore({ sqlitePath: config.store.sqlitePath, clock: systemClock });
-      try {
-        const result = await store.verifyAudit();
+    .description(
+      'recompute the hash chain; exit 1 and name the first broken record when any record was changed, deleted or reordered, ' +
+        'or when an anchor from outside the database is missing (newest records deleted) or has another hash (log rewritten)',
+    )
+    .option('--anchor <seq:hash>', 'a head seen earlier (serve logs it as "audit head"; `jitca audit head` prints it); repeatable', collect, [])
+    .action(async (options: { anchor: string[] }, command: Command) => {
+      const anchors = options.anchor.map(parseAuditAnchor);
+      await withStore(command, async (store) => {
+        const result = await store.verifyAudit(anchors);
+        const anchored = anchors.length === 0 ? '' : `, ${anchors.length} anchor(s) matched`;
         if (result.ok) {
-          process.stdout.write(`audit: ${result.records} records, chain intact\n`);
+          process.stdout.write(`audit: ${result.records} records, chain intact${anchored}\n`);
         } else {
           const broken = result.firstBroken;
           process.stdout.write(`audit: chain BROKEN at seq ${broken?.seq} (${broken?.reason}); ${result.records} records read\n`);
           process.exitCode = 1;
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
+  audit
+    .command('head')
+    .description('print the newest record as <seq>:<hash>; keep it outside the database and pass it to `audit verify --anchor` later')
+    .action(async (_options: unknown, command: Command) => {
+      await withStore(command, async (store) => {
+        const head = await store.auditHead();
+        process.stdout.write(head === undefined ? 'audit: empty\n' : `${head.seq}:${head.hash}\n`);
+      });
+    });
+}
+
+/** Only the database (SQLite or PostgreSQL, as configured), never the HSM: auditors run this without the PIN. */
+async function withStore(command: Command, work: (store: Store) => Promise<void>): Promise<void> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const config = buildConfig({ configFile: globals.config, dataDir: globals.dataDir });
+  const store = await openConfiguredStore(config, systemClock);
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
 }

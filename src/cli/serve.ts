@@ -6,6 +6,7 @@ import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
+import { witnessAuditHead } from './audit-witness.ts';
 import { configFrom, stopOnSignals } from './common.ts';
 
 interface ServeOptions {
@@ -36,9 +37,12 @@ export function registerServe(program: Command): void {
         sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => app.log.warn({ err: error }, 'expiry sweep failed'));
       }, 60_000);
       sweeper.unref();
+      // The audit head goes to the logs once a minute (when it moved): anchors kept outside the database.
+      const witness = witnessAuditHead(runtime.store, app.log, 60_000);
       stopOnSignals(async () => {
         clearInterval(sweeper);
         await app.close();
+        await witness.stop();
         await runtime.close();
       });
       await app.listen({ host: options.host ?? config.server.host, port: Number(options.port ?? config.server.port) });

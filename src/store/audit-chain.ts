@@ -4,15 +4,16 @@
  * record's hash (64 zeros for seq 1). Changing, deleting or reordering a record therefore breaks
  * the chain at that record.
  *
- * Known limits (need an external anchor, e.g. the head hash published to the log shipper or
- * signed by the CA key at intervals, to detect):
+ * Two things the chain alone cannot show, and anchors (AuditAnchor: a seq and hash kept outside
+ * the database, e.g. from serve's periodic "audit head" log line) can:
  * - Truncation: deleting the newest records leaves a shorter chain that still verifies.
  * - Rewriting: whoever can write the database can recompute every hash from the edited record
  *   onwards; the chain only detects edits that were not followed by re-hashing the suffix.
  */
 import { hash } from 'node:crypto';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { canonicalJson } from './canonical-json.ts';
-import type { AuditRecord, AuditVerifyResult } from './types.ts';
+import type { AuditAnchor, AuditRecord, AuditVerifyResult } from './types.ts';
 
 export const GENESIS_PREV_HASH = '0'.repeat(64);
 
@@ -46,9 +47,19 @@ export interface AuditChainVerifier {
 /**
  * Incremental verification, so a long log can be checked page by page. `records` in the result
  * counts the records that verified; `firstBroken.seq` is the first record that did not, or for a
- * sequence gap the first missing seq.
+ * sequence gap or a truncation the first missing seq. Each anchor must name a record of the
+ * chain with exactly that hash (see AuditAnchor). Malformed anchors are ERR_REQUEST_INVALID.
  */
-export function createAuditChainVerifier(): AuditChainVerifier {
+export function createAuditChainVerifier(anchors: readonly AuditAnchor[] = []): AuditChainVerifier {
+  const anchorHashes = new Map<number, string>();
+  for (const anchor of anchors) {
+    checkAnchor(anchor);
+    if (anchorHashes.has(anchor.seq) && anchorHashes.get(anchor.seq) !== anchor.hash) {
+      throw new JitcaError(ErrorCodes.REQUEST_INVALID, `two anchors name seq ${anchor.seq} with different hashes`);
+    }
+    anchorHashes.set(anchor.seq, anchor.hash);
+  }
+  const highestAnchor = Math.max(0, ...anchorHashes.keys());
   let expectedSeq = 1;
   let expectedPrevHash = GENESIS_PREV_HASH;
   let verified = 0;
@@ -69,17 +80,38 @@ export function createAuditChainVerifier(): AuditChainVerifier {
         firstBroken = { seq: record.seq, reason: 'prev-hash-mismatch' };
         return false;
       }
+      const anchored = anchorHashes.get(record.seq);
+      if (anchored !== undefined && anchored !== record.hash) {
+        firstBroken = { seq: record.seq, reason: 'anchor-mismatch' };
+        return false;
+      }
       verified += 1;
       expectedSeq += 1;
       expectedPrevHash = record.hash;
       return true;
     },
     result(): AuditVerifyResult {
-      return firstBroken === undefined
-        ? { ok: true, records: verified }
-        : { ok: false, records: verified, firstBroken };
+      if (firstBroken === undefined && highestAnchor > verified) firstBroken = { seq: verified + 1, reason: 'truncated' };
+      return firstBroken === undefined ? { ok: true, records: verified } : { ok: false, records: verified, firstBroken };
     },
   };
+}
+
+const ANCHOR_TEXT = /^([1-9][0-9]{0,15}):([0-9a-f]{64})$/;
+
+/** "seq:hash" as `jitca audit head` prints it and serve logs it. */
+export function parseAuditAnchor(text: string): AuditAnchor {
+  const match = ANCHOR_TEXT.exec(text);
+  if (match === null) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `audit anchor "${text.slice(0, 100)}" must be <seq>:<64 lowercase hex digits>, as "jitca audit head" prints it`);
+  }
+  return { seq: Number(match[1]), hash: match[2] as string };
+}
+
+function checkAnchor(anchor: AuditAnchor): void {
+  if (!Number.isSafeInteger(anchor?.seq) || anchor.seq < 1 || typeof anchor.hash !== 'string' || !/^[0-9a-f]{64}$/.test(anchor.hash)) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'an audit anchor is a positive seq and a 64-digit lowercase hex hash');
+  }
 }
 
 /** Records must be in ascending seq order (as listAudit returns them). */

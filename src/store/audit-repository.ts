@@ -3,7 +3,7 @@ import { parseStoredJsonObject } from './canonical-json.ts';
 import { compileStatement } from './compiled-statement.ts';
 import type { AuditLogTable, StoreDb } from './schema.ts';
 import type { StatementExecutor } from './statement-executor.ts';
-import type { AuditEventType, AuditRecord } from './types.ts';
+import type { AuditAnchor, AuditEventType, AuditRecord } from './types.ts';
 
 export interface AuditHead {
   /** seq of the newest record, 0 when the log is empty. */
@@ -65,6 +65,13 @@ export function compileAuditWrites(db: StoreDb): AuditWrites {
       );
     },
   };
+}
+
+/** The newest record's seq and hash, as committed (not a verification: see verifyAudit). */
+export async function readAuditHead(db: StoreDb): Promise<AuditAnchor | undefined> {
+  const row = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  // PostgreSQL drivers may return integers as strings or bigint.
+  return row === undefined ? undefined : { seq: Number(row.seq), hash: row.hash };
 }
 
 export async function listAuditRecords(db: StoreDb, afterSeq: number, limit: number): Promise<AuditRecord[]> {

@@ -12,6 +12,7 @@ export const storeWorkerMethods = [
   'listOverduePending',
   'listAudit',
   'verifyAudit',
+  'auditHead',
   'close',
 ] as const;
 

@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { listApprovals } from './approval-repository.ts';
 import { createAuditChainVerifier } from './audit-chain.ts';
-import { listAuditRecords } from './audit-repository.ts';
+import { listAuditRecords, readAuditHead } from './audit-repository.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
@@ -22,6 +22,7 @@ import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
+  AuditAnchor,
   AuditEventInput,
   AuditRecord,
   AuditVerifyResult,
@@ -139,9 +140,10 @@ export function createStore(
       return read('listing the audit log', () => listAuditRecords(db, afterSeq, limit));
     },
 
-    verifyAudit: (): Promise<AuditVerifyResult> =>
-      read('verifying the audit log', async () => {
-        const verifier = createAuditChainVerifier();
+    verifyAudit: (anchors: readonly AuditAnchor[] = []): Promise<AuditVerifyResult> => {
+      // Outside read(): a malformed anchor is the caller's ERR_REQUEST_INVALID, not a store fault.
+      const verifier = createAuditChainVerifier(anchors);
+      return read('verifying the audit log', async () => {
         let afterSeq = 0;
         for (;;) {
           const page = await listAuditRecords(db, afterSeq, DEFAULT_AUDIT_PAGE);
@@ -152,7 +154,10 @@ export function createStore(
           if (last === undefined || page.length < DEFAULT_AUDIT_PAGE) return verifier.result();
           afterSeq = last.seq;
         }
-      }),
+      });
+    },
+
+    auditHead: (): Promise<AuditAnchor | undefined> => read('reading the audit head', () => readAuditHead(db)),
 
     stats: (): StoreStats => ({ ...stats }),
 

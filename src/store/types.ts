@@ -62,8 +62,24 @@ export interface IssuedCertificateInput {
 export interface AuditVerifyResult {
   ok: boolean;
   records: number;
-  /** First broken link: the seq where the chain stops verifying and why. */
-  firstBroken?: { seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'sequence-gap' };
+  /**
+   * First broken link: the seq where the chain stops verifying and why. `anchor-mismatch`: the
+   * record at an anchor's seq has another hash (the log was rewritten and re-hashed from there);
+   * `truncated`: the chain ends before an anchor's seq (newest records were deleted), seq is the
+   * first missing one.
+   */
+  firstBroken?: { seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'sequence-gap' | 'anchor-mismatch' | 'truncated' };
+}
+
+/**
+ * A (seq, hash) pair seen outside the database: in serve's logs, a ticket, a cron job's output.
+ * The chain alone cannot show that its newest records were deleted, or that someone with write
+ * access rewrote a record and re-hashed everything after it; a record that must still be there
+ * with this hash can.
+ */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
 }
 
 export type CertificateKind = IssuedCertificateInput['kind'];
@@ -158,7 +174,10 @@ export interface Store {
   /** Pending requests whose expiresAt is at or before `beforeIso` (ISO-8601), oldest first. */
   listOverduePending(beforeIso: string, limit?: number): Promise<StoredRequest[]>;
   listAudit(options?: ListAuditOptions): Promise<AuditRecord[]>;
-  verifyAudit(): Promise<AuditVerifyResult>;
+  /** Recomputes the hash chain; every anchor must be a record of it, with that hash. */
+  verifyAudit(anchors?: readonly AuditAnchor[]): Promise<AuditVerifyResult>;
+  /** The newest audit record's seq and hash, undefined while the log is empty. */
+  auditHead(): Promise<AuditAnchor | undefined>;
   stats(): StoreStats;
   /** Waits for queued writes to commit, then closes the database. */
   close(): Promise<void>;

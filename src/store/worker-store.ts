@@ -79,7 +79,8 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     countRequests: (state) => call('countRequests', state),
     listOverduePending: (beforeIso, limit) => call('listOverduePending', beforeIso, limit),
     listAudit: (listOptions) => call('listAudit', listOptions),
-    verifyAudit: () => call('verifyAudit'),
+    verifyAudit: (anchors) => call('verifyAudit', anchors ?? []),
+    auditHead: () => call('auditHead'),
     stats: () => stats,
     close: async () => {
       if (failure !== undefined) return;

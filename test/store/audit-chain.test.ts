@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditRecordHash, GENESIS_PREV_HASH, verifyAuditChain } from '../../src/store/audit-chain.ts';
-import type { AuditRecord, Store } from '../../src/store/types.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { auditRecordHash, GENESIS_PREV_HASH, parseAuditAnchor, verifyAuditChain } from '../../src/store/audit-chain.ts';
+import type { AuditAnchor, AuditRecord, AuditVerifyResult, Store } from '../../src/store/types.ts';
 import { deniedEntry, issuedEntry, makeTempDir, openTempStore, removeDir } from './store-fixtures.ts';
 
 const dirs: string[] = [];
@@ -54,13 +55,29 @@ async function mixedLogFile(): Promise<string> {
   return t.dbPath;
 }
 
-async function verifyFile(dbPath: string): Promise<ReturnType<Store['verifyAudit']>> {
+async function verifyFile(dbPath: string, anchors: AuditAnchor[] = []): Promise<AuditVerifyResult> {
   const t = await openTempStore(dbPath.replace(/\/jitca\.db$/, ''));
   try {
-    return await t.store.verifyAudit();
+    return await t.store.verifyAudit(anchors);
   } finally {
     await t.store.close();
   }
+}
+
+async function recordsOf(dbPath: string): Promise<AuditRecord[]> {
+  const t = await openTempStore(dbPath.replace(/\/jitca\.db$/, ''));
+  try {
+    return await t.store.listAudit({ limit: 1000 });
+  } finally {
+    await t.store.close();
+  }
+}
+
+/** The (seq, hash) someone outside the database saw, e.g. in serve's "audit head" log line. */
+async function anchorOf(dbPath: string, seq: number): Promise<AuditAnchor> {
+  const record = (await recordsOf(dbPath)).find((candidate) => candidate.seq === seq);
+  if (record === undefined) throw new Error(`seq ${seq} missing`);
+  return { seq, hash: record.hash };
 }
 
 function tamper(dbPath: string, statements: (db: Database.Database) => void): void {
@@ -152,11 +169,46 @@ describe('audit chain', () => {
     expect(await verifyFile(dbPath)).toEqual({ ok: false, records: 30, firstBroken: { seq: 31, reason: 'prev-hash-mismatch' } });
   });
 
-  it('known limit: removing the newest records is not detectable from the chain alone', async () => {
+  it('removing the newest records is not detectable from the chain alone, but an anchor beyond the new end is (truncated)', async () => {
     const dbPath = await mixedLogFile();
+    const head = await anchorOf(dbPath, 100);
     tamper(dbPath, (db) => db.prepare('delete from audit_log where seq > 90').run());
-    // Needs an external anchor (a published head hash); see the comment in audit-chain.ts.
     expect(await verifyFile(dbPath)).toEqual({ ok: true, records: 90 });
+    expect(await verifyFile(dbPath, [head])).toEqual({ ok: false, records: 90, firstBroken: { seq: 91, reason: 'truncated' } });
+  });
+
+  it('a record edited and the whole rest re-hashed verifies, except against an anchor taken before (anchor-mismatch)', async () => {
+    const dbPath = await mixedLogFile();
+    const earlier = await anchorOf(dbPath, 80);
+    const records = await recordsOf(dbPath);
+    // Whoever can write the database rewrites seq 40 and recomputes every hash after it.
+    let prevHash = records[38]?.hash ?? '';
+    const rewritten = records.slice(39).map((record, index) => {
+      const forged: AuditRecord = { ...record, prevHash, ...(index === 0 ? { actor: 'someone-else@example.com' } : {}) };
+      forged.hash = auditRecordHash(forged);
+      prevHash = forged.hash;
+      return forged;
+    });
+    tamper(dbPath, (db) => {
+      const update = db.prepare('update audit_log set actor = ?, prev_hash = ?, hash = ? where seq = ?');
+      for (const record of rewritten) update.run(record.actor, record.prevHash, record.hash, record.seq);
+    });
+    expect(await verifyFile(dbPath)).toEqual({ ok: true, records: 100 });
+    expect(await verifyFile(dbPath, [earlier])).toEqual({ ok: false, records: 79, firstBroken: { seq: 80, reason: 'anchor-mismatch' } });
+    // An anchor from before the rewritten record still matches: the log up to there is as it was.
+    expect(await verifyFile(dbPath, [await anchorOf(dbPath, 39)])).toEqual({ ok: true, records: 100 });
+  });
+
+  it('malformed anchors are ERR_REQUEST_INVALID, not a verification result', async () => {
+    const dbPath = await mixedLogFile();
+    for (const anchors of [[{ seq: 0, hash: 'a'.repeat(64) }], [{ seq: 5, hash: 'A'.repeat(64) }], [{ seq: 5, hash: 'a'.repeat(63) }],
+      [{ seq: 5, hash: 'a'.repeat(64) }, { seq: 5, hash: 'b'.repeat(64) }]]) {
+      await expect(verifyFile(dbPath, anchors)).rejects.toMatchObject({ code: ErrorCodes.REQUEST_INVALID });
+    }
+    expect(parseAuditAnchor(`7:${'0f'.repeat(32)}`)).toEqual({ seq: 7, hash: '0f'.repeat(32) });
+    for (const text of ['7', `0:${'0f'.repeat(32)}`, `07:${'0f'.repeat(32)}`, `7:${'0F'.repeat(32)}`, ` 7:${'0f'.repeat(32)}`]) {
+      expect(() => parseAuditAnchor(text)).toThrow(expect.objectContaining({ code: ErrorCodes.REQUEST_INVALID }));
+    }
   });
 });
 

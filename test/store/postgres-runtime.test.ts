@@ -2,6 +2,7 @@
  * store.postgresUrl end to end through the configuration: `jitca init` and the running CA keep
  * requests and the audit chain in PostgreSQL instead of the SQLite file.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,15 @@ describe('store.postgresUrl', () => {
     // A second init finds both keys and writes nothing more.
     expect((await initializeCa(config)).created).toEqual([]);
     expect(await auditTypes(url)).toHaveLength(3);
+
+    // The auditor's commands read the configured database too, not an empty SQLite file.
+    const jitca = (...args: string[]) => spawnSync(path.resolve('bin/jitca'), ['--config', configFile, '--data-dir', dataDir, ...args], { encoding: 'utf8' });
+    const head = jitca('audit', 'head');
+    expect(head.stdout).toMatch(/^3:[0-9a-f]{64}\n$/);
+    const verified = jitca('audit', 'verify', '--anchor', head.stdout.trim());
+    expect(verified.stdout).toBe('audit: 3 records, chain intact, 1 anchor(s) matched\n');
+    expect(verified.status).toBe(0);
+    expect(fs.existsSync(config.store.sqlitePath)).toBe(false);
   });
 
   it('rejects a URL that is not postgres:// without echoing it', () => {

@@ -83,6 +83,8 @@ describe('PostgreSQL store', () => {
     });
     expect(await store.listAudit()).toEqual([record]);
     expect(await store.countRequests('issued')).toBe(1);
+    expect(await store.auditHead()).toEqual({ seq: 1, hash: record.hash });
+    expect(await store.verifyAudit([{ seq: 1, hash: record.hash }])).toEqual({ ok: true, records: 1 });
     expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 1, audit_log: 1 });
   });
 

@@ -29,6 +29,11 @@ describe('the store on its own thread', () => {
     expect((reader.prepare('select count(*) as n from certificates').get() as { n: number }).n).toBe(50);
     reader.close();
     expect(await store.verifyAudit()).toMatchObject({ ok: true, records: 50 });
+    // Anchors and the head travel across the thread boundary too.
+    const head = await store.auditHead();
+    expect(head).toEqual({ seq: 50, hash: records.find((record) => record.seq === 50)?.hash });
+    expect(await store.verifyAudit([head!])).toEqual({ ok: true, records: 50 });
+    expect(await store.verifyAudit([{ seq: 51, hash: head!.hash }])).toEqual({ ok: false, records: 50, firstBroken: { seq: 51, reason: 'truncated' } });
   });
 
   it('carries error codes across the thread boundary and writes nothing for the failed entry', async () => {
