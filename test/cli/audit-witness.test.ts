@@ -1,21 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { witnessAuditHead, type WitnessLog } from '../../src/cli/audit-witness.ts';
 import { ErrorCodes, JitcaError } from '../../src/errors.ts';
 import type { Store } from '../../src/store/types.ts';
-import { openTempStore, removeDir, type TempStore } from '../store/store-fixtures.ts';
+import { tempStorePerTest } from '../store/store-fixtures.ts';
 
-let current: TempStore | undefined;
-afterEach(async () => {
-  if (current === undefined) return;
-  await current.store.close();
-  removeDir(current.dir);
-  current = undefined;
-});
+const openStore = tempStorePerTest();
 
 describe('witnessAuditHead', () => {
   it('logs the head at start, again only when it moved, and at stop; the logged values are anchors that verify', async () => {
-    current = await openTempStore();
-    const { store } = current;
+    const { store } = await openStore();
     await store.appendAudit({ type: 'ca.created', actor: 'system', data: {} });
     const lines: Array<Record<string, unknown>> = [];
     const log: WitnessLog = { info: (fields, message) => lines.push({ ...fields, message }), warn: () => undefined };
@@ -38,8 +31,7 @@ describe('witnessAuditHead', () => {
   });
 
   it('an unreadable store is a warning, and the next tick tries again', async () => {
-    current = await openTempStore();
-    const real = current.store;
+    const real = (await openStore()).store;
     await real.appendAudit({ type: 'ca.created', actor: 'system', data: {} });
     let failing = true;
     const store: Store = {

@@ -2,23 +2,15 @@
  * Serials are checked without BigInt on the hot path (a 20-digit string is compared as text with
  * 2^64-1); the boundaries must be exactly where they were.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
-import { issuedEntry, openTempStore, removeDir } from './store-fixtures.ts';
-import type { TempStore } from './store-fixtures.ts';
+import { issuedEntry, tempStorePerTest } from './store-fixtures.ts';
 
-let current: TempStore | undefined;
-afterEach(async () => {
-  if (current === undefined) return;
-  await current.store.close();
-  removeDir(current.dir);
-  current = undefined;
-});
+const openStore = tempStorePerTest();
 
 describe('certificate serial bounds', () => {
   it('accepts 1, 19 nines, 10^19 and 2^64-1; refuses 2^64, 20 nines, 21 digits and leading zeros, writing nothing', async () => {
-    current = await openTempStore();
-    const { store } = current;
+    const { store } = await openStore();
     const accepted = ['1', '9999999999999999999', '10000000000000000000', '18446744073709551614', '18446744073709551615'];
     for (const [i, serial] of accepted.entries()) await store.recordDecision(issuedEntry(`req-ok-${i}`, serial));
     for (const serial of accepted) expect((await store.findCertificateBySerial(serial))?.serial).toBe(serial);

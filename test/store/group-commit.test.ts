@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/store/types.ts';
-import { deniedEntry, issuedEntry, openTempStore, removeDir } from './store-fixtures.ts';
-import type { TempStore } from './store-fixtures.ts';
+import { deniedEntry, issuedEntry, tempStorePerTest } from './store-fixtures.ts';
 
-let current: TempStore | undefined;
-afterEach(async () => {
-  if (current === undefined) return;
-  await current.store.close();
-  removeDir(current.dir);
-  current = undefined;
-});
+const openStore = tempStorePerTest();
 
 describe('group commit', () => {
   it('200 concurrent recordDecision calls all resolve, with contiguous seqs and far fewer than 200 commits', async () => {
-    current = await openTempStore();
-    const { store } = current;
+    const { store } = await openStore();
     const records = await Promise.all(
       Array.from({ length: 200 }, (_, i) => store.recordDecision(issuedEntry(`req-${i}`))),
     );
@@ -27,8 +19,7 @@ describe('group commit', () => {
   });
 
   it('bounds a batch at maxBatch and keeps the chain linear across batches', async () => {
-    current = await openTempStore(undefined, { maxBatch: 64 });
-    const { store } = current;
+    const { store } = await openStore({ maxBatch: 64 });
     const calls: Array<Promise<AuditRecord>> = [];
     for (let i = 0; i < 300; i++) {
       calls.push(
@@ -46,8 +37,7 @@ describe('group commit', () => {
   });
 
   it('calls made in a later event-loop turn share the next batch, not one transaction each', async () => {
-    current = await openTempStore();
-    const { store } = current;
+    const { store } = await openStore();
     const first = Array.from({ length: 50 }, (_, i) => store.recordDecision(issuedEntry(`req-a${i}`)));
     // Submitted from a later event-loop turn, after the first batch has started.
     const second = new Promise<AuditRecord[]>((resolve, reject) =>

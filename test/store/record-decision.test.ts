@@ -1,21 +1,14 @@
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
 import type { DecisionEntry } from '../../src/store/types.ts';
-import { deniedEntry, freshSerial, issuedEntry, openTempStore, removeDir } from './store-fixtures.ts';
+import { deniedEntry, freshSerial, issuedEntry, tempStorePerTest } from './store-fixtures.ts';
 import type { TempStore } from './store-fixtures.ts';
 
-let current: TempStore | undefined;
-afterEach(async () => {
-  if (current === undefined) return;
-  await current.store.close();
-  removeDir(current.dir);
-  current = undefined;
-});
+const openTemp = tempStorePerTest();
 
-async function open(): Promise<TempStore> {
-  current = await openTempStore();
-  return current;
+function open(): Promise<TempStore> {
+  return openTemp();
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { openStore } from '../../src/store/store.ts';
 import type { OpenStoreOptions } from '../../src/store/store.ts';
@@ -91,4 +92,24 @@ export function deniedEntry(requestId: string): DecisionEntry {
 
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * For test files that open one temp store per test: call at the top level (it registers an
+ * afterEach that closes and removes every store opened through it), then `await openStore()`
+ * inside each test, with openTempStore's options.
+ */
+export function tempStorePerTest(): (options?: Partial<Omit<OpenStoreOptions, 'sqlitePath'>>) => Promise<TempStore> {
+  const opened: TempStore[] = [];
+  afterEach(async () => {
+    for (const temp of opened.splice(0)) {
+      await temp.store.close();
+      removeDir(temp.dir);
+    }
+  });
+  return async (options = {}) => {
+    const temp = await openTempStore(undefined, options);
+    opened.push(temp);
+    return temp;
+  };
 }
