@@ -26,6 +26,12 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** How long acquiring a connection may take before the call fails as unavailable (default 5000 ms). */
   connectionTimeoutMs?: number;
+  /**
+   * Longest any one statement may run, waiting for the audit-chain lock included (server-side
+   * statement_timeout, default 10000 ms). A replica stuck in a transaction then costs the others
+   * a retryable ERR_STORE_UNAVAILABLE (503), not a request that hangs.
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -37,6 +43,16 @@ export const AUDIT_CHAIN_LOCK_KEY = 0x6a69746361_3a61n;
 
 const DEFAULT_MAX_CONNECTIONS = 10;
 const DEFAULT_CONNECTION_TIMEOUT_MS = 5000;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+/** The client gives up this long after the server should have: a server that stopped answering. */
+const CLIENT_TIMEOUT_MARGIN_MS = 5000;
+/**
+ * A session of ours idle inside a transaction this long is ended by the server, which releases
+ * the audit-chain lock it may hold: a jitca replica paused mid-batch (stopped, partitioned, its
+ * host frozen) must not hold every other replica's writes until TCP notices, hours later.
+ * Batches run their statements back to back; 30 s idle inside one is never normal.
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 
 /**
  * Begins every transaction READ COMMITTED and then waits for the audit-chain lock. The batch
@@ -50,7 +66,15 @@ const DEFAULT_CONNECTION_TIMEOUT_MS = 5000;
 class AuditLockingPostgresDriver extends PostgresDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('start transaction isolation level read committed'));
-    await connection.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
+    try {
+      await connection.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
+    } catch (error) {
+      // kysely hands the connection back to the pool when BEGIN fails, without a ROLLBACK: end the
+      // aborted transaction here (statement_timeout while waiting for the lock), or the next user
+      // of this connection gets "current transaction is aborted" (25P02).
+      await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
+      throw error;
+    }
   }
 }
 
@@ -102,13 +126,18 @@ function positiveInteger(name: string, value: number): number {
 /** A kysely database over a new pool; nothing is connected until the first query. */
 export function openPostgresDatabase(
   url: string,
-  options: Pick<PostgresStoreOptions, 'maxConnections' | 'connectionTimeoutMs'> = {},
+  options: Pick<PostgresStoreOptions, 'maxConnections' | 'connectionTimeoutMs' | 'statementTimeoutMs'> = {},
 ): Kysely<DatabaseSchema> {
   checkUrl(url);
+  const statementTimeoutMs = positiveInteger('statementTimeoutMs', options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
   const pool = new pg.Pool({
     connectionString: url,
     max: positiveInteger('maxConnections', options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
     connectionTimeoutMillis: positiveInteger('connectionTimeoutMs', options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS),
+    // Session settings sent at connect (PostgreSQL runtime parameters), and pg's own client-side limit.
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    query_timeout: statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     // Notices a dead peer (failover, cut network) on idle connections instead of at the next query.
     keepAlive: true,
   });

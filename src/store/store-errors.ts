@@ -13,9 +13,11 @@ const SQLITE_UNAVAILABLE = /^SQLITE_(IOERR|FULL|CANTOPEN|BUSY|LOCKED|READONLY|NO
 const SQLITE_UNIQUE = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 
 // PostgreSQL SQLSTATE classes (Appendix A): 08 connection exception, 53 insufficient resources
-// (disk full, out of memory, too many connections), 57P0x shutdown / cannot connect now,
-// 40001/40P01 serialization failure / deadlock, 25006 read-only transaction.
-const PG_UNAVAILABLE = /^(08...|53...|57P0[1-3]|40001|40P01|25006)$/;
+// (disk full, out of memory, too many connections), 57P0x shutdown / cannot connect now, 57014
+// query canceled (statement_timeout, e.g. waiting for the audit lock a stuck replica holds),
+// 25P03 idle-in-transaction timeout, 40001/40P01 serialization failure / deadlock, 25006
+// read-only transaction.
+const PG_UNAVAILABLE = /^(08...|53...|57P0[1-3]|57014|25P03|40001|40P01|25006)$/;
 const PG_UNIQUE = '23505';
 const NODE_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 

@@ -3,11 +3,12 @@
  * the same behaviour as the SQLite store where callers notice it, plus what only a shared database
  * has to get right: two replicas appending to one audit chain, and a database restart.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
-import { openPostgresStore } from '../../src/store/postgres-database.ts';
+import { AUDIT_CHAIN_LOCK_KEY, openPostgresDatabase, openPostgresStore } from '../../src/store/postgres-database.ts';
 import type { AuditRecord, Store } from '../../src/store/types.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
@@ -120,6 +121,43 @@ describe('PostgreSQL store', () => {
 
     await query(url, `update audit_log set data = '{"rule":"allow-everything"}' where seq = 3`);
     expect(await store.verifyAudit()).toEqual({ ok: false, records: 2, firstBroken: { seq: 3, reason: 'hash-mismatch' } });
+  });
+
+  it('a replica stuck holding the audit lock costs the others a quick retryable 503, not a hang; the lock is all it took', async () => {
+    const url = freshDatabase();
+    const clock = fixedClock(START_MS);
+    const store = await openPostgresStore({ url, clock, statementTimeoutMs: 500 });
+    opened.push(store);
+    // Another "replica" mid-batch: it holds the audit-chain lock and does nothing more.
+    const stuck = new pg.Client({ connectionString: url });
+    await stuck.connect();
+    try {
+      await stuck.query('begin');
+      await stuck.query(`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`);
+      const started = Date.now();
+      const error = await errorOf(store.recordDecision(deniedEntry('req-stuck')));
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(isJitcaError(error, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+      expect((error as { retryable?: boolean }).retryable).toBe(true);
+      await stuck.query('rollback');
+    } finally {
+      await stuck.end();
+    }
+    const record = await store.recordDecision(deniedEntry('req-after'));
+    expect(record.seq).toBe(1);
+    expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 0, audit_log: 1 });
+  });
+
+  it("jitca's sessions carry the statement and idle-in-transaction timeouts", async () => {
+    const db = openPostgresDatabase(freshDatabase(), { statementTimeoutMs: 1234 });
+    try {
+      const show = async (name: string): Promise<unknown> =>
+        (await sql<Record<string, unknown>>`${sql.raw(`show ${name}`)}`.execute(db)).rows[0]?.[name];
+      expect(await show('statement_timeout')).toBe('1234ms');
+      expect(await show('idle_in_transaction_session_timeout')).toBe('30s');
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('two replicas deciding the same request from the same version: exactly one decision lands', async () => {
