@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   'issue-ssh': async () => (await import('./issue-ssh.ts')).registerIssueSsh,
   bundle: async () => (await import('./bundle.ts')).registerBundle,
   audit: async () => (await import('./audit.ts')).registerAudit,
+  revoke: async () => (await import('./revoke.ts')).registerRevoke,
   controller: async () => (await import('./controller.ts')).registerController,
   login: async () => (await import('./login.ts')).registerLogin,
   'ssh-cert': async () => (await import('./ssh-cert.ts')).registerSshCert,

@@ -22,6 +22,8 @@ import type { CertificateInsert } from './certificate-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
 import { compileRequestUpsert } from './request-repository.ts';
+import { compileRevocationInsert } from './revocation-repository.ts';
+import type { RevocationInsert } from './revocation-repository.ts';
 import type { RequestUpsert } from './request-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
@@ -35,6 +37,7 @@ interface WriteStatements {
   upsertRequest: RequestUpsert;
   insertCertificate: CertificateInsert;
   insertApproval: ApprovalInsert;
+  insertRevocation: RevocationInsert;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -48,6 +51,7 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     upsertRequest: compileRequestUpsert(db),
     insertCertificate: compileCertificateInsert(db),
     insertApproval: compileApprovalInsert(db),
+    insertRevocation: compileRevocationInsert(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -142,6 +146,7 @@ async function writeEntry(
       await statements.insertApproval(executor, { requestId: decision.request.id, approver: decision.approval.approver, at });
     }
   }
+  if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at);
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,

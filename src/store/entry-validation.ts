@@ -13,6 +13,7 @@ import type {
   IssuedCertificateInput,
   RequestInput,
   RequestState,
+  RevocationEntry,
 } from './types.ts';
 
 /** The audit event as it will be hashed and stored. */
@@ -65,12 +66,14 @@ export interface PreparedDecision {
 /** One unit of the group commit: an audit event, with the decision it records if any. */
 export interface PreparedEntry {
   decision?: PreparedDecision;
+  revocation?: { serial: string; revokedBy: string; reason: string };
   event: PreparedEvent;
 }
 
 const AUDIT_EVENT_TYPES = {
   'ssh.issued': true,
   'ssh.denied': true,
+  'ssh.revoked': true,
   'request.pending': true,
   'request.approved': true,
   'request.denied': true,
@@ -103,6 +106,18 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 
 export function prepareAuditEvent(event: AuditEventInput): PreparedEntry {
   return { event: prepareEvent(event) };
+}
+
+export function prepareRevocationEntry(entry: RevocationEntry): PreparedEntry {
+  if (typeof entry !== 'object' || entry === null) throw invalid('entry', 'must be an object');
+  return {
+    revocation: {
+      serial: checkSerial(entry.serial),
+      revokedBy: text(entry.revokedBy, 'revokedBy'),
+      reason: text(entry.reason, 'reason'),
+    },
+    event: prepareEvent(entry.event),
+  };
 }
 
 export function prepareDecisionEntry(entry: DecisionEntry): PreparedEntry {

@@ -89,10 +89,24 @@ const requestVersion: Migration = {
   },
 };
 
+/** Certificates withdrawn before they expire: one row per serial, read into the SSH KRL. */
+const revocations: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('revocations')
+      .addColumn('serial', 'text', (c) => c.primaryKey().references('certificates.serial'))
+      .addColumn('revoked_at', 'text', (c) => c.notNull())
+      .addColumn('revoked_by', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_request_version': requestVersion,
+  '0003_revocations': revocations,
 };
 
 const inCodeProvider: MigrationProvider = {

@@ -41,6 +41,13 @@ export interface RequestsTable {
   version: number;
 }
 
+export interface RevocationsTable {
+  serial: string;
+  revoked_at: string;
+  revoked_by: string;
+  reason: string;
+}
+
 export interface ApprovalsTable {
   request_id: string;
   approver: string;
@@ -64,6 +71,7 @@ export interface DatabaseSchema {
   certificates: CertificatesTable;
   requests: RequestsTable;
   approvals: ApprovalsTable;
+  revocations: RevocationsTable;
   audit_log: AuditLogTable;
 }
 

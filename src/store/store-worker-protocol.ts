@@ -5,6 +5,8 @@ import type { StoreStats } from './types.ts';
 export const storeWorkerMethods = [
   'recordDecision',
   'appendAudit',
+  'recordRevocation',
+  'listRevocations',
   'getRequest',
   'findCertificateBySerial',
   'listApprovals',

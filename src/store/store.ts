@@ -12,7 +12,8 @@ import { listAuditRecords, readAuditHead } from './audit-repository.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
-import { checkSerial, prepareAuditEvent, prepareDecisionEntry } from './entry-validation.ts';
+import { checkSerial, prepareAuditEvent, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
+import { listRevocations } from './revocation-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
@@ -22,6 +23,8 @@ import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
+  RevocationEntry,
+  StoredRevocation,
   AuditAnchor,
   AuditEventInput,
   AuditRecord,
@@ -107,6 +110,10 @@ export function createStore(
   return {
     recordDecision: (entry: DecisionEntry) => write(() => prepareDecisionEntry(entry)),
     appendAudit: (event: AuditEventInput) => write(() => prepareAuditEvent(event)),
+    recordRevocation: (entry: RevocationEntry) => write(() => prepareRevocationEntry(entry)),
+
+    listRevocations: (validAtIso: string): Promise<StoredRevocation[]> =>
+      read('listing revocations', () => listRevocations(db, validAtIso)),
 
     getRequest: (id: string): Promise<StoredRequest | undefined> =>
       read(`reading request ${id}`, () => findRequest(db, id)),

@@ -6,6 +6,8 @@
 export type AuditEventType =
   | 'ssh.issued'
   | 'ssh.denied'
+  /** A certificate withdrawn before it expires (it goes into the KRL sshd reads). */
+  | 'ssh.revoked'
   | 'request.pending'
   | 'request.approved'
   | 'request.denied'
@@ -121,6 +123,27 @@ export interface StoredCertificate extends IssuedCertificateInput {
   createdAt: string;
 }
 
+/** Withdraws one issued certificate; recorded with its audit event in one transaction. */
+export interface RevocationEntry {
+  /** Decimal serial of a certificate in the store. */
+  serial: string;
+  revokedBy: string;
+  reason: string;
+  event: AuditEventInput;
+}
+
+/** A revocation with what a revocation list needs of its certificate. */
+export interface StoredRevocation {
+  serial: string;
+  kind: CertificateKind;
+  identity: string;
+  caKeyId: string;
+  validBefore: string;
+  revokedAt: string;
+  revokedBy: string;
+  reason: string;
+}
+
 export interface StoredApproval {
   requestId: string;
   approver: string;
@@ -166,6 +189,10 @@ export interface Store {
    */
   recordDecision(entry: DecisionEntry): Promise<AuditRecord>;
   appendAudit(event: AuditEventInput): Promise<AuditRecord>;
+  /** Durable with its audit record before it resolves. Revoking a serial twice -> ERR_STORE_CONFLICT. */
+  recordRevocation(entry: RevocationEntry): Promise<AuditRecord>;
+  /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
+  listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
   getRequest(id: string): Promise<StoredRequest | undefined>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;

@@ -73,6 +73,8 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
   const store: Store = {
     recordDecision: (entry) => call('recordDecision', entry),
     appendAudit: (event) => call('appendAudit', event),
+    recordRevocation: (entry) => call('recordRevocation', entry),
+    listRevocations: (validAtIso) => call('listRevocations', validAtIso),
     getRequest: (id) => call('getRequest', id),
     findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
     listApprovals: (requestId) => call('listApprovals', requestId),

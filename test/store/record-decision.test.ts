@@ -189,7 +189,7 @@ describe('recordDecision', () => {
     ['certificate for another request', (e) => e.certificate && (e.certificate.requestId = 'other')],
     ['event for another request', (e) => (e.event.requestId = 'other')],
     ['unknown state', (e) => Object.assign(e.request, { state: 'revoked' })],
-    ['unknown event type', (e) => Object.assign(e.event, { type: 'ssh.revoked' })],
+    ['unknown event type', (e) => Object.assign(e.event, { type: 'ssh.teleported' })],
     ['bigint in audit data', (e) => (e.event.data = { serial: 5n })],
     ['class instance in body', (e) => (e.request.body = { when: new Date(0) })],
     ['lone surrogate in actor', (e) => (e.event.actor = 'x\ud800')],

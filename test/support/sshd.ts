@@ -11,6 +11,8 @@ export interface SshdHandle {
   user: string;
   setTrustedCaKeys(lines: string): void;
   setPrincipals(user: string, principals: string[]): void;
+  /** sshd's RevokedKeys file (a KRL), read at every authentication. Starts empty. */
+  readonly revokedKeysFile: string;
   login(options: { key: string; certificate: string; command?: string }): LoginResult;
   stop(): Promise<void>;
 }
@@ -46,6 +48,8 @@ export async function startSshd(): Promise<SshdHandle> {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   const caFile = path.join(dir, 'trusted_user_ca_keys');
   writeFileSync(caFile, '');
+  const revokedKeysFile = path.join(dir, 'revoked_keys');
+  writeFileSync(revokedKeysFile, '');
   mkdirSync(path.join(dir, 'principals'));
   const port = await freePort();
   const config = path.join(dir, 'sshd_config');
@@ -58,6 +62,7 @@ export async function startSshd(): Promise<SshdHandle> {
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       'AuthorizedKeysFile none',
       `TrustedUserCAKeys ${caFile}`,
+      `RevokedKeys ${revokedKeysFile}`,
       `AuthorizedPrincipalsFile ${path.join(dir, 'principals')}/%u`,
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
@@ -91,6 +96,7 @@ export async function startSshd(): Promise<SshdHandle> {
     user,
     setTrustedCaKeys: (lines) => writeFileSync(caFile, lines),
     setPrincipals: (account, principals) => writeFileSync(path.join(dir, 'principals', account), `${principals.join('\n')}\n`),
+    revokedKeysFile,
     login: ({ key, certificate, command = 'echo jitca-login-ok' }) => {
       const result = spawnSync(
         'ssh',

@@ -1,0 +1,46 @@
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import type { Identity } from '../policy/types.ts';
+import type { Store, StoredCertificate } from '../store/types.ts';
+
+/** Longest reason kept with a revocation (it goes into the audit record). */
+const MAX_REASON = 512;
+
+/**
+ * Withdraws an issued SSH user certificate before it expires: the revocation and its audit
+ * record ("ssh.revoked") are written in one durable transaction; the certificate's serial then
+ * appears in the KRL (ssh-krl.ts) that sshd reads through RevokedKeys.
+ *
+ * Errors: ERR_REQUEST_INVALID for a malformed serial or reason, or an X.509 certificate (the
+ * Kubernetes API server reads no revocation lists: those certificates are kept short instead);
+ * ERR_CERTIFICATE_NOT_FOUND for a serial jitca never issued; ERR_STORE_CONFLICT when it is already
+ * revoked. Nothing is written in any of these cases.
+ */
+export async function revokeSshCertificate(store: Store, actor: Identity, serial: string, reason: string): Promise<StoredCertificate> {
+  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `a revocation needs a reason of 1 to ${MAX_REASON} characters without control characters`, {
+      details: { field: 'reason' },
+    });
+  }
+  const certificate = await store.findCertificateBySerial(serial);
+  if (certificate === undefined) {
+    throw new JitcaError(ErrorCodes.CERTIFICATE_NOT_FOUND, `no certificate with serial ${serial} was issued by this CA`, { details: { serial } });
+  }
+  if (certificate.kind !== 'ssh-user') {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `certificate ${serial} is a ${certificate.kind} certificate; only SSH user certificates are revoked (through the KRL)`, {
+      details: { serial, kind: certificate.kind },
+    });
+  }
+  await store.recordRevocation({
+    serial,
+    revokedBy: actor.subject,
+    reason,
+    event: {
+      type: 'ssh.revoked',
+      actor: actor.actingFor ?? actor.subject,
+      subject: certificate.identity,
+      requestId: certificate.requestId,
+      data: { serial, reason, caKeyId: certificate.caKeyId, keyId: certificate.keyId, validBefore: certificate.validBefore },
+    },
+  });
+  return certificate;
+}

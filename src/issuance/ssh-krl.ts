@@ -1,0 +1,33 @@
+import type { Signer } from '../../hsm/signer.ts';
+import { encodeKrl } from '../ssh/krl.ts';
+import { sshPublicKeyFromKeyObject } from '../ssh/public-key.ts';
+import type { Store } from '../store/types.ts';
+
+/**
+ * The KRL for sshd's RevokedKeys: every revoked SSH user certificate that has not expired yet,
+ * one section per CA generation that signed them. Certificates of a CA no longer in `caSigners`
+ * are left out: sshd no longer trusts that CA at all. The same revocations give the same bytes:
+ * krl_version and generated_date are the time of the newest revocation in the list (0 for none),
+ * so hosts polling over HTTP can compare ETags, and a new revocation always raises the version.
+ */
+export async function buildSshKrl(store: Store, caSigners: readonly Signer[], nowMs: number): Promise<Uint8Array> {
+  const revoked = await store.listRevocations(new Date(nowMs).toISOString());
+  const serialsByCa = new Map<string, bigint[]>();
+  for (const revocation of revoked) {
+    if (revocation.kind !== 'ssh-user') continue;
+    const serials = serialsByCa.get(revocation.caKeyId) ?? [];
+    serials.push(BigInt(revocation.serial));
+    serialsByCa.set(revocation.caKeyId, serials);
+  }
+  const newest = revoked.reduce((latest, revocation) => Math.max(latest, Date.parse(revocation.revokedAt)), 0);
+  const seconds = BigInt(Math.floor(newest / 1000));
+  return encodeKrl({
+    version: seconds,
+    generatedAt: seconds,
+    comment: 'jitca',
+    certificates: caSigners.map((signer) => ({
+      caKeyBlob: sshPublicKeyFromKeyObject(signer.publicKey).blob,
+      serials: serialsByCa.get(signer.keyId) ?? [],
+    })),
+  });
+}
