@@ -13,29 +13,29 @@ import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
 import { checkSerial, prepareAuditEvent, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
-import { listRevocations } from './revocation-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
 import { countRequests, findRequest, listOverduePending } from './request-repository.ts';
+import { listRevocations } from './revocation-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
-  RevocationEntry,
-  StoredRevocation,
   AuditAnchor,
   AuditEventInput,
   AuditRecord,
   AuditVerifyResult,
   DecisionEntry,
   ListAuditOptions,
+  RevocationEntry,
   Store,
   StoreStats,
   StoredApproval,
   StoredCertificate,
   StoredRequest,
+  StoredRevocation,
 } from './types.ts';
 
 export type { Store } from './types.ts';
