@@ -10,6 +10,7 @@ import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { createMetrics, instrumentSigner } from './metrics.ts';
 import { requestRoutes } from './request-routes.ts';
+import { revocationRoutes } from './revocation-routes.ts';
 import { errorReplySchema } from './schemas.ts';
 import { sshRoutes } from './ssh-routes.ts';
 import { x509Routes } from './x509-routes.ts';
@@ -91,6 +92,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const routeConfig = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 } };
   app.register(sshRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   app.register(requestRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
+  app.register(revocationRoutes({ issuance, preValidation: authenticated, routeConfig }));
   const x509Issuance = {
     policy: runtime.policy,
     store: runtime.store,

@@ -3,7 +3,7 @@ import type { Identity } from '../policy/types.ts';
 import type { Store, StoredCertificate } from '../store/types.ts';
 
 /** Longest reason kept with a revocation (it goes into the audit record). */
-const MAX_REASON = 512;
+const MAX_REASON = 1024;
 
 /**
  * Withdraws an issued SSH user certificate before it expires: the revocation and its audit
@@ -13,9 +13,17 @@ const MAX_REASON = 512;
  * Errors: ERR_REQUEST_INVALID for a malformed serial or reason, or an X.509 certificate (the
  * Kubernetes API server reads no revocation lists: those certificates are kept short instead);
  * ERR_CERTIFICATE_NOT_FOUND for a serial jitca never issued; ERR_STORE_CONFLICT when it is already
- * revoked. Nothing is written in any of these cases.
+ * revoked; whatever `authorize` throws, given the certificate's holder, before anything is
+ * written (the API asks policy there; the security team's local CLI does not). Nothing is
+ * written in any of these cases.
  */
-export async function revokeSshCertificate(store: Store, actor: Identity, serial: string, reason: string): Promise<StoredCertificate> {
+export async function revokeSshCertificate(
+  store: Store,
+  actor: Identity,
+  serial: string,
+  reason: string,
+  authorize: (holder: string) => void = () => undefined,
+): Promise<StoredCertificate> {
   if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, `a revocation needs a reason of 1 to ${MAX_REASON} characters without control characters`, {
       details: { field: 'reason' },
@@ -30,6 +38,7 @@ export async function revokeSshCertificate(store: Store, actor: Identity, serial
       details: { serial, kind: certificate.kind },
     });
   }
+  authorize(certificate.identity);
   await store.recordRevocation({
     serial,
     revokedBy: actor.subject,

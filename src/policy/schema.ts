@@ -218,5 +218,6 @@ export const policySchema: JsonSchema = {
       description: 'a lower-case DNS name with at least two labels, e.g. "jitca.dev"',
     },
     roles: { type: 'array', minItems: 1, maxItems: MAX_ROLES, items: roleSchema },
+    revokerGroups: { ...groupListSchema, description: "groups whose members may revoke anyone's SSH certificate through the API" },
   },
 };

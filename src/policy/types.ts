@@ -91,6 +91,8 @@ export interface Policy {
   /** Suffix of scope extensions, e.g. "jitca.dev" gives "scope-cluster@jitca.dev". */
   extensionDomain: string;
   roles: Role[];
+  /** Groups whose members may revoke anyone's SSH certificate through the API (holders always may revoke their own). */
+  revokerGroups?: string[];
 }
 
 /** What the requester asks for; everything optional narrows the role, never widens it. */

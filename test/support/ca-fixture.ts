@@ -10,6 +10,7 @@ import type { KeyAlgorithmName } from '../../hsm/signer.ts';
 export const testPolicy = {
   version: 1,
   extensionDomain: 'jitca.dev',
+  revokerGroups: ['sre-leads'],
   roles: [
     {
       name: 'oncall-payments',

@@ -1,0 +1,93 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
+
+describe('POST /v1/ssh/certificates/{serial}/revoke', () => {
+  let api: ApiFixture;
+  let key: TempSshKey;
+
+  beforeAll(async () => {
+    api = await createApiFixture();
+    key = createTempSshKey('jitca-api-revoke-');
+  });
+  afterAll(async () => {
+    await api?.close();
+    key?.cleanup();
+  });
+
+  async function issueForAlice(): Promise<{ serial: string; certificate: string }> {
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: { authorization: `Bearer ${api.tokens.alice}` },
+      payload: { publicKey: key.publicKey, role: 'oncall-payments', ttl: '10m', reason: 'INC-9' },
+    });
+    expect(response.statusCode).toBe(201);
+    return response.json();
+  }
+
+  const revoke = (token: string, serial: string, payload: unknown = { reason: 'laptop lost' }, headers: Record<string, string> = {}) =>
+    api.app.inject({
+      method: 'POST',
+      url: `/v1/ssh/certificates/${serial}/revoke`,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      payload: payload as Record<string, unknown>,
+    });
+
+  it('the holder revokes their own certificate; a revoker group member revokes anyone\'s; both land in the KRL', async () => {
+    const own = await issueForAlice();
+    const other = await issueForAlice();
+    const byAlice = await revoke(api.tokens.alice, own.serial);
+    expect(byAlice.statusCode).toBe(200);
+    expect(byAlice.json()).toMatchObject({ serial: own.serial, revoked: true, keyId: expect.stringMatching(/^alice\/req_/) });
+    const byBob = await revoke(api.tokens.bob, other.serial, { reason: 'INC-10 containment' });
+    expect(byBob.statusCode).toBe(200);
+
+    const audited = (await api.ca.runtime.store.listAudit({ limit: 1000 })).filter((record) => record.type === 'ssh.revoked');
+    expect(audited.map((record) => [record.actor, record.subject, record.data['serial']])).toEqual([
+      ['alice', 'alice', own.serial],
+      ['bob', 'alice', other.serial],
+    ]);
+
+    const krl = await api.app.inject({ method: 'GET', url: '/v1/trust/ssh-krl' });
+    const krlFile = path.join(key.dir, 'revoked.krl');
+    writeFileSync(krlFile, krl.rawPayload);
+    for (const [name, certificate] of [['own', own.certificate], ['other', other.certificate]]) {
+      const file = path.join(key.dir, `${name}-cert.pub`);
+      writeFileSync(file, `${certificate}\n`);
+      expect(spawnSync('ssh-keygen', ['-Q', '-f', krlFile, file], { encoding: 'utf8' }).stdout).toMatch(/REVOKED/);
+    }
+  });
+
+  it('refuses others, the gateway, a second revocation, unknown and malformed serials, each with its code and nothing written', async () => {
+    const { serial } = await issueForAlice();
+    const before = api.rowCounts();
+
+    const byMallory = await revoke(api.tokens.mallory, serial);
+    expect(byMallory.statusCode).toBe(403);
+    expect(byMallory.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'revoke.not-allowed' } });
+    const byDave = await revoke(api.tokens.dave, serial);
+    expect(byDave.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'revoke.not-allowed' } });
+    const viaGateway = await revoke(api.gatewayToken, serial, { reason: 'x' }, { 'x-jitca-on-behalf-of': api.tokens.alice });
+    expect(viaGateway.statusCode).toBe(403);
+    expect(viaGateway.json()).toMatchObject({ details: { rule: 'revoke.gateway' } });
+    const unknown = await revoke(api.tokens.bob, '12345');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'ERR_CERTIFICATE_NOT_FOUND' });
+    for (const bad of ['0123', 'abc', '123456789012345678901']) {
+      expect((await revoke(api.tokens.bob, bad)).statusCode).toBe(400);
+    }
+    expect((await revoke(api.tokens.alice, serial, { reason: '' })).statusCode).toBe(400);
+    expect((await revoke(api.tokens.alice, serial, { reason: 'x', extra: true })).statusCode).toBe(400);
+    expect(api.rowCounts()).toEqual(before);
+
+    expect((await revoke(api.tokens.alice, serial)).statusCode).toBe(200);
+    const again = await revoke(api.tokens.bob, serial);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+    expect(api.rowCounts().audit_log).toBe(before.audit_log + 1);
+  });
+});
