@@ -8,7 +8,7 @@ import { ErrorCodes, JitcaError } from './errors.ts';
 import { parseKeyAlgorithmName, type Signer } from '../hsm/signer.ts';
 import { ensureSoftHsmToken, readPinFile } from '../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
-import { loadPolicy } from './policy/load.ts';
+import { loadPolicyWithDigest } from './policy/load.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
@@ -22,6 +22,8 @@ export interface CaRuntime {
   token: Pkcs11Token;
   store: Store;
   policy: Policy;
+  /** SHA-256 (hex) of the policy file's bytes as loaded. */
+  policyDigest: string;
   clock: Clock;
   /** The SSH user CA generation that signs now (the newest in the token). */
   sshSigner: Signer;
@@ -80,7 +82,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
   if (config.hsm.embedded) {
     ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath });
   }
-  const policy = loadPolicy(config.policyFile);
+  const { policy, sha256: policyDigest } = loadPolicyWithDigest(config.policyFile);
   const token = openToken(config);
   let store: Store | undefined;
   try {
@@ -107,6 +109,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
       token,
       store: openedStore,
       policy,
+      policyDigest,
       clock,
       sshSigner,
       sshIssuance: { policy, store: openedStore, signer: sshSigner, clock, backdateSeconds: config.ssh.backdateSeconds },

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { openCaRuntime } from '../ca-runtime.ts';
+import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
 import { createKubeConfig, type KubeConnection } from '../k8s/kube-client.ts';
 import { configFrom, stopOnSignals } from './common.ts';
@@ -25,6 +26,7 @@ export function registerController(program: Command): void {
           ? { kind: 'in-cluster' }
           : { kind: 'kubeconfig', path: options.kubeconfig ?? `${process.env['HOME'] ?? ''}/.kube/config`, context: options.context };
       const runtime = await openCaRuntime(config);
+      await recordPolicyInForce(runtime, 'controller');
       const controller = createCsrController({
         kubeConfig: createKubeConfig(connection),
         policy: runtime.policy,

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
+import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { witnessAuditHead } from './audit-witness.ts';
 import { configFrom, stopOnSignals } from './common.ts';
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
       const { created } = await initializeCa(config);
       for (const item of created) process.stdout.write(`created ${item}\n`);
       const runtime = await openCaRuntime(config);
+      await recordPolicyInForce(runtime, 'serve');
       if (options.demo === true) await issueDemoCertificate(runtime);
       if (config.oidc === undefined) {
         process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');

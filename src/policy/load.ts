@@ -4,6 +4,7 @@
  * reviewer can go straight to the line. The returned policy is deeply frozen: what was reviewed is
  * what evaluate() sees for the life of the process.
  */
+import { hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ErrorCodes, JitcaError } from '../errors.ts';
@@ -56,6 +57,15 @@ export function parsePolicy(text: string, source?: string): Policy {
 
 /** Read and parse a policy file without ever reading more than MAX_POLICY_BYTES + 1 bytes. */
 export function loadPolicy(path: string): Policy {
+  return loadPolicyWithDigest(path).policy;
+}
+
+/**
+ * loadPolicy, plus the SHA-256 (hex) of exactly the bytes that were parsed: what the audit log
+ * records as the policy in force ("policy.loaded"), so an auditor can match a decision to the
+ * reviewed commit of the policy file that made it.
+ */
+export function loadPolicyWithDigest(path: string): { policy: Policy; sha256: string } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -89,7 +99,7 @@ export function loadPolicy(path: string): Policy {
   } catch (cause) {
     throw invalid({ path: '', message: 'policy file is not valid UTF-8' }, path, cause);
   }
-  return parsePolicy(text, path);
+  return { policy: parsePolicy(text, path), sha256: hash('sha256', bytes, 'hex') };
 }
 
 let compiled: ValidateFunction<Policy> | undefined;

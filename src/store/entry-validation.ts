@@ -86,6 +86,7 @@ const AUDIT_EVENT_TYPES = {
   'csr.failed': true,
   'ca.created': true,
   'ca.rotated': true,
+  'policy.loaded': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {

@@ -20,7 +20,9 @@ export type AuditEventType =
   | 'csr.signed'
   | 'csr.failed'
   | 'ca.created'
-  | 'ca.rotated';
+  | 'ca.rotated'
+  /** serve or controller started deciding with this policy file (its SHA-256 and roles). */
+  | 'policy.loaded';
 
 export interface AuditEventInput {
   type: AuditEventType;

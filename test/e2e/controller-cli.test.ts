@@ -1,7 +1,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readScopeExtension } from '../../src/x509/scope-extension.ts';
 import { testPolicy } from '../support/ca-fixture.ts';
@@ -103,5 +105,21 @@ describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig
     expect(csr.status?.conditions?.[0]).toMatchObject({ type: 'Denied', status: 'True' });
     expect(csr.status?.conditions?.[0]?.message).toMatch(/csr.system-group/);
     expect(csr.status?.certificate ?? '').toBe('');
+  });
+
+  it('audited the policy it decides with: the SHA-256 of the policy file as loaded, and its roles', () => {
+    const db = new Database(path.join(dir, 'jitca.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare("select actor, data from audit_log where type = 'policy.loaded'").all() as Array<{ actor: string; data: string }>;
+      expect(rows).toHaveLength(1);
+      expect(JSON.parse(rows[0]!.data)).toEqual({
+        sha256: createHash('sha256').update(readFileSync(path.join(dir, 'policy.json'))).digest('hex'),
+        file: path.join(dir, 'policy.json'),
+        roles: testPolicy.roles.map((role) => role.name),
+        process: 'controller',
+      });
+    } finally {
+      db.close();
+    }
   });
 });

@@ -1,0 +1,20 @@
+import type { CaRuntime } from '../ca-runtime.ts';
+import type { AuditRecord } from '../store/types.ts';
+
+/**
+ * Audits which policy this process decides with, when it starts serving (`serve`, `controller`):
+ * the SHA-256 of the file's bytes as parsed and its role names. Decisions name their role and
+ * rule; with this record an auditor can tell which reviewed version of the policy file made them.
+ */
+export function recordPolicyInForce(runtime: Pick<CaRuntime, 'store' | 'policy' | 'policyDigest' | 'config'>, by: 'serve' | 'controller'): Promise<AuditRecord> {
+  return runtime.store.appendAudit({
+    type: 'policy.loaded',
+    actor: 'system',
+    data: {
+      sha256: runtime.policyDigest,
+      file: runtime.config.policyFile,
+      roles: runtime.policy.roles.map((role) => role.name),
+      process: by,
+    },
+  });
+}
