@@ -92,7 +92,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const routeConfig = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 } };
   app.register(sshRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   app.register(requestRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
-  app.register(revocationRoutes({ issuance, preValidation: authenticated, routeConfig }));
+  app.register(revocationRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   const x509Issuance = {
     policy: runtime.policy,
     store: runtime.store,

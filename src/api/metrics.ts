@@ -4,8 +4,9 @@ import type { Signer, SignOptions } from '../../hsm/signer.ts';
 /** Prometheus metrics for one app instance (own registry, so tests can run several apps). */
 export interface ApiMetrics {
   registry: Registry;
-  issued: Counter<'kind'>;
+  issued: Counter<'kind' | 'role'>;
   denied: Counter<'rule'>;
+  revoked: Counter<'rule'>;
   pending: Gauge;
   hsmSignSeconds: Histogram;
   requestSeconds: Histogram<'method' | 'route' | 'status'>;
@@ -15,8 +16,15 @@ export function createMetrics(pendingCount: () => Promise<number>): ApiMetrics {
   const registry = new Registry();
   return {
     registry,
-    issued: new Counter({ name: 'jitca_certificates_issued_total', help: 'Certificates issued', labelNames: ['kind'], registers: [registry] }),
+    // role: bounded by the policy's role count; lets alerts single out break-glass roles.
+    issued: new Counter({ name: 'jitca_certificates_issued_total', help: 'Certificates issued, by kind and role', labelNames: ['kind', 'role'], registers: [registry] }),
     denied: new Counter({ name: 'jitca_requests_denied_total', help: 'Requests denied, by policy rule', labelNames: ['rule'], registers: [registry] }),
+    revoked: new Counter({
+      name: 'jitca_certificates_revoked_total',
+      help: 'SSH certificates revoked through the API, by the rule that allowed it (revoke.self, revoke.group)',
+      labelNames: ['rule'],
+      registers: [registry],
+    }),
     pending: new Gauge({
       name: 'jitca_pending_approvals',
       help: 'Requests waiting for manual approval',

@@ -60,7 +60,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       async (request, reply) => {
         const result = await approveRequest(issuance, identityOf(request), request.params.id, request.body.reason);
         if (result.status === 'pending') return reply.code(200).send({ ...result, status: 'pending' });
-        options.metrics.issued.inc({ kind: 'ssh-user' });
+        options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
         // The approver gets the outcome, not the credential: the requester fetches it.
         return reply.code(201).send({
           requestId: result.requestId,

@@ -4,10 +4,12 @@ import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { revokeSshCertificate } from '../issuance/revoke-ssh-certificate.ts';
 import { canRevoke } from '../policy/revocation.ts';
 import { identityOf } from './authenticate.ts';
+import type { ApiMetrics } from './metrics.ts';
 import { errorResponses, reasonBodySchema } from './schemas.ts';
 
 export interface RevocationRoutesOptions {
   issuance: SshIssuanceContext;
+  metrics: ApiMetrics;
   preValidation: (request: FastifyRequest) => Promise<void>;
   routeConfig: Record<string, unknown>;
 }
@@ -51,12 +53,15 @@ export function revocationRoutes(options: RevocationRoutesOptions): FastifyPlugi
       },
       async (request) => {
         const actor = identityOf(request);
+        let allowedBy = '';
         const certificate = await revokeSshCertificate(options.issuance.store, actor, request.params.serial, request.body.reason, (holder) => {
           const check = canRevoke(options.issuance.policy, actor, holder);
           if (!check.ok) {
             throw new JitcaError(ErrorCodes.POLICY_DENIED, check.message, { details: { rule: check.rule, serial: request.params.serial } });
           }
+          allowedBy = check.rule;
         });
+        options.metrics.revoked.inc({ rule: allowedBy });
         return { serial: certificate.serial, revoked: true, keyId: certificate.keyId, validBefore: certificate.validBefore };
       },
     );

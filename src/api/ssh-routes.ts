@@ -62,7 +62,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
             approverGroups: result.approval.approverGroups,
           });
         }
-        options.metrics.issued.inc({ kind: 'ssh-user' });
+        options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
         return reply.code(201).send({
           requestId: result.requestId,
           status: 'issued',

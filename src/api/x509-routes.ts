@@ -57,7 +57,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
           ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
           scope: scope?.namespace === undefined ? undefined : scope,
         });
-        options.metrics.issued.inc({ kind: 'x509-client' });
+        options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
         return reply.code(201).send({
           requestId: result.requestId,
           certificate: result.certificate,

@@ -36,6 +36,7 @@ export interface X509IssuanceResult {
   notBefore: Date;
   notAfter: Date;
   organizations: string[];
+  role: string;
 }
 
 const SERIAL_ATTEMPTS = 4;
@@ -133,7 +134,7 @@ export async function issueX509ClientCertificate(
       if (isJitcaError(error, ErrorCodes.STORE_CONFLICT) && attempt < SERIAL_ATTEMPTS) continue;
       throw error;
     }
-    return { requestId, serial: serial.toString(), certificate: pem, notBefore, notAfter, organizations: grant.organizations };
+    return { requestId, serial: serial.toString(), certificate: pem, notBefore, notAfter, organizations: grant.organizations, role: grant.role };
   }
 }
 

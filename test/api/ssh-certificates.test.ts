@@ -94,7 +94,7 @@ describe('POST /v1/ssh/certificates', () => {
     );
     expect(openapi.paths['/v1/ssh/certificates'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
     const metrics = (await api.app.inject({ url: '/metrics' })).body;
-    expect(metrics).toMatch(/jitca_certificates_issued_total\{kind="ssh-user"\} [1-9]/);
+    expect(metrics).toMatch(/jitca_certificates_issued_total\{kind="ssh-user",role="oncall-payments"\} [1-9]/);
     expect(metrics).toMatch(/jitca_requests_denied_total\{rule="role.groups"\} [1-9]/);
     expect(metrics).toMatch(/jitca_hsm_sign_seconds_count [1-9]/);
     expect(metrics).toMatch(/jitca_pending_approvals \d/);
