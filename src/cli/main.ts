@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   bundle: async () => (await import('./bundle.ts')).registerBundle,
   audit: async () => (await import('./audit.ts')).registerAudit,
   revoke: async () => (await import('./revoke.ts')).registerRevoke,
+  'trust-sync': async () => (await import('./trust-sync.ts')).registerTrustSync,
   controller: async () => (await import('./controller.ts')).registerController,
   login: async () => (await import('./login.ts')).registerLogin,
   'ssh-cert': async () => (await import('./ssh-cert.ts')).registerSshCert,

@@ -147,7 +147,7 @@ describe('jitca CLI on the embedded defaults', () => {
   });
 
   it('every command answers --help', () => {
-    const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
+    const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
     for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help']]) {
       const result = run(dataDir, args);
       expect(result.status, args.join(' ')).toBe(0);

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeKrl } from '../../src/ssh/krl.ts';
+import { isJitcaError } from '../../src/errors.ts';
+import { decodeKrl, encodeKrl } from '../../src/ssh/krl.ts';
 import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 
 let dir: string;
@@ -56,5 +57,30 @@ describe('encodeKrl (PROTOCOL.krl), read by the real ssh-keygen -Q', () => {
     const krl = encodeKrl({ version: 1n, generatedAt: 1_700_000_000n, certificates: [{ caKeyBlob: caBlob('ca1'), serials: [] }] });
     expect(Buffer.from(krl.subarray(0, 8)).toString('latin1')).toBe('SSHKRL\n\0');
     expect(checkAgainst(krl, certificate('ca1', 11))).toMatchObject({ status: 0, output: expect.stringMatching(/ok/) });
+  });
+
+  it('decodeKrl reads back what encodeKrl wrote, and refuses anything else with a wire code', () => {
+    const input = { version: 7n, generatedAt: 1_700_000_000n, comment: 'jitca', certificates: [{ caKeyBlob: caBlob('ca1'), serials: [3n, 2n ** 64n - 1n] }] };
+    const krl = encodeKrl(input);
+    expect(decodeKrl(krl)).toEqual(input);
+    const refused = (bytes: Uint8Array): boolean => {
+      try {
+        decodeKrl(bytes);
+        return false;
+      } catch (error) {
+        return isJitcaError(error) && /^ERR_(WIRE|KEY)_/.test(error.code);
+      }
+    };
+    // Cut exactly after the header it is a (valid) list that revokes nothing; cut anywhere else it is refused.
+    const headerLength = encodeKrl({ ...input, certificates: [] }).length;
+    expect(decodeKrl(krl.subarray(0, headerLength)).certificates).toEqual([]);
+    for (let length = 0; length < krl.length; length += 1) {
+      if (length !== headerLength) expect(refused(krl.subarray(0, length)), `truncated to ${length}`).toBe(true);
+    }
+    expect(refused(Uint8Array.from([...krl, 0]))).toBe(true);
+    expect(refused(Buffer.from('-----BEGIN SSH KRL-----'))).toBe(true);
+    const otherSection = Uint8Array.from(krl);
+    otherSection[headerLength] = 2; // KRL_SECTION_EXPLICIT_KEY
+    expect(refused(otherSection)).toBe(true);
   });
 });

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { decodeKrl } from '../ssh/krl.ts';
+import { parseSshPublicKey } from '../ssh/public-key.ts';
+import { requestBytes } from './http-json.ts';
+
+/** What a host keeps in step with the CA: sshd's TrustedUserCAKeys and RevokedKeys files. */
+export interface TrustSyncTarget {
+  kind: 'ssh-user-ca' | 'ssh-krl';
+  file: string;
+}
+
+export interface TrustSyncOutcome {
+  kind: TrustSyncTarget['kind'];
+  file: string;
+  outcome: 'updated' | 'unchanged';
+}
+
+/**
+ * Fetches the trust files from the CA (GET /v1/trust/ssh-user-ca and /v1/trust/ssh-krl) and
+ * replaces a host's copies only when the content changed, atomically (a temporary file in the
+ * same directory, then rename), so sshd never reads half a file. A reply that is not what it
+ * claims to be (a CA bundle whose lines are not public keys, or a KRL jitca cannot read) is
+ * refused and the current file kept: an unreadable RevokedKeys file makes sshd refuse every
+ * public-key login, and an empty TrustedUserCAKeys locks everyone out.
+ *
+ * Errors: ERR_SERVER_UNREACHABLE, ERR_SERVER_REFUSED (not a 200, or an invalid body); in both
+ * cases no file was changed.
+ */
+export async function syncTrustFiles(options: { server: string; targets: readonly TrustSyncTarget[]; ca?: string | Buffer }): Promise<TrustSyncOutcome[]> {
+  const fetched: Array<{ target: TrustSyncTarget; body: Buffer }> = [];
+  // Everything is fetched and checked before anything is written: both files change together or not at all.
+  for (const target of options.targets) {
+    const url = `${options.server.replace(/\/+$/, '')}/v1/trust/${target.kind}`;
+    const response = await requestBytes(url, { ca: options.ca });
+    if (response.status !== 200) {
+      throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${url} answered ${response.status}; kept ${target.file} as it is`, {
+        details: { status: response.status },
+      });
+    }
+    checkBody(target, response.body, url);
+    fetched.push({ target, body: response.body });
+  }
+  return fetched.map(({ target, body }) => ({ kind: target.kind, file: target.file, outcome: replaceIfChanged(target.file, body) }));
+}
+
+function checkBody(target: TrustSyncTarget, body: Buffer, url: string): void {
+  try {
+    if (target.kind === 'ssh-krl') {
+      decodeKrl(body);
+      return;
+    }
+    const lines = body.toString('utf8').split('\n').filter((line) => line.trim() !== '');
+    if (lines.length === 0) throw new JitcaError(ErrorCodes.WIRE_INVALID, 'the CA bundle is empty');
+    for (const line of lines) parseSshPublicKey(line);
+  } catch (error) {
+    if (!isJitcaError(error)) throw error;
+    throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${url} did not return a valid ${target.kind === 'ssh-krl' ? 'KRL' : 'CA bundle'} (${error.code}); kept ${target.file} as it is`, {
+      cause: error,
+    });
+  }
+}
+
+function replaceIfChanged(file: string, body: Buffer): TrustSyncOutcome['outcome'] {
+  let current: Buffer | undefined;
+  try {
+    current = readFileSync(file);
+  } catch {
+    current = undefined;
+  }
+  if (current !== undefined && current.equals(body)) return 'unchanged';
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temporary, body, { mode: 0o644 });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  return 'updated';
+}
