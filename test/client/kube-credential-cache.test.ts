@@ -10,10 +10,11 @@ import {
   type KubeCredential,
 } from '../../src/client/kube-credential-cache.ts';
 import { generateKubeKeyAndCsr } from '../../src/client/kube-credential-key.ts';
-import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
 import { createCaCertificate } from '../../src/x509/ca-certificate.ts';
 import { parseCsr } from '../../src/x509/csr.ts';
 import { issueClientCertificate } from '../../src/x509/issue-client-certificate.ts';
+import { codeOf } from '../support/error-codes.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
 
 const SERVER = 'https://jitca.example:8443';
@@ -43,15 +44,6 @@ async function credential(lifetimeMs: number, serial = 1000n): Promise<KubeCrede
     ca: { signer: caSigner, certificate: caCertificate },
   });
   return { certificatePem: pem, privateKeyPem, serial: serial.toString(), notBefore, notAfter };
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return isJitcaError(error) ? error.code : `not a JitcaError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe('refresh rule: less than max(60 s, 10% of the lifetime) left', () => {

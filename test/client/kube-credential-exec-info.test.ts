@@ -6,19 +6,11 @@ import {
   parseExecCredentialRequest,
   type ExecCredentialApiVersion,
 } from '../../src/client/kube-credential-exec-info.ts';
+import { codeOf } from '../support/error-codes.ts';
 
 /** What client-go (exec.go) puts in KUBERNETES_EXEC_INFO. */
 function execInfo(apiVersion: string, spec: Record<string, unknown> = { interactive: false }): string {
   return JSON.stringify({ kind: 'ExecCredential', apiVersion, spec });
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return isJitcaError(error) ? error.code : `not a JitcaError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe('KUBERNETES_EXEC_INFO parsing', () => {

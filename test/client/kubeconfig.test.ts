@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildKubeconfig, type KubeconfigParams } from '../../src/client/kubeconfig.ts';
 import { toYaml } from '../../src/client/kubeconfig-yaml.ts';
-import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { codeOf } from '../support/error-codes.ts';
 
 const KUBECTL = '/usr/bin/kubectl';
 const work = mkdtempSync(path.join(tmpdir(), 'jitca-kubeconfig-'));
@@ -31,15 +32,6 @@ function kubectlView(text: string, name: string): Record<string, unknown> {
   const file = path.join(work, name);
   writeFileSync(file, text);
   return JSON.parse(execFileSync(KUBECTL, ['config', 'view', '--raw', '-o', 'json', '--kubeconfig', file], { encoding: 'utf8', env: { ...process.env, HOME: work } })) as Record<string, unknown>;
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return isJitcaError(error) ? error.code : `not a JitcaError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe('jitca kubeconfig', () => {

@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
 import type { RevocationEntry, Store } from '../../src/store/types.ts';
+import { codeOfAsync } from '../support/error-codes.ts';
 import { issuedEntry, tempStorePerTest } from './store-fixtures.ts';
 
 const openStore = tempStorePerTest();
 
 function revocation(serial: string, reason = 'laptop lost'): RevocationEntry {
   return { serial, revokedBy: 'secteam-bob', reason, event: { type: 'ssh.revoked', actor: 'secteam-bob', subject: 'alice@example.com', data: { serial } } };
-}
-
-async function errorCodeOf(promise: Promise<unknown>): Promise<unknown> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
-  return isJitcaError(error) ? error.code : error;
 }
 
 async function issue(store: Store, requestId: string, validBefore: string): Promise<string> {
@@ -53,9 +49,9 @@ describe('revocations in the store', () => {
     const serial = await issue(store, 'req-1', '2025-03-01T13:00:00.000Z');
     await store.recordRevocation(revocation(serial));
     const before = (await store.listAudit()).length;
-    expect(await errorCodeOf(store.recordRevocation(revocation(serial)))).toBe(ErrorCodes.STORE_CONFLICT);
-    expect(await errorCodeOf(store.recordRevocation(revocation('0123')))).toBe(ErrorCodes.REQUEST_INVALID);
-    expect(await errorCodeOf(store.recordRevocation({ ...revocation(serial), reason: '' }))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(await codeOfAsync(store.recordRevocation(revocation(serial)))).toBe(ErrorCodes.STORE_CONFLICT);
+    expect(await codeOfAsync(store.recordRevocation(revocation('0123')))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(await codeOfAsync(store.recordRevocation({ ...revocation(serial), reason: '' }))).toBe(ErrorCodes.REQUEST_INVALID);
     expect((await store.listAudit()).length).toBe(before);
     expect(await store.listRevocations('2025-03-01T12:00:00.000Z')).toHaveLength(1);
   });

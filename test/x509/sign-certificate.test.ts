@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, JitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
 import { decodeDer } from '../../src/x509/der-reader.ts';
 import { derNamedBits, derTime } from '../../src/x509/der-writer.ts';
 import { encodeSubjectName } from '../../src/x509/distinguished-name.ts';
 import { signCertificate, type CertificateContent } from '../../src/x509/sign-certificate.ts';
+import { codeOfAsync } from '../support/error-codes.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
 
 const signer = createMemorySigner({ kind: 'ed25519' });
@@ -21,15 +22,6 @@ function content(overrides: Partial<CertificateContent> = {}): CertificateConten
     extensions: [],
     ...overrides,
   };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return error instanceof JitcaError ? error.code : `not a JitcaError: ${String(error)}`;
-  }
 }
 
 /** The same value in BER: the outer SEQUENCE's length in long form, which DER forbids under 128. */
@@ -52,9 +44,9 @@ describe('signCertificate', () => {
   it('refuses a subject, issuer or key that is not one strict-DER SEQUENCE, and signs nothing', async () => {
     let signatures = 0;
     const counting = { ...signer, sign: async (data: Uint8Array) => ((signatures += 1), signer.sign(data)) };
-    expect(await refusal(signCertificate(content({ subject: longFormLength(name) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
-    expect(await refusal(signCertificate(content({ issuer: Uint8Array.from([...name, 0x00]) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
-    expect(await refusal(signCertificate(content({ spki: Uint8Array.of(0x04, 0x00) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(await codeOfAsync(signCertificate(content({ subject: longFormLength(name) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(await codeOfAsync(signCertificate(content({ issuer: Uint8Array.from([...name, 0x00]) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
+    expect(await codeOfAsync(signCertificate(content({ spki: Uint8Array.of(0x04, 0x00) }), counting))).toBe(ErrorCodes.REQUEST_INVALID);
     expect(signatures).toBe(0);
   });
 });
