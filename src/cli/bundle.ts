@@ -1,5 +1,5 @@
-import { writeFileSync, renameSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { openCaRuntime, sshCaSigners } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { kubeCaBundle } from '../issuance/kube-client-ca.ts';
@@ -33,9 +33,7 @@ export function registerBundle(program: Command): void {
         if (options.out === undefined) {
           process.stdout.write(body);
         } else {
-          const temporary = `${options.out}.tmp-${process.pid}`;
-          writeFileSync(temporary, body, { mode: 0o644 });
-          renameSync(temporary, options.out);
+          writeFileAtomic(options.out, body, 0o644);
         }
       } finally {
         await runtime.close();

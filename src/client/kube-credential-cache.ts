@@ -1,6 +1,7 @@
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { ClientConfig } from './client-config.ts';
 
@@ -98,12 +99,5 @@ export function writeCachedKubeCredential(file: string, scope: { server: string;
     certificate: credential.certificatePem,
     privateKey: credential.privateKeyPem,
   };
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temporary, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
+  writeFileAtomic(file, JSON.stringify(entry), 0o600);
 }

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { ClientConfig } from './client-config.ts';
 
@@ -19,11 +20,8 @@ const MIN_REMAINING_MS = 60_000;
 export function cacheToken(config: ClientConfig, accessToken: string, expiresInSeconds: number, now = Date.now()): void {
   const dir = path.dirname(config.tokenCache);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temporary = `${config.tokenCache}.${process.pid}.tmp`;
   const entry: CachedToken = { accessToken, expiresAt: new Date(now + expiresInSeconds * 1000).toISOString() };
-  writeFileSync(temporary, JSON.stringify(entry), { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, config.tokenCache);
+  writeFileAtomic(config.tokenCache, JSON.stringify(entry), 0o600);
 }
 
 /** The bearer token for the jitca API: from the token command, or the cache `jitca login` filled. */

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { decodeKrl } from '../ssh/krl.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
@@ -71,13 +70,6 @@ function replaceIfChanged(file: string, body: Buffer): TrustSyncOutcome['outcome
     current = undefined;
   }
   if (current !== undefined && current.equals(body)) return 'unchanged';
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    writeFileSync(temporary, body, { mode: 0o644 });
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
+  writeFileAtomic(file, body, 0o644);
   return 'updated';
 }

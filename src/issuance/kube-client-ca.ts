@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Signer } from '../../hsm/signer.ts';
 import type { Pkcs11Token } from '../../hsm/pkcs11-token.ts';
+import { writeFileAtomic } from '../atomic-file.ts';
 import type { Clock } from '../clock.ts';
 import type { JitcaConfig } from '../config.ts';
 import { createCaCertificate } from '../x509/issue-client-certificate.ts';
@@ -37,9 +38,7 @@ export async function ensureKubeCaCertificate(config: JitcaConfig, signer: Signe
     serial: randomSerial(),
   });
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, pem, { mode: 0o644 });
-  renameSync(temporary, file);
+  writeFileAtomic(file, pem, 0o644);
   return true;
 }
 
