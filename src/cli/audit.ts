@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { openConfiguredStore } from '../ca-runtime.ts';
-import { systemClock } from '../clock.ts';
-import { buildConfig } from '../config.ts';
 import { parseAuditAnchor } from '../store/audit-chain.ts';
-import type { Store } from '../store/types.ts';
-import { collect, type GlobalOptions } from './common.ts';
+import { collect } from './common.ts';
+import { withConfiguredStore } from './configured-store.ts';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('inspect the tamper-evident audit log');
@@ -17,7 +14,7 @@ export function registerAudit(program: Command): void {
     .option('--anchor <seq:hash>', 'a head seen earlier (serve logs it as "audit head"; `jitca audit head` prints it); repeatable', collect, [])
     .action(async (options: { anchor: string[] }, command: Command) => {
       const anchors = options.anchor.map(parseAuditAnchor);
-      await withStore(command, async (store) => {
+      await withConfiguredStore(command, async (store) => {
         const result = await store.verifyAudit(anchors);
         const anchored = anchors.length === 0 ? '' : `, ${anchors.length} anchor(s) matched`;
         if (result.ok) {
@@ -33,21 +30,9 @@ export function registerAudit(program: Command): void {
     .command('head')
     .description('print the newest record as <seq>:<hash>; keep it outside the database and pass it to `audit verify --anchor` later')
     .action(async (_options: unknown, command: Command) => {
-      await withStore(command, async (store) => {
+      await withConfiguredStore(command, async (store) => {
         const head = await store.auditHead();
         process.stdout.write(head === undefined ? 'audit: empty\n' : `${head.seq}:${head.hash}\n`);
       });
     });
-}
-
-/** Only the database (SQLite or PostgreSQL, as configured), never the HSM: auditors run this without the PIN. */
-async function withStore(command: Command, work: (store: Store) => Promise<void>): Promise<void> {
-  const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = buildConfig({ configFile: globals.config, dataDir: globals.dataDir });
-  const store = await openConfiguredStore(config, systemClock);
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-  }
 }

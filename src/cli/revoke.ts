@@ -1,9 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { openConfiguredStore } from '../ca-runtime.ts';
-import { systemClock } from '../clock.ts';
 import { revokeSshCertificate } from '../issuance/revoke-ssh-certificate.ts';
-import { configFrom } from './common.ts';
+import { withConfiguredStore } from './configured-store.ts';
 
 interface RevokeOptions {
   serial: string;
@@ -20,13 +18,10 @@ export function registerRevoke(program: Command): void {
     .option('--actor <name>', 'who revokes, for the audit log (default: local:<your OS user>)')
     .action(async (options: RevokeOptions, command: Command) => {
       // Only the database, never the HSM: revoking needs no signature.
-      const store = await openConfiguredStore(configFrom(command), systemClock);
-      try {
+      await withConfiguredStore(command, async (store) => {
         const actor = options.actor ?? `local:${userInfo().username}`;
         const certificate = await revokeSshCertificate(store, { subject: actor, groups: [], via: 'local-cli' }, options.serial, options.reason);
         process.stderr.write(`revoked serial ${certificate.serial} (${certificate.keyId}, valid until ${certificate.validBefore})\n`);
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
