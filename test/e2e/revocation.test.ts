@@ -2,7 +2,7 @@
  * Revocation end to end: the security team's `jitca revoke`, the KRL from `jitca bundle --format
  * krl` installed as a real sshd's RevokedKeys, and the same KRL over HTTP.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
 import { issueSshCertificate } from '../../src/issuance/issue-ssh-certificate.ts';
 import { createCaFixture, type CaFixture } from '../support/ca-fixture.ts';
-import { startSshd, type SshdHandle } from '../support/sshd.ts';
+import { startSshdTrusting, type SshdHandle } from '../support/sshd.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -22,11 +22,7 @@ describe('revoking an SSH certificate before it expires', () => {
 
   beforeAll(async () => {
     ca = await createCaFixture();
-    sshd = await startSshd();
-    sshd.setTrustedCaKeys(jitca('bundle', '--format', 'sshd').stdout);
-    sshd.setPrincipals(sshd.user, ['oncall-payments']);
-    key = path.join(sshd.dir, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    ({ sshd, key } = await startSshdTrusting(jitca('bundle', '--format', 'sshd').stdout));
   });
 
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { fixedClock } from '../../src/clock.ts';
 import { issueSshCertificate, type SshIssuanceInput } from '../../src/issuance/issue-ssh-certificate.ts';
 import type { Identity } from '../../src/policy/types.ts';
 import { createCaFixture, type CaFixture } from '../support/ca-fixture.ts';
-import { startSshd, type SshdHandle } from '../support/sshd.ts';
+import { startSshdTrusting, type SshdHandle } from '../support/sshd.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -17,16 +17,12 @@ describe('a real sshd trusting the jitca bundle', () => {
 
   beforeAll(async () => {
     ca = await createCaFixture();
-    sshd = await startSshd();
     // The trust bundle comes from the real CLI, exactly as an operator would install it.
     const bundle = execFileSync(path.join(root, 'bin/jitca'), ['--data-dir', ca.dataDir, 'bundle', '--format', 'sshd'], {
       encoding: 'utf8',
     });
     expect(bundle).toMatch(/^ssh-ed25519 AAAA\S+ jitca:ssh-user-ca\/1\n$/);
-    sshd.setTrustedCaKeys(bundle);
-    sshd.setPrincipals(sshd.user, ['oncall-payments']);
-    key = path.join(sshd.dir, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    ({ sshd, key } = await startSshdTrusting(bundle));
   });
 
   afterAll(async () => {

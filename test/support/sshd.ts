@@ -23,6 +23,19 @@ export interface LoginResult {
   stderr: string;
 }
 
+/**
+ * An sshd trusting `bundle` (TrustedUserCAKeys lines, as `jitca bundle --format sshd` prints them)
+ * for `principals` on the test user's account, and a fresh Ed25519 key (private key path) to log in with.
+ */
+export async function startSshdTrusting(bundle: string, principals: string[] = ['oncall-payments']): Promise<{ sshd: SshdHandle; key: string }> {
+  const sshd = await startSshd();
+  sshd.setTrustedCaKeys(bundle);
+  sshd.setPrincipals(sshd.user, principals);
+  const key = path.join(sshd.dir, 'id_ed25519');
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  return { sshd, key };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
