@@ -1,6 +1,6 @@
 import type { Signer } from '../../hsm/signer.ts';
 import { encodeKrl } from '../ssh/krl.ts';
-import { sshPublicKeyFromKeyObject } from '../ssh/public-key.ts';
+import { sshCaKey } from '../ssh/signature.ts';
 import type { Store } from '../store/types.ts';
 
 /**
@@ -26,7 +26,7 @@ export async function buildSshKrl(store: Store, caSigners: readonly Signer[], no
     generatedAt: seconds,
     comment: 'jitca',
     certificates: caSigners.map((signer) => ({
-      caKeyBlob: sshPublicKeyFromKeyObject(signer.publicKey).blob,
+      caKeyBlob: sshCaKey(signer.publicKey).blob, // derived once per CA key, as for signing
       serials: serialsByCa.get(signer.keyId) ?? [],
     })),
   });
