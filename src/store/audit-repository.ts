@@ -36,17 +36,24 @@ export interface AuditWrites {
   insert(executor: StatementExecutor, row: AuditRecordRow): void | Promise<void>;
 }
 
+/** The newest record's seq and hash: the one query behind readHead and readAuditHead. */
+function newestRecordQuery(db: StoreDb) {
+  return db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1);
+}
+
+/** PostgreSQL drivers may return integers as strings or bigint; the chain hashes a number. */
+function anchorOf(row: Pick<AuditLogTable, 'seq' | 'hash'>): AuditAnchor {
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
 /** The audit log's write-path statements, compiled once per store. */
 export function compileAuditWrites(db: StoreDb): AuditWrites {
-  const head = compileStatement<Record<never, never>>({}, () =>
-    db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
-  );
+  const head = compileStatement<Record<never, never>>({}, () => newestRecordQuery(db));
   const insert = compileStatement<AuditLogTable>(AUDIT_COLUMNS, (row) => db.insertInto('audit_log').values(row));
   return {
     async readHead(executor: StatementExecutor): Promise<AuditHead> {
       const [row] = await executor.rows<Pick<AuditLogTable, 'seq' | 'hash'>>(head.sql, head.bind({}));
-      // PostgreSQL drivers may return integers as strings or bigint; the chain hashes a number.
-      return row === undefined ? { seq: 0, hash: GENESIS_PREV_HASH } : { seq: Number(row.seq), hash: row.hash };
+      return row === undefined ? { seq: 0, hash: GENESIS_PREV_HASH } : anchorOf(row);
     },
     insert(executor: StatementExecutor, { record, dataJson }: AuditRecordRow): void | Promise<void> {
       return executor.run(
@@ -69,9 +76,8 @@ export function compileAuditWrites(db: StoreDb): AuditWrites {
 
 /** The newest record's seq and hash, as committed (not a verification: see verifyAudit). */
 export async function readAuditHead(db: StoreDb): Promise<AuditAnchor | undefined> {
-  const row = await db.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  // PostgreSQL drivers may return integers as strings or bigint.
-  return row === undefined ? undefined : { seq: Number(row.seq), hash: row.hash };
+  const row = await newestRecordQuery(db).executeTakeFirst();
+  return row === undefined ? undefined : anchorOf(row);
 }
 
 export async function listAuditRecords(db: StoreDb, afterSeq: number, limit: number): Promise<AuditRecord[]> {
