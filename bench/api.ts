@@ -5,6 +5,8 @@
  *   - POST /v1/ssh/certificates against `jitca serve` (a separate process: real OIDC access tokens
  *     from an in-process OpenID provider verified with jose, policy, HSM Ed25519, durable audit),
  *     driven by autocannon in this process — the load generator shares the machine's cores.
+ *   - in-process issuance (the same pipeline with no HTTP and no token check): the ceiling of the API;
+ *   - CPU per request and thread (server and load generator), from /proc, over the saturated phase.
  * Targets (issue 3): >= 20x the ssh-keygen rate; p99 <= 10 ms at 2,000 requests/s.
  *
  * Run: ./scripts/node node bench/api.ts [seconds]
@@ -15,12 +17,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { buildConfig } from '../src/config.ts';
-import { initializeCa } from '../src/ca-runtime.ts';
+import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
 import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
-import { readPinFile } from '../hsm/softhsm-bootstrap.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
+import { measureInProcessIssuance } from './in-process-issuance.ts';
 import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
+import { cpuPerOperation, threadCpu } from './thread-cpu.ts';
 
 const seconds = Number(process.argv[2] ?? 10);
 const engineers = 16;
@@ -43,15 +46,22 @@ try {
   const config = buildConfig({ configFile, dataDir });
   await initializeCa(config);
 
-  // The raw ceiling, on the same token, before the server starts.
-  const raw = await measureRawPkcs11SignRate(
-    { modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin: readPinFile(config.hsm.pinFile!) },
-    Math.min(seconds, 5),
-  );
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dataDir, 'user')]);
+  const publicKey = readFileSync(path.join(dataDir, 'user.pub'), 'utf8').trim();
+
+  // The ceilings, on the same token and store, before the server starts: raw PKCS#11 signing, and
+  // the issuance pipeline the API wraps, called in-process.
+  const runtime = await openCaRuntime(config);
+  let raw, inProcess;
+  try {
+    raw = await measureRawPkcs11SignRate(runtime.token, runtime.sshSigner, Math.min(seconds, 5));
+    inProcess = await measureInProcessIssuance(runtime, publicKey, Math.min(seconds, 5));
+  } finally {
+    await runtime.close();
+  }
 
   const tokens = await Promise.all(Object.keys(accounts).map((name) => oidc.tokenFor(name, { expiresInSeconds: 3600 })));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dataDir, 'user')]);
-  const body = JSON.stringify({ publicKey: readFileSync(path.join(dataDir, 'user.pub'), 'utf8').trim(), ttl: '10m', reason: 'bench' });
+  const body = JSON.stringify({ publicKey, ttl: '10m', reason: 'bench' });
 
   server = spawn(path.join(root, 'bin/jitca'), ['--config', configFile, '--data-dir', dataDir, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
@@ -78,7 +88,11 @@ try {
     });
 
   await load({ duration: 2 }); // warm-up: JIT, JWKS cache, SQLite pages
+  const serverCpuBefore = threadCpu(server.pid!);
+  const benchCpuBefore = threadCpu(process.pid);
   const saturated = await load({});
+  const serverCpu = cpuPerOperation(serverCpuBefore, threadCpu(server.pid!), saturated['2xx']);
+  const benchCpu = cpuPerOperation(benchCpuBefore, threadCpu(process.pid), saturated['2xx']);
   const paced = await load({ overallRate: 2000 });
   const sshKeygen = measureSshKeygenLoop(dataDir, Math.min(seconds, 5));
 
@@ -86,6 +100,7 @@ try {
   const rate = ok(saturated) / saturated.duration;
   console.log(machineLine());
   console.log(`raw PKCS#11 Ed25519 sign (SoftHSM2, ${raw.sessions} sessions): ${raw.perSecond.toFixed(0)}/s`);
+  console.log(`in-process issuance (no HTTP, no token check, ${inProcess.concurrency} in flight): ${inProcess.perSecond.toFixed(0)}/s (${inProcess.commits} commits)`);
   console.log(`ssh-keygen -s loop: ${sshKeygen.perSecond.toFixed(0)}/s (${sshKeygen.count} certificates)`);
   console.log(
     `API saturated (32 connections): ${rate.toFixed(0)} certificates/s, p50 ${saturated.latency.p50} ms, p99 ${saturated.latency.p99} ms, non-2xx ${saturated.non2xx}, errors ${saturated.errors}`,
@@ -93,8 +108,11 @@ try {
   console.log(
     `API paced at 2,000 req/s: ${(ok(paced) / paced.duration).toFixed(0)} certificates/s, p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms, non-2xx ${paced.non2xx}, errors ${paced.errors}`,
   );
+  console.log(`CPU per certificate, saturated, server threads (µs): ${serverCpu}`);
+  console.log(`CPU per certificate, saturated, load generator threads (µs): ${benchCpu}`);
   console.log(`ratio API / ssh-keygen -s: ${(rate / sshKeygen.perSecond).toFixed(1)}x (target >= 20x)`);
   console.log(`ratio API / raw PKCS#11: ${(rate / raw.perSecond).toFixed(2)}`);
+  console.log(`ratio API / in-process issuance: ${(rate / inProcess.perSecond).toFixed(2)}; in-process issuance / ssh-keygen -s: ${(inProcess.perSecond / sshKeygen.perSecond).toFixed(1)}x`);
 } finally {
   server?.kill('SIGTERM');
   await oidc.close();
