@@ -49,19 +49,27 @@ export interface AuditChainVerifier {
  * counts the records that verified; `firstBroken.seq` is the first record that did not, or for a
  * sequence gap or a truncation the first missing seq. Each anchor must name a record of the
  * chain with exactly that hash (see AuditAnchor). Malformed anchors are ERR_REQUEST_INVALID.
+ *
+ * `after` verifies a part of the log that does not begin at seq 1 (an export resumed after a
+ * record): the record it names (seq and hash, trusted as given) is the one the first record
+ * checked must follow. Anchors must then lie after it.
  */
-export function createAuditChainVerifier(anchors: readonly AuditAnchor[] = []): AuditChainVerifier {
+export function createAuditChainVerifier(anchors: readonly AuditAnchor[] = [], after?: AuditAnchor): AuditChainVerifier {
+  if (after !== undefined) checkAnchor(after);
   const anchorHashes = new Map<number, string>();
   for (const anchor of anchors) {
     checkAnchor(anchor);
     if (anchorHashes.has(anchor.seq) && anchorHashes.get(anchor.seq) !== anchor.hash) {
       throw new JitcaError(ErrorCodes.REQUEST_INVALID, `two anchors name seq ${anchor.seq} with different hashes`);
     }
+    if (after !== undefined && anchor.seq <= after.seq) {
+      throw new JitcaError(ErrorCodes.REQUEST_INVALID, `anchor ${anchor.seq} is not after the starting record ${after.seq}: it cannot be checked`);
+    }
     anchorHashes.set(anchor.seq, anchor.hash);
   }
   const highestAnchor = Math.max(0, ...anchorHashes.keys());
-  let expectedSeq = 1;
-  let expectedPrevHash = GENESIS_PREV_HASH;
+  let expectedSeq = (after?.seq ?? 0) + 1;
+  let expectedPrevHash = after?.hash ?? GENESIS_PREV_HASH;
   let verified = 0;
   let firstBroken: AuditVerifyResult['firstBroken'];
 
@@ -91,7 +99,7 @@ export function createAuditChainVerifier(anchors: readonly AuditAnchor[] = []): 
       return true;
     },
     result(): AuditVerifyResult {
-      if (firstBroken === undefined && highestAnchor > verified) firstBroken = { seq: verified + 1, reason: 'truncated' };
+      if (firstBroken === undefined && highestAnchor >= expectedSeq) firstBroken = { seq: expectedSeq, reason: 'truncated' };
       return firstBroken === undefined ? { ok: true, records: verified } : { ok: false, records: verified, firstBroken };
     },
   };

@@ -134,6 +134,42 @@ describe('jitca CLI on the embedded defaults', () => {
     expect(run(dataDir, ['audit', 'verify', '--anchor', anchor]).status).toBe(0);
   });
 
+  it('audit export writes a copy that verifies on its own, resumes after a seq, and catches edits to the copy', () => {
+    const whole = run(dataDir, ['audit', 'export']);
+    expect(whole.status).toBe(0);
+    const lines = whole.stdout.trimEnd().split('\n');
+    const head = run(dataDir, ['audit', 'head']).stdout.trim();
+    const [headSeq] = head.split(':');
+    expect(lines).toHaveLength(Number(headSeq));
+    expect(whole.stderr).toBe(`audit: exported ${lines.length} records; last ${head} (next: --after ${headSeq})\n`);
+
+    // The same records in two runs, the second resumed where the first stopped.
+    const first = run(dataDir, ['audit', 'export', '--limit', '2']);
+    const resumed = run(dataDir, ['audit', 'export', '--after', '2']);
+    expect(first.stdout + resumed.stdout).toBe(whole.stdout);
+
+    const copy = path.join(dataDir, 'audit-copy.jsonl');
+    writeFileSync(copy, whole.stdout);
+    const verified = run(dataDir, ['audit', 'verify', '--file', copy, '--anchor', head]);
+    expect(verified.stdout).toBe(`audit: ${lines.length} records, chain intact, 1 anchor(s) matched\n`);
+    expect(verified.status).toBe(0);
+    const part = path.join(dataDir, 'audit-part.jsonl');
+    writeFileSync(part, resumed.stdout);
+    const secondRecord = JSON.parse(first.stdout.trimEnd().split('\n')[1]!) as { hash: string };
+    expect(run(dataDir, ['audit', 'verify', '--file', part, '--after', `2:${secondRecord.hash}`]).status).toBe(0);
+    expect(run(dataDir, ['audit', 'verify', '--file', part]).status).toBe(1);
+
+    writeFileSync(copy, whole.stdout.replace('"actor":"alice"', '"actor":"mallory"'));
+    const edited = run(dataDir, ['audit', 'verify', '--file', copy]);
+    expect(edited.status).toBe(1);
+    expect(edited.stdout).toMatch(/chain BROKEN at seq \d+ \(hash-mismatch\)/);
+    writeFileSync(copy, `${whole.stdout}{"seq":`);
+    const malformed = run(dataDir, ['audit', 'verify', '--file', copy]);
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toBe(`jitca: ERR_REQUEST_INVALID: audit export line ${lines.length + 1}: not JSON\n`);
+    expect(run(dataDir, ['audit', 'verify', '--after', head]).stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --after applies to --file only/);
+  });
+
   it('audit verify passes, then names the first record changed behind its back', () => {
     const intact = run(dataDir, ['audit', 'verify']);
     expect(intact.status).toBe(0);
@@ -148,7 +184,7 @@ describe('jitca CLI on the embedded defaults', () => {
 
   it('every command answers --help', () => {
     const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
-    for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help']]) {
+    for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help']]) {
       const result = run(dataDir, args);
       expect(result.status, args.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/Usage: jitca/);
