@@ -3,7 +3,7 @@
  * every open; the Migrator records applied names in kysely_migration, so re-running is a no-op.
  * Only portable column types (text, integer) and standard constraints are used.
  */
-import { sql } from 'kysely';
+import { PostgresAdapter, sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Migration, MigrationProvider } from 'kysely/migration';
@@ -102,11 +102,24 @@ const revocations: Migration = {
   },
 };
 
+/**
+ * audit_log.seq as a 64-bit integer on PostgreSQL, where `integer` is 32-bit: the log must never
+ * stop taking records (2^31 is about 68 years at one record a second, but 25 days at 1,000/s).
+ * SQLite's integer primary key is already 64-bit. The type change rewrites the table once.
+ */
+const auditSeq64: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+    await sql`alter table audit_log alter column seq type bigint`.execute(db);
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_request_version': requestVersion,
   '0003_revocations': revocations,
+  '0004_audit_seq_64': auditSeq64,
 };
 
 const inCodeProvider: MigrationProvider = {

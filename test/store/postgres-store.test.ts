@@ -260,6 +260,24 @@ describe('PostgreSQL store', () => {
     expect(await second.store.verifyAudit()).toEqual({ ok: true, records: 2 });
   });
 
+  it('keeps appending to the audit log past seq 2^31 (a 64-bit column, read back as a number)', async () => {
+    const url = freshDatabase();
+    const { store } = await open(url);
+    const [column] = await query<{ data_type: string }>(url, `select data_type from information_schema.columns where table_name = 'audit_log' and column_name = 'seq'`);
+    expect(column?.data_type).toBe('bigint');
+    // A log that has already taken three billion records (only the newest one matters to the writer).
+    const previousHash = 'a'.repeat(64);
+    await query(
+      url,
+      `insert into audit_log (seq, at, type, actor, subject, request_id, data, prev_hash, hash) values ($1, $2, 'ca.rotated', 'system', null, null, '{}', $3, $4)`,
+      [3_000_000_000, '2025-03-01T12:00:00.000Z', '0'.repeat(64), previousHash],
+    );
+    const record = await store.recordDecision(deniedEntry('req-1'));
+    expect(record).toMatchObject({ seq: 3_000_000_001, prevHash: previousHash });
+    expect(await store.auditHead()).toEqual({ seq: 3_000_000_001, hash: record.hash });
+    expect((await store.listAudit({ afterSeq: 3_000_000_000 })).map((r) => r.seq)).toEqual([3_000_000_001]);
+  });
+
   it('never puts the password from the URL into an error', async () => {
     const secret = 'hunter2-s3cret';
     // Nothing listens on port 1: the connection is refused.
