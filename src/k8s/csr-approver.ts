@@ -4,6 +4,10 @@
  * Approved/Denied). Optimistic concurrency: the PUT carries the resourceVersion that was read; on
  * 409 the CSR is read again and, if it is still without a decision, the condition is written
  * again on top of the new version. Somebody else's decision is never overwritten.
+ *
+ * A name is not an identity: a CSR can be deleted and another created under its name between the
+ * read and the write (the 409 is how that shows). The re-read object must be the one the decision
+ * was made for (same metadata.uid), or the decision is never written to it.
  */
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { hasCondition, withCondition, type ConditionToAdd } from './csr-conditions.ts';
@@ -25,6 +29,23 @@ function alreadySettled(csr: Csr, condition: ConditionToAdd): boolean | 'other' 
   return hasCondition(csr, 'Approved') || hasCondition(csr, 'Denied') ? 'other' : false;
 }
 
+/**
+ * Reads the CSR again after a 409. A different metadata.uid means the CSR the decision was made
+ * for was deleted and the name reused: ERR_KUBE_REQUEST_FAILED with status 404 (final, like a
+ * deleted CSR), so nothing decided for one request is ever written onto another.
+ */
+export async function readSameCsr(api: CsrApi, csr: Csr): Promise<Csr> {
+  const name = csr.metadata?.name ?? '';
+  const current = await api.read(name);
+  const uid = csr.metadata?.uid;
+  if (uid === undefined || current.metadata?.uid !== uid) {
+    throw new JitcaError(ErrorCodes.KUBE_REQUEST_FAILED, `CSR ${name} (uid ${uid ?? 'unknown'}) was deleted; the CSR now under that name is another request`, {
+      details: { status: 404, reason: 'NotFound' },
+    });
+  }
+  return current;
+}
+
 export async function writeCondition(api: CsrApi, csr: Csr, condition: ConditionToAdd): Promise<ConditionWriteResult> {
   let current = csr;
   let conflicts = 0;
@@ -44,7 +65,7 @@ export async function writeCondition(api: CsrApi, csr: Csr, condition: Condition
           cause: error,
         });
       }
-      current = await api.read(current.metadata?.name ?? '');
+      current = await readSameCsr(api, csr);
     }
   }
 }

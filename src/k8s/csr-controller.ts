@@ -261,12 +261,14 @@ export function createCsrController(options: CsrControllerOptions): CsrControlle
   }
 
   async function reconcile(name: string): Promise<void> {
+    const uid = informer.get(name)?.metadata?.uid;
     try {
       await reconcileOnce(name);
     } catch (error) {
       if (!isFinalRefusal(error)) throw error;
+      // Only the object that was refused: the name may belong to a new CSR by now.
       const csr = informer.get(name);
-      if (csr !== undefined) finish(csr);
+      if (csr !== undefined && csr.metadata?.uid === uid) finish(csr);
       logger.error({ csr: name, ...describeError(error) }, 'this CSR cannot be handled; it is left as it is');
     }
   }

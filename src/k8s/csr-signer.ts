@@ -18,7 +18,7 @@ import type { CertificateScope } from '../x509/scope-extension.ts';
 import { recordIssued, requestIdOf, type StoredCsrDecision } from './csr-claim.ts';
 import { certificatePemOf, hasCondition, withCertificate } from './csr-conditions.ts';
 import { parseCsrOf } from './csr-decide.ts';
-import { MAX_CONFLICT_RETRIES } from './csr-approver.ts';
+import { MAX_CONFLICT_RETRIES, readSameCsr } from './csr-approver.ts';
 import type { Csr, CsrApi } from './kube-client.ts';
 
 export interface SigningContext {
@@ -139,7 +139,7 @@ export async function writeCertificate(api: CsrApi, csr: Csr, pem: string): Prom
       return { csr: await api.replaceStatus(withCertificate(current, pem)), written: true };
     } catch (error) {
       if (!isJitcaError(error, ErrorCodes.KUBE_CONFLICT) || attempt >= MAX_CONFLICT_RETRIES) throw error;
-      current = await api.read(current.metadata?.name ?? '');
+      current = await readSameCsr(api, csr);
     }
   }
 }
