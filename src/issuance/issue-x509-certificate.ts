@@ -63,7 +63,7 @@ export async function issueX509ClientCertificate(
       signerName: context.signerName,
       expirationSeconds: input.ttlSeconds,
       usages: ['client auth', 'digital signature'],
-      csr: { subject: { commonName: identity.subject, organizations: asked, other: [] }, keyAlgorithm: csr.keyAlgorithm },
+      csr: { subject: { commonName: identity.subject, organizations: asked, other: [] }, keyAlgorithm: csr.keyAlgorithm, requestedExtensions: csr.requestedExtensions },
     },
     { [context.signerName]: 'sign' },
   );

@@ -14,6 +14,12 @@
  * such a CSR is denied, and so is one without expirationSeconds (it would get the cluster's signing
  * duration, one year by default). For jitca's own signer the certificate is cut to the maximum
  * instead, since jitca writes notAfter itself.
+ *
+ * Requested extensions: jitca's own signer writes its own and ignores the CSR's. Approving for
+ * kube-apiserver-client is different: kube-controller-manager copies the CSR's subjectAltNames
+ * (DNS, IP, email, URI) into the certificate it signs (pkg/controller/certificates/authority
+ * Sign: DNSNames, IPAddresses, EmailAddresses, URIs from the request), so a CSR asking for any is
+ * denied there: a certificate must not carry names no role granted.
  */
 import type { Policy, Role } from './types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
@@ -44,6 +50,7 @@ export type CsrDenyRule =
   | 'csr.groups-not-allowed'
   | 'csr.key'
   | 'csr.usages'
+  | 'csr.subject-alt-names'
   | 'csr.expiration-over-max';
 
 export type CsrRule = CsrDenyRule | 'csr.allowed' | 'csr.manual-approval';
@@ -56,7 +63,7 @@ export interface CsrEvaluationInput {
   signerName: string;
   expirationSeconds?: number;
   usages: string[];
-  csr: Pick<ParsedCsr, 'subject' | 'keyAlgorithm'>;
+  csr: Pick<ParsedCsr, 'subject' | 'keyAlgorithm' | 'requestedExtensions'>;
 }
 
 /** Exactly what the certificate may say. */
@@ -84,6 +91,7 @@ const CLIENT_AUTH = 'client auth';
 const DIGITAL_SIGNATURE = 'digital signature';
 const KEY_ENCIPHERMENT = 'key encipherment';
 const MAX_ECHO = 80;
+const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
 /** A requester-controlled string, quoted and cut short, safe for a condition message or a log line. */
 function echo(value: string): string {
@@ -164,6 +172,14 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
           ? `usage ${echo(duplicate)} is listed twice`
           : `"client auth" is missing`;
     return deny('csr.usages', `${problem}; role ${role.name} allows exactly "client auth", optionally with ${allowedUsages.slice(1).map((u) => `"${u}"`).join(' or ')}`);
+  }
+
+  const names = input.csr.requestedExtensions.subjectAltNames ?? [];
+  if (mode === 'approve' && (names.length > 0 || input.csr.requestedExtensions.all.some((extension) => extension.oid === OID_SUBJECT_ALT_NAME))) {
+    return deny(
+      'csr.subject-alt-names',
+      `the CSR asks for subjectAltNames (${names.map((name) => name.type).join(', ') || 'an empty list'}), which signer ${input.signerName} would copy into the certificate; a client certificate from jitca carries only CN and O: request one without subjectAltName`,
+    );
   }
 
   const max = role.kubernetes.maxExpirationSeconds ?? DEFAULT_MAX_EXPIRATION_SECONDS;

@@ -166,6 +166,16 @@ describe('denying, each with its rule and nothing signed', () => {
       'JitcaExpirationOverMax',
       'csr.expiration-over-max',
     ],
+    [
+      'subjectAltNames for kube-apiserver-client (kube-controller-manager copies them into the certificate)',
+      () => ({
+        token: TOKENS.alice,
+        pem: opensslCsr(env.dir, 'ed25519', '/CN=alice/O=oncall-payments', ['subjectAltName=DNS:kubernetes.default,URI:spiffe://prod/ns/payments/sa/admin']).pem,
+        signerName: KUBE_APISERVER_CLIENT_SIGNER,
+      }),
+      'JitcaSubjectAltNames',
+      'csr.subject-alt-names',
+    ],
     ['an RSA-1024 key', () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'rsa1024', '/CN=alice/O=oncall-payments').pem }), 'JitcaKey', 'csr.key'],
     ['an O the role does not allow', () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'ed25519', '/CN=alice/O=jit:oncall:cluster').pem }), 'JitcaGroupsNotAllowed', 'csr.groups-not-allowed'],
     ['a requester in no role', () => ({ token: TOKENS.bob, pem: opensslCsr(env.dir, 'ed25519', '/CN=bob').pem }), 'JitcaNoRole', 'csr.no-role'],

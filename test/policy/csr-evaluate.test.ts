@@ -43,6 +43,7 @@ function input(overrides: Partial<CsrEvaluationInput> = {}, subject: { commonNam
     csr: {
       subject: { commonName: 'alice', organizations: ['jit:oncall:payments'], other: [], ...subject },
       keyAlgorithm: { kind: 'ed25519' },
+      requestedExtensions: { all: [] },
     },
     ...overrides,
   };
@@ -125,6 +126,31 @@ describe('evaluateCsr denies, naming the rule', () => {
     const { expirationSeconds: _absent, ...request } = input({ signerName: KUBE_APISERVER_CLIENT_SIGNER });
     expect(ruleOf(evaluateCsr(k8sPolicy(), request))).toBe('csr.expiration-over-max');
     expect(evaluateCsr(k8sPolicy(), input({ signerName: KUBE_APISERVER_CLIENT_SIGNER, expirationSeconds: 1800 })).outcome).toBe('approve');
+  });
+
+  it('denies subjectAltNames for kube-apiserver-client (kube-controller-manager would copy them); jitca’s signer ignores them', () => {
+    const withNames = (signerName: string): CsrEvaluationInput => {
+      const request = input({ signerName });
+      request.csr = {
+        ...request.csr,
+        requestedExtensions: {
+          subjectAltNames: [
+            { type: 'dns', value: 'kubernetes.default' },
+            { type: 'uri', value: 'spiffe://cluster/ns/payments/sa/admin' },
+          ],
+          all: [{ oid: '2.5.29.17', critical: false }],
+        },
+      };
+      return request;
+    };
+    const denied = evaluateCsr(k8sPolicy(), withNames(KUBE_APISERVER_CLIENT_SIGNER));
+    expect(ruleOf(denied)).toBe('csr.subject-alt-names');
+    expect(denied.message).toContain('dns, uri');
+    expect(evaluateCsr(k8sPolicy(), withNames(DEFAULT_JITCA_SIGNER))).toMatchObject({ outcome: 'approve', grant: { commonName: 'alice', organizations: ['jit:oncall:payments'] } });
+    // Other requested extensions are not copied by kube-controller-manager: no reason to deny.
+    const basic = input({ signerName: KUBE_APISERVER_CLIENT_SIGNER });
+    basic.csr = { ...basic.csr, requestedExtensions: { basicConstraints: { ca: true }, all: [{ oid: '2.5.29.19', critical: true }] } };
+    expect(evaluateCsr(k8sPolicy(), basic).outcome).toBe('approve');
   });
 
   it('denies key types other than Ed25519, P-256/P-384 and RSA >= 2048', () => {
