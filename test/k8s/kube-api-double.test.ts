@@ -135,6 +135,18 @@ describe('updates', () => {
     expect(double.stats.approvalWrites).toBe(1);
   });
 
+  it('a PUT carrying the uid of a deleted CSR is 409 on the CSR re-created under its name, even without a resourceVersion', async () => {
+    double.delete('c1');
+    const second = await api(ALICE).createCertificateSigningRequest({ body: body() });
+    expect(second.metadata?.uid).not.toBe(csr.metadata?.uid);
+    const stale = { ...csr, metadata: { ...csr.metadata, resourceVersion: undefined }, status: { conditions: [{ type: 'Approved', status: 'True' }] } };
+    const refused = await failure(() => api(SIGNER).replaceCertificateSigningRequestApproval({ name: 'c1', body: stale }));
+    expect(refused).toMatchObject({ code: 409, status: { reason: 'Conflict' } });
+    expect((refused.status as { message?: string }).message).toContain('Precondition failed: UID in precondition');
+    expect(double.get('c1')?.status.conditions).toBeUndefined();
+    expect(double.stats.approvalWrites).toBe(0);
+  });
+
   it('asks for "approve" on signers/<signerName> before a decision is written (403 otherwise)', async () => {
     const refused = await failure(() =>
       api(NOBODY).replaceCertificateSigningRequestApproval({ name: 'c1', body: { ...csr, status: { conditions: [{ type: 'Approved', status: 'True' }] } } }),

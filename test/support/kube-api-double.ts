@@ -8,8 +8,9 @@
  *   (see kube-csr-validation.ts), Status bodies from apimachinery's api/errors (kube-status.ts);
  * - spec.username/uid/groups come from the caller's bearer token, with "system:authenticated"
  *   appended as the apiserver's authenticator does; whatever the body says is discarded;
- * - optimistic concurrency: a PUT carrying a stale metadata.resourceVersion is 409 Conflict; a PUT
- *   without one is unconditional (AllowUnconditionalUpdate); a PUT that changes nothing is not a
+ * - optimistic concurrency: a PUT carrying a stale metadata.resourceVersion, or the metadata.uid of
+ *   another object, is 409 Conflict; a PUT without a resourceVersion is unconditional
+ *   (AllowUnconditionalUpdate); a PUT that changes nothing is not a
  *   write (no new resourceVersion, no event);
  * - watch: newline-delimited JSON events; resourceVersion unset or "0" starts with synthetic ADDED
  *   events for every object; a resourceVersion older than the retained history gets one ERROR event
@@ -48,6 +49,7 @@ import {
   invalid,
   methodNotAllowed,
   notFound,
+  uidConflict,
   unauthorized,
 } from './kube-status.ts';
 import { makeServingCertificate } from './kube-tls.ts';
@@ -388,6 +390,13 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions): Promise
     if (typeof precondition === 'string' && precondition !== '' && precondition !== old.metadata.resourceVersion) {
       stats.conflicts += 1;
       throw conflict(name);
+    }
+    // The body's uid is a precondition too: a PUT meant for an object that was deleted and
+    // re-created under the same name never lands on the new one.
+    const uidPrecondition = metadata['uid'];
+    if (typeof uidPrecondition === 'string' && uidPrecondition !== '' && uidPrecondition !== old.metadata.uid) {
+      stats.conflicts += 1;
+      throw uidConflict(name, uidPrecondition, old.metadata.uid);
     }
     const status = (body['status'] ?? {}) as Record<string, unknown>;
     const next = clone(old);

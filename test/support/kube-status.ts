@@ -65,6 +65,19 @@ export function conflict(name: string): KubeStatusError {
   );
 }
 
+/**
+ * A PUT whose metadata.uid is not the stored object's (rest.DefaultUpdatedObjectInfo sends the body's
+ * uid as a precondition; the generic store's checkPreconditions fails it and it becomes a Conflict).
+ */
+export function uidConflict(name: string, requested: string, actual: string): KubeStatusError {
+  return failure(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${QUALIFIED} "${name}": Precondition failed: UID in precondition: ${requested}, UID in object meta: ${actual}`,
+    { name, group: CSR_GROUP, kind: CSR_RESOURCE },
+  );
+}
+
 /** errors.NewInvalid: 422, one cause per field error, message "<Kind>.<group> "<name>" is invalid: [...]". */
 export function invalid(name: string, causes: StatusCause[]): KubeStatusError {
   const list = causes.map((cause) => `${cause.field}: ${cause.message}`);
