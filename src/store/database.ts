@@ -9,6 +9,7 @@ import type { DatabaseConnection, Driver } from 'kysely';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { DatabaseSchema } from './schema.ts';
 import type { StatementExecutor, StatementExecutorFactory } from './statement-executor.ts';
+import { watchSqliteFiles, type SqliteFileIdentity } from './sqlite-file-identity.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 
 export interface SqliteOptions {
@@ -30,10 +31,26 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  */
 class ImmediateTransactionSqliteDriver extends SqliteDriver {
   readonly #database: Database.Database;
+  readonly #files: SqliteFileIdentity;
 
-  constructor(database: Database.Database, statements: StatementCache) {
-    super({ database: { close: () => database.close(), prepare: statements.prepare } });
+  constructor(database: Database.Database, statements: StatementCache, files: SqliteFileIdentity) {
+    // Every query kysely runs (reads, BEGIN, COMMIT) first checks that the files are still the
+    // database (sqlite-file-identity.ts), so a store whose files are gone answers nothing, readyz
+    // included. ROLLBACK is exempt: it must still end a transaction that check interrupted.
+    const prepare = (sqlText: string): Database.Statement => {
+      if (sqlText !== 'rollback') files.assertUnmoved();
+      return statements.prepare(sqlText);
+    };
+    super({ database: { close: () => database.close(), prepare } });
     this.#database = database;
+    this.#files = files;
+  }
+
+  // Checked again once the COMMIT returned: a batch is acknowledged only if it went into the
+  // files that are still the database; otherwise every entry of it fails.
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await super.commitTransaction(connection);
+    this.#files.assertUnmoved();
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -98,15 +115,17 @@ function directStatementExecutor(statements: StatementCache): StatementExecutorF
 class JitcaSqliteDialect extends SqliteDialect {
   readonly #database: Database.Database;
   readonly #statements: StatementCache;
+  readonly #files: SqliteFileIdentity;
 
-  constructor(database: Database.Database, statements: StatementCache) {
+  constructor(database: Database.Database, statements: StatementCache, files: SqliteFileIdentity) {
     super({ database });
     this.#database = database;
     this.#statements = statements;
+    this.#files = files;
   }
 
   override createDriver(): Driver {
-    return new ImmediateTransactionSqliteDriver(this.#database, this.#statements);
+    return new ImmediateTransactionSqliteDriver(this.#database, this.#statements, this.#files);
   }
 }
 
@@ -146,8 +165,10 @@ export function openSqliteStoreDatabase(path: string, options: SqliteOptions = {
     throw toStoreError(error, `configuring SQLite database ${path}`);
   }
   const statements = createStatementCache(database);
+  // After the pragmas: WAL mode is on, so SQLite has opened (and created) the -wal file.
+  const files = watchSqliteFiles(path);
   return {
-    db: new Kysely<DatabaseSchema>({ dialect: new JitcaSqliteDialect(database, statements) }),
+    db: new Kysely<DatabaseSchema>({ dialect: new JitcaSqliteDialect(database, statements, files) }),
     executorFor: directStatementExecutor(statements),
   };
 }

@@ -1,4 +1,4 @@
-import { renameSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,4 +72,20 @@ describe('HSM and database outages through the API', () => {
     expect(recovered.statusCode).toBe(201);
     expect(api.rowCounts().certificates).toBe(before.certificates + 1);
   }, 30_000);
+
+  // Last in this file: the store stays down until the process restarts.
+  it('answers 503 ERR_STORE_UNAVAILABLE once the SQLite WAL was deleted under it, releasing no certificate, and readyz says so', async () => {
+    expect((await issue()).statusCode).toBe(201);
+    // Counted by the store (another connection cannot open the database without its WAL).
+    const committed = api.ca.runtime.store.stats().entriesCommitted;
+    rmSync(`${api.ca.config.store.sqlitePath}-wal`);
+    const response = await issue();
+    expect(response.statusCode).toBe(503);
+    expect(response.json().code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(response.body).not.toMatch(/cert-v01@openssh.com/);
+    const ready = await api.app.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().checks.store).toBe('ERR_STORE_UNAVAILABLE');
+    expect(api.ca.runtime.store.stats().entriesCommitted).toBe(committed);
+  });
 });

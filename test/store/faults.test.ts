@@ -2,7 +2,9 @@
  * Database faults must surface as ERR_STORE_UNAVAILABLE (retryable), leave nothing half-written,
  * and the same store must work again once the fault clears. Faults are real SQLite errors:
  * SQLITE_BUSY from a lock held by a second connection, SQLITE_FULL from a full tmpfs (needs root
- * to mount; skipped otherwise), SQLITE_CANTOPEN from a missing directory.
+ * to mount; skipped otherwise), SQLITE_CANTOPEN from a missing directory. Files deleted or
+ * replaced under an open store are not SQLite errors at all (SQLite goes on writing to the unlinked
+ * files): the store itself must notice and refuse.
  */
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
@@ -120,5 +122,48 @@ describe('database faults', () => {
     expect(isJitcaError(error, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
     expect(isJitcaError(error) && error.retryable).toBe(true);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('the WAL deleted under an open store -> ERR_STORE_UNAVAILABLE for writes and reads; a restart keeps what was committed before', async () => {
+    const { store, dir, dbPath } = await openCleaned();
+    await store.recordDecision(issuedEntry('req-before-wal'));
+    fs.rmSync(`${dbPath}-wal`);
+
+    // SQLite would commit this into the unlinked WAL, and a crash would lose it with everything
+    // not yet checkpointed (here: the whole database, schema included).
+    const results = await Promise.allSettled([
+      store.recordDecision(issuedEntry('req-after-wal-1')),
+      store.recordDecision(issuedEntry('req-after-wal-2')),
+      store.listAudit(),
+    ]);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect(isJitcaError(result.status === 'rejected' ? result.reason : undefined, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+    }
+    await store.close();
+
+    // Closing checkpointed the still-open WAL into the database file: nothing acknowledged is lost.
+    const reopened = await openCleaned(dir);
+    expect((await reopened.store.listAudit()).map((record) => record.requestId)).toEqual(['req-before-wal']);
+    expect(await reopened.store.verifyAudit()).toEqual({ ok: true, records: 1 });
+    const after = await reopened.store.recordDecision(issuedEntry('req-after-wal-1'));
+    expect(after.seq).toBe(2);
+  });
+
+  it('the database file replaced under an open store (a restore renamed over it) -> ERR_STORE_UNAVAILABLE, the new file untouched', async () => {
+    const { store, dbPath } = await openCleaned();
+    await store.recordDecision(issuedEntry('req-before-restore'));
+    const restored = `${dbPath}.restored`;
+    const copy = new Database(dbPath);
+    copy.exec(`vacuum into '${restored}'`);
+    copy.close();
+    fs.renameSync(restored, dbPath);
+    const error = await store.recordDecision(issuedEntry('req-after-restore')).catch((e: unknown) => e);
+    expect(isJitcaError(error, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+    const check = new Database(dbPath, { readonly: true });
+    cleanups.push(() => {
+      check.close();
+    });
+    expect(check.prepare('select request_id from audit_log').pluck().all()).toEqual(['req-before-restore']);
   });
 });
