@@ -12,7 +12,9 @@ import { ErrorCodes, JitcaError } from '../src/errors.ts';
 export function readPinFile(pinFile: string): string {
   let fd: number;
   try {
-    fd = openSync(pinFile, constants.O_RDONLY);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, hanging start-up
+    // before the regular-file check below can refuse it (open(2)); regular files ignore the flag.
+    fd = openSync(pinFile, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `cannot read PIN file ${pinFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
       details: { pinFile },

@@ -1,11 +1,15 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isJitcaError, type JitcaError } from '../../src/errors.ts';
 import { ensureSoftHsmToken, readPinFile, type SoftHsmToken } from '../../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token } from '../../hsm/pkcs11-token.ts';
 import { SOFTHSM_MODULE, secondHandle } from './softhsm-fixture.ts';
+
+const PIN_FILE_MODULE = fileURLToPath(new URL('../../hsm/pin-file.ts', import.meta.url));
 
 const TOKEN_LABEL = 'jitca-bootstrap';
 let dataDir: string;
@@ -214,5 +218,14 @@ describe('readPinFile', () => {
     writeFileSync(empty, '\n', { mode: 0o600 });
     expect(caught(() => readPinFile(empty)).code).toBe(ErrorCodes.CONFIG_INVALID);
     expect(caught(() => readPinFile(pinDir)).code).toBe(ErrorCodes.CONFIG_INVALID);
+  });
+
+  it('refuses a FIFO as PIN file at once, instead of waiting for a writer', () => {
+    const fifo = path.join(pinDir, 'fifo.pin');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    // In a child with a time limit: a blocking open would hang this test process for good.
+    const script = `import(${JSON.stringify(PIN_FILE_MODULE)}).then((m) => { try { m.readPinFile(${JSON.stringify(fifo)}); } catch (e) { console.log(e.code); } });`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000, encoding: 'utf8' });
+    expect(output.trim()).toBe(ErrorCodes.CONFIG_INVALID);
   });
 });
