@@ -20,8 +20,17 @@ const { sqlitePath } = workerData as { sqlitePath: string };
 if (parentPort === null) throw new Error('store-worker.ts must run as a worker thread');
 const port = parentPort;
 
-const storePromise = openStore({ sqlitePath, clock: systemClock });
+let storePromise: Promise<Store> | undefined;
 let openedStore: Store | undefined;
+
+/** Opened at the first call; a failed open (volume not there yet) is tried again at the next. */
+function openedStoreOnce(): Promise<Store> {
+  storePromise ??= openStore({ sqlitePath, clock: systemClock }).catch((error: unknown) => {
+    storePromise = undefined;
+    throw error;
+  });
+  return storePromise;
+}
 
 // Replies produced in the same turn (the entries of one committed batch) travel in one message,
 // sent at the end of that turn: right after the COMMIT, never later.
@@ -36,7 +45,7 @@ port.on('message', (calls: StoreWorkerCallMessage) => {
 async function serve(call: StoreWorkerCall): Promise<void> {
   let reply: StoreWorkerReply;
   try {
-    const store = (openedStore ??= await storePromise);
+    const store = (openedStore ??= await openedStoreOnce());
     const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
     const value = await method.apply(store, call.args);
     reply = { id: call.id, ok: true, value };

@@ -18,14 +18,92 @@ import type { Store, StoreStats } from './types.ts';
  * timestamps come from the system clock (an injected test clock needs the in-process openStore).
  */
 export async function openWorkerStore(options: { sqlitePath: string }): Promise<Store> {
-  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: { sqlitePath: options.sqlitePath } });
+  let stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
+  let current: StoreThread | undefined;
+  let closed = false;
+  let lastStart = 0;
+
+  /**
+   * The thread can die (out of memory, a bug that escapes serve()): its pending calls fail with
+   * ERR_STORE_UNAVAILABLE, as they would with the database gone, and the next call starts a new
+   * thread on the same file (at most one start per RESTART_INTERVAL_MS, fail fast in between), so
+   * the CA recovers instead of answering 503 until someone restarts the process. What the dead
+   * thread had committed is in the database; the new one reads the audit head from there.
+   */
+  function thread(): StoreThread {
+    if (current !== undefined) return current;
+    if (lastStart !== 0 && Date.now() - lastStart < RESTART_INTERVAL_MS) {
+      throw storeUnavailable('the store thread stopped and is being restarted; retry');
+    }
+    lastStart = Date.now();
+    const started = startStoreThread(options.sqlitePath, (replyStats) => (stats = replyStats), () => {
+      if (current === started) current = undefined;
+    });
+    current = started;
+    return started;
+  }
+
+  function call<T>(method: StoreWorkerMethod, ...args: unknown[]): Promise<T> {
+    if (closed) return Promise.reject(storeUnavailable('the store is closed'));
+    try {
+      return thread().call<T>(method, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  const store: Store = {
+    recordDecision: (entry) => call('recordDecision', entry),
+    appendAudit: (event) => call('appendAudit', event),
+    recordRevocation: (entry) => call('recordRevocation', entry),
+    listRevocations: (validAtIso) => call('listRevocations', validAtIso),
+    getRequest: (id) => call('getRequest', id),
+    findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
+    listApprovals: (requestId) => call('listApprovals', requestId),
+    countRequests: (state) => call('countRequests', state),
+    listOverduePending: (beforeIso, limit) => call('listOverduePending', beforeIso, limit),
+    listAudit: (listOptions) => call('listAudit', listOptions),
+    verifyAudit: (anchors) => call('verifyAudit', anchors ?? []),
+    auditHead: () => call('auditHead'),
+    stats: () => stats,
+    close: async () => {
+      if (closed) return;
+      const last = current;
+      closed = true;
+      if (last === undefined) return;
+      try {
+        await last.call('close', []);
+      } finally {
+        await last.worker.terminate();
+      }
+    },
+  };
+  // Surface an unopenable database now, as openStore does, rather than at the first write.
+  try {
+    await store.listAudit({ limit: 1 });
+  } catch (error) {
+    await current?.worker.terminate();
+    throw error;
+  }
+  return store;
+}
+
+/** A crashed thread is replaced at most this often; calls in between fail fast. */
+const RESTART_INTERVAL_MS = 1000;
+
+interface StoreThread {
+  worker: Worker;
+  call<T>(method: StoreWorkerMethod, args: unknown[]): Promise<T>;
+}
+
+function startStoreThread(sqlitePath: string, onStats: (stats: StoreStats) => void, onStopped: () => void): StoreThread {
+  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: { sqlitePath } });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   let nextId = 1;
-  let stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
   let failure: Error | undefined;
 
   worker.on('message', (message: StoreWorkerReplyMessage) => {
-    stats = message.stats;
+    onStats(message.stats);
     for (const reply of message.replies) {
       const waiter = pending.get(reply.id);
       if (waiter === undefined) continue;
@@ -35,9 +113,12 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     }
   });
   const fail = (error: Error): void => {
-    failure = storeUnavailable('the store thread stopped', error);
+    // Whether the entries of an interrupted batch were committed is unknown: they fail, so no
+    // certificate is released for them (an audit record without its certificate is harmless).
+    failure ??= storeUnavailable('the store thread stopped; retry', error);
     for (const waiter of pending.values()) waiter.reject(failure);
     pending.clear();
+    onStopped();
   };
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`store thread exited with code ${code}`)));
@@ -61,36 +142,15 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     }
   });
 
-  function call<T>(method: StoreWorkerMethod, ...args: unknown[]): Promise<T> {
-    if (failure !== undefined) return Promise.reject(failure);
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      outbox.push({ id, method, args });
-    });
-  }
-
-  const store: Store = {
-    recordDecision: (entry) => call('recordDecision', entry),
-    appendAudit: (event) => call('appendAudit', event),
-    recordRevocation: (entry) => call('recordRevocation', entry),
-    listRevocations: (validAtIso) => call('listRevocations', validAtIso),
-    getRequest: (id) => call('getRequest', id),
-    findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
-    listApprovals: (requestId) => call('listApprovals', requestId),
-    countRequests: (state) => call('countRequests', state),
-    listOverduePending: (beforeIso, limit) => call('listOverduePending', beforeIso, limit),
-    listAudit: (listOptions) => call('listAudit', listOptions),
-    verifyAudit: (anchors) => call('verifyAudit', anchors ?? []),
-    auditHead: () => call('auditHead'),
-    stats: () => stats,
-    close: async () => {
-      if (failure !== undefined) return;
-      await call('close');
-      await worker.terminate();
+  return {
+    worker,
+    call<T>(method: StoreWorkerMethod, args: unknown[]): Promise<T> {
+      if (failure !== undefined) return Promise.reject(failure);
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        outbox.push({ id, method, args });
+      });
     },
   };
-  // Surface an unopenable database now, as openStore does, rather than at the first write.
-  await store.listAudit({ limit: 1 });
-  return store;
 }

@@ -1,7 +1,10 @@
+import { mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, JitcaError } from '../../src/errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../../src/errors.ts';
 import { openWorkerStore } from '../../src/store/worker-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { deniedEntry, issuedEntry, makeTempDir, removeDir } from './store-fixtures.ts';
@@ -55,5 +58,53 @@ describe('the store on its own thread', () => {
     const failure = await openWorkerStore({ sqlitePath: '/nonexistent-dir/jitca.sqlite' }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(JitcaError);
     expect((failure as JitcaError).code).toBe(ErrorCodes.STORE_UNAVAILABLE);
+  });
+
+  it('a store thread that dies fails its pending calls with ERR_STORE_UNAVAILABLE; a new thread serves once the database can be opened again', async () => {
+    dir = makeTempDir();
+    const volume = path.join(dir, 'volume');
+    mkdirSync(volume);
+    const threads: Worker[] = [];
+    // The store keeps its Worker to itself; catch it as it subscribes to its events.
+    const subscribe = Worker.prototype.on;
+    Worker.prototype.on = function (this: Worker, ...args: Parameters<Worker['on']>) {
+      if (!threads.includes(this)) threads.push(this);
+      return subscribe.apply(this, args);
+    } as Worker['on'];
+    try {
+      store = await openWorkerStore({ sqlitePath: path.join(volume, 'jitca.db') });
+      await store.recordDecision(issuedEntry('req-before'));
+      expect(threads).toHaveLength(1);
+
+      const interrupted = store.recordDecision(issuedEntry('req-interrupted')).catch((error: unknown) => error);
+      await threads[0]!.terminate(); // as an out-of-memory or native crash would end it
+      expect(isJitcaError(await interrupted, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+
+      // The replacement cannot open the database while its volume is away...
+      renameSync(volume, `${volume}.away`);
+      const writeUntilCommitted = async (): Promise<unknown> => {
+        let result: unknown;
+        for (let attempt = 0; attempt < 30; attempt++) {
+          result = await store!.recordDecision(issuedEntry(`req-after-${attempt}`)).catch((error: unknown) => error);
+          if (!(result instanceof Error)) return result;
+          expect(isJitcaError(result, ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+          if (threads.length === 2) return result;
+          await sleep(100);
+        }
+        return result;
+      };
+      expect(isJitcaError(await writeUntilCommitted(), ErrorCodes.STORE_UNAVAILABLE)).toBe(true);
+      expect(threads).toHaveLength(2);
+      // ...and opens it at a later call once it is back.
+      renameSync(`${volume}.away`, volume);
+      expect(await store.recordDecision(issuedEntry('req-back'))).toMatchObject({ type: 'ssh.issued' });
+      expect(threads).toHaveLength(2);
+      const requestIds = (await store.listAudit()).map((record) => record.requestId);
+      expect(requestIds[0]).toBe('req-before');
+      expect(requestIds.at(-1)).toBe('req-back');
+      expect((await store.verifyAudit()).ok).toBe(true);
+    } finally {
+      Worker.prototype.on = subscribe;
+    }
   });
 });
