@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openConfiguredStore } from '../ca-runtime.ts';
 import { systemClock } from '../clock.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 import { configFrom } from './common.ts';
 
@@ -10,7 +12,16 @@ import { configFrom } from './common.ts';
  * common.ts, which every command loads: kube-credential must not pull in the store and HSM code.
  */
 export async function withConfiguredStore(command: Command, work: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openConfiguredStore(configFrom(command), systemClock);
+  const config = configFrom(command);
+  // Opening creates a missing SQLite file: a mistyped --data-dir would then "verify" an empty,
+  // intact log (exit 0) or revoke into a database nothing serves. These commands work on the CA's
+  // existing store only.
+  if (config.store.postgresUrl === undefined && !existsSync(config.store.sqlitePath)) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `no jitca database at ${config.store.sqlitePath}: check --data-dir/--config, or run jitca init`, {
+      details: { sqlitePath: config.store.sqlitePath },
+    });
+  }
+  const store = await openConfiguredStore(config, systemClock);
   try {
     await work(store);
   } finally {

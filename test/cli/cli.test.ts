@@ -182,6 +182,20 @@ describe('jitca CLI on the embedded defaults', () => {
     expect(broken.stdout).toMatch(/chain BROKEN at seq 2 \(hash-mismatch\)/);
   });
 
+  it('audit and revoke refuse a data directory without a database instead of creating an empty one', () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'jitca-cli-empty-'));
+    try {
+      for (const args of [['audit', 'verify'], ['audit', 'head'], ['audit', 'export'], ['revoke', '--serial', '1', '--reason', 'test']]) {
+        const result = run(elsewhere, args);
+        expect(result.status, args.join(' ')).toBe(2);
+        expect(result.stderr).toMatch(/^jitca: ERR_CONFIG_INVALID: no jitca database at .*jitca\.sqlite/);
+      }
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('every command answers --help', () => {
     const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
     for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help']]) {
