@@ -59,6 +59,7 @@ export class Pkcs11SessionPool {
   #waiters: Waiter[] = [];
   #down: JitcaError | undefined;
   #lastRecoveryAttempt: number | undefined;
+  #lastObjectRefresh: number | undefined;
   #recovering: Promise<void> | undefined;
   #pinRejected: JitcaError | undefined;
   #closed = false;
@@ -192,6 +193,20 @@ export class Pkcs11SessionPool {
     } catch (error) {
       throw this.#noteFailure(error, `read token "${this.tokenLabel}"`);
     }
+  }
+
+  /**
+   * Called when a key lookup finds nothing on a token that is present. SoftHSM2 reads its object
+   * files at C_Initialize and does not see objects restored behind its back (a key put back from
+   * a backup) until it is initialized again: the next acquire re-initializes the module, at most
+   * once per recovery interval, so a restored key signs again without a restart. The request that
+   * found nothing still fails.
+   */
+  noteObjectMissing(reason: JitcaError): void {
+    const last = this.#lastObjectRefresh;
+    if (last !== undefined && Date.now() - last < this.#recoveryIntervalMs) return;
+    this.#lastObjectRefresh = Date.now();
+    this.#markDown(reason);
   }
 
   /** Closes idle sessions now and the rest as they come back; the module reference goes with the last. */

@@ -42,9 +42,12 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
     if (handle === undefined && pool.logInAgainIfNeeded(lease)) handle = findPrivateKeys(pool, lease.session, keyId)[0];
     if (handle === undefined) {
       pool.assertTokenPresent(); // throws ERR_HSM_UNAVAILABLE when the token itself is gone
-      throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `private key ${keyId} is not in token "${pool.tokenLabel}"`, {
+      const missing = new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `private key ${keyId} is not in token "${pool.tokenLabel}"`, {
+        retryable: true,
         details: { keyId, tokenLabel: pool.tokenLabel },
       });
+      pool.noteObjectMissing(missing);
+      throw missing;
     }
     cachedKey = { handle, epoch: lease.epoch };
     return handle;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, renameSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,5 +127,36 @@ describe('signing recovers from faults under the pool', () => {
     expect(token.listKeys('recovery-ca').map((key) => key.keyId)).toEqual(['recovery-ca/1']);
     // The key came back with the token: same public key as at generation time.
     expect(Buffer.from(token.requireSigner('recovery-ca', 1).spki)).toEqual(Buffer.from(signer.spki));
+  });
+
+  it('key objects gone from a present token: a 503-class refusal, and signing resumes once they are restored', async () => {
+    const tokensDir = path.join(hsm.dataDir, 'hsm', 'tokens');
+    const [tokenDirName] = readdirSync(tokensDir);
+    if (tokenDirName === undefined) throw new Error('no token directory');
+    const tokenDir = path.join(tokensDir, tokenDirName);
+    const aside = mkdtempSync(path.join(hsm.dataDir, 'hsm', 'objects-aside-'));
+    // Every object file but the token's own: the key pair disappears, the token stays.
+    const objects = readdirSync(tokenDir).filter((name) => name.endsWith('.object') && name !== 'token.object');
+    expect(objects.length).toBeGreaterThan(0);
+    expect(await signsAndVerifies()).toBe(true);
+
+    for (const name of objects) renameSync(path.join(tokenDir, name), path.join(aside, name));
+    try {
+      const missing = await rejection(signer.sign(Buffer.from('key gone')));
+      expect([ErrorCodes.HSM_KEY_NOT_FOUND, ErrorCodes.HSM_UNAVAILABLE]).toContain(missing.code);
+      await sleep(RECOVERY_INTERVAL_MS + 20);
+      const stillMissing = await rejection(signer.sign(Buffer.from('key still gone')));
+      expect([ErrorCodes.HSM_KEY_NOT_FOUND, ErrorCodes.HSM_UNAVAILABLE]).toContain(stillMissing.code);
+    } finally {
+      // Restored from a backup while jitca runs.
+      for (const name of objects) renameSync(path.join(aside, name), path.join(tokenDir, name));
+    }
+
+    // SoftHSM2 does not see restored objects until the module is initialized again: the signer
+    // must get there on its own (rate-limited), not only after a restart.
+    await sleep(RECOVERY_INTERVAL_MS + 20);
+    await signer.sign(Buffer.from('nudge')).catch(() => undefined);
+    await sleep(RECOVERY_INTERVAL_MS + 20);
+    expect(await burst(20)).toEqual(Array(20).fill(true));
   });
 });
