@@ -100,7 +100,8 @@ export function approveRequest(
     }
 
     // Policy may have changed since the request was made: the grant is decided again, now.
-    const decision = evaluateSshRequest(context.policy, requester, requestFromBody(request.body));
+    const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
+    const decision = evaluateSshRequest(context.policy, requester, requestFromBody(request.body), subjectKey);
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
@@ -109,7 +110,6 @@ export function approveRequest(
       });
       throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
     }
-    const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
     return signAndRecord(
       context,
       requester,

@@ -58,7 +58,7 @@ export async function issueSshCertificate(
   const subjectKey = parseSshPublicKey(input.publicKey);
   const request = requestOf(input);
   const requestId = newRequestId();
-  const decision = evaluateSshRequest(context.policy, identity, request);
+  const decision = evaluateSshRequest(context.policy, identity, request, subjectKey);
   const now = context.clock.now();
   const body = requestBody(request, subjectKey, identity);
 

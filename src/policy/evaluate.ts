@@ -8,13 +8,18 @@ import { cidrWithinAny } from './cidr.ts';
 import { formatDuration } from './duration.ts';
 import { SCOPE_WILDCARD } from './patterns.ts';
 import { echo, findRequestProblem } from './request-shape.ts';
-import type { Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant } from './types.ts';
+import type { Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant, SubjectKey } from './types.ts';
 
 export { canApprove, type ApprovalCheck } from './approval.ts';
 
 type Deny = Extract<Decision, { outcome: 'deny' }>;
 
-export function evaluateSshRequest(policy: Policy, identity: Identity, request: SshCertificateRequest): Decision {
+export function evaluateSshRequest(
+  policy: Policy,
+  identity: Identity,
+  request: SshCertificateRequest,
+  key: SubjectKey,
+): Decision {
   const shapeProblem = findRequestProblem(request);
   if (shapeProblem !== undefined) return deny('request.invalid', shapeProblem);
 
@@ -27,6 +32,17 @@ export function evaluateSshRequest(policy: Policy, identity: Identity, request: 
     return deny(
       'role.gateway',
       `role ${role.name} does not accept requests made through the SSH gateway; request it directly`,
+    );
+  }
+
+  // sshd enforces verify-required only on signatures from FIDO keys (auth2-pubkey.c checks it inside
+  // "if (sig_details != NULL)", which only sk-* keys produce): on any other key the option is
+  // silently void, so certifying one would drop the role's user-verification requirement.
+  if (role.verifyRequired === true && key?.isSecurityKey !== true) {
+    return deny(
+      'key.verify-required',
+      `role ${role.name} requires user verification (verify-required), which sshd enforces only for FIDO security keys; ` +
+        `certify an sk-ssh-ed25519@openssh.com or sk-ecdsa-sha2-nistp256@openssh.com key, not ${echo(String(key?.type))}`,
     );
   }
 

@@ -95,6 +95,17 @@ export interface Policy {
   revokerGroups?: string[];
 }
 
+/**
+ * What policy needs to know about the key to be certified (from the parsed key, never from the
+ * request body): a role may depend on the kind of key, e.g. verifyRequired.
+ */
+export interface SubjectKey {
+  /** e.g. "ssh-ed25519", "sk-ssh-ed25519@openssh.com". */
+  type: string;
+  /** sk-* types: the private key lives on a FIDO authenticator (PROTOCOL.u2f). */
+  isSecurityKey: boolean;
+}
+
 /** What the requester asks for; everything optional narrows the role, never widens it. */
 export interface SshCertificateRequest {
   role?: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { cidrWithinAny } from '../../src/policy/cidr.ts';
 import { evaluateSshRequest } from '../../src/policy/evaluate.ts';
 import type { Identity, Role, SshCertificateRequest } from '../../src/policy/types.ts';
-import { policyOf, role } from './policy-fixtures.ts';
+import { FIDO_KEY, PLAIN_KEY, policyOf, role } from './policy-fixtures.ts';
 
 /** Roles covering every shape: fixed and wildcard scopes, pods/nodes lists, commands or not, cap or deny. */
 const policy = policyOf(
@@ -38,6 +38,7 @@ const policy = policyOf(
     ttlOverMax: 'deny',
     scope: { clusters: ['*'], namespaces: ['*'], nodes: ['*'] },
     sourceAddresses: ['10.40.0.0/16', '2001:db8:40::/48'],
+    verifyRequired: true,
     approval: { mode: 'manual', approverGroups: ['sre-leads'], approvals: 2 },
   }),
   role({
@@ -163,6 +164,8 @@ const identity = fc.record({
   via: fc.constantFrom<Identity['via']>('oidc', 'local-cli', 'gateway'),
 });
 
+const subjectKey = fc.constantFrom(PLAIN_KEY, FIDO_KEY);
+
 const KNOWN_FIELDS = ['role', 'principals', 'ttlSeconds', 'scope', 'commands', 'sourceAddresses', 'reason'];
 
 function allows(list: readonly string[], value: string): boolean {
@@ -174,8 +177,8 @@ describe('widening never works', () => {
     const outcomes = { approve: 0, pending: 0, deny: 0 };
     const rules = new Set<string>();
     fc.assert(
-      fc.property(fc.oneof({ arbitrary: aimed, weight: 4 }, { arbitrary: scattered, weight: 1 }), ([who, asked]) => {
-        const decision = evaluateSshRequest(policy, who, asked);
+      fc.property(fc.oneof({ arbitrary: aimed, weight: 4 }, { arbitrary: scattered, weight: 1 }), subjectKey, ([who, asked], key) => {
+        const decision = evaluateSshRequest(policy, who, asked, key);
         outcomes[decision.outcome]++;
         if (decision.outcome === 'deny') {
           rules.add(decision.rule);
@@ -228,8 +231,10 @@ describe('widening never works', () => {
         for (const key of ['cluster', 'namespace', 'pod', 'node'] as const) {
           if (asked.scope?.[key] !== undefined) expect(grant.scope[key]).toBe(asked.scope[key]);
         }
-        // extensions and approval exactly as the role says
+        // extensions and approval exactly as the role says; verify-required only where sshd enforces it
         expect(grant.extensions).toEqual(granted.extensions);
+        expect(grant.verifyRequired).toBe(granted.verifyRequired);
+        if (grant.verifyRequired) expect(key.isSecurityKey).toBe(true);
         expect(decision.outcome).toBe(granted.approval.mode === 'auto' ? 'approve' : 'pending');
       }),
       { numRuns: 5000 },
@@ -243,8 +248,8 @@ describe('widening never works', () => {
 
   it('random junk requests are denied as request.invalid, never thrown', () => {
     fc.assert(
-      fc.property(identity, fc.anything(), (who, junk) => {
-        const decision = evaluateSshRequest(policy, who, junk as SshCertificateRequest);
+      fc.property(identity, fc.anything(), subjectKey, (who, junk, key) => {
+        const decision = evaluateSshRequest(policy, who, junk as SshCertificateRequest, key);
         if (decision.outcome !== 'deny') {
           // Only a plain object with known fields (e.g. {} asking for the defaults) may get through.
           expect(typeof junk === 'object' && junk !== null && !Array.isArray(junk)).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateSshRequest } from '../../src/policy/evaluate.ts';
 import type { Decision, SshCertificateRequest, SshGrant } from '../../src/policy/types.ts';
-import { person, policyOf, role } from './policy-fixtures.ts';
+import { FIDO_KEY, PLAIN_KEY, person, policyOf, role } from './policy-fixtures.ts';
 
 const oncall = role({
   name: 'oncall-payments',
@@ -44,8 +44,8 @@ const policy = policyOf(oncall, breakGlass, pinned, open);
 const alice = person('alice', ['oncall-payments']);
 const bob = person('bob', ['sre']);
 
-function evaluate(request: SshCertificateRequest, identity = alice): Decision {
-  return evaluateSshRequest(policy, identity, request);
+function evaluate(request: SshCertificateRequest, identity = alice, key = PLAIN_KEY): Decision {
+  return evaluateSshRequest(policy, identity, request, key);
 }
 
 function granted(decision: Decision): SshGrant {
@@ -196,6 +196,33 @@ describe('each deny rule', () => {
   });
 });
 
+describe('verify-required (sshd enforces it only for FIDO security keys)', () => {
+  const fido = role({ name: 'fido-only', groups: ['fido'], verifyRequired: true });
+  const fidoPolicy = policyOf(fido);
+  const dana = person('dana', ['fido']);
+
+  it('certifies a security key with verify-required in the grant', () => {
+    const decision = evaluateSshRequest(fidoPolicy, dana, {}, FIDO_KEY);
+    expect(decision.outcome).toBe('approve');
+    expect(granted(decision).verifyRequired).toBe(true);
+  });
+
+  it('refuses a plain key (rule key.verify-required), naming the key type and what is needed', () => {
+    // sshd would accept this certificate without any user verification: the option would be void.
+    for (const type of ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa']) {
+      const { rule, message } = denial(evaluateSshRequest(fidoPolicy, dana, {}, { type, isSecurityKey: false }));
+      expect(rule).toBe('key.verify-required');
+      expect(message).toContain(type);
+      expect(message).toContain('sk-ssh-ed25519@openssh.com');
+    }
+  });
+
+  it('a role without verifyRequired takes either kind of key', () => {
+    expect(evaluate({}, alice, PLAIN_KEY).outcome).toBe('approve');
+    expect(evaluate({}, alice, FIDO_KEY).outcome).toBe('approve');
+  });
+});
+
 describe('malformed requests are denied as request.invalid', () => {
   const cases: [string, unknown][] = [
     ['not an object', 'role=oncall-payments'],
@@ -229,7 +256,7 @@ describe('malformed requests are denied as request.invalid', () => {
   ];
 
   it.each(cases)('%s', (_name, request) => {
-    expect(denial(evaluateSshRequest(policy, alice, request as SshCertificateRequest)).rule).toBe('request.invalid');
+    expect(denial(evaluateSshRequest(policy, alice, request as SshCertificateRequest, PLAIN_KEY)).rule).toBe('request.invalid');
   });
 
   it('never echoes control characters back', () => {

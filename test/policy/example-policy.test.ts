@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canApprove, evaluateSshRequest } from '../../src/policy/evaluate.ts';
 import { loadPolicy } from '../../src/policy/load.ts';
-import { person } from './policy-fixtures.ts';
+import { PLAIN_KEY, person } from './policy-fixtures.ts';
 
 const examplePath = path.resolve(import.meta.dirname, '../../deploy/policy.example.json');
 
@@ -18,7 +18,7 @@ describe('deploy/policy.example.json', () => {
     const decision = evaluateSshRequest(policy, person('alice', ['oncall-payments']), {
       commands: ['kubectl exec', 'curl localhost:8080/debug/pprof'],
       reason: 'INC-1234 payments p99',
-    });
+    }, PLAIN_KEY);
     expect(decision).toMatchObject({
       outcome: 'approve',
       grant: {
@@ -32,20 +32,20 @@ describe('deploy/policy.example.json', () => {
   });
 
   it('an hour is capped to the 30-minute maximum', () => {
-    const decision = evaluateSshRequest(policy, person('alice', ['oncall-payments']), { ttlSeconds: 3600 });
+    const decision = evaluateSshRequest(policy, person('alice', ['oncall-payments']), { ttlSeconds: 3600 }, PLAIN_KEY);
     expect(decision.outcome === 'approve' && decision.grant.ttlSeconds).toBe(1800);
   });
 
   it('on-call cannot reach another namespace or run arbitrary commands', () => {
     const alice = person('alice', ['oncall-payments']);
-    expect(evaluateSshRequest(policy, alice, { scope: { namespace: 'kube-system' } })).toMatchObject({ rule: 'scope.namespace' });
-    expect(evaluateSshRequest(policy, alice, { commands: ['kubectl delete namespace payments'] })).toMatchObject({
+    expect(evaluateSshRequest(policy, alice, { scope: { namespace: 'kube-system' } }, PLAIN_KEY)).toMatchObject({ rule: 'scope.namespace' });
+    expect(evaluateSshRequest(policy, alice, { commands: ['kubectl delete namespace payments'] }, PLAIN_KEY)).toMatchObject({
       rule: 'commands.not-allowed',
     });
   });
 
   it('jit-debug needs one SRE lead', () => {
-    const decision = evaluateSshRequest(policy, person('alice', ['jit:oncall:payments']), { scope: { pod: 'payments-api-0' } });
+    const decision = evaluateSshRequest(policy, person('alice', ['jit:oncall:payments']), { scope: { pod: 'payments-api-0' } }, PLAIN_KEY);
     expect(decision).toMatchObject({ outcome: 'pending', approval: { approverGroups: ['sre-leads'], approvals: 1 } });
     expect(canApprove(policy, 'jit-debug-payments', person('carol', ['sre-leads']), 'alice', [])).toEqual({ ok: true });
   });
@@ -53,7 +53,7 @@ describe('deploy/policy.example.json', () => {
   it('jit-cluster-read is auto-approved, read-only commands, no pty', () => {
     const decision = evaluateSshRequest(policy, person('alice', ['jit:oncall:cluster'], 'gateway'), {
       scope: { namespace: 'default' },
-    });
+    }, PLAIN_KEY);
     expect(decision).toMatchObject({ outcome: 'approve', grant: { extensions: [], scope: { cluster: 'prod' } } });
     expect(decision.outcome === 'approve' && decision.grant.commands?.every((command) => command.startsWith('kubectl get') || command.startsWith('kubectl describe'))).toBe(true);
   });
@@ -61,9 +61,9 @@ describe('deploy/policy.example.json', () => {
   it('break-glass needs two leads, refuses more than 15 minutes and the gateway, and binds to the VPN ranges', () => {
     const bob = person('bob', ['sre']);
     const request = { scope: { cluster: 'prod', namespace: 'payments' } };
-    expect(evaluateSshRequest(policy, bob, { ...request, ttlSeconds: 1800 })).toMatchObject({ rule: 'ttl.max' });
-    expect(evaluateSshRequest(policy, person('bob', ['sre'], 'gateway'), request)).toMatchObject({ rule: 'role.gateway' });
-    const decision = evaluateSshRequest(policy, bob, request);
+    expect(evaluateSshRequest(policy, bob, { ...request, ttlSeconds: 1800 }, PLAIN_KEY)).toMatchObject({ rule: 'ttl.max' });
+    expect(evaluateSshRequest(policy, person('bob', ['sre'], 'gateway'), request, PLAIN_KEY)).toMatchObject({ rule: 'role.gateway' });
+    const decision = evaluateSshRequest(policy, bob, request, PLAIN_KEY);
     expect(decision).toMatchObject({
       outcome: 'pending',
       approval: { approverGroups: ['sre-leads'], approvals: 2 },

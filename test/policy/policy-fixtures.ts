@@ -1,4 +1,4 @@
-import type { Identity, Policy, Role } from '../../src/policy/types.ts';
+import type { Identity, Policy, Role, SubjectKey } from '../../src/policy/types.ts';
 
 /** A valid policy document as plain JSON data; tests copy it and break one thing. */
 export function validPolicyDocument(): { version: number; extensionDomain: string; roles: Record<string, unknown>[] } {
@@ -52,3 +52,7 @@ export function policyOf(...roles: Role[]): Policy {
 export function person(subject: string, groups: string[], via: Identity['via'] = 'oidc'): Identity {
   return { subject, groups, via };
 }
+
+/** The kinds of key evaluate distinguishes: a software key and a FIDO security key (PROTOCOL.u2f). */
+export const PLAIN_KEY: SubjectKey = { type: 'ssh-ed25519', isSecurityKey: false };
+export const FIDO_KEY: SubjectKey = { type: 'sk-ssh-ed25519@openssh.com', isSecurityKey: true };
