@@ -99,9 +99,11 @@ export function approveRequest(
       return { status: 'pending', requestId, approvals: approvers, required };
     }
 
-    // Policy may have changed since the request was made: the grant is decided again, now.
+    // Policy may have changed since the request was made: the grant is decided again, now, for the
+    // role the approvals were given for. Without naming it, a request that named no role would be
+    // matched afresh and could land on another role with other approvers and a wider grant.
     const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
-    const decision = evaluateSshRequest(context.policy, requester, requestFromBody(request.body), subjectKey);
+    const decision = evaluateSshRequest(context.policy, requester, { ...requestFromBody(request.body), role }, subjectKey);
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
