@@ -203,6 +203,11 @@ function readApplication(reader: SshReader): string {
   if (application.length === 0) {
     throw new JitcaError(ErrorCodes.KEY_MALFORMED, 'security key application string is empty (PROTOCOL.u2f)');
   }
+  // OpenSSH reads it as a C string (sshkey_deserialize_sk: sshbuf_get_cstring), refusing an
+  // embedded NUL: such a key, or a certificate for it, is unreadable to ssh-keygen and sshd.
+  if (application.includes('\0')) {
+    throw new JitcaError(ErrorCodes.KEY_MALFORMED, 'security key application string contains a NUL byte');
+  }
   return application;
 }
 

@@ -256,6 +256,30 @@ describe('parseSshPublicKey refuses bad input with a stable code', () => {
     }
   });
 
+  it('security key with an empty application or one holding NUL (ssh-keygen refuses it too): ERR_KEY_MALFORMED', async () => {
+    const ed25519 = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const skKey = (application: string): Uint8Array =>
+      new SshWriter()
+        .writeString('sk-ssh-ed25519@openssh.com')
+        .writeString(Buffer.from(ed25519.x ?? '', 'base64url'))
+        .writeString(application)
+        .toBytes();
+    for (const application of ['', 'ssh:\0', 'ssh:\0evil', '\0']) {
+      const line = lineFor('sk-ssh-ed25519@openssh.com', skKey(application));
+      expectCode(() => parseSshPublicKey(line), ErrorCodes.KEY_MALFORMED);
+      expectCode(() => parseSshPublicKey(skKey(application)), ErrorCodes.KEY_MALFORMED);
+    }
+    // OpenSSH reads the application as a C string: the same key is no key to ssh-keygen.
+    writeFileSync(join(temp.dir, 'sk-nul.pub'), `${lineFor('sk-ssh-ed25519@openssh.com', skKey('ssh:\0evil'))}\n`);
+    writeFileSync(join(temp.dir, 'sk-ok.pub'), `${lineFor('sk-ssh-ed25519@openssh.com', skKey('ssh:'))}\n`);
+    const verdicts = await sh(
+      'for f in sk-ok sk-nul; do if ssh-keygen -l -f $f.pub >/dev/null 2>&1; then echo "$f ok"; else echo "$f refused"; fi; done',
+      temp.dir,
+    );
+    expect(verdicts).toBe('sk-ok ok\nsk-nul refused\n');
+    expect(parseSshPublicKey(skKey('ssh:')).application).toBe('ssh:');
+  });
+
   it('a certificate given as a key: ERR_KEY_UNSUPPORTED, and the input is left untouched', () => {
     expectCode(() => parseSshPublicKey(SK_ED25519_CERT), ErrorCodes.KEY_UNSUPPORTED);
     const certBlob = blobOf(SK_ED25519_CERT);
