@@ -82,6 +82,19 @@ describe('a real sshd trusting the jitca bundle', () => {
     expect(result.stderr).toMatch(/Permission denied/);
   });
 
+  it('source-address as encoded is what sshd enforces: the loopback range logs in, another range does not', async () => {
+    // Same role, same key: only the requested (narrowing) source-address differs.
+    const loopback = await issue(['oncall-payments'], { role: 'oncall-payments', sourceAddresses: ['127.0.0.1/32', '10.0.0.0/8'] });
+    const accepted = sshd.login({ key, certificate: loopback });
+    expect(accepted.stderr).toBe('');
+    expect(accepted.status).toBe(0);
+    expect(accepted.stdout.trim()).toBe('jitca-login-ok');
+    const elsewhere = await issue(['oncall-payments'], { role: 'oncall-payments', sourceAddresses: ['10.0.0.0/8'] });
+    const refused = sshd.login({ key, certificate: elsewhere });
+    expect(refused.status).toBe(255);
+    expect(refused.stderr).toMatch(/Permission denied/);
+  });
+
   it('runs the force-command instead of the requested command', async () => {
     const certificate = await issue(['forced'], { role: 'forced' });
     const result = sshd.login({ key, certificate, command: 'echo something-else' });
