@@ -8,6 +8,7 @@ import { ErrorCodes, isJitcaError } from '../errors.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
+import { registerStrictJsonParser } from './json-body.ts';
 import { createMetrics, instrumentSigner } from './metrics.ts';
 import { requestRoutes } from './request-routes.ts';
 import { revocationRoutes } from './revocation-routes.ts';
@@ -59,6 +60,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const authenticated = authenticateHook(options.authenticator);
 
   app.setErrorHandler(errorHandler);
+  registerStrictJsonParser(app);
   app.addSchema(errorReplySchema);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -87,6 +87,27 @@ describe('POST /v1/ssh/certificates', () => {
     expect(api.rowCounts()).toEqual(before);
   });
 
+  it('refuses a body naming a key twice (top level, nested, or spelled with an escape), writing nothing', async () => {
+    const before = api.rowCounts();
+    const publicKey = JSON.stringify(key.publicKey);
+    // JSON.parse would keep the last "role"; a proxy in front may have judged the first.
+    for (const [payload, path] of [
+      [`{"publicKey":${publicKey},"reason":"x","role":"break-glass","role":"oncall-payments"}`, '/role'],
+      [`{"publicKey":${publicKey},"reason":"x","scope":{"cluster":"dev","cluster":"prod"}}`, '/scope/cluster'],
+      [`{"publicKey":${publicKey},"reason":"x","rol\\u0065":"break-glass","role":"oncall-payments"}`, '/role'],
+    ] as const) {
+      const response = await api.app.inject({
+        method: 'POST',
+        url: '/v1/ssh/certificates',
+        headers: { authorization: `Bearer ${api.tokens.alice}`, 'content-type': 'application/json' },
+        payload,
+      });
+      expect(response.statusCode, payload).toBe(400);
+      expect(response.json(), payload).toMatchObject({ code: 'ERR_REQUEST_INVALID', details: { path } });
+    }
+    expect(api.rowCounts()).toEqual(before);
+  });
+
   it('publishes its routes as OpenAPI, its state as metrics, and the trust bundle with an ETag', async () => {
     const openapi = (await api.app.inject({ url: '/openapi.json' })).json();
     expect(Object.keys(openapi.paths)).toEqual(
