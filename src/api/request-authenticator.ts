@@ -24,18 +24,36 @@ export function createApiAuthenticator(engineers: OidcVerifier | undefined, gate
       if (engineers === undefined) {
         throw new JitcaError(ErrorCodes.AUTHN_MISSING, 'this CA has no identity provider configured (config "oidc"); only the local CLI can issue');
       }
-      const onBehalfOf = request.headers[ON_BEHALF_OF_HEADER];
-      if (onBehalfOf === undefined) return engineers.verify(bearerToken(request.headers.authorization));
+      const onBehalfOf = singleHeader(request, ON_BEHALF_OF_HEADER);
+      const authorization = singleHeader(request, 'authorization');
+      if (onBehalfOf === undefined) return engineers.verify(bearerToken(authorization));
       if (gateway === undefined) throw new JitcaError(ErrorCodes.AUTHN_GATEWAY_NOT_ALLOWED, 'this CA accepts no gateway');
-      if (typeof onBehalfOf !== 'string') throw new JitcaError(ErrorCodes.AUTHN_MALFORMED, `${ON_BEHALF_OF_HEADER} must appear once`);
-      const service = await resolveGatewayIdentity(gatewayCredential(request, gateway), gateway);
+      const service = await resolveGatewayIdentity(gatewayCredential(request, gateway, authorization), gateway);
       const engineer = await engineers.verify(bearerToken(`Bearer ${onBehalfOf}`));
       return actOnBehalf(service, engineer);
     },
   };
 }
 
-function gatewayCredential(request: FastifyRequest, gateway: GatewayAuthenticator): GatewayCredential {
+/**
+ * The value of a credential header sent exactly once. Node keeps the first of repeated
+ * Authorization headers and drops the rest, and joins repeated X-Jitca-On-Behalf-Of values with
+ * ", " (Node http, message.headers): a request carrying two credentials would be judged by one of
+ * them while a proxy in front may have acted on the other. Neither field is list-valued (RFC 9110
+ * §5.3, §11.6.2), so a repeat is malformed, whatever the values.
+ */
+function singleHeader(request: FastifyRequest, name: 'authorization' | typeof ON_BEHALF_OF_HEADER): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let index = 0; index < raw.length; index += 2) if (raw[index]?.toLowerCase() === name) count++;
+  const value = request.headers[name];
+  if (count > 1 || (value !== undefined && typeof value !== 'string')) {
+    throw new JitcaError(ErrorCodes.AUTHN_MALFORMED, `the ${name} header must appear once`, { details: { header: name } });
+  }
+  return value;
+}
+
+function gatewayCredential(request: FastifyRequest, gateway: GatewayAuthenticator, authorization: string | undefined): GatewayCredential {
   const socket = request.raw.socket as Partial<TLSSocket>;
   if (gateway.certificates.length > 0 && typeof socket.getPeerCertificate === 'function') {
     const peerCertificate = socket.getPeerCertificate();
@@ -43,5 +61,5 @@ function gatewayCredential(request: FastifyRequest, gateway: GatewayAuthenticato
       return { kind: 'certificate', peerCertificate, authorized: socket.authorized === true };
     }
   }
-  return { kind: 'token', token: bearerToken(request.headers.authorization) };
+  return { kind: 'token', token: bearerToken(authorization) };
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { OutgoingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
@@ -55,6 +56,21 @@ describe('the SSH gateway acting for an engineer', () => {
     // oncall-payments allows the gateway: a Kubernetes certificate is issued to alice.
     const kube = await viaGateway(api.gatewayToken, api.tokens.alice, '/v1/x509/certificates', { csr });
     expect(kube.statusCode).toBe(201);
+  });
+
+  it('refuses a repeated X-Jitca-On-Behalf-Of or Authorization header, writing nothing', async () => {
+    const before = api.rowCounts();
+    const payload = { publicKey: key.publicKey, role: 'oncall-payments', reason: 'gateway session' };
+    const cases: Array<[OutgoingHttpHeaders, string]> = [
+      [{ authorization: `Bearer ${api.gatewayToken}`, 'x-jitca-on-behalf-of': [api.tokens.alice, api.tokens.dave] }, 'x-jitca-on-behalf-of'],
+      [{ Authorization: [`Bearer ${api.gatewayToken}`, `Bearer ${api.gatewayToken}`], 'x-jitca-on-behalf-of': api.tokens.alice }, 'authorization'],
+    ];
+    for (const [headers, header] of cases) {
+      const response = await api.app.inject({ method: 'POST', url: '/v1/ssh/certificates', headers, payload });
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({ code: 'ERR_AUTHN_MALFORMED', details: { header } });
+    }
+    expect(api.rowCounts()).toEqual(before);
   });
 
   it('does not accept an engineer token as the gateway credential, nor a gateway token as an engineer', async () => {

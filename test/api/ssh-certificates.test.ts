@@ -58,6 +58,22 @@ describe('POST /v1/ssh/certificates', () => {
     expect(response.json().code).toBe('ERR_AUTHN_SIGNATURE');
   });
 
+  it('refuses two Authorization headers, even when the first is valid, writing nothing', async () => {
+    const before = api.rowCounts();
+    // Node keeps the first and drops the second: without the check this issued to alice.
+    for (const authorization of [[`Bearer ${api.tokens.alice}`, `Bearer ${api.tokens.bob}`], [`Bearer ${api.tokens.alice}`, 'Bearer a.b.c']]) {
+      const response = await api.app.inject({
+        method: 'POST',
+        url: '/v1/ssh/certificates',
+        headers: { Authorization: authorization },
+        payload: { publicKey: key.publicKey, role: 'oncall-payments', reason: 'INC-42' },
+      });
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({ code: 'ERR_AUTHN_MALFORMED', details: { header: 'authorization' } });
+    }
+    expect(api.rowCounts()).toEqual(before);
+  });
+
   it('refuses malformed bodies with 400 or 413 and a code, writing nothing', async () => {
     const before = api.rowCounts();
     const cases: Array<[unknown, number, string]> = [
