@@ -44,6 +44,8 @@ export const ErrorCodes = {
   POLICY_DENIED: 'ERR_POLICY_DENIED',
   REQUEST_INVALID: 'ERR_REQUEST_INVALID',
   REQUEST_NOT_FOUND: 'ERR_REQUEST_NOT_FOUND',
+  /** No API route has this method and path (fastify's own 404 body carries no code). */
+  ROUTE_NOT_FOUND: 'ERR_ROUTE_NOT_FOUND',
   CERTIFICATE_NOT_FOUND: 'ERR_CERTIFICATE_NOT_FOUND',
   REQUEST_NOT_PENDING: 'ERR_REQUEST_NOT_PENDING',
   /** Another decision on the request (another replica, another approver) was recorded after this one read it. */

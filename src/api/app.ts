@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
-import { ErrorCodes, isJitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
@@ -60,6 +60,11 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const authenticated = authenticateHook(options.authenticator);
 
   app.setErrorHandler(errorHandler);
+  // fastify's default 404 body has no code; an unknown path or method is refused like everything
+  // else. The path is not echoed: it is the caller's text.
+  app.setNotFoundHandler(async (request) => {
+    throw new JitcaError(ErrorCodes.ROUTE_NOT_FOUND, `no route for ${request.method} at this path; the API's routes are listed at /openapi.json`);
+  });
   registerStrictJsonParser(app);
   app.addSchema(errorReplySchema);
   app.addHook('onSend', async (request, reply) => {

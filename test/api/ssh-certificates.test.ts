@@ -58,6 +58,21 @@ describe('POST /v1/ssh/certificates', () => {
     expect(response.json().code).toBe('ERR_AUTHN_SIGNATURE');
   });
 
+  it('answers unknown paths and methods with 404 ERR_ROUTE_NOT_FOUND, without echoing the path', async () => {
+    for (const [method, url] of [
+      ['GET', '/v1/nothing-here'],
+      ['GET', '/v1/requests/req_00000000000000000000000000000000/'],
+      ['DELETE', '/v1/ssh/certificates'],
+      ['GET', '/v1/ssh/certificates?<script>'],
+    ] as const) {
+      const response = await api.app.inject({ method, url, headers: { authorization: `Bearer ${api.tokens.alice}` } });
+      expect(response.statusCode, `${method} ${url}`).toBe(404);
+      const body = response.json();
+      expect(body.code, `${method} ${url}`).toBe('ERR_ROUTE_NOT_FOUND');
+      expect(body.message).not.toContain(url);
+    }
+  });
+
   it('refuses two Authorization headers, even when the first is valid, writing nothing', async () => {
     const before = api.rowCounts();
     // Node keeps the first and drops the second: without the check this issued to alice.
