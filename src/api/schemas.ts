@@ -1,3 +1,5 @@
+import { MAX_REASON_LENGTH, REASON_PATTERN } from '../policy/patterns.ts';
+
 /**
  * JSON Schemas for every body and reply (schema-first: fastify validates requests and serializes
  * replies from these, and @fastify/swagger publishes them as /openapi.json). Every object is
@@ -86,11 +88,15 @@ export const requestIdParamsSchema = {
   properties: { id: { type: 'string', pattern: '^req_[0-9a-f]{32}$' } },
 } as const;
 
+/**
+ * Approvals, denials and revocations: the reason is audited, so it is held to the rule a request's
+ * reason is (policy/patterns.ts): tab and newline allowed, no other control character.
+ */
 export const reasonBodySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['reason'],
-  properties: { reason: { type: 'string', minLength: 1, maxLength: 1024 } },
+  properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH, pattern: REASON_PATTERN } },
 } as const;
 
 export const requestStatusReplySchema = {

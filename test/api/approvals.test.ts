@@ -60,6 +60,24 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     expect(audit.filter((record) => record.requestId === id).map((record) => record.type)).toEqual(['request.pending', 'request.approved', 'ssh.issued']);
   });
 
+  it('refuses approval and denial reasons with control characters (audit and terminal injection), writing nothing', async () => {
+    const id = await requestBreakGlass();
+    const before = api.rowCounts();
+    for (const reason of ['ok\u0000', 'ok\u001b[2K\rapproved by security', 'ok\u007f', 'line\r\nforged: approved']) {
+      for (const [token, action] of [[api.tokens.bob, 'approve'], [api.tokens.dave, 'deny']] as const) {
+        const response = await call(token, 'POST', `/v1/requests/${id}/${action}`, { reason });
+        expect(response.statusCode, `${action} ${JSON.stringify(reason)}`).toBe(400);
+        expect(response.json()).toMatchObject({ code: 'ERR_REQUEST_INVALID', details: { path: '/reason' } });
+      }
+    }
+    expect(api.rowCounts()).toEqual(before);
+    // Tab and newline are text, as in a request's reason.
+    const approved = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'INC-7:\n\tpager confirmed' });
+    expect(approved.statusCode).toBe(200);
+    const withdrawn = await call(api.tokens.dave, 'POST', `/v1/requests/${id}/deny`, { reason: 'fixed\tmyself' });
+    expect(withdrawn.statusCode).toBe(204);
+  });
+
   it('lets an approver deny, after which nobody can approve', async () => {
     const id = await requestBreakGlass();
     const denied = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/deny`, { reason: 'not an incident' });
