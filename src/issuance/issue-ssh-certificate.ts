@@ -63,8 +63,12 @@ export async function issueSshCertificate(
   const body = requestBody(request, subjectKey, identity);
 
   if (decision.outcome === 'deny') {
+    // A role that failed the shape check is not a role name: it stays in the (escaped) JSON body and
+    // audit data, not in the role column, which PostgreSQL refuses outright when it holds U+0000
+    // (SQLSTATE 22021): the denial would be lost and the caller told 503.
+    const role = decision.rule === 'request.invalid' ? undefined : request.role;
     await context.store.recordDecision({
-      request: requestRow(requestId, identity, request.role, 'denied', body, decision, now),
+      request: requestRow(requestId, identity, role, 'denied', body, decision, now),
       event: auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...auditedBody(body) }),
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });

@@ -68,11 +68,13 @@ export interface CaFixture {
 }
 
 /** A CA on the embedded defaults (SoftHSM2 token + SQLite) in a fresh temp data dir. */
-export async function createCaFixture(options: { keyAlgorithm?: KeyAlgorithmName; clock?: Clock } = {}): Promise<CaFixture> {
+export async function createCaFixture(
+  options: { keyAlgorithm?: KeyAlgorithmName; clock?: Clock; /** e.g. { postgresUrl } instead of the SQLite file */ store?: Record<string, unknown> } = {},
+): Promise<CaFixture> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-ca-'));
   const configFile = path.join(dataDir, 'config.json');
   writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(testPolicy, null, 2));
-  writeFileSync(configFile, JSON.stringify({ ssh: { keyAlgorithm: options.keyAlgorithm ?? 'ed25519' } }));
+  writeFileSync(configFile, JSON.stringify({ ssh: { keyAlgorithm: options.keyAlgorithm ?? 'ed25519' }, ...(options.store === undefined ? {} : { store: options.store }) }));
   const config = buildConfig({ configFile, dataDir });
   await initializeCa(config);
   const runtime = await openCaRuntime(config, options.clock);
