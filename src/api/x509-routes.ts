@@ -55,7 +55,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
         const result = await issueX509ClientCertificate(options.issuance, identityOf(request), {
           csr: body.csr,
           ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
-          scope: scope?.namespace === undefined ? undefined : scope,
+          scope,
         });
         options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
         return reply.code(201).send({

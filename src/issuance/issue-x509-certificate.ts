@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { evaluateCsr, type CsrDecision } from '../policy/csr-evaluate.ts';
-import { resolveScope } from '../policy/evaluate.ts';
+import { clusterRefusal, resolveScope } from '../policy/evaluate.ts';
 import type { Identity, Policy, Scope } from '../policy/types.ts';
 import type { Store } from '../store/types.ts';
 import { parseCsr } from '../x509/csr.ts';
@@ -164,15 +164,19 @@ function refusalOf(
       message: `role ${decision.grant.role} needs a person's approval for Kubernetes certificates: submit a CertificateSigningRequest for ${context.signerName} instead`,
     };
   }
-  if (scope === undefined) return undefined;
-  const resolved = grantedRole === undefined ? undefined : resolveScope(grantedRole, scope, []);
+  if (scope === undefined || grantedRole === undefined) return undefined;
+  if (scope.namespace === undefined) {
+    const refused = scope.cluster === undefined ? undefined : clusterRefusal(grantedRole, scope.cluster);
+    return refused === undefined ? undefined : { rule: refused.rule, message: refused.message };
+  }
+  const resolved = resolveScope(grantedRole, scope, []);
   if (resolved !== undefined && 'outcome' in resolved) return { rule: resolved.rule, message: resolved.message };
   return undefined;
 }
 
-/** The scope extension is written only when the request names a scope the role allows. */
+/** The scope extension is written only when the request names a full scope (with a namespace) the role allows. */
 function scopeOf(policy: Policy, roleName: string, asked: Partial<Scope> | undefined): Scope | undefined {
-  if (asked === undefined) return undefined;
+  if (asked?.namespace === undefined) return undefined;
   const role = policy.roles.find((candidate) => candidate.name === roleName);
   const resolved = role === undefined ? undefined : resolveScope(role, asked, []);
   return resolved === undefined || 'outcome' in resolved ? undefined : resolved;

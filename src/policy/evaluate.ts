@@ -158,6 +158,15 @@ export function resolveScope(role: Role, asked: Partial<Scope>, notes: string[])
 }
 
 /**
+ * A cluster named without a namespace (the kubectl plugin's --cluster): no scope is written for it,
+ * but it must still be a cluster the role allows, or the request is refused as with a full scope.
+ */
+export function clusterRefusal(role: Role, cluster: string): Deny | undefined {
+  const resolved = resolveScopeValue(role, 'cluster', cluster, []);
+  return typeof resolved === 'object' ? resolved : undefined;
+}
+
+/**
  * The asked value when it is inside the role's list; the role's value when it allows exactly one;
  * undefined when nothing was asked and the role allows any value or lists none. Leaving a value out
  * never widens: a role listing several specific pods makes the requester pick one.

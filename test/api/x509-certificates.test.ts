@@ -52,6 +52,20 @@ describe('POST /v1/x509/certificates', () => {
     expect((await api.ca.runtime.store.findCertificateBySerial(body.serial))?.kind).toBe('x509-client');
   });
 
+  it('a cluster named alone must be one the role allows: refused and audited otherwise, issued without a scope if allowed', async () => {
+    const before = api.rowCounts();
+    for (const payload of [{ cluster: 'dev' }, { scope: { cluster: 'dev' } }]) {
+      const refused = await post(api.tokens.alice, { csr: csr('dev', '/CN=alice'), ...payload });
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'scope.cluster' } });
+    }
+    expect(api.rowCounts()).toMatchObject({ certificates: before.certificates, audit_log: before.audit_log + 2 });
+    const allowed = await post(api.tokens.alice, { csr: csr('prod', '/CN=alice'), cluster: 'prod' });
+    expect(allowed.statusCode).toBe(201);
+    const der = new Uint8Array(Buffer.from(allowed.json().certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+    expect(readScopeExtension(der)).toBeUndefined();
+  });
+
   it('refuses system groups, people without a role, and bad CSRs, with codes and no certificate', async () => {
     const before = api.rowCounts();
     const masters = await post(api.tokens.alice, { csr: csr('m', '/CN=alice/O=system:masters') });

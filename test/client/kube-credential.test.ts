@@ -8,6 +8,7 @@ import { obtainKubeCredential } from '../../src/client/kube-credential.ts';
 import { fixedClock } from '../../src/clock.ts';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { testPolicy } from '../support/ca-fixture.ts';
 
 /** The real API (SoftHSM2-backed Kubernetes client CA, real OIDC tokens) on loopback. */
 let api: ApiFixture;
@@ -15,7 +16,12 @@ let server: string;
 let home: string;
 
 beforeAll(async () => {
-  api = await createApiFixture();
+  // alice's role covers two clusters here, so one engineer can hold a certificate for each.
+  const policy = {
+    ...testPolicy,
+    roles: testPolicy.roles.map((role) => (role.name === 'oncall-payments' ? { ...role, scope: { ...role.scope, clusters: ['prod', 'staging'] } } : role)),
+  };
+  api = await createApiFixture({ policy });
   server = await api.app.listen({ host: '127.0.0.1', port: 0 });
   home = mkdtempSync(path.join(tmpdir(), 'jitca-kube-credential-'));
 });
@@ -84,6 +90,8 @@ describe('obtainKubeCredential against the jitca API', () => {
     const staging = await obtainKubeCredential(alice, { cluster: 'staging' });
     expect(staging.cacheFile).not.toBe(prod.cacheFile);
     expect(staging.credential.serial).not.toBe(prod.credential.serial);
+    // A cluster the role does not cover is refused, not issued without a scope.
+    expect(await codeOf(() => obtainKubeCredential(alice, { cluster: 'dev' }))).toBe(ErrorCodes.POLICY_DENIED);
   });
 
   it("carries the server's refusal code and caches nothing", async () => {

@@ -34,9 +34,19 @@ export interface ApiFixture {
 
 /** A CA on embedded defaults + a real OpenID provider + the API, all in-process on loopback. */
 export async function createApiFixture(
-  options: { rateLimitPerMinute?: number; issuanceClock?: Clock; /** store config, e.g. { postgresUrl }; rowCounts() reads SQLite only */ store?: Record<string, unknown> } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    issuanceClock?: Clock;
+    /** store config, e.g. { postgresUrl }; rowCounts() reads SQLite only */
+    store?: Record<string, unknown>;
+    /** instead of testPolicy */
+    policy?: unknown;
+  } = {},
 ): Promise<ApiFixture> {
-  const ca = await createCaFixture(options.store === undefined ? {} : { store: options.store });
+  const ca = await createCaFixture({
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
+  });
   const oidc = await startOidcProvider({ accounts, audience: API_AUDIENCE });
   const verifier = createOidcVerifier({ issuer: oidc.issuer, audience: API_AUDIENCE, jwksUri: oidc.jwksUri });
   const runtime =

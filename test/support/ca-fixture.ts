@@ -69,11 +69,18 @@ export interface CaFixture {
 
 /** A CA on the embedded defaults (SoftHSM2 token + SQLite) in a fresh temp data dir. */
 export async function createCaFixture(
-  options: { keyAlgorithm?: KeyAlgorithmName; clock?: Clock; /** e.g. { postgresUrl } instead of the SQLite file */ store?: Record<string, unknown> } = {},
+  options: {
+    keyAlgorithm?: KeyAlgorithmName;
+    clock?: Clock;
+    /** e.g. { postgresUrl } instead of the SQLite file */
+    store?: Record<string, unknown>;
+    /** instead of testPolicy */
+    policy?: unknown;
+  } = {},
 ): Promise<CaFixture> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-ca-'));
   const configFile = path.join(dataDir, 'config.json');
-  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(testPolicy, null, 2));
+  writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(options.policy ?? testPolicy, null, 2));
   writeFileSync(configFile, JSON.stringify({ ssh: { keyAlgorithm: options.keyAlgorithm ?? 'ed25519' }, ...(options.store === undefined ? {} : { store: options.store }) }));
   const config = buildConfig({ configFile, dataDir });
   await initializeCa(config);
