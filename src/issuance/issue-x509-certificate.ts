@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { evaluateCsr, type CsrDecision } from '../policy/csr-evaluate.ts';
 import { clusterRefusal, resolveScope } from '../policy/evaluate.ts';
+import { findRequestProblem } from '../policy/request-shape.ts';
 import type { Identity, Policy, Scope } from '../policy/types.ts';
 import type { Store } from '../store/types.ts';
 import { parseCsr } from '../x509/csr.ts';
@@ -165,6 +166,10 @@ function refusalOf(
     };
   }
   if (scope === undefined || grantedRole === undefined) return undefined;
+  // The same shape rules as an SSH request's scope: a role listing "*" accepts any value, which
+  // must still be a cluster, namespace, pod or node name before it goes into the certificate.
+  const shapeProblem = findRequestProblem({ scope });
+  if (shapeProblem !== undefined) return { rule: 'request.invalid', message: shapeProblem };
   if (scope.namespace === undefined) {
     const refused = scope.cluster === undefined ? undefined : clusterRefusal(grantedRole, scope.cluster);
     return refused === undefined ? undefined : { rule: refused.rule, message: refused.message };
