@@ -7,7 +7,7 @@
  *     driven by autocannon in this process — the load generator shares the machine's cores.
  *   - in-process issuance (the same pipeline with no HTTP and no token check): the ceiling of the API;
  *   - CPU per request and thread (server and load generator), from /proc, over the saturated phase;
- *   - latency paced at 2,000 req/s (the target) and at half the rate the server sustained.
+ *   - latency under an open-loop load (bench/open-loop.ts) at 2,000 req/s (the target), 1,000 and 500.
  * Targets (issue 3): >= 20x the ssh-keygen rate; p99 <= 10 ms at 2,000 requests/s.
  *
  * Run: ./scripts/node node bench/api.ts [seconds]
@@ -24,6 +24,7 @@ import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
 import { measureInProcessIssuance } from './in-process-issuance.ts';
 import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
+import { runOpenLoop } from './open-loop.ts';
 import { cpuPerOperation, threadCpu } from './thread-cpu.ts';
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -94,10 +95,20 @@ try {
   const saturated = await load({});
   const serverCpu = cpuPerOperation(serverCpuBefore, threadCpu(server.pid!), saturated['2xx']);
   const benchCpu = cpuPerOperation(benchCpuBefore, threadCpu(process.pid), saturated['2xx']);
-  const paced = await load({ overallRate: 2000 });
-  // Latency below capacity, for comparison: the same load at half the rate the server sustained.
-  const halfRate = Math.max(1, Math.round(saturated['2xx'] / saturated.duration / 2));
-  const underCapacity = await load({ overallRate: halfRate });
+  // Latency at a given rate: open loop, evenly spaced, measured from when each request was due
+  // (bench/open-loop.ts; autocannon's overallRate sends each second's quota in bursts).
+  const paced = [];
+  for (const rate of [2000, 1000, 500]) {
+    paced.push(
+      await runOpenLoop({
+        url: `${url}/v1/ssh/certificates`,
+        rate,
+        seconds,
+        body,
+        headers: (index) => ({ authorization: `Bearer ${tokens[index % tokens.length]}` }),
+      }),
+    );
+  }
   const sshKeygen = measureSshKeygenLoop(dataDir, Math.min(seconds, 5));
 
   const ok = (result: autocannon.Result) => result['2xx'];
@@ -107,16 +118,15 @@ try {
   console.log(`in-process issuance (no HTTP, no token check, ${inProcess.concurrency} in flight): ${inProcess.perSecond.toFixed(0)}/s (${inProcess.commits} commits)`);
   console.log(`ssh-keygen -s loop: ${sshKeygen.perSecond.toFixed(0)}/s (${sshKeygen.count} certificates)`);
   console.log(
-    `API saturated (32 connections): ${rate.toFixed(0)} certificates/s, p50 ${saturated.latency.p50} ms, p99 ${saturated.latency.p99} ms, non-2xx ${saturated.non2xx}, errors ${saturated.errors}`,
+    `API saturated (autocannon, 32 connections): ${rate.toFixed(0)} certificates/s, p50 ${saturated.latency.p50} ms, p99 ${saturated.latency.p99} ms, non-2xx ${saturated.non2xx}, errors ${saturated.errors}`,
   );
-  console.log(
-    `API paced at 2,000 req/s: ${(ok(paced) / paced.duration).toFixed(0)} certificates/s, p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms, non-2xx ${paced.non2xx}, errors ${paced.errors}`,
-  );
+  for (const run of paced) {
+    console.log(
+      `API open loop at ${run.rate} req/s: ${(run.ok / run.seconds).toFixed(0)} certificates/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(0)} ms, failed ${run.failed}, late starts ${run.late}`,
+    );
+  }
   console.log(`CPU per certificate, saturated, server threads (µs): ${serverCpu}`);
   console.log(`CPU per certificate, saturated, load generator threads (µs): ${benchCpu}`);
-  console.log(
-    `API paced at ${halfRate} req/s (half the saturated rate): ${(ok(underCapacity) / underCapacity.duration).toFixed(0)} certificates/s, p50 ${underCapacity.latency.p50} ms, p99 ${underCapacity.latency.p99} ms, non-2xx ${underCapacity.non2xx}, errors ${underCapacity.errors}`,
-  );
   console.log(`ratio API / ssh-keygen -s: ${(rate / sshKeygen.perSecond).toFixed(1)}x (target >= 20x)`);
   console.log(`ratio API / raw PKCS#11: ${(rate / raw.perSecond).toFixed(2)}`);
   console.log(`ratio API / in-process issuance: ${(rate / inProcess.perSecond).toFixed(2)}; in-process issuance / ssh-keygen -s: ${(inProcess.perSecond / sshKeygen.perSecond).toFixed(1)}x`);
