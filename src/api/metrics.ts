@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Signer, SignOptions } from '../../hsm/signer.ts';
 
 /** Prometheus metrics for one app instance (own registry, so tests can run several apps). */
@@ -14,6 +14,9 @@ export interface ApiMetrics {
 
 export function createMetrics(pendingCount: () => Promise<number>): ApiMetrics {
   const registry = new Registry();
+  // The process itself: CPU, memory, event-loop delay and GC pauses, what an operator looks at
+  // first when latency rises (the event loop carries every request and every HSM completion).
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     // role: bounded by the policy's role count; lets alerts single out break-glass roles.

@@ -150,6 +150,10 @@ describe('POST /v1/ssh/certificates', () => {
     expect(metrics).toMatch(/jitca_requests_denied_total\{rule="role.groups"\} [1-9]/);
     expect(metrics).toMatch(/jitca_hsm_sign_seconds_count [1-9]/);
     expect(metrics).toMatch(/jitca_pending_approvals \d/);
+    // The process's own health: CPU, event-loop delay, GC.
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(metrics).toMatch(/^# TYPE nodejs_gc_duration_seconds histogram$/m);
     expect((await api.app.inject({ url: '/readyz' })).statusCode).toBe(200);
     const bundle = await api.app.inject({ url: '/v1/trust/ssh-user-ca' });
     expect(bundle.body).toMatch(/^ssh-ed25519 AAAA/);
