@@ -12,6 +12,14 @@ export const MAX_NAME_LENGTH = 256;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
+ * Invisible formatting characters (Unicode category Cf: bidi overrides and isolates, zero-width
+ * spaces and joiners, the BOM, soft hyphen). An approver reads the requester's name and groups:
+ * "alice\u202Enimda" displays as a different name, and "sre\u200B-leads" looks exactly like a group
+ * it is not. Names are identifiers, not prose, so none is allowed.
+ */
+const INVISIBLE = /\p{Cf}/u;
+
+/**
  * Kubernetes reserves the `system:` prefix for its own users and groups (system:masters,
  * system:nodes, system:node:<name>); an IdP value carrying it must never reach a CSR or a policy.
  * Compared case-insensitively so look-alike spellings are refused too.
@@ -29,6 +37,10 @@ function checkName(value: unknown, what: string): string | undefined {
   if (value.length === 0) return `${what} is empty`;
   if (value.length > MAX_NAME_LENGTH) return `${what} is longer than ${MAX_NAME_LENGTH} characters`;
   if (CONTROL.test(value)) return `${what} contains control characters`;
+  if (INVISIBLE.test(value)) return `${what} contains invisible formatting characters (bidi controls, zero-width characters)`;
+  // An unpaired surrogate (a "\uD800" escape in the token's JSON) is not text: no UTF-8 log line,
+  // database column or certificate field can hold it faithfully.
+  if (!value.isWellFormed()) return `${what} is not well-formed Unicode`;
   if (value.trim() !== value) return `${what} has leading or trailing whitespace`;
   if (reserved(value)) return `${what} uses the reserved "system:" prefix`;
   return undefined;

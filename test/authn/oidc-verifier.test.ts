@@ -34,6 +34,11 @@ beforeAll(async () => {
       'system-group': { groups: ['sre-leads', 'system:masters'] },
       'System:admin': { groups: [] },
       'control-group': { groups: ['ops\nadmin'] },
+      // Look-alikes for a human reading an approval or an audit record: a right-to-left override
+      // shows "alice\u202Enimda" as "alicenimda" reversed; a zero-width space hides a second name.
+      'bidi-sub': { groups: [], accessTokenClaims: { sub: 'alice\u202Enimda' } },
+      'zero-width-group': { groups: ['sre\u200B-leads'] },
+      'lone-surrogate-sub': { groups: [], accessTokenClaims: { sub: 'alice\uD800' } },
       'number-in-groups': { groups: [], accessTokenClaims: { groups: ['ok', 7] } },
       'too-many-groups': { groups: manyGroups(300) },
       'huge-token': { groups: manyGroups(700) },
@@ -187,6 +192,13 @@ describe('hostile tokens get a 401-class code and are never echoed', () => {
     }
     const many = await idp.tokenFor('too-many-groups');
     await expect(verifierFor(idp, { maxGroups: 300 }).verify(many)).resolves.toMatchObject({ subject: 'too-many-groups' });
+  });
+
+  test('invisible formatting characters or a lone surrogate in the subject or a group', async () => {
+    for (const account of ['bidi-sub', 'zero-width-group', 'lone-surrogate-sub']) {
+      const token = await idp.tokenFor(account);
+      await expectAuthnError(verifierFor(idp).verify(token), ErrorCodes.AUTHN_CLAIMS, token);
+    }
   });
 
   test('a numeric sub', async () => {
