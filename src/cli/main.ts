@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   'issue-ssh': async () => (await import('./issue-ssh.ts')).registerIssueSsh,
   bundle: async () => (await import('./bundle.ts')).registerBundle,
   audit: async () => (await import('./audit.ts')).registerAudit,
+  policy: async () => (await import('./policy.ts')).registerPolicy,
   revoke: async () => (await import('./revoke.ts')).registerRevoke,
   'trust-sync': async () => (await import('./trust-sync.ts')).registerTrustSync,
   controller: async () => (await import('./controller.ts')).registerController,

@@ -198,7 +198,7 @@ describe('jitca CLI on the embedded defaults', () => {
 
   it('every command answers --help', () => {
     const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
-    for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help']]) {
+    for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help']]) {
       const result = run(dataDir, args);
       expect(result.status, args.join(' ')).toBe(0);
       expect(result.stdout).toMatch(/Usage: jitca/);

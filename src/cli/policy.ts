@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { formatDuration, parseDuration } from '../policy/duration.ts';
+import { evaluateSshRequest } from '../policy/evaluate.ts';
+import { loadPolicyWithDigest } from '../policy/load.ts';
+import type { Decision, Identity, Role, SshCertificateRequest } from '../policy/types.ts';
+import { collect } from './common.ts';
+
+interface EvaluateOptions {
+  identity: string;
+  group: string[];
+  via: string;
+  keyType: string;
+  role?: string;
+  principal?: string[];
+  ttl?: string;
+  cluster?: string;
+  namespace?: string;
+  pod?: string;
+  node?: string;
+  command?: string[];
+  sourceAddress?: string[];
+  expect?: string;
+}
+
+const VIA = ['local-cli', 'oidc', 'gateway'] as const;
+const OUTCOMES = ['approve', 'pending', 'deny'] as const;
+
+/**
+ * Policy as code, in the policy's own repository: `check` is what its CI runs on every change (the
+ * same loader serve uses, errors naming the JSON path), and prints the SHA-256 that `policy.loaded`
+ * will record, so an audit record can be matched to the reviewed commit. `evaluate` answers "what
+ * would this request get?" with the same pure function the CA decides with; with --expect it is a
+ * test ("alice never gets root") that fails the build when a change would alter the answer.
+ * Neither opens the HSM or the store.
+ */
+export function registerPolicy(program: Command): void {
+  const policy = program.command('policy').description('check a policy file, and evaluate requests against it, without the CA');
+  policy
+    .command('check')
+    .description('validate a policy file as serve would load it; print its SHA-256 (as audited in policy.loaded) and a summary of its roles')
+    .argument('<file>', 'policy file (JSON)')
+    .action((file: string) => {
+      const { policy: loaded, sha256 } = loadPolicyWithDigest(file);
+      process.stdout.write(`policy ${file}: valid, ${loaded.roles.length} role(s), sha256 ${sha256}\n`);
+      for (const role of loaded.roles) process.stdout.write(`${describeRole(role)}\n`);
+      if (loaded.revokerGroups !== undefined) process.stdout.write(`revokers: ${loaded.revokerGroups.join(', ')}\n`);
+    });
+  policy
+    .command('evaluate')
+    .description('decide an SSH certificate request against a policy file exactly as the CA would, and print the decision as JSON')
+    .argument('<file>', 'policy file (JSON)')
+    .requiredOption('--identity <name>', 'the requester')
+    .option('--group <group>', 'a group of the requester (repeatable)', collect, [])
+    .option('--via <channel>', `how the requester authenticated: ${VIA.join(', ')}`, 'oidc')
+    .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519')
+    .option('--role <role>', 'role asked for')
+    .option('--principal <principal>', 'principal asked for (repeatable)', collect)
+    .option('--ttl <duration>', 'lifetime asked for, e.g. 30m')
+    .option('--cluster <cluster>', 'scope: cluster')
+    .option('--namespace <namespace>', 'scope: namespace')
+    .option('--pod <pod>', 'scope: pod')
+    .option('--node <node>', 'scope: node')
+    .option('--command <command>', 'command asked for (repeatable)', collect)
+    .option('--source-address <cidr>', 'source address asked for (repeatable)', collect)
+    .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')}`)
+    .action((file: string, options: EvaluateOptions) => {
+      const via = oneOf(options.via, VIA, '--via');
+      const expected = options.expect === undefined ? undefined : oneOf(options.expect, OUTCOMES, '--expect');
+      const { policy: loaded } = loadPolicyWithDigest(file);
+      const identity: Identity = { subject: options.identity, groups: options.group, via };
+      const decision = evaluateSshRequest(loaded, identity, requestFrom(options), {
+        type: options.keyType,
+        isSecurityKey: options.keyType.startsWith('sk-'),
+      });
+      process.stdout.write(`${JSON.stringify(summarise(decision), null, 2)}\n`);
+      if (expected !== undefined && decision.outcome !== expected) {
+        process.stderr.write(`jitca: expected ${expected}, the policy decides ${decision.outcome}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
+
+function requestFrom(options: EvaluateOptions): SshCertificateRequest {
+  const scope = Object.fromEntries(
+    Object.entries({ cluster: options.cluster, namespace: options.namespace, pod: options.pod, node: options.node }).filter(([, value]) => value !== undefined),
+  );
+  return {
+    ...(options.role === undefined ? {} : { role: options.role }),
+    ...(options.principal === undefined ? {} : { principals: options.principal }),
+    ...(options.ttl === undefined ? {} : { ttlSeconds: parseDuration(options.ttl) }),
+    ...(Object.keys(scope).length === 0 ? {} : { scope }),
+    ...(options.command === undefined ? {} : { commands: options.command }),
+    ...(options.sourceAddress === undefined ? {} : { sourceAddresses: options.sourceAddress }),
+  };
+}
+
+/** The decision without internals a reader does not need; the grant is what the certificate would say. */
+function summarise(decision: Decision): Record<string, unknown> {
+  if (decision.outcome === 'deny') return { outcome: 'deny', rule: decision.rule, message: decision.message };
+  const { grant } = decision;
+  return {
+    outcome: decision.outcome,
+    role: grant.role,
+    ...(decision.outcome === 'pending' ? { approval: decision.approval } : {}),
+    grant,
+    ...(decision.notes.length === 0 ? {} : { notes: decision.notes }),
+  };
+}
+
+function describeRole(role: Role): string {
+  const approval =
+    role.approval.mode === 'auto' ? 'auto' : `manual: ${role.approval.approvals} of ${role.approval.approverGroups.join('|')}`;
+  const parts = [
+    `role ${role.name}`,
+    `groups ${role.groups.join('|')}`,
+    `principals ${role.principals.join(',')}`,
+    `ttl <= ${formatDuration(role.maxTtlSeconds)}`,
+    `approval ${approval}`,
+    `clusters ${role.scope.clusters.join(',')}`,
+    `namespaces ${role.scope.namespaces.join(',')}`,
+  ];
+  if (role.commands !== undefined) parts.push(`commands ${role.commands.length}`);
+  if (role.forceCommand !== undefined) parts.push('force-command');
+  if (role.sourceAddresses !== undefined) parts.push(`source ${role.sourceAddresses.join(',')}`);
+  if (role.verifyRequired === true) parts.push('verify-required');
+  if (role.allowGateway === true) parts.push('gateway');
+  if (role.kubernetes !== undefined) parts.push(`kubernetes ${role.kubernetes.groups.join(',')}`);
+  return parts.join('; ');
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], option: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `${option} must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}

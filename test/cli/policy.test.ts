@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const jitca = path.join(root, 'bin/jitca');
+const example = path.join(root, 'deploy/policy.example.json');
+const dir = mkdtempSync(path.join(tmpdir(), 'jitca-policy-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(jitca, args, { encoding: 'utf8', timeout: 30_000 });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { status: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+describe('jitca policy (no CA needed)', () => {
+  it('check validates the file, prints the SHA-256 that policy.loaded audits, and one line per role', async () => {
+    const result = await run(['policy', 'check', example]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const digest = createHash('sha256').update(readFileSync(example)).digest('hex');
+    const roles = (JSON.parse(readFileSync(example, 'utf8')) as { roles: Array<{ name: string }> }).roles.map((role) => role.name);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`policy ${example}: valid, ${roles.length} role(s), sha256 ${digest}`);
+    expect(lines.filter((line) => line.startsWith('role ')).map((line) => line.split(';')[0])).toEqual(roles.map((name) => `role ${name}`));
+    expect(result.stdout).toMatch(/^role break-glass;.*approval manual: 2 of sre-leads;/m);
+  });
+
+  it('check refuses a broken file naming where, exit 2, including a key written twice', async () => {
+    const missing = path.join(dir, 'missing-domain.json');
+    writeFileSync(missing, JSON.stringify({ version: 1, roles: [] }));
+    const invalid = await run(['policy', 'check', missing]);
+    expect(invalid.status).toBe(2);
+    expect(invalid.stderr).toMatch(/^jitca: ERR_POLICY_INVALID: .*\/extensionDomain is required/);
+    const twice = path.join(dir, 'twice.json');
+    writeFileSync(twice, readFileSync(example, 'utf8').replace('"roles"', '"version": 2, "roles"'));
+    const duplicate = await run(['policy', 'check', twice]);
+    expect(duplicate.status).toBe(2);
+    expect(duplicate.stderr).toMatch(/^jitca: ERR_POLICY_INVALID: .*\/version/);
+    expect(duplicate.stdout).toBe('');
+  });
+
+  it('evaluate decides as the CA does and prints the grant; --expect turns it into a test', async () => {
+    const capped = await run(['policy', 'evaluate', example, '--identity', 'alice', '--group', 'oncall-payments', '--ttl', '2h', '--cluster', 'prod', '--namespace', 'payments']);
+    expect(capped.status).toBe(0);
+    expect(JSON.parse(capped.stdout)).toMatchObject({
+      outcome: 'approve',
+      role: 'oncall-payments',
+      grant: { principals: ['oncall-payments'], ttlSeconds: 1800, scope: { cluster: 'prod', namespace: 'payments' } },
+      notes: [expect.stringMatching(/capped to 1800s/)],
+    });
+
+    const root = await run(['policy', 'evaluate', example, '--identity', 'alice', '--group', 'oncall-payments', '--principal', 'root', '--expect', 'deny']);
+    expect(root.status).toBe(0);
+    expect(JSON.parse(root.stdout)).toMatchObject({ outcome: 'deny', rule: 'principals.not-allowed' });
+
+    // A change that made break-glass automatic would fail this line in the policy repository's CI.
+    const breakGlass = await run(['policy', 'evaluate', example, '--identity', 'bob', '--group', 'sre', '--role', 'break-glass', '--cluster', 'prod', '--namespace', 'kube-system', '--expect', 'approve']);
+    expect(breakGlass.status).toBe(1);
+    expect(JSON.parse(breakGlass.stdout)).toMatchObject({ outcome: 'pending', approval: { approvals: 2, approverGroups: ['sre-leads'] } });
+    expect(breakGlass.stderr).toBe('jitca: expected approve, the policy decides pending\n');
+
+    const badVia = await run(['policy', 'evaluate', example, '--identity', 'bob', '--via', 'carrier-pigeon']);
+    expect(badVia.status).toBe(2);
+    expect(badVia.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --via must be one of local-cli, oidc, gateway/);
+  });
+});
