@@ -48,6 +48,11 @@ export interface JitcaConfig {
     logLevel: 'debug' | 'info' | 'warn' | 'error';
     /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+    /**
+     * Listen without TLS on an address other than loopback: only where TLS ends in front of jitca
+     * (a service mesh sidecar, a TLS proxy on the same host). Off by default: serve refuses.
+     */
+    allowPlaintext: boolean;
   };
   kubernetes: {
     /** The X.509 client CA for kubectl certificates, a separate key in the same token. */
@@ -126,6 +131,7 @@ const fileSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
         logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
+        allowPlaintext: { type: 'boolean' },
         tls: {
           type: 'object',
           additionalProperties: false,
@@ -257,6 +263,7 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       rateLimitPerMinute: file.server?.rateLimitPerMinute ?? 120,
       logLevel: file.server?.logLevel ?? 'info',
       tls: file.server?.tls,
+      allowPlaintext: file.server?.allowPlaintext ?? false,
     },
     kubernetes: {
       caName: file.kubernetes?.caName ?? 'kube-client-ca',

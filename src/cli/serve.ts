@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { buildAppFromConfig } from '../api/api-from-config.ts';
+import { assertListenSafe } from '../api/listen-address.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
@@ -25,6 +26,8 @@ export function registerServe(program: Command): void {
     .option('--demo', 'issue a demo certificate at start-up to show the CA works')
     .action(async (options: ServeOptions, command: Command) => {
       const config = configFrom(command);
+      const host = options.host ?? config.server.host;
+      assertListenSafe(host, config.server);
       const { created } = await initializeCa(config);
       for (const item of created) process.stdout.write(`created ${item}\n`);
       const runtime = await openCaRuntime(config);
@@ -47,7 +50,7 @@ export function registerServe(program: Command): void {
         await witness.stop();
         await runtime.close();
       });
-      await app.listen({ host: options.host ?? config.server.host, port: Number(options.port ?? config.server.port) });
+      await app.listen({ host, port: Number(options.port ?? config.server.port) });
     });
 }
 
