@@ -3,23 +3,14 @@ import type { Command } from 'commander';
 import { openCaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
-import { parseDuration } from '../policy/duration.ts';
 import type { Identity } from '../policy/types.ts';
 import { collect, configFrom } from './common.ts';
+import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
 
-interface IssueSshOptions {
+interface IssueSshOptions extends SshRequestOptions {
   identity: string;
   group: string[];
-  role?: string;
   pubkey: string;
-  principal?: string[];
-  ttl?: string;
-  cluster?: string;
-  namespace?: string;
-  pod?: string;
-  node?: string;
-  command?: string[];
-  sourceAddress?: string[];
   reason?: string;
   out?: string;
 }
@@ -28,38 +19,25 @@ interface IssueSshOptions {
 const MAX_PUBKEY_FILE_BYTES = 64 * 1024;
 
 export function registerIssueSsh(program: Command): void {
-  program
+  const issueSsh = program
     .command('issue-ssh')
     .description('issue an SSH user certificate locally (security team): same policy, audit and HSM path as the API')
     .requiredOption('--identity <name>', 'person the certificate is for (key ID, audit subject)')
     .option('--group <group>', 'identity group vouched for by the operator (repeatable)', collect, [])
-    .option('--role <role>', 'policy role to use (default: the single role the groups allow)')
-    .requiredOption('--pubkey <file>', 'public key to certify (authorized_keys format, - for stdin)')
-    .option('--principal <principal>', 'principal to include, narrowing the role (repeatable)', collect)
-    .option('--ttl <duration>', 'lifetime, e.g. 30m (capped or refused above the role maximum)')
-    .option('--cluster <cluster>', 'scope: cluster')
-    .option('--namespace <namespace>', 'scope: namespace')
-    .option('--pod <pod>', 'scope: pod')
-    .option('--node <node>', 'scope: node')
-    .option('--command <command>', 'allowed command, narrowing the role (repeatable)', collect)
-    .option('--source-address <cidr>', 'source address restriction (repeatable)', collect)
+    .requiredOption('--pubkey <file>', 'public key to certify (authorized_keys format, - for stdin)');
+  addSshRequestOptions(issueSsh)
     .option('--reason <text>', 'why access is needed (audited)')
     .option('--out <file>', 'write the certificate here (default: stdout)')
     .action(async (options: IssueSshOptions, command: Command) => {
       const publicKey = readPublicKey(options.pubkey);
       const identity: Identity = { subject: options.identity, groups: options.group, via: 'local-cli' };
-      const scope = { cluster: options.cluster, namespace: options.namespace, pod: options.pod, node: options.node };
+      const request = sshRequestFromOptions(options);
       const runtime = await openCaRuntime(configFrom(command));
       try {
         const result = await issueSshCertificate(runtime.sshIssuance, identity, {
           publicKey,
-          role: options.role,
-          principals: options.principal,
-          ttlSeconds: options.ttl === undefined ? undefined : parseDuration(options.ttl),
-          scope: Object.fromEntries(Object.entries(scope).filter(([, value]) => value !== undefined)),
-          commands: options.command,
-          sourceAddresses: options.sourceAddress,
-          reason: options.reason,
+          ...request,
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
         });
         if (result.status === 'pending') {
           process.stderr.write(

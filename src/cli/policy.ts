@@ -1,25 +1,17 @@
 import type { Command } from 'commander';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import { formatDuration, parseDuration } from '../policy/duration.ts';
+import { formatDuration } from '../policy/duration.ts';
 import { evaluateSshRequest } from '../policy/evaluate.ts';
 import { loadPolicyWithDigest } from '../policy/load.ts';
-import type { Decision, Identity, Role, SshCertificateRequest } from '../policy/types.ts';
+import type { Decision, Identity, Role } from '../policy/types.ts';
 import { collect } from './common.ts';
+import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
 
-interface EvaluateOptions {
+interface EvaluateOptions extends SshRequestOptions {
   identity: string;
   group: string[];
   via: string;
   keyType: string;
-  role?: string;
-  principal?: string[];
-  ttl?: string;
-  cluster?: string;
-  namespace?: string;
-  pod?: string;
-  node?: string;
-  command?: string[];
-  sourceAddress?: string[];
   expect?: string;
 }
 
@@ -46,30 +38,22 @@ export function registerPolicy(program: Command): void {
       for (const role of loaded.roles) process.stdout.write(`${describeRole(role)}\n`);
       if (loaded.revokerGroups !== undefined) process.stdout.write(`revokers: ${loaded.revokerGroups.join(', ')}\n`);
     });
-  policy
+  const evaluate = policy
     .command('evaluate')
     .description('decide an SSH certificate request against a policy file exactly as the CA would, and print the decision as JSON')
     .argument('<file>', 'policy file (JSON)')
     .requiredOption('--identity <name>', 'the requester')
     .option('--group <group>', 'a group of the requester (repeatable)', collect, [])
     .option('--via <channel>', `how the requester authenticated: ${VIA.join(', ')}`, 'oidc')
-    .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519')
-    .option('--role <role>', 'role asked for')
-    .option('--principal <principal>', 'principal asked for (repeatable)', collect)
-    .option('--ttl <duration>', 'lifetime asked for, e.g. 30m')
-    .option('--cluster <cluster>', 'scope: cluster')
-    .option('--namespace <namespace>', 'scope: namespace')
-    .option('--pod <pod>', 'scope: pod')
-    .option('--node <node>', 'scope: node')
-    .option('--command <command>', 'command asked for (repeatable)', collect)
-    .option('--source-address <cidr>', 'source address asked for (repeatable)', collect)
+    .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519');
+  addSshRequestOptions(evaluate)
     .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')}`)
     .action((file: string, options: EvaluateOptions) => {
       const via = oneOf(options.via, VIA, '--via');
       const expected = options.expect === undefined ? undefined : oneOf(options.expect, OUTCOMES, '--expect');
       const { policy: loaded } = loadPolicyWithDigest(file);
       const identity: Identity = { subject: options.identity, groups: options.group, via };
-      const decision = evaluateSshRequest(loaded, identity, requestFrom(options), {
+      const decision = evaluateSshRequest(loaded, identity, sshRequestFromOptions(options), {
         type: options.keyType,
         isSecurityKey: options.keyType.startsWith('sk-'),
       });
@@ -79,20 +63,6 @@ export function registerPolicy(program: Command): void {
         process.exitCode = 1;
       }
     });
-}
-
-function requestFrom(options: EvaluateOptions): SshCertificateRequest {
-  const scope = Object.fromEntries(
-    Object.entries({ cluster: options.cluster, namespace: options.namespace, pod: options.pod, node: options.node }).filter(([, value]) => value !== undefined),
-  );
-  return {
-    ...(options.role === undefined ? {} : { role: options.role }),
-    ...(options.principal === undefined ? {} : { principals: options.principal }),
-    ...(options.ttl === undefined ? {} : { ttlSeconds: parseDuration(options.ttl) }),
-    ...(Object.keys(scope).length === 0 ? {} : { scope }),
-    ...(options.command === undefined ? {} : { commands: options.command }),
-    ...(options.sourceAddress === undefined ? {} : { sourceAddresses: options.sourceAddress }),
-  };
 }
 
 /** The decision without internals a reader does not need; the grant is what the certificate would say. */
