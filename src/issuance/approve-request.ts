@@ -108,7 +108,7 @@ export function approveRequest(
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
         approval: { approver: approver.subject },
-        event: auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers }),
+        event: auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers, reason }),
       });
       throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
     }
@@ -120,7 +120,7 @@ export function approveRequest(
       { outcome: 'approve', grant: decision.grant, notes: decision.notes },
       request.body,
       `approved:${requestId}:${approvers.join(',')}`,
-      { approver: approver.subject, approvers, requestVersion: request.version },
+      { approver, approvers, requestVersion: request.version, reason },
     );
   });
 }

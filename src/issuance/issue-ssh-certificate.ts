@@ -101,7 +101,7 @@ export async function signAndRecord(
   decision: Extract<Decision, { outcome: 'approve' }>,
   body: Record<string, unknown>,
   approvalReference: string,
-  finalApproval?: { approver: string; approvers: string[]; requestVersion: number },
+  finalApproval?: { approver: Identity; approvers: string[]; requestVersion: number; reason?: string },
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
@@ -141,7 +141,7 @@ export async function signAndRecord(
           ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serialText }, now),
           expectedVersion: finalApproval?.requestVersion,
         },
-        approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver },
+        approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject },
         certificate: {
           serial: serialText,
           kind: 'ssh-user',
@@ -169,6 +169,9 @@ export async function signAndRecord(
           ...validity,
           notes: decision.notes,
           approvedBy: finalApproval?.approvers,
+          // The last approval has no request.approved record of its own (it is this decision): who
+          // gave it, through what, and why, are kept here or nowhere.
+          finalApproval: finalApproval === undefined ? undefined : approvalAudit(finalApproval.approver, finalApproval.reason),
         }),
       });
     } catch (error) {
@@ -233,6 +236,11 @@ export function requestRow(
     decision: decision as unknown as Record<string, unknown>,
     createdAt: new Date(now).toISOString(),
   };
+}
+
+/** The audited view of an approval that is part of another decision: the approver and their reason. */
+function approvalAudit(approver: Identity, reason: string | undefined): Record<string, unknown> {
+  return { approver: approver.subject, via: approver.via, actingFor: approver.actingFor, groups: approver.groups, reason };
 }
 
 export function auditEvent(

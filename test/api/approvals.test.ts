@@ -60,6 +60,19 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     expect(audit.filter((record) => record.requestId === id).map((record) => record.type)).toEqual(['request.pending', 'request.approved', 'ssh.issued']);
   });
 
+  it('audits the final approver and their reason with the issuance, once', async () => {
+    const id = await requestBreakGlass();
+    expect((await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'paged, INC-7 confirmed' })).statusCode).toBe(200);
+    expect((await call(api.tokens.carol, 'POST', `/v1/requests/${id}/approve`, { reason: 'second look, INC-7' })).statusCode).toBe(201);
+    const records = (await api.ca.runtime.store.listAudit({ limit: 1000 })).filter((record) => record.requestId === id);
+    expect(records.map((record) => [record.type, record.actor])).toEqual([['request.pending', 'dave'], ['request.approved', 'bob'], ['ssh.issued', 'dave']]);
+    expect(records[1]?.data).toMatchObject({ reason: 'paged, INC-7 confirmed' });
+    expect(records[2]?.data).toMatchObject({
+      approvedBy: ['bob', 'carol'],
+      finalApproval: { approver: 'carol', via: 'oidc', groups: ['sre-leads'], reason: 'second look, INC-7' },
+    });
+  });
+
   it('refuses approval and denial reasons with control characters (audit and terminal injection), writing nothing', async () => {
     const id = await requestBreakGlass();
     const before = api.rowCounts();

@@ -71,5 +71,11 @@ describe('the final approval after a policy change', () => {
       (record) => record.requestId === pending.requestId && record.type === 'ssh.issued',
     );
     expect(certificates).toEqual([]);
+    // The approver's reason is part of the decision it produced, as for any other approval.
+    const denied = (await ca.runtime.sshIssuance.store.listAudit({ limit: 1000 })).filter(
+      (record) => record.requestId === pending.requestId && record.type === 'request.denied',
+    );
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toMatchObject({ actor: 'bob', data: { reason: 'looks fine', approvers: ['bob'] } });
   });
 });
