@@ -58,7 +58,9 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { 200: pendingReplySchema, 201: approvalIssuedReplySchema, ...errorResponses } },
       },
       async (request, reply) => {
-        const result = await approveRequest(issuance, identityOf(request), request.params.id, request.body.reason);
+        const identity = identityOf(request);
+        await visibleRequest(issuance, identity, request.params.id);
+        const result = await approveRequest(issuance, identity, request.params.id, request.body.reason);
         if (result.status === 'pending') return reply.code(200).send({ ...result, status: 'pending' });
         options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
         // The approver gets the outcome, not the credential: the requester fetches it.
@@ -76,7 +78,9 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       '/v1/requests/:id/deny',
       { preValidation: options.preValidation, config: options.routeConfig, schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { ...errorResponses } } },
       async (request, reply) => {
-        await denyRequest(issuance, identityOf(request), request.params.id, request.body.reason);
+        const identity = identityOf(request);
+        await visibleRequest(issuance, identity, request.params.id);
+        await denyRequest(issuance, identity, request.params.id, request.body.reason);
         return reply.code(204).send();
       },
     );
@@ -90,7 +94,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       },
       async (request, reply) => {
         const identity = identityOf(request);
-        const stored = await expireIfDue(issuance, await requireRequest(issuance.store, request.params.id));
+        const stored = await visibleRequest(issuance, identity, request.params.id);
         if (requesterOf(stored).subject !== identity.subject) {
           throw new JitcaError(ErrorCodes.FORBIDDEN, `only the requester may fetch the certificate of request ${stored.id}`);
         }
@@ -119,7 +123,12 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
   };
 }
 
-/** The requester and the role's approvers may see a request; nobody else learns it exists. */
+/**
+ * The requester and the role's approvers may see a request; nobody else learns it exists. Every
+ * route on a request asks this first: approve, deny and the certificate fetch would otherwise tell
+ * an outsider who holds an id (a key ID names it) that it exists, its state, its role and who
+ * approves it.
+ */
 async function visibleRequest(issuance: SshIssuanceContext, identity: Identity, id: string): Promise<StoredRequest> {
   const stored = await expireIfDue(issuance, await requireRequest(issuance.store, id));
   if (requesterOf(stored).subject === identity.subject) return stored;

@@ -34,8 +34,10 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     const self = await call(api.tokens.dave, 'POST', `/v1/requests/${id}/approve`, { reason: 'me' });
     expect(self.statusCode).toBe(403);
     expect(self.json()).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { rule: 'approval.self' } });
+    // Not an approver of this role: as for GET, the request does not exist for them.
     const outsider = await call(api.tokens.alice, 'POST', `/v1/requests/${id}/approve`, { reason: 'sure' });
-    expect(outsider.json()).toMatchObject({ code: 'ERR_APPROVAL_REFUSED', details: { rule: 'approval.group' } });
+    expect(outsider.statusCode).toBe(404);
+    expect(outsider.json()).toMatchObject({ code: 'ERR_REQUEST_NOT_FOUND' });
 
     expect((await call(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`)).statusCode).toBe(202);
     const first = await call(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'checked INC-7' });
@@ -124,5 +126,31 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     const id = await requestBreakGlass();
     expect((await call(api.tokens.alice, 'GET', `/v1/requests/${id}`)).statusCode).toBe(404);
     expect((await call(api.tokens.alice, 'GET', '/v1/requests/not-an-id')).statusCode).toBe(400);
+  });
+
+  it('tells an outsider nothing through approve, deny or the certificate fetch: not that it exists, its state, role or approvers', async () => {
+    const unknown = `req_${'0'.repeat(32)}`;
+    const pendingId = await requestBreakGlass();
+    const issuedId = await requestBreakGlass();
+    expect((await call(api.tokens.bob, 'POST', `/v1/requests/${issuedId}/approve`, { reason: 'INC-7' })).statusCode).toBe(200);
+    expect((await call(api.tokens.carol, 'POST', `/v1/requests/${issuedId}/approve`, { reason: 'INC-7' })).statusCode).toBe(201);
+    const deniedId = await requestBreakGlass();
+    expect((await call(api.tokens.bob, 'POST', `/v1/requests/${deniedId}/deny`, { reason: 'no' })).statusCode).toBe(204);
+    const before = api.rowCounts();
+    const probes: Array<['GET' | 'POST', string, Record<string, unknown>?]> = [
+      ['POST', 'approve', { reason: 'sure' }],
+      ['POST', 'deny', { reason: 'nope' }],
+      ['GET', 'certificate'],
+    ];
+    for (const [method, action, payload] of probes) {
+      const answers = [];
+      for (const id of [unknown, pendingId, issuedId, deniedId]) {
+        const response = await call(api.tokens.mallory, method, `/v1/requests/${id}/${action}`, payload);
+        answers.push([response.statusCode, response.json().code, response.body.includes('sre-leads') || response.body.includes('break-glass')]);
+      }
+      expect(answers, action).toEqual(Array(4).fill([404, 'ERR_REQUEST_NOT_FOUND', false]));
+    }
+    expect(api.rowCounts()).toEqual(before);
+    expect((await api.ca.runtime.store.getRequest(pendingId))?.state).toBe('pending');
   });
 });
