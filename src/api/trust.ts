@@ -17,7 +17,7 @@ export function registerTrustRoutes(runtime: CaRuntime): FastifyPluginAsync {
     // sshd RevokedKeys: the same revocations give the same bytes (ssh-krl.ts), so the ETag holds
     // until something is revoked or a revoked certificate expires.
     app.get('/v1/trust/ssh-krl', async (request, reply) => {
-      const krl = await buildSshKrl(runtime.store, sshCaSigners(runtime), runtime.sshIssuance.clock.now());
+      const krl = await buildSshKrl(runtime.store, sshCaSigners(runtime), runtime.sshIssuance.clock.now(), runtime.config.ssh.backdateSeconds);
       return sendWithEtag(request, reply, Buffer.from(krl), 'application/octet-stream');
     });
   };

@@ -29,7 +29,7 @@ export function registerBundle(program: Command): void {
             ? sshTrustBundle(runtime)
             : options.format === 'pem'
               ? kubeCaBundle(runtime.config, runtime.token)
-              : await buildSshKrl(runtime.store, sshCaSigners(runtime), Date.now());
+              : await buildSshKrl(runtime.store, sshCaSigners(runtime), Date.now(), runtime.config.ssh.backdateSeconds);
         if (options.out === undefined) {
           process.stdout.write(body);
         } else {

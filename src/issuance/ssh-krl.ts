@@ -9,9 +9,14 @@ import type { Store } from '../store/types.ts';
  * are left out: sshd no longer trusts that CA at all. The same revocations give the same bytes:
  * krl_version and generated_date are the time of the newest revocation in the list (0 for none),
  * so hosts polling over HTTP can compare ETags, and a new revocation always raises the version.
+ *
+ * "Expired" allows for the clock skew the CA already grants hosts (ssh.backdateSeconds: an sshd
+ * whose clock runs up to that much behind the CA's). Such a host accepts a certificate for that
+ * long after its valid_before by the CA's clock, so a revoked one stays listed until then; dropped
+ * at the CA's valid_before, it would be accepted again, unrevoked, for its last seconds there.
  */
-export async function buildSshKrl(store: Store, caSigners: readonly Signer[], nowMs: number): Promise<Uint8Array> {
-  const revoked = await store.listRevocations(new Date(nowMs).toISOString());
+export async function buildSshKrl(store: Store, caSigners: readonly Signer[], nowMs: number, clockSkewSeconds: number): Promise<Uint8Array> {
+  const revoked = await store.listRevocations(new Date(nowMs - clockSkewSeconds * 1000).toISOString());
   const serialsByCa = new Map<string, bigint[]>();
   for (const revocation of revoked) {
     if (revocation.kind !== 'ssh-user') continue;
