@@ -23,6 +23,7 @@ export interface RequestOptions {
   body?: unknown;
   form?: Record<string, string>;
   ca?: string | Buffer;
+  /** For the whole exchange, not per idle gap: a server trickling a byte at a time must not hold kubectl forever. */
   timeoutMs?: number;
 }
 
@@ -56,10 +57,15 @@ export function requestBytes(url: string, options: RequestOptions = {}): Promise
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
   const transport = target.protocol === 'https:' ? https : http;
+  const timeoutMs = options.timeoutMs ?? 15_000;
   return new Promise((resolve, reject) => {
+    const fail = (error: Error): void => {
+      clearTimeout(deadline);
+      reject(new JitcaError(ErrorCodes.SERVER_UNREACHABLE, `cannot reach ${target.origin}: ${error.message}`, { retryable: true, cause: error }));
+    };
     const request = transport.request(
       target,
-      { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, ca: options.ca, timeout: options.timeoutMs ?? 15_000 },
+      { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, ca: options.ca, timeout: timeoutMs },
       (response) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -68,13 +74,22 @@ export function requestBytes(url: string, options: RequestOptions = {}): Promise
           if (size > MAX_REPLY_BYTES) request.destroy(new Error(`reply from ${target.host} exceeds ${MAX_REPLY_BYTES} bytes`));
           else chunks.push(chunk);
         });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks), headers: response.headers }));
+        response.on('end', () => {
+          clearTimeout(deadline);
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks), headers: response.headers });
+        });
+        // A connection closed mid-body ends neither in 'end' nor in a request 'error': without this
+        // the promise never settles and the command exits silently with nothing done.
+        response.on('error', fail);
+        response.on('close', () => {
+          if (!response.complete) fail(new Error(`connection closed before the reply from ${target.host} was complete`));
+        });
       },
     );
+    // The socket timeout above only bounds an idle gap; this bounds the whole exchange.
+    const deadline = setTimeout(() => request.destroy(new Error(`no complete reply from ${target.host} within ${timeoutMs} ms`)), timeoutMs);
     request.on('timeout', () => request.destroy(new Error(`request to ${target.host} timed out`)));
-    request.on('error', (error) =>
-      reject(new JitcaError(ErrorCodes.SERVER_UNREACHABLE, `cannot reach ${target.origin}: ${error.message}`, { retryable: true, cause: error })),
-    );
+    request.on('error', fail);
     if (payload !== undefined) request.write(payload);
     request.end();
   });
