@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { loadClientConfig } from '../client/client-config.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { currentToken } from '../client/token-source.ts';
@@ -67,7 +68,8 @@ export function registerSshCert(program: Command): void {
         { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => process.stderr.write(`${line}\n`) },
       );
       const certificatePath = `${key}-cert.pub`;
-      writeFileSync(certificatePath, `${result.certificate}\n`, { mode: 0o644 });
+      // Atomic: ssh or ssh-add reading the file meanwhile sees the old certificate or the new one.
+      writeFileAtomic(certificatePath, `${result.certificate}\n`, 0o644);
       const remaining = Math.floor((result.validBefore.getTime() - Date.now()) / 1000);
       process.stderr.write(`jitca: wrote ${certificatePath} (serial ${result.serial}, valid ${remaining}s more)\n`);
       if (options.agent === true && remaining > 0) {

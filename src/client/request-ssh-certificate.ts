@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, JitcaError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError, type ErrorCode } from '../errors.ts';
+import { encodeBase64 } from '../ssh/base64.ts';
+import { parseCertificate } from '../ssh/certificate.ts';
+import { parseSshPublicKey } from '../ssh/public-key.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
 
 export interface SshCertificateAsk {
@@ -14,8 +17,10 @@ export interface SshCertificateAsk {
 
 export interface ReceivedCertificate {
   requestId: string;
+  /** "type base64": the certificate re-encoded from its checked blob, without the server's comment. */
   certificate: string;
   serial: string;
+  /** From the certificate itself, not the JSON around it: ssh-add -t is set from this. */
   validBefore: Date;
 }
 
@@ -26,6 +31,9 @@ export interface Progress {
 /**
  * Asks the jitca API for a certificate; when the role needs approval, waits (polling, with a
  * progress line) until it is approved, denied or expires.
+ *
+ * Errors: the server's code; ERR_CERTIFICATE_INVALID when the reply is not a well-formed, validly
+ * signed OpenSSH user certificate for `ask.publicKey` (the caller then writes nothing).
  */
 export async function requestSshCertificate(
   server: string,
@@ -35,7 +43,7 @@ export async function requestSshCertificate(
 ): Promise<ReceivedCertificate> {
   const headers = { authorization: `Bearer ${token}` };
   const created = await requestJson(`${server}/v1/ssh/certificates`, { body: ask, headers, ca: options.ca });
-  if (created.status === 201) return received(created);
+  if (created.status === 201) return received(created, ask.publicKey);
   if (created.status !== 202) throw refused(created);
   const requestId = String(created.body['requestId']);
   const deadline = Date.now() + (options.maxWaitMs ?? 15 * 60_000);
@@ -43,7 +51,7 @@ export async function requestSshCertificate(
   while (Date.now() < deadline) {
     await sleep(options.pollIntervalMs ?? 2000);
     const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers, ca: options.ca });
-    if (polled.status === 200) return received(polled);
+    if (polled.status === 200) return received(polled, ask.publicKey);
     if (polled.status !== 202) throw refused(polled);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
     options.progress?.(`request ${requestId}: ${approvals} approval(s) so far; expires ${String(polled.body['expiresAt'] ?? '')}`);
@@ -51,12 +59,33 @@ export async function requestSshCertificate(
   throw new JitcaError(ErrorCodes.REQUEST_NOT_PENDING, `gave up waiting for approval of ${requestId}`);
 }
 
-function received(response: JsonResponse): ReceivedCertificate {
+/**
+ * The reply is written over the engineer's -cert.pub and handed to ssh-add: it must be a user
+ * certificate (PROTOCOL.certkeys) for exactly the key this request sent, and one line, so a
+ * wrong, truncated or hostile answer never replaces a working certificate.
+ */
+function received(response: JsonResponse, publicKey: string): ReceivedCertificate {
+  const text = response.body['certificate'];
+  if (typeof text !== 'string') throw new JitcaError(ErrorCodes.CERTIFICATE_INVALID, `the server answered ${response.status} without a certificate`);
+  let certificate: ReturnType<typeof parseCertificate>;
+  try {
+    certificate = parseCertificate(text);
+  } catch (error) {
+    if (!isJitcaError(error)) throw error;
+    throw new JitcaError(ErrorCodes.CERTIFICATE_INVALID, `the server answered with something that is not an OpenSSH certificate (${error.code})`, { cause: error });
+  }
+  const sent = parseSshPublicKey(publicKey);
+  if (certificate.certType !== 'user' || !certificate.signatureValid || !Buffer.from(certificate.key.blob).equals(sent.blob)) {
+    throw new JitcaError(
+      ErrorCodes.CERTIFICATE_INVALID,
+      `certificate ${certificate.serial} from the server is not a validly signed user certificate for the key this request sent (${sent.fingerprint})`,
+    );
+  }
   return {
     requestId: String(response.body['requestId']),
-    certificate: String(response.body['certificate']),
-    serial: String(response.body['serial']),
-    validBefore: new Date(String(response.body['validBefore'])),
+    certificate: `${certificate.type} ${encodeBase64(certificate.blob)}`,
+    serial: certificate.serial.toString(),
+    validBefore: new Date(Number(certificate.validBefore) * 1000),
   };
 }
 

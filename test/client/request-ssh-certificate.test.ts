@@ -1,0 +1,78 @@
+import { generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestSshCertificate } from '../../src/client/request-ssh-certificate.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { buildUserCertificate } from '../../src/ssh/certificate.ts';
+import { formatAuthorizedKeysLine, sshPublicKeyFromKeyObject, type SshPublicKey } from '../../src/ssh/public-key.ts';
+import { createMemorySigner } from '../support/memory-signer.ts';
+
+/** A server impersonating the jitca API: POST /v1/ssh/certificates answers whatever `reply` holds. */
+let server: http.Server;
+let base: string;
+let reply: Record<string, unknown> = {};
+
+const ca = createMemorySigner({ kind: 'ed25519' });
+const engineerKey = sshPublicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey);
+const otherKey = sshPublicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey);
+const now = BigInt(Math.floor(Date.now() / 1000));
+
+async function certificateFor(subject: SshPublicKey, validBefore = now + 600n): Promise<string> {
+  const issued = await buildUserCertificate(
+    { subject, serial: 42n, keyId: 'alice', principals: ['alice'], validAfter: now - 60n, validBefore, extensions: ['permit-pty'] },
+    ca,
+  );
+  return issued.line;
+}
+
+beforeAll(async () => {
+  server = http.createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(reply));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+function ask(): Promise<unknown> {
+  return requestSshCertificate(base, 'token', { publicKey: formatAuthorizedKeysLine(engineerKey, 'me@laptop'), reason: 'INC-1' });
+}
+
+describe('requestSshCertificate checks what the server hands back before ssh-cert writes it', () => {
+  it('returns a certificate for the sent key, with validity and serial read from the certificate, not the JSON', async () => {
+    const line = await certificateFor(engineerKey);
+    // The JSON lies about the lifetime (ssh-add -t is set from it) and adds a comment with a newline.
+    reply = { requestId: 'r1', certificate: `${line} x\nssh-ed25519 AAAA evil`, serial: '1', validBefore: '2999-01-01T00:00:00Z' };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
+    reply = { requestId: 'r1', certificate: `${line} $(touch /tmp/x)`, serial: '1', validBefore: '2999-01-01T00:00:00Z' };
+    const received = await ask();
+    expect(received).toEqual({ requestId: 'r1', certificate: line.split(' ').slice(0, 2).join(' '), serial: '42', validBefore: new Date(Number(now + 600n) * 1000) });
+  });
+
+  it('refuses a certificate for a different public key than the one sent', async () => {
+    reply = { requestId: 'r2', certificate: await certificateFor(otherKey), serial: '42', validBefore: new Date().toISOString() };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
+  });
+
+  it('refuses a 201 without a certificate, or with one that is not an OpenSSH certificate', async () => {
+    reply = { requestId: 'r3', serial: '42', validBefore: new Date().toISOString() };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
+    reply = { requestId: 'r3', certificate: formatAuthorizedKeysLine(engineerKey), serial: '42', validBefore: new Date().toISOString() };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
+  });
+
+  it('refuses a certificate whose signature does not verify under its CA key', async () => {
+    const [type, base64] = (await certificateFor(engineerKey)).split(' ') as [string, string];
+    const blob = Buffer.from(base64, 'base64');
+    blob[blob.length - 1]! ^= 1;
+    reply = { requestId: 'r4', certificate: `${type} ${blob.toString('base64')}`, serial: '42', validBefore: new Date().toISOString() };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
+  });
+});
