@@ -2,16 +2,32 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { ClientConfig } from './client-config.ts';
 import { requestJson } from './http-json.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 export interface DeviceLoginResult {
   accessToken: string;
   expiresIn: number;
 }
 
+/** RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default." */
+const DEFAULT_INTERVAL_S = 5;
+/** RFC 8628 §3.2 makes expires_in REQUIRED; 600 s when it is missing, at most an hour when absurd. */
+const DEFAULT_CODE_LIFETIME_S = 600;
+const MAX_CODE_LIFETIME_S = 3600;
+/** The cache's expiry must stay a valid date; a day is longer than any access token jitca accepts. */
+const MAX_TOKEN_LIFETIME_S = 86_400;
+/** RFC 6750 §2.1 b64token: what an Authorization: Bearer header can carry. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** RFC 8628 §6.1 user codes are short and typed by hand: printable ASCII only, then. */
+const USER_CODE = /^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/;
+
 /**
  * OAuth 2.0 Device Authorization Grant (RFC 8628) against the configured OpenID provider: the
  * engineer opens the verification URL in any browser; the helper polls the token endpoint at the
  * interval the provider asks for (slow_down adds 5 s, §3.5), bounded by the code's lifetime.
+ * What the provider says is checked before use: the URL and code are printed to the engineer's
+ * terminal, the interval drives the polling rate, and the token goes into an HTTP header and the
+ * cache (ERR_SERVER_REFUSED when one of them is unusable).
  */
 export async function deviceLogin(
   config: ClientConfig,
@@ -32,20 +48,23 @@ export async function deviceLogin(
   const deviceCode = start.body['device_code'];
   const userCode = start.body['user_code'];
   if (start.status !== 200 || typeof deviceCode !== 'string' || typeof userCode !== 'string') {
-    throw new JitcaError(ErrorCodes.SERVER_REFUSED, `device authorization refused (${start.status} ${String(start.body['error'] ?? '')})`);
+    throw new JitcaError(ErrorCodes.SERVER_REFUSED, `device authorization refused (${start.status} ${terminalSafe(String(start.body['error'] ?? ''), 100)})`);
   }
-  const verification = String(start.body['verification_uri_complete'] ?? start.body['verification_uri'] ?? '');
-  prompt(verification, userCode);
-  let intervalMs = Number(start.body['interval'] ?? 5) * 1000;
-  const deadline = Date.now() + Math.min(Number(start.body['expires_in'] ?? 600) * 1000, options.maxWaitMs ?? Infinity);
+  if (!USER_CODE.test(userCode)) throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${oidc.issuer} sent a user code that is not short printable text`);
+  prompt(verificationUrl(start.body['verification_uri_complete'] ?? start.body['verification_uri'], oidc.issuer), userCode);
+  let intervalMs = positiveSeconds(start.body['interval'], DEFAULT_INTERVAL_S, 1) * 1000;
+  const lifetimeMs = Math.min(positiveSeconds(start.body['expires_in'], DEFAULT_CODE_LIFETIME_S, 1), MAX_CODE_LIFETIME_S) * 1000;
+  const deadline = Date.now() + Math.min(lifetimeMs, options.maxWaitMs ?? Infinity);
   while (Date.now() < deadline) {
-    await sleep(intervalMs);
+    // Never past the deadline: setTimeout turns a delay beyond 2^31-1 ms into 1 ms.
+    await sleep(Math.min(intervalMs, deadline - Date.now()));
     const polled = await requestJson(tokenEndpoint, {
       form: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode, client_id: oidc.clientId },
     });
     const accessToken = polled.body['access_token'];
     if (polled.status === 200 && typeof accessToken === 'string') {
-      return { accessToken, expiresIn: Number(polled.body['expires_in'] ?? 300) };
+      if (!BEARER_TOKEN.test(accessToken)) throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${oidc.issuer} issued an access token that cannot be sent as a Bearer token`);
+      return { accessToken, expiresIn: positiveSeconds(polled.body['expires_in'], 300, 1, MAX_TOKEN_LIFETIME_S) };
     }
     const error = polled.body['error'];
     if (error === 'authorization_pending') continue;
@@ -53,7 +72,30 @@ export async function deviceLogin(
       intervalMs += 5000;
       continue;
     }
-    throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, `login failed: ${String(error ?? polled.status)}`);
+    throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, `login failed: ${terminalSafe(String(error ?? polled.status), 100)}`);
   }
   throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, 'login timed out before the code was approved');
+}
+
+/**
+ * A number of seconds from the provider (some send "900" as a string): the default when missing or
+ * not a finite number >= min, at most max.
+ */
+function positiveSeconds(value: unknown, fallback: number, min: number, max = Infinity): number {
+  const seconds = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isFinite(seconds) && seconds >= min ? Math.min(seconds, max) : fallback;
+}
+
+/** Printed for the engineer to open: an http(s) URL, shown in its serialized (percent-encoded) form. */
+function verificationUrl(value: unknown, issuer: string): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${issuer} sent no usable verification URL (an http or https URL is required)`);
+  }
+  return url.href;
 }
