@@ -1,5 +1,6 @@
 import { ErrorCodes, JitcaError, type ErrorCode } from '../errors.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 export interface X509CertificateAsk {
   /** PKCS#10 PEM; only its key is used, the CA sets the subject from the authenticated identity. */
@@ -45,12 +46,13 @@ export async function requestX509Certificate(
 
 /** The server's stable code survives to kubectl's stderr (and the plugin's exit status). */
 function refused(response: JsonResponse): JitcaError {
-  const code = typeof response.body['code'] === 'string' ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
+  // Code and message reach the engineer's terminal: a code must look like one, the message is escaped.
+  const code = typeof response.body['code'] === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(response.body['code']) ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
   const message =
     response.status === 202
       ? 'this role needs approval before a Kubernetes certificate is issued; ask an approver, then run kubectl again'
       : typeof response.body['message'] === 'string'
-        ? response.body['message']
+        ? terminalSafe(response.body['message'])
         : `HTTP ${response.status}`;
   const details = typeof response.body['details'] === 'object' && response.body['details'] !== null ? (response.body['details'] as Record<string, unknown>) : undefined;
   return new JitcaError(response.status === 202 ? ErrorCodes.SERVER_REFUSED : code, message, { details, retryable: response.status === 503 });

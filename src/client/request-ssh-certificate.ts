@@ -4,6 +4,7 @@ import { encodeBase64 } from '../ssh/base64.ts';
 import { parseCertificate } from '../ssh/certificate.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 export interface SshCertificateAsk {
   publicKey: string;
@@ -45,7 +46,11 @@ export async function requestSshCertificate(
   const created = await requestJson(`${server}/v1/ssh/certificates`, { body: ask, headers, ca: options.ca });
   if (created.status === 201) return received(created, ask.publicKey);
   if (created.status !== 202) throw refused(created);
-  const requestId = String(created.body['requestId']);
+  // Goes into the polling URL's path and the progress lines: a jitca request id is a plain token.
+  const requestId = created.body['requestId'];
+  if (typeof requestId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(requestId)) {
+    throw new JitcaError(ErrorCodes.SERVER_REFUSED, 'the server answered 202 without a usable request id');
+  }
   const deadline = Date.now() + (options.maxWaitMs ?? 15 * 60_000);
   options.progress?.(`request ${requestId} needs approval (${describeApprovers(created.body)}); waiting…`);
   while (Date.now() < deadline) {
@@ -54,7 +59,7 @@ export async function requestSshCertificate(
     if (polled.status === 200) return received(polled, ask.publicKey);
     if (polled.status !== 202) throw refused(polled);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
-    options.progress?.(`request ${requestId}: ${approvals} approval(s) so far; expires ${String(polled.body['expiresAt'] ?? '')}`);
+    options.progress?.(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
   }
   throw new JitcaError(ErrorCodes.REQUEST_NOT_PENDING, `gave up waiting for approval of ${requestId}`);
 }
@@ -91,13 +96,14 @@ function received(response: JsonResponse, publicKey: string): ReceivedCertificat
 
 /** The server's stable code survives to the engineer's terminal (and the exit status). */
 function refused(response: JsonResponse): JitcaError {
-  const code = typeof response.body['code'] === 'string' ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
-  const message = typeof response.body['message'] === 'string' ? response.body['message'] : `HTTP ${response.status}`;
+  // Code and message reach the engineer's terminal: a code must look like one, the message is escaped.
+  const code = typeof response.body['code'] === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(response.body['code']) ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
+  const message = typeof response.body['message'] === 'string' ? terminalSafe(response.body['message']) : `HTTP ${response.status}`;
   const details = typeof response.body['details'] === 'object' && response.body['details'] !== null ? (response.body['details'] as Record<string, unknown>) : undefined;
   return new JitcaError(code, message, { details, retryable: response.status === 503 });
 }
 
 function describeApprovers(body: Record<string, unknown>): string {
   const groups = Array.isArray(body['approverGroups']) ? body['approverGroups'].join(', ') : 'an approver';
-  return `${String(body['required'] ?? 1)} approval(s) from ${groups}`;
+  return terminalSafe(`${String(body['required'] ?? 1)} approval(s) from ${groups}`);
 }

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requestSshCertificate } from '../../src/client/request-ssh-certificate.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
@@ -12,6 +12,7 @@ import { createMemorySigner } from '../support/memory-signer.ts';
 let server: http.Server;
 let base: string;
 let reply: Record<string, unknown> = {};
+let status = 201;
 
 const ca = createMemorySigner({ kind: 'ed25519' });
 const engineerKey = sshPublicKeyFromKeyObject(generateKeyPairSync('ed25519').publicKey);
@@ -30,7 +31,7 @@ beforeAll(async () => {
   server = http.createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      response.writeHead(201, { 'content-type': 'application/json' });
+      response.writeHead(status, { 'content-type': 'application/json' });
       response.end(JSON.stringify(reply));
     });
   });
@@ -40,10 +41,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
+beforeEach(() => {
+  status = 201;
+});
 
 function ask(): Promise<unknown> {
   return requestSshCertificate(base, 'token', { publicKey: formatAuthorizedKeysLine(engineerKey, 'me@laptop'), reason: 'INC-1' });
 }
+
+describe('requestSshCertificate and server text bound for the terminal', () => {
+  it('escapes control characters in a refusal message and ignores a code that is not an ERR_ code', async () => {
+    status = 403;
+    reply = { code: 'ERR_\u001b]0;x\u0007', message: 'denied\u001b[2J\u009b1A' };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.SERVER_REFUSED, message: 'denied\\u001b[2J\\u009b1A' });
+    reply = { code: ErrorCodes.POLICY_DENIED, message: 'no role' };
+    await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.POLICY_DENIED, message: 'no role' });
+  });
+
+  it('refuses a pending reply whose request id is not a plain token (it becomes part of the polling URL)', async () => {
+    status = 202;
+    reply = { requestId: '../../v1/ssh/certificates?x=', status: 'pending', required: 1 };
+    const progress: string[] = [];
+    await expect(
+      requestSshCertificate(base, 'token', { publicKey: formatAuthorizedKeysLine(engineerKey), reason: 'INC-1' }, { progress: (line) => progress.push(line), maxWaitMs: 0 }),
+    ).rejects.toMatchObject({ code: ErrorCodes.SERVER_REFUSED });
+    expect(progress).toEqual([]);
+  });
+});
 
 describe('requestSshCertificate checks what the server hands back before ssh-cert writes it', () => {
   it('returns a certificate for the sent key, with validity and serial read from the certificate, not the JSON', async () => {
