@@ -1,6 +1,6 @@
-import { ErrorCodes, JitcaError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
-import { terminalSafe } from './terminal-text.ts';
+import { serverRefusal } from './server-refusal.ts';
 
 export interface X509CertificateAsk {
   /** PKCS#10 PEM; only its key is used, the CA sets the subject from the authenticated identity. */
@@ -44,16 +44,11 @@ export async function requestX509Certificate(
   return { certificatePem: certificate, serial, notBefore: from, notAfter: until };
 }
 
-/** The server's stable code survives to kubectl's stderr (and the plugin's exit status). */
+/** The server's refusal for kubectl's stderr; a 202 (approval needed) is not something kubectl can wait for. */
 function refused(response: JsonResponse): JitcaError {
-  // Code and message reach the engineer's terminal: a code must look like one, the message is escaped.
-  const code = typeof response.body['code'] === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(response.body['code']) ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
-  const message =
-    response.status === 202
-      ? 'this role needs approval before a Kubernetes certificate is issued; ask an approver, then run kubectl again'
-      : typeof response.body['message'] === 'string'
-        ? terminalSafe(response.body['message'])
-        : `HTTP ${response.status}`;
-  const details = typeof response.body['details'] === 'object' && response.body['details'] !== null ? (response.body['details'] as Record<string, unknown>) : undefined;
-  return new JitcaError(response.status === 202 ? ErrorCodes.SERVER_REFUSED : code, message, { details, retryable: response.status === 503 });
+  if (response.status !== 202) return serverRefusal(response);
+  return serverRefusal(response, {
+    code: ErrorCodes.SERVER_REFUSED,
+    message: 'this role needs approval before a Kubernetes certificate is issued; ask an approver, then run kubectl again',
+  });
 }

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, JitcaError, isJitcaError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { encodeBase64 } from '../ssh/base64.ts';
 import { parseCertificate } from '../ssh/certificate.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
+import { serverRefusal } from './server-refusal.ts';
 import { terminalSafe } from './terminal-text.ts';
 
 export interface SshCertificateAsk {
@@ -45,7 +46,7 @@ export async function requestSshCertificate(
   const headers = { authorization: `Bearer ${token}` };
   const created = await requestJson(`${server}/v1/ssh/certificates`, { body: ask, headers, ca: options.ca });
   if (created.status === 201) return received(created, ask.publicKey);
-  if (created.status !== 202) throw refused(created);
+  if (created.status !== 202) throw serverRefusal(created);
   // Goes into the polling URL's path and the progress lines: a jitca request id is a plain token.
   const requestId = created.body['requestId'];
   if (typeof requestId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(requestId)) {
@@ -57,7 +58,7 @@ export async function requestSshCertificate(
     await sleep(options.pollIntervalMs ?? 2000);
     const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers, ca: options.ca });
     if (polled.status === 200) return received(polled, ask.publicKey);
-    if (polled.status !== 202) throw refused(polled);
+    if (polled.status !== 202) throw serverRefusal(polled);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
     options.progress?.(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
   }
@@ -92,15 +93,6 @@ function received(response: JsonResponse, publicKey: string): ReceivedCertificat
     serial: certificate.serial.toString(),
     validBefore: new Date(Number(certificate.validBefore) * 1000),
   };
-}
-
-/** The server's stable code survives to the engineer's terminal (and the exit status). */
-function refused(response: JsonResponse): JitcaError {
-  // Code and message reach the engineer's terminal: a code must look like one, the message is escaped.
-  const code = typeof response.body['code'] === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(response.body['code']) ? (response.body['code'] as ErrorCode) : ErrorCodes.SERVER_REFUSED;
-  const message = typeof response.body['message'] === 'string' ? terminalSafe(response.body['message']) : `HTTP ${response.status}`;
-  const details = typeof response.body['details'] === 'object' && response.body['details'] !== null ? (response.body['details'] as Record<string, unknown>) : undefined;
-  return new JitcaError(code, message, { details, retryable: response.status === 503 });
 }
 
 function describeApprovers(body: Record<string, unknown>): string {
