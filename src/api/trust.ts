@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { sshCaSigners, type CaRuntime } from '../ca-runtime.ts';
-import { buildSshKrl } from '../issuance/ssh-krl.ts';
+import type { CaRuntime } from '../ca-runtime.ts';
+import { sshKrlOf } from '../issuance/ssh-krl.ts';
 import { sshTrustBundle } from '../issuance/trust-bundle.ts';
 
 /**
@@ -17,7 +17,7 @@ export function registerTrustRoutes(runtime: CaRuntime): FastifyPluginAsync {
     // sshd RevokedKeys: the same revocations give the same bytes (ssh-krl.ts), so the ETag holds
     // until something is revoked or a revoked certificate expires.
     app.get('/v1/trust/ssh-krl', async (request, reply) => {
-      const krl = await buildSshKrl(runtime.store, sshCaSigners(runtime), runtime.sshIssuance.clock.now(), runtime.config.ssh.backdateSeconds);
+      const krl = await sshKrlOf(runtime, runtime.sshIssuance.clock.now());
       return sendWithEtag(request, reply, Buffer.from(krl), 'application/octet-stream');
     });
   };

@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import { writeFileAtomic } from '../atomic-file.ts';
-import { openCaRuntime, sshCaSigners } from '../ca-runtime.ts';
+import { openCaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { kubeCaBundle } from '../issuance/kube-client-ca.ts';
-import { buildSshKrl } from '../issuance/ssh-krl.ts';
+import { sshKrlOf } from '../issuance/ssh-krl.ts';
 import { sshTrustBundle } from '../issuance/trust-bundle.ts';
 import { configFrom } from './common.ts';
 
@@ -29,7 +29,7 @@ export function registerBundle(program: Command): void {
             ? sshTrustBundle(runtime)
             : options.format === 'pem'
               ? kubeCaBundle(runtime.config, runtime.token)
-              : await buildSshKrl(runtime.store, sshCaSigners(runtime), Date.now(), runtime.config.ssh.backdateSeconds);
+              : await sshKrlOf(runtime, Date.now());
         if (options.out === undefined) {
           process.stdout.write(body);
         } else {

@@ -1,4 +1,5 @@
 import type { Signer } from '../../hsm/signer.ts';
+import { sshCaSigners, type CaRuntime } from '../ca-runtime.ts';
 import { encodeKrl } from '../ssh/krl.ts';
 import { sshCaKey } from '../ssh/signature.ts';
 import type { Store } from '../store/types.ts';
@@ -35,4 +36,13 @@ export async function buildSshKrl(store: Store, caSigners: readonly Signer[], no
       serials: serialsByCa.get(signer.keyId) ?? [],
     })),
   });
+}
+
+/**
+ * The KRL the CA publishes (GET /v1/trust/ssh-krl, `jitca bundle --format krl`): every SSH user
+ * CA generation in the token, and the clock-skew allowance from the CA's own configuration, so no
+ * publisher can leave it out.
+ */
+export function sshKrlOf(runtime: Pick<CaRuntime, 'store' | 'token' | 'config'>, nowMs: number): Promise<Uint8Array> {
+  return buildSshKrl(runtime.store, sshCaSigners(runtime), nowMs, runtime.config.ssh.backdateSeconds);
 }
