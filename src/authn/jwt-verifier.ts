@@ -2,6 +2,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } 
 import { systemClock, type Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { authnErrorFromJose, keyResolutionError } from './jose-errors.ts';
+import { precheckCompactJwt } from './jwt-precheck.ts';
 import { resolveJwtVerifierConfig, type JwtVerifierConfig, type ResolvedJwtVerifierConfig } from './jwt-verifier-config.ts';
 
 export interface VerifierOptions {
@@ -16,16 +17,9 @@ export interface JwtVerifier {
 }
 
 /**
- * RFC 7515 §7.1 compact serialization: three base64url (RFC 4648 §5, unpadded) segments. A JWE
- * (five segments) or anything with padding, spaces or other characters is refused before parsing.
- * The signature may be empty so that `alg: none` reaches jose's algorithm allowlist and is reported
- * as an algorithm refusal rather than a formatting one.
- */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-
-/**
  * One issuer's JWT verifier: jose's jwtVerify over a remote JWKS, plus the checks jose has no
- * option for (SECURITY-NOTES.md "Bearer tokens"): size bound, `iat` not in the future, lifetime cap.
+ * option for (SECURITY-NOTES.md "Bearer tokens"): size, shape and duplicate members (jwt-precheck.ts),
+ * `iat` not in the future, lifetime cap.
  * Never logs or echoes the token.
  */
 export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOptions = {}): JwtVerifier {
@@ -47,17 +41,8 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
   };
 
   async function verify(token: string, requiredClaims: string[] = []): Promise<JWTPayload> {
-    if (typeof token !== 'string' || token.length === 0) {
-      throw new JitcaError(ErrorCodes.AUTHN_MISSING, 'no bearer token was presented');
-    }
-    if (token.length > resolved.maxTokenBytes) {
-      throw new JitcaError(ErrorCodes.AUTHN_MALFORMED, `the token is longer than ${resolved.maxTokenBytes} bytes`, {
-        details: { maxTokenBytes: resolved.maxTokenBytes },
-      });
-    }
-    if (!COMPACT_JWS.test(token)) {
-      throw new JitcaError(ErrorCodes.AUTHN_MALFORMED, 'the token is not a compact signed JWT (three base64url segments)');
-    }
+    // Before jose: nothing is fetched, verified or read for a token that has two readings.
+    precheckCompactJwt(token, resolved);
     const nowMs = clock.now();
     let payload: JWTPayload;
     try {

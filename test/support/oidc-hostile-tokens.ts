@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, sign, type JsonWebKey } from 'node:crypto';
 import { SignJWT, generateKeyPair, importJWK, type JWK, type JWTPayload } from 'jose';
 
 /**
@@ -39,6 +39,16 @@ export async function signedWithUnknownKey(payload: JWTPayload, kid = 'attacker-
 export async function signedWithIssuerKey(payload: JWTPayload, privateJwk: JWK, header: Record<string, unknown> = {}): Promise<string> {
   const key = await importJWK(privateJwk, 'RS256');
   return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: privateJwk.kid, ...header }).sign(key);
+}
+
+/**
+ * Header and payload given as JSON text and signed RS256 with one of the issuer's own private keys:
+ * what JSON.stringify (and so SignJWT or the provider) cannot produce, e.g. a member named twice.
+ */
+export function signedTextWithIssuerKey(headerJson: string, payloadJson: string, privateJwk: JWK): string {
+  const signingInput = `${b64url(headerJson)}.${b64url(payloadJson)}`;
+  const key = createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' });
+  return `${signingInput}.${sign('sha256', Buffer.from(signingInput), key).toString('base64url')}`;
 }
 
 /** The payload segment replaced (claims changed), header and signature kept. */
