@@ -80,6 +80,7 @@ const jwtProperties = {
   jwksUri: { type: 'string', minLength: 1 },
   algorithms: { type: 'array', minItems: 1, items: { type: 'string' } },
   typ: { type: 'string', minLength: 1 },
+  acceptedTypHeaders: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
   clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 300 },
   maxTokenLifetimeSeconds: { type: 'integer', minimum: 60 },
   maxTokenBytes: { type: 'integer', minimum: 256, maximum: 65536 },

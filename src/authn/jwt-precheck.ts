@@ -75,3 +75,29 @@ export function precheckCompactJwt(token: unknown, limits: JwtPrecheckLimits): {
   const payload = decodeSegment(match[2] as string, 'payload');
   return { header, payload };
 }
+
+/**
+ * RFC 7515 §4.1.9: `typ` is a media type, compared case-insensitively, and "application/" may be
+ * left out. The one spelling jitca compares: lower case, without that prefix.
+ */
+export function normalizeTyp(value: string): string {
+  const lower = value.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+/**
+ * A present `typ` must be one jitca accepts (by default JWT and RFC 9068 `at+jwt`), so a token
+ * minted for another purpose by the same issuer and keys (a logout token, a DPoP proof, a
+ * `secevent+jwt`, RFC 8725 §3.11) is not taken as a bearer token. An absent `typ` is accepted:
+ * RFC 7519 §5.1 makes it optional and many IdPs leave it out of ID tokens.
+ * `accepted` holds normalized values (normalizeTyp).
+ */
+export function checkTypHeader(header: Record<string, unknown>, accepted: ReadonlySet<string>): void {
+  const typ = header['typ'];
+  if (typ === undefined) return;
+  if (typeof typ !== 'string' || !accepted.has(normalizeTyp(typ))) {
+    throw new JitcaError(ErrorCodes.AUTHN_CLAIMS, 'the token\'s "typ" header names a token type jitca does not accept as a bearer token', {
+      details: { reason: 'typ' },
+    });
+  }
+}

@@ -1,4 +1,5 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { normalizeTyp } from './jwt-precheck.ts';
 
 /**
  * Settings shared by every JWT jitca accepts (engineer tokens and gateway service tokens): who
@@ -17,8 +18,14 @@ export interface JwtVerifierConfig {
   jwksUri: string;
   /** Asymmetric JWS algorithms accepted. `none` and HS* are refused at start-up. */
   algorithms?: string[];
-  /** Expected `typ` header, e.g. "at+jwt" to accept RFC 9068 access tokens only. Unset: not checked. */
+  /** Required `typ` header, e.g. "at+jwt" to accept RFC 9068 access tokens only. Unset: may be absent. */
   typ?: string;
+  /**
+   * `typ` header values accepted when a token carries one (compared case-insensitively, with or
+   * without "application/"); default JWT and at+jwt. An IdP that types its tokens otherwise is
+   * added here rather than the check switched off.
+   */
+  acceptedTypHeaders?: string[];
   /** Tolerance for `exp`, `nbf` and a future `iat`. */
   clockSkewSeconds?: number;
   /** `exp - iat` beyond this is refused: a leaked long-lived token must not be a standing key. */
@@ -47,6 +54,8 @@ export interface ResolvedJwtVerifierConfig {
   jwksUri: URL;
   algorithms: string[];
   typ: string | undefined;
+  /** Normalized (jwt-precheck.ts normalizeTyp). */
+  acceptedTypHeaders: ReadonlySet<string>;
   clockSkewSeconds: number;
   maxTokenLifetimeSeconds: number;
   maxTokenBytes: number;
@@ -65,6 +74,8 @@ const ASYMMETRIC_ALGORITHMS = new Set([
 
 export const JWT_VERIFIER_DEFAULTS = {
   algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+  /** RFC 7519 §5.1 and RFC 9068 §2.1. */
+  acceptedTypHeaders: ['JWT', 'at+jwt'],
   clockSkewSeconds: 30,
   maxTokenLifetimeSeconds: 24 * 60 * 60,
   maxTokenBytes: 8 * 1024,
@@ -126,6 +137,15 @@ export function resolveJwtVerifierConfig(config: JwtVerifierConfig): ResolvedJwt
   if (config.typ !== undefined && (typeof config.typ !== 'string' || config.typ.length === 0)) {
     throw invalid('typ must be a non-empty string when set');
   }
+  const acceptedTypHeaders = config.acceptedTypHeaders ?? [...JWT_VERIFIER_DEFAULTS.acceptedTypHeaders];
+  if (!Array.isArray(acceptedTypHeaders) || acceptedTypHeaders.length === 0
+    || acceptedTypHeaders.some((value) => typeof value !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(value))) {
+    throw invalid('acceptedTypHeaders must list at least one media type of printable characters');
+  }
+  const acceptedTyp = new Set(acceptedTypHeaders.map(normalizeTyp));
+  if (config.typ !== undefined && !acceptedTyp.has(normalizeTyp(config.typ))) {
+    throw invalid('typ must be one of acceptedTypHeaders, or no token could pass');
+  }
   const jwksCacheMaxAgeMs = integerInRange('jwksCacheMaxAgeMs', config.jwksCacheMaxAgeMs, JWT_VERIFIER_DEFAULTS.jwksCacheMaxAgeMs, 0, 24 * 60 * 60 * 1000);
   const jwksCooldownMs = integerInRange('jwksCooldownMs', config.jwksCooldownMs, JWT_VERIFIER_DEFAULTS.jwksCooldownMs, 0, 60 * 60 * 1000);
   if (jwksCooldownMs > jwksCacheMaxAgeMs) throw invalid('jwksCooldownMs must not exceed jwksCacheMaxAgeMs');
@@ -135,6 +155,7 @@ export function resolveJwtVerifierConfig(config: JwtVerifierConfig): ResolvedJwt
     jwksUri: trustedFetchUrl('jwksUri', config.jwksUri),
     algorithms: [...algorithms],
     typ: config.typ,
+    acceptedTypHeaders: acceptedTyp,
     clockSkewSeconds: integerInRange('clockSkewSeconds', config.clockSkewSeconds, JWT_VERIFIER_DEFAULTS.clockSkewSeconds, 0, 300),
     maxTokenLifetimeSeconds: integerInRange('maxTokenLifetimeSeconds', config.maxTokenLifetimeSeconds, JWT_VERIFIER_DEFAULTS.maxTokenLifetimeSeconds, 60, 30 * 24 * 60 * 60),
     maxTokenBytes: integerInRange('maxTokenBytes', config.maxTokenBytes, JWT_VERIFIER_DEFAULTS.maxTokenBytes, 512, 64 * 1024),

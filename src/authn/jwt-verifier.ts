@@ -2,7 +2,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } 
 import { systemClock, type Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { authnErrorFromJose, keyResolutionError } from './jose-errors.ts';
-import { precheckCompactJwt } from './jwt-precheck.ts';
+import { checkTypHeader, precheckCompactJwt } from './jwt-precheck.ts';
 import { resolveJwtVerifierConfig, type JwtVerifierConfig, type ResolvedJwtVerifierConfig } from './jwt-verifier-config.ts';
 
 export interface VerifierOptions {
@@ -42,7 +42,8 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
 
   async function verify(token: string, requiredClaims: string[] = []): Promise<JWTPayload> {
     // Before jose: nothing is fetched, verified or read for a token that has two readings.
-    precheckCompactJwt(token, resolved);
+    const { header } = precheckCompactJwt(token, resolved);
+    checkTypHeader(header, resolved.acceptedTypHeaders);
     const nowMs = clock.now();
     let payload: JWTPayload;
     try {

@@ -21,7 +21,9 @@ import Provider, { type InteractionDetails } from 'oidc-provider';
  * Groups reach tokens through `findAccount` (ID token, scope `groups`) and `extraTokenClaims`
  * (access token). An account's `accessTokenClaims` are written over the finished access-token
  * payload by the provider's JWT customizer (`formats.customizers.jwt`), so hostile claim shapes
- * (groups as a string, numeric sub, far-future nbf) are still signed by the provider itself.
+ * (groups as a string, numeric sub, far-future nbf) are still signed by the provider itself;
+ * `accessTokenHeader` does the same for the protected header (`typ`), and the `extraAudience`
+ * token option adds a second `aud` to one token.
  */
 
 export const CLI_CLIENT_ID = 'jitca-cli';
@@ -31,6 +33,8 @@ export interface OidcTestAccount {
   groups: string[];
   /** Written over the signed access-token payload by the provider's own JWT customizer. */
   accessTokenClaims?: Record<string, unknown>;
+  /** Written over the access token's protected header (`typ`, ...) the same way. */
+  accessTokenHeader?: Record<string, unknown>;
 }
 
 export interface StartOidcProviderOptions {
@@ -48,6 +52,8 @@ export interface TokenOptions {
   audience?: string;
   /** Access- and ID-token lifetime; default 600. */
   expiresInSeconds?: number;
+  /** A second audience the provider adds to the access token's `aud` (one token for two services). */
+  extraAudience?: string;
 }
 
 export interface DeviceAuthorization {
@@ -81,12 +87,14 @@ export interface OidcTestProvider {
     poll(deviceCode: string): Promise<TokenEndpointResponse>;
   };
   /** A client-credentials JWT access token (sub = client_id = clientId). */
-  serviceToken(clientId?: string, options?: { audience?: string }): Promise<string>;
+  serviceToken(clientId?: string, options?: { audience?: string; extraAudience?: string }): Promise<string>;
   /** The private signing keys, newest first. For a second issuer sharing them, or hand-built tokens. */
   signingKeys(): JWK[];
   /** Adds a new signing key in front (the provider signs with it from now on); `retire` drops the old ones. */
   rotateKeys(options?: { retire?: boolean }): Promise<{ kid: string }>;
   setJwksFault(fault: JwksFault): void;
+  /** How many requests the JWKS endpoint has received (answered or faulted) since start. */
+  jwksRequestCount(): number;
   /** Closes the listening socket (connection refused) until restart(); the port is kept. */
   stop(): Promise<void>;
   restart(): Promise<void>;
@@ -167,7 +175,7 @@ function mapAdapter(): (model: string) => Record<string, (...args: never[]) => P
 /** Loose shapes of the objects oidc-provider passes to configuration functions. */
 interface ProviderCtx {
   body: unknown;
-  oidc?: { entities?: { DeviceCode?: { params?: Record<string, unknown> } } };
+  oidc?: { entities?: { DeviceCode?: { params?: Record<string, unknown> } }; params?: Record<string, unknown> };
 }
 interface ProviderToken {
   accountId?: string;
@@ -178,6 +186,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
   const serviceClients = new Map((options.serviceClients ?? [GATEWAY_CLIENT_ID]).map((id) => [id, randomBytes(24).toString('base64url')]));
   let keys: JWK[] = options.signingKeys !== undefined ? options.signingKeys.map((k) => ({ ...k })) : [await newSigningKey()];
   let jwksFault: JwksFault = 'none';
+  let jwksRequests = 0;
   const cookieKeys = [randomBytes(32).toString('base64url')];
   const adapter = mapAdapter();
 
@@ -186,8 +195,13 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
 
+  /** A test-only request parameter: from the device authorization request, or the token request. */
+  function requestParam(ctx: ProviderCtx | undefined, name: string): unknown {
+    return ctx?.oidc?.entities?.DeviceCode?.params?.[name] ?? ctx?.oidc?.params?.[name];
+  }
+
   function requestedTtl(ctx: ProviderCtx | undefined): number {
-    const value = ctx?.oidc?.entities?.DeviceCode?.params?.['jitca_ttl'];
+    const value = requestParam(ctx, 'jitca_ttl');
     const seconds = typeof value === 'string' ? Number(value) : Number.NaN;
     return Number.isSafeInteger(seconds) && seconds > 0 ? seconds : 600;
   }
@@ -217,7 +231,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       cookies: { keys: cookieKeys },
       scopes: ['openid', 'groups'],
       claims: { openid: ['sub'], groups: ['groups'] },
-      extraParams: ['jitca_ttl'],
+      extraParams: ['jitca_ttl', 'jitca_extra_aud'],
       async findAccount(_ctx: unknown, sub: string) {
         const account = accounts[sub];
         if (account === undefined) return undefined;
@@ -229,9 +243,12 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       },
       formats: {
         customizers: {
-          async jwt(_ctx: unknown, token: ProviderToken, jwt: { payload: Record<string, unknown> }) {
+          async jwt(ctx: ProviderCtx, token: ProviderToken, jwt: { payload: Record<string, unknown>; header?: Record<string, unknown> }) {
             const account = token.accountId === undefined ? undefined : accounts[token.accountId];
             if (account?.accessTokenClaims !== undefined) Object.assign(jwt.payload, account.accessTokenClaims);
+            if (account?.accessTokenHeader !== undefined) jwt.header = { ...jwt.header, ...account.accessTokenHeader };
+            const extraAudience = requestParam(ctx, 'jitca_extra_aud');
+            if (typeof extraAudience === 'string') jwt.payload['aud'] = [jwt.payload['aud'], extraAudience].flat();
           },
         },
       },
@@ -325,6 +342,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = new URL(req.url ?? '/', issuer).pathname;
+    if (path === '/jwks') jwksRequests++;
     if (path === '/jwks' && jwksFault !== 'none') {
       if (jwksFault === 'hang') return; // never answers: the verifier's fetch times out
       res.statusCode = jwksFault === 'http-503' ? 503 : 200;
@@ -358,6 +376,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       resource: tokenOptions.audience ?? options.audience,
     };
     if (tokenOptions.expiresInSeconds !== undefined) fields['jitca_ttl'] = String(tokenOptions.expiresInSeconds);
+    if (tokenOptions.extraAudience !== undefined) fields['jitca_extra_aud'] = tokenOptions.extraAudience;
     const { status, body } = await form('/device/auth', fields);
     if (status !== 200) throw new Error(`device authorization failed: ${status} ${JSON.stringify(body)}`);
     return body as unknown as DeviceAuthorization;
@@ -397,7 +416,9 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       const secret = serviceClients.get(clientId);
       if (secret === undefined) throw new Error(`no service client ${clientId}`);
       const auth = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-      const { status, body } = await form('/token', { grant_type: 'client_credentials', resource: serviceOptions.audience ?? options.audience }, auth);
+      const fields: Record<string, string> = { grant_type: 'client_credentials', resource: serviceOptions.audience ?? options.audience };
+      if (serviceOptions.extraAudience !== undefined) fields['jitca_extra_aud'] = serviceOptions.extraAudience;
+      const { status, body } = await form('/token', fields, auth);
       if (status !== 200 || body.access_token === undefined) throw new Error(`client credentials failed: ${status} ${body.error ?? ''}`);
       return body.access_token;
     },
@@ -414,6 +435,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
     setJwksFault(fault) {
       jwksFault = fault;
     },
+    jwksRequestCount: () => jwksRequests,
     async stop() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
