@@ -34,6 +34,7 @@ const TOKEN_SIDE_KEY_ERRORS = new Set(['ERR_JWKS_NO_MATCHING_KEY', 'ERR_JWKS_MUL
  * jose itself consumes by iterating the candidates).
  */
 export function keyResolutionError(error: unknown): JitcaError | undefined {
+  if (isJitcaError(error)) return error; // already classified (jwks-fetch-gate.ts)
   if (isJoseLike(error) && TOKEN_SIDE_KEY_ERRORS.has(error.code)) return undefined;
   return authn(
     ErrorCodes.AUTHN_UNAVAILABLE,

@@ -1,7 +1,8 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { systemClock, type Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { authnErrorFromJose, keyResolutionError } from './jose-errors.ts';
+import { gatedJwksFetch } from './jwks-fetch-gate.ts';
 import { checkTypHeader, precheckCompactJwt } from './jwt-precheck.ts';
 import { resolveJwtVerifierConfig, type JwtVerifierConfig, type ResolvedJwtVerifierConfig } from './jwt-verifier-config.ts';
 
@@ -29,6 +30,9 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
     cacheMaxAge: resolved.jwksCacheMaxAgeMs,
     cooldownDuration: resolved.jwksCooldownMs,
     timeoutDuration: resolved.jwksTimeoutMs,
+    // One network fetch per cooldown whatever its outcome; jose alone would refetch on every
+    // request after a failure.
+    [customFetch]: gatedJwksFetch(resolved.jwksCooldownMs),
   });
   // Errors while fetching keys are classified here, where their origin is still known: a generic
   // JOSEError from the fetch (non-200) must not be mistaken for a malformed token.

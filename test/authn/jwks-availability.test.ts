@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { decodeProtectedHeader } from 'jose';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
 import { createOidcVerifier, type OidcConfig, type OidcVerifier } from '../../src/authn/oidc-verifier.ts';
 import { startOidcProvider, type JwksFault, type OidcTestProvider } from '../support/oidc-provider.ts';
+import { decodePayload, signedWithIssuerKey } from '../support/oidc-hostile-tokens.ts';
 import { expectAuthnError } from './authn-assertions.ts';
 
 const API = 'urn:jitca:api';
@@ -22,22 +24,36 @@ function verifier(overrides: Partial<OidcConfig> = {}): OidcVerifier {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Retries (bounded) until the token verifies; a failed fetch holds the next one back a cooldown. */
+async function verifiesAgain(from: OidcVerifier, token: string, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      await from.verify(token);
+      return;
+    } catch (error) {
+      if (!isJitcaError(error, ErrorCodes.AUTHN_UNAVAILABLE) || Date.now() > deadline) throw error;
+      await sleep(50);
+    }
+  }
+}
+
 describe('identity provider outage', () => {
   test('JWKS endpoint unreachable (connection refused): retryable ERR_AUTHN_UNAVAILABLE, then recovers', async () => {
     const token = await idp.tokenFor('alice');
-    const fresh = verifier();
+    const fresh = verifier({ jwksCooldownMs: 300 });
     await idp.stop();
     const error = await expectAuthnError(fresh.verify(token), ErrorCodes.AUTHN_UNAVAILABLE, token);
     expect(error.retryable).toBe(true);
     await idp.restart();
-    // a failed fetch starts no cooldown: the next request fetches again
+    await verifiesAgain(fresh, token, 5000);
     await expect(fresh.verify(token)).resolves.toEqual({ subject: 'alice', groups: ['oncall-payments'], via: 'oidc' });
   });
 
   test.each<[JwksFault, Partial<OidcConfig>]>([
-    ['http-503', {}],
-    ['not-json', {}],
-    ['hang', { jwksTimeoutMs: 200 }],
+    ['http-503', { jwksCooldownMs: 300 }],
+    ['not-json', { jwksCooldownMs: 300 }],
+    ['hang', { jwksTimeoutMs: 200, jwksCooldownMs: 300 }],
   ])('JWKS endpoint answering %s: retryable ERR_AUTHN_UNAVAILABLE, then recovers', async (fault, overrides) => {
     const token = await idp.tokenFor('alice');
     const fresh = verifier(overrides);
@@ -45,7 +61,7 @@ describe('identity provider outage', () => {
     const error = await expectAuthnError(fresh.verify(token), ErrorCodes.AUTHN_UNAVAILABLE, token);
     expect(error.retryable).toBe(true);
     idp.setJwksFault('none');
-    await expect(fresh.verify(token)).resolves.toMatchObject({ subject: 'alice' });
+    await verifiesAgain(fresh, token, 5000);
   });
 
   test('a cached key set keeps verifying through an outage until jwksCacheMaxAgeMs runs out', async () => {
@@ -56,6 +72,52 @@ describe('identity provider outage', () => {
     await expect(cached.verify(token)).resolves.toMatchObject({ subject: 'alice' });
     await sleep(700);
     await expectAuthnError(cached.verify(token), ErrorCodes.AUTHN_UNAVAILABLE, token);
+  });
+});
+
+describe('a flood while the JWKS endpoint fails costs the IdP at most one fetch per cooldown', () => {
+  const cooldown = 400;
+
+  /** 300 verifications in 30 rounds of 10 concurrent; every one must be refused as unavailable. */
+  async function flood(from: OidcVerifier, tokens: () => Promise<string>): Promise<{ fetches: number; elapsedMs: number }> {
+    const before = idp.jwksRequestCount();
+    const started = Date.now();
+    for (let round = 0; round < 30; round++) {
+      const batch = await Promise.all(Array.from({ length: 10 }, tokens));
+      const outcomes = await Promise.allSettled(batch.map((token) => from.verify(token)));
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect(isJitcaError((outcome as PromiseRejectedResult).reason, ErrorCodes.AUTHN_UNAVAILABLE)).toBe(true);
+      }
+      await sleep(5);
+    }
+    return { fetches: idp.jwksRequestCount() - before, elapsedMs: Date.now() - started };
+  }
+
+  test.each<JwksFault>(['http-503', 'not-json'])('no key set yet, endpoint answering %s: valid and unknown-kid tokens', async (fault) => {
+    const token = await idp.tokenFor('alice');
+    const payload = decodePayload(token);
+    const [issuerKey] = idp.signingKeys();
+    const fresh = verifier({ jwksCooldownMs: cooldown });
+    idp.setJwksFault(fault);
+    let next = 0;
+    const { fetches, elapsedMs } = await flood(fresh, async () => (next++ % 2 === 0 ? token : signedWithIssuerKey(payload, issuerKey!, { kid: randomUUID() })));
+    expect(fetches).toBeGreaterThanOrEqual(1);
+    expect(fetches).toBeLessThanOrEqual(1 + Math.floor(elapsedMs / cooldown));
+  });
+
+  test('a cached key set and a flood of unknown kids: bounded fetches, cached keys keep verifying', async () => {
+    const token = await idp.tokenFor('alice');
+    const payload = decodePayload(token);
+    const [issuerKey] = idp.signingKeys();
+    const cached = verifier({ jwksCooldownMs: cooldown });
+    await expect(cached.verify(token)).resolves.toMatchObject({ subject: 'alice' });
+    idp.setJwksFault('http-503');
+    await sleep(cooldown + 50); // past the cooldown: jose would refetch for every unknown kid
+    const { fetches, elapsedMs } = await flood(cached, () => signedWithIssuerKey(payload, issuerKey!, { kid: randomUUID() }));
+    expect(fetches).toBeGreaterThanOrEqual(1);
+    expect(fetches).toBeLessThanOrEqual(1 + Math.floor(elapsedMs / cooldown));
+    await expect(cached.verify(token)).resolves.toMatchObject({ subject: 'alice' });
   });
 });
 
