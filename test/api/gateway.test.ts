@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { decodePayload, signedTextWithIssuerKey } from '../support/oidc-hostile-tokens.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 describe('the SSH gateway acting for an engineer', () => {
@@ -85,5 +86,17 @@ describe('the SSH gateway acting for an engineer', () => {
     });
     expect(asEngineer.statusCode).toBe(401);
     expect(asEngineer.json().code).toBe('ERR_AUTHN_AUDIENCE');
+  });
+
+  it('refuses an on-behalf-of token naming sub twice (signed by the issuer), writing nothing', async () => {
+    const key0 = api.oidc.signingKeys()[0]!;
+    const header = JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: key0.kid });
+    const claims = JSON.stringify(decodePayload(api.tokens.mallory));
+    const twice = signedTextWithIssuerKey(header, `${claims.slice(0, -1)},"sub":"alice"}`, key0);
+    const before = api.rowCounts();
+    const response = await viaGateway(api.gatewayToken, twice, '/v1/ssh/certificates', { publicKey: key.publicKey, role: 'oncall-payments', reason: 'x' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: 'ERR_AUTHN_MALFORMED', details: { reason: 'duplicate_member', segment: 'payload' } });
+    expect(api.rowCounts()).toEqual(before);
   });
 });
