@@ -33,7 +33,10 @@ export async function buildAppFromConfig(runtime: CaRuntime, config: JitcaConfig
 
 async function engineerVerifier(config: JitcaConfig): Promise<OidcVerifier | undefined> {
   if (config.oidc === undefined) return undefined;
-  return config.oidc.jwksUri === undefined ? discoverOidcVerifier(config.oidc) : createOidcVerifier(config.oidc);
+  // A token that also names the gateway's audience is the gateway's, not an engineer's.
+  const gatewayAudience = config.gateway?.token?.audience;
+  const options = { foreignAudiences: gatewayAudience === undefined ? [] : [gatewayAudience].flat() };
+  return config.oidc.jwksUri === undefined ? discoverOidcVerifier(config.oidc, options) : createOidcVerifier(config.oidc, options);
 }
 
 async function gatewayAuthenticator(config: JitcaConfig): Promise<GatewayAuthenticator | undefined> {

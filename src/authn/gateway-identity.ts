@@ -41,8 +41,8 @@ export interface GatewayAuthenticatorConfig {
   certificates?: GatewayCertificateRule[];
   token?: GatewayTokenConfig;
   /**
-   * The engineer-token audience(s). Given, start-up refuses a gateway audience that overlaps it, so
-   * an engineer token can never pass as a gateway token or the reverse.
+   * The engineer-token audience(s). Given, start-up refuses a gateway audience that overlaps it, and
+   * a gateway token that also names one of them is refused, so no token passes as both.
    */
   engineerAudience?: string | string[];
 }
@@ -133,7 +133,9 @@ export function createGatewayAuthenticator(config: GatewayAuthenticatorConfig, o
   }
   return {
     certificates,
-    tokenVerifier: config.token === undefined ? undefined : createGatewayTokenVerifier(config.token, options),
+    tokenVerifier: config.token === undefined
+      ? undefined
+      : createGatewayTokenVerifier(config.token, { ...options, foreignAudiences: [...audiences(config.engineerAudience), ...(options.foreignAudiences ?? [])] }),
   };
 }
 

@@ -9,6 +9,12 @@ import { resolveJwtVerifierConfig, type JwtVerifierConfig, type ResolvedJwtVerif
 export interface VerifierOptions {
   /** Time for exp/nbf/iat checks (jose's `currentDate`). JWKS cache timing stays on real time. */
   clock?: Clock;
+  /**
+   * The audience(s) of jitca's other kind of token (the gateway's for engineer tokens, and the
+   * reverse). A token naming one of them is that credential too, and is refused as this one: one
+   * token must not be both the gateway's credential and the engineer it speaks for.
+   */
+  foreignAudiences?: readonly string[];
 }
 
 export interface JwtVerifier {
@@ -26,6 +32,7 @@ export interface JwtVerifier {
 export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOptions = {}): JwtVerifier {
   const resolved = resolveJwtVerifierConfig(config);
   const clock = options.clock ?? systemClock;
+  const foreignAudiences = new Set(options.foreignAudiences ?? []);
   const remote = createRemoteJWKSet(resolved.jwksUri, {
     cacheMaxAge: resolved.jwksCacheMaxAgeMs,
     cooldownDuration: resolved.jwksCooldownMs,
@@ -65,10 +72,21 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
       throw authnErrorFromJose(error);
     }
     checkTimes(payload, nowMs / 1000, resolved);
+    checkNotForeign(payload, foreignAudiences);
     return payload;
   }
 
   return { verify, config: resolved };
+}
+
+/** jose accepts a token naming any one accepted audience, whatever else `aud` names. */
+function checkNotForeign(payload: JWTPayload, foreign: ReadonlySet<string>): void {
+  const audiences = payload.aud === undefined ? [] : typeof payload.aud === 'string' ? [payload.aud] : payload.aud;
+  if (audiences.some((audience) => foreign.has(audience))) {
+    throw new JitcaError(ErrorCodes.AUTHN_AUDIENCE, 'the token is also meant for the other kind of jitca caller (engineer or gateway); one token cannot be both', {
+      details: { reason: 'foreign_audience' },
+    });
+  }
 }
 
 /** jose checks `iat` only with maxTokenAge and never caps `exp - iat`; jitca does both. */

@@ -48,7 +48,7 @@ export async function createApiFixture(
     ...(options.policy === undefined ? {} : { policy: options.policy }),
   });
   const oidc = await startOidcProvider({ accounts, audience: API_AUDIENCE });
-  const verifier = createOidcVerifier({ issuer: oidc.issuer, audience: API_AUDIENCE, jwksUri: oidc.jwksUri });
+  const verifier = createOidcVerifier({ issuer: oidc.issuer, audience: API_AUDIENCE, jwksUri: oidc.jwksUri }, { foreignAudiences: [GATEWAY_AUDIENCE] });
   const runtime =
     options.issuanceClock === undefined
       ? ca.runtime

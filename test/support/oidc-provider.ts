@@ -175,7 +175,7 @@ function mapAdapter(): (model: string) => Record<string, (...args: never[]) => P
 /** Loose shapes of the objects oidc-provider passes to configuration functions. */
 interface ProviderCtx {
   body: unknown;
-  oidc?: { entities?: { DeviceCode?: { params?: Record<string, unknown> } }; params?: Record<string, unknown> };
+  oidc?: { entities?: { DeviceCode?: { params?: Record<string, unknown> } }; body?: Record<string, unknown> };
 }
 interface ProviderToken {
   accountId?: string;
@@ -195,9 +195,12 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
 
-  /** A test-only request parameter: from the device authorization request, or the token request. */
+  /**
+   * A test-only request parameter: from the device authorization request (an `extraParams` entry),
+   * or from the token request's form body (the token endpoint takes no extra parameters).
+   */
   function requestParam(ctx: ProviderCtx | undefined, name: string): unknown {
-    return ctx?.oidc?.entities?.DeviceCode?.params?.[name] ?? ctx?.oidc?.params?.[name];
+    return ctx?.oidc?.entities?.DeviceCode?.params?.[name] ?? ctx?.oidc?.body?.[name];
   }
 
   function requestedTtl(ctx: ProviderCtx | undefined): number {
