@@ -5,6 +5,7 @@ import { ErrorCodes, JitcaError } from './errors.ts';
 import type { KeyAlgorithmName } from '../hsm/signer.ts';
 import type { GatewayCertificateRule, GatewayTokenConfig } from './authn/gateway-identity.ts';
 import type { OidcConfig } from './authn/oidc-verifier.ts';
+import { AUTH_FAILURE_LIMIT_DEFAULTS } from './api/auth-failure-limit.ts';
 
 /**
  * The one validated configuration object, built once at start-up from an optional JSON file and
@@ -44,6 +45,10 @@ export interface JitcaConfig {
     port: number;
     /** Certificate requests per identity per minute. */
     rateLimitPerMinute: number;
+    /** Failed or credential-less API requests per client address per minute (src/api/auth-failure-limit.ts). */
+    authFailuresPerMinute: number;
+    /** Loopback peers skip that limit: only when a proxy on the same host speaks for every caller. */
+    authFailuresExemptLoopback: boolean;
     /** pino level; "info" logs every request with its id. */
     logLevel: 'debug' | 'info' | 'warn' | 'error';
     /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
@@ -131,6 +136,8 @@ const fileSchema = {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        authFailuresPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        authFailuresExemptLoopback: { type: 'boolean' },
         logLevel: { enum: ['debug', 'info', 'warn', 'error'] },
         allowPlaintext: { type: 'boolean' },
         tls: {
@@ -262,6 +269,8 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       host: file.server?.host ?? '127.0.0.1',
       port: file.server?.port ?? 8443,
       rateLimitPerMinute: file.server?.rateLimitPerMinute ?? 120,
+      authFailuresPerMinute: file.server?.authFailuresPerMinute ?? AUTH_FAILURE_LIMIT_DEFAULTS.perMinute,
+      authFailuresExemptLoopback: file.server?.authFailuresExemptLoopback ?? AUTH_FAILURE_LIMIT_DEFAULTS.exemptLoopback,
       logLevel: file.server?.logLevel ?? 'info',
       tls: file.server?.tls,
       allowPlaintext: file.server?.allowPlaintext ?? false,

@@ -17,6 +17,7 @@ export async function buildAppFromConfig(runtime: CaRuntime, config: JitcaConfig
     authenticator: createApiAuthenticator(engineers, gateway),
     logger,
     rateLimitPerMinute: config.server.rateLimitPerMinute,
+    authFailureLimit: { perMinute: config.server.authFailuresPerMinute, exemptLoopback: config.server.authFailuresExemptLoopback },
     https:
       tls === undefined
         ? undefined

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
@@ -22,6 +23,8 @@ export interface AppOptions {
   logger?: boolean | { level: string };
   /** Certificate requests per identity per minute (issuance and approvals). */
   rateLimitPerMinute?: number;
+  /** Failed or credential-less requests per client address per minute (auth-failure-limit.ts). */
+  authFailureLimit?: Partial<AuthFailureLimitOptions>;
   /** TLS for the listener; requestCert lets the gateway authenticate with a client certificate. */
   https?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean };
 }
@@ -57,7 +60,10 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
 
   const metrics = createMetrics(() => runtime.store.countRequests('pending'));
   const issuance = { ...runtime.sshIssuance, signer: instrumentSigner(runtime.sshSigner, metrics.hsmSignSeconds) };
-  const authenticated = authenticateHook(options.authenticator);
+  const authenticated = authenticateHook(
+    options.authenticator,
+    createAuthFailureLimiter({ ...AUTH_FAILURE_LIMIT_DEFAULTS, ...options.authFailureLimit }),
+  );
 
   app.setErrorHandler(errorHandler);
   // fastify's default 404 body has no code; an unknown path or method is refused like everything

@@ -1,6 +1,7 @@
-import type { FastifyRequest } from 'fastify';
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
+import type { AuthFailureLimiter } from './auth-failure-limit.ts';
 
 /** Turns an HTTP request into an authenticated identity (OIDC engineer, or gateway acting for one). */
 export interface ApiAuthenticator {
@@ -8,12 +9,42 @@ export interface ApiAuthenticator {
 }
 
 const identities = new WeakMap<FastifyRequest, Identity>();
+/** Requests whose caller (the gateway) proved itself even if the engineer's token it carried did not. */
+const callersAuthenticated = new WeakSet<FastifyRequest>();
 
-/** preHandler: authenticates or ends the request with 401/503; never lets an anonymous one through. */
-export function authenticateHook(authenticator: ApiAuthenticator): (request: FastifyRequest) => Promise<void> {
-  return async (request: FastifyRequest): Promise<void> => {
-    identities.set(request, await authenticator.authenticate(request));
+/**
+ * preHandler: authenticates or ends the request with 401/503; never lets an anonymous one through.
+ * With `failures`, an address that has used up its failed authentications is refused (429) before
+ * its credential is looked at, and each failure of the caller's own credential counts.
+ */
+export function authenticateHook(
+  authenticator: ApiAuthenticator,
+  failures?: AuthFailureLimiter,
+): (request: FastifyRequest, reply?: FastifyReply) => Promise<void> {
+  // fastify always passes the reply; it is optional here so the route plugins' one-argument
+  // preValidation type still accepts this hook.
+  return async (request: FastifyRequest, reply?: FastifyReply): Promise<void> => {
+    const address = request.raw.socket.remoteAddress;
+    try {
+      failures?.admit(address);
+    } catch (error) {
+      const retryAfter = isJitcaError(error) ? error.details?.['retryAfterSeconds'] : undefined;
+      if (typeof retryAfter === 'number') reply?.header('retry-after', String(retryAfter));
+      throw error;
+    }
+    try {
+      identities.set(request, await authenticator.authenticate(request));
+    } catch (error) {
+      // A gateway relaying an engineer's expired token has not failed to authenticate itself.
+      if (!callersAuthenticated.has(request)) failures?.recordFailure(address);
+      throw error;
+    }
   };
+}
+
+/** Called once the caller's own credential verified (the gateway, before the token it carries). */
+export function noteCallerAuthenticated(request: FastifyRequest): void {
+  callersAuthenticated.add(request);
 }
 
 export function identityOf(request: FastifyRequest): Identity {

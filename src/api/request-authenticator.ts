@@ -11,7 +11,7 @@ import {
 import type { OidcVerifier } from '../authn/oidc-verifier.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
-import type { ApiAuthenticator } from './authenticate.ts';
+import { noteCallerAuthenticated, type ApiAuthenticator } from './authenticate.ts';
 
 /**
  * Engineers present their own OIDC token (Authorization: Bearer). The SSH gateway authenticates as
@@ -29,6 +29,7 @@ export function createApiAuthenticator(engineers: OidcVerifier | undefined, gate
       if (onBehalfOf === undefined) return engineers.verify(bearerToken(authorization));
       if (gateway === undefined) throw new JitcaError(ErrorCodes.AUTHN_GATEWAY_NOT_ALLOWED, 'this CA accepts no gateway');
       const service = await resolveGatewayIdentity(gatewayCredential(request, gateway, authorization), gateway);
+      noteCallerAuthenticated(request);
       const engineer = await engineers.verify(bearerToken(`Bearer ${onBehalfOf}`));
       return actOnBehalf(service, engineer);
     },

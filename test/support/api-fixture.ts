@@ -36,6 +36,8 @@ export interface ApiFixture {
 export async function createApiFixture(
   options: {
     rateLimitPerMinute?: number;
+    /** Failed authentications per client address per minute, and whether loopback is exempt. */
+    authFailureLimit?: { perMinute?: number; exemptLoopback?: boolean };
     issuanceClock?: Clock;
     /** store config, e.g. { postgresUrl }; rowCounts() reads SQLite only */
     store?: Record<string, unknown>;
@@ -63,6 +65,7 @@ export async function createApiFixture(
     ),
     logger: false,
     rateLimitPerMinute: options.rateLimitPerMinute,
+    ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
