@@ -39,9 +39,10 @@ export interface JwtVerifierConfig {
    */
   jwksCacheMaxAgeMs?: number;
   /**
-   * Minimum time between refetches triggered by an unknown `kid`. Small enough that a token from a
-   * freshly rotated issuer key verifies within seconds; large enough that a flood of tokens with
-   * random `kid`s costs the issuer at most one request per period.
+   * Minimum time between two fetches of the key set, whatever the first one's outcome
+   * (jwks-fetch-gate.ts). Small enough that a token from a freshly rotated issuer key verifies
+   * within seconds; large enough that a flood of tokens with random `kid`s, or any traffic while the
+   * issuer fails, costs the issuer at most one request per period.
    */
   jwksCooldownMs?: number;
   /** Timeout for one key-set fetch. */
