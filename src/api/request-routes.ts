@@ -3,6 +3,7 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { approveRequest, denyRequest } from '../issuance/approve-request.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { expireIfDue, requesterOf, requireRequest } from '../issuance/request-lifecycle.ts';
+import { gatewayMayActOn } from '../policy/gateway.ts';
 import type { Identity } from '../policy/types.ts';
 import type { StoredRequest } from '../store/types.ts';
 import { identityOf } from './authenticate.ts';
@@ -127,12 +128,21 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
  * The requester and the role's approvers may see a request; nobody else learns it exists. Every
  * route on a request asks this first: approve, deny and the certificate fetch would otherwise tell
  * an outsider who holds an id (a key ID names it) that it exists, its state, its role and who
- * approves it.
+ * approves it. Then, for those who may see it, the role's allowGateway (policy/gateway.ts): a
+ * gateway acting for them is refused on every route of a role that does not accept it.
  */
 async function visibleRequest(issuance: SshIssuanceContext, identity: Identity, id: string): Promise<StoredRequest> {
   const stored = await expireIfDue(issuance, await requireRequest(issuance.store, id));
-  if (requesterOf(stored).subject === identity.subject) return stored;
+  if (!maySee(issuance, identity, stored)) {
+    throw new JitcaError(ErrorCodes.REQUEST_NOT_FOUND, `request ${id} does not exist`, { details: { requestId: id } });
+  }
+  const gateway = gatewayMayActOn(issuance.policy, identity, stored.role);
+  if (!gateway.ok) throw new JitcaError(ErrorCodes.POLICY_DENIED, gateway.message, { details: { rule: gateway.rule, requestId: id } });
+  return stored;
+}
+
+function maySee(issuance: SshIssuanceContext, identity: Identity, stored: StoredRequest): boolean {
+  if (requesterOf(stored).subject === identity.subject) return true;
   const role = issuance.policy.roles.find((candidate) => candidate.name === stored.role);
-  if (role?.approval.mode === 'manual' && role.approval.approverGroups.some((group) => identity.groups.includes(group))) return stored;
-  throw new JitcaError(ErrorCodes.REQUEST_NOT_FOUND, `request ${id} does not exist`, { details: { requestId: id } });
+  return role?.approval.mode === 'manual' && role.approval.approverGroups.some((group) => identity.groups.includes(group));
 }

@@ -3,6 +3,7 @@
  * approve themselves and one person cannot approve twice (the seeds' approval matrix: "两人会签",
  * two distinct signatures, for kubectl debug).
  */
+import { gatewayMayActOn } from './gateway.ts';
 import type { Identity, Policy } from './types.ts';
 
 export type ApprovalCheck = { ok: true } | { ok: false; rule: string; message: string };
@@ -20,6 +21,8 @@ export function canApprove(
   if (approval.mode !== 'manual') {
     return refuse('approval.not-required', `role ${found.name} is approved automatically; there is nothing to approve`);
   }
+  const gateway = gatewayMayActOn(policy, approver, found.name);
+  if (!gateway.ok) return refuse(gateway.rule, gateway.message);
   if (approver.subject === requester) {
     return refuse('approval.self', `${approver.subject} requested this certificate and cannot approve it`);
   }

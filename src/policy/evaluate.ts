@@ -6,6 +6,7 @@
  */
 import { cidrWithinAny } from './cidr.ts';
 import { formatDuration } from './duration.ts';
+import { gatewayMayActOn } from './gateway.ts';
 import { SCOPE_WILDCARD } from './patterns.ts';
 import { echo, findRequestProblem } from './request-shape.ts';
 import type { Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant, SubjectKey } from './types.ts';
@@ -28,12 +29,8 @@ export function evaluateSshRequest(
   const role = selected;
   const notes: string[] = [];
 
-  if (identity.via === 'gateway' && role.allowGateway !== true) {
-    return deny(
-      'role.gateway',
-      `role ${role.name} does not accept requests made through the SSH gateway; request it directly`,
-    );
-  }
+  const gateway = gatewayMayActOn(policy, identity, role.name);
+  if (!gateway.ok) return deny(gateway.rule, gateway.message);
 
   // sshd enforces verify-required only on signatures from FIDO keys (auth2-pubkey.c checks it inside
   // "if (sig_details != NULL)", which only sk-* keys produce): on any other key the option is

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { testPolicy } from '../support/ca-fixture.ts';
 import { decodePayload, signedTextWithIssuerKey } from '../support/oidc-hostile-tokens.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
@@ -12,7 +13,18 @@ describe('the SSH gateway acting for an engineer', () => {
   let key: TempSshKey;
 
   beforeAll(async () => {
-    api = await createApiFixture();
+    // testPolicy plus a manual role that accepts the gateway: the control for the refusals below.
+    const gatewayReviewed = {
+      name: 'gateway-reviewed',
+      groups: ['sre'],
+      principals: ['reviewed-debug'],
+      maxTtlSeconds: 900,
+      scope: { clusters: ['prod'], namespaces: ['*'] },
+      extensions: ['permit-pty'],
+      approval: { mode: 'manual', approverGroups: ['sre-leads'], approvals: 1 },
+      allowGateway: true,
+    };
+    api = await createApiFixture({ policy: { ...testPolicy, roles: [...testPolicy.roles, gatewayReviewed] } });
     key = createTempSshKey('jitca-gateway-');
   });
   afterAll(async () => {
@@ -57,6 +69,73 @@ describe('the SSH gateway acting for an engineer', () => {
     // oncall-payments allows the gateway: a Kubernetes certificate is issued to alice.
     const kube = await viaGateway(api.gatewayToken, api.tokens.alice, '/v1/x509/certificates', { csr });
     expect(kube.statusCode).toBe(201);
+  });
+
+  const gatewayCall = (engineerToken: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+    api.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${api.gatewayToken}`, 'x-jitca-on-behalf-of': engineerToken },
+      ...(payload === undefined ? {} : { payload }),
+    });
+  const direct = (token: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+    api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) });
+
+  it('refuses every route on a request of a role without allowGateway: create, read, approve, deny, fetch, revoke', async () => {
+    const asked = { publicKey: key.publicKey, role: 'break-glass', scope: { cluster: 'prod', namespace: 'payments' }, reason: 'prod down' };
+    const created = await direct(api.tokens.dave, 'POST', '/v1/ssh/certificates', asked);
+    expect(created.statusCode).toBe(202);
+    const id = created.json().requestId as string;
+    const refused = (response: { statusCode: number; json(): unknown }, what: string) => {
+      expect(response.statusCode, what).toBe(403);
+      expect(response.json(), what).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'role.gateway' } });
+    };
+
+    const before = api.rowCounts();
+    refused(await gatewayCall(api.tokens.dave, 'POST', '/v1/ssh/certificates', asked), 'create');
+    expect(api.rowCounts().audit_log).toBe(before.audit_log + 1); // the create denial is audited, as every denial
+    const pending = api.rowCounts();
+    refused(await gatewayCall(api.tokens.bob, 'GET', `/v1/requests/${id}`), 'read, approver');
+    refused(await gatewayCall(api.tokens.dave, 'GET', `/v1/requests/${id}`), 'read, requester');
+    refused(await gatewayCall(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'first' }), 'approve');
+    refused(await gatewayCall(api.tokens.bob, 'POST', `/v1/requests/${id}/deny`, { reason: 'no' }), 'deny, approver');
+    refused(await gatewayCall(api.tokens.dave, 'POST', `/v1/requests/${id}/deny`, { reason: 'withdrawn' }), 'deny, requester');
+    refused(await gatewayCall(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`), 'fetch, pending');
+    expect(api.rowCounts()).toEqual(pending);
+
+    // The reported attack: one approval given directly, the second through the gateway.
+    expect((await direct(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'INC-7' })).statusCode).toBe(200);
+    const afterFirst = api.rowCounts();
+    refused(await gatewayCall(api.tokens.carol, 'POST', `/v1/requests/${id}/approve`, { reason: 'INC-7' }), 'second approval');
+    expect(api.rowCounts()).toEqual(afterFirst);
+    expect((await api.ca.runtime.store.getRequest(id))?.state).toBe('pending');
+    expect((await direct(api.tokens.carol, 'POST', `/v1/requests/${id}/approve`, { reason: 'INC-7' })).statusCode).toBe(201);
+
+    // Issued: the requester collects it only directly, and the gateway cannot revoke it.
+    refused(await gatewayCall(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`), 'fetch, issued');
+    const fetched = await direct(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`);
+    expect(fetched.statusCode).toBe(200);
+    const issued = api.rowCounts();
+    const revoke = await gatewayCall(api.tokens.dave, 'POST', `/v1/ssh/certificates/${fetched.json().serial}/revoke`, { reason: 'done' });
+    expect(revoke.statusCode).toBe(403);
+    expect(revoke.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'revoke.gateway' } });
+    expect(api.rowCounts()).toEqual(issued);
+  });
+
+  it('lets the gateway approve and collect for a manual role that accepts it', async () => {
+    const created = await gatewayCall(api.tokens.dave, 'POST', '/v1/ssh/certificates', {
+      publicKey: key.publicKey,
+      role: 'gateway-reviewed',
+      scope: { cluster: 'prod', namespace: 'payments' },
+      reason: 'gateway session',
+    });
+    expect(created.statusCode).toBe(202);
+    const id = created.json().requestId as string;
+    expect((await gatewayCall(api.tokens.bob, 'GET', `/v1/requests/${id}`)).statusCode).toBe(200);
+    expect((await gatewayCall(api.tokens.bob, 'POST', `/v1/requests/${id}/approve`, { reason: 'ok' })).statusCode).toBe(201);
+    const fetched = await gatewayCall(api.tokens.dave, 'GET', `/v1/requests/${id}/certificate`);
+    expect(fetched.statusCode).toBe(200);
+    expect(parseCertificate(fetched.json().certificate).principals).toEqual(['reviewed-debug']);
   });
 
   it('refuses a repeated X-Jitca-On-Behalf-Of or Authorization header, writing nothing', async () => {

@@ -40,6 +40,13 @@ describe('canApprove', () => {
     if (!result.ok) expect(result.message).toContain('sre-leads');
   });
 
+  it('the gateway acting for an approver approves only roles that accept the gateway (role.gateway)', () => {
+    const carolViaGateway = { ...carol, via: 'gateway' as const, actingFor: 'jitca-ssh-gateway' };
+    expect(canApprove(policy, 'break-glass', carolViaGateway, 'bob', ['dave'])).toMatchObject({ ok: false, rule: 'role.gateway' });
+    const accepting = policyOf(role({ name: 'reviewed', groups: ['sre'], allowGateway: true, approval: { mode: 'manual', approverGroups: ['sre-leads'], approvals: 1 } }));
+    expect(canApprove(accepting, 'reviewed', carolViaGateway, 'bob', [])).toEqual({ ok: true });
+  });
+
   it('one person cannot count twice (approval.duplicate)', () => {
     expect(canApprove(policy, 'break-glass', carol, 'bob', ['carol'])).toMatchObject({ ok: false, rule: 'approval.duplicate' });
   });
