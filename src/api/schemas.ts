@@ -1,4 +1,4 @@
-import { MAX_REASON_LENGTH, REASON_PATTERN } from '../policy/patterns.ts';
+import { reasonSchema } from '../policy/reason.ts';
 
 /**
  * JSON Schemas for every body and reply (schema-first: fastify validates requests and serializes
@@ -36,7 +36,7 @@ export const sshCertificateRequestSchema = {
     scope: scopeSchema,
     commands: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 1024 } },
     sourceAddresses: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 64 } },
-    reason: { type: 'string', minLength: 1, maxLength: 1024, description: 'why access is needed (audited)' },
+    reason: reasonSchema,
   },
 } as const;
 
@@ -90,13 +90,13 @@ export const requestIdParamsSchema = {
 
 /**
  * Approvals, denials and revocations: the reason is audited, so it is held to the rule a request's
- * reason is (policy/patterns.ts): tab and newline allowed, no other control character.
+ * reason is (policy/reason.ts, which the revocation code and the CLI apply too).
  */
 export const reasonBodySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['reason'],
-  properties: { reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH, pattern: REASON_PATTERN } },
+  properties: { reason: reasonSchema },
 } as const;
 
 export const requestStatusReplySchema = {

@@ -1,9 +1,7 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { findReasonProblem } from '../policy/reason.ts';
 import type { Identity } from '../policy/types.ts';
 import type { Store, StoredCertificate } from '../store/types.ts';
-
-/** Longest reason kept with a revocation (it goes into the audit record). */
-const MAX_REASON = 1024;
 
 /**
  * Withdraws an issued SSH user certificate before it expires: the revocation and its audit
@@ -24,10 +22,9 @@ export async function revokeSshCertificate(
   reason: string,
   authorize: (holder: string) => void = () => undefined,
 ): Promise<StoredCertificate> {
-  if (typeof reason !== 'string' || reason.trim().length === 0 || reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)) {
-    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `a revocation needs a reason of 1 to ${MAX_REASON} characters without control characters`, {
-      details: { field: 'reason' },
-    });
+  const reasonProblem = findReasonProblem(reason);
+  if (reasonProblem !== undefined) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `a revocation needs a reason: ${reasonProblem}`, { details: { field: 'reason' } });
   }
   const certificate = await store.findCertificateBySerial(serial);
   if (certificate === undefined) {

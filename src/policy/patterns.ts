@@ -29,8 +29,11 @@ export const GROUP_PATTERN = '^[^\\s,\\u0000-\\u001f\\u007f]+$';
 export const PRINCIPAL_PATTERN = '^[^\\s,\\u0000-\\u001f\\u007f]+$';
 /** A command is one line run by the gateway: no newline, NUL or other control characters. */
 export const COMMAND_PATTERN = '^[^\\u0000-\\u001f\\u007f]+$';
-/** Reasons may span lines (tab and newline allowed), nothing else from C0/DEL. */
-export const REASON_PATTERN = '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$';
+/**
+ * Reasons may span lines (tab and newline allowed), nothing else from C0/DEL, and must hold one
+ * character that is not whitespace: an audited reason of "   " says nothing. See reason.ts.
+ */
+export const REASON_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$';
 /** Lower-case DNS name of two or more labels (RFC 1123 §2.1), used as "name@domain" suffix. */
 export const DNS_NAME_PATTERN =
   '^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$';

@@ -4,17 +4,16 @@
  * reach the certificate is checked against the same patterns the policy schema uses (patterns.ts).
  */
 import { parseCidr } from './cidr.ts';
+import { findReasonProblem } from './reason.ts';
 import {
   CLUSTER_PATTERN,
   COMMAND_PATTERN,
   MAX_COMMAND_LENGTH,
   MAX_LIST_ITEMS,
   MAX_PRINCIPAL_LENGTH,
-  MAX_REASON_LENGTH,
   NAMESPACE_PATTERN,
   OBJECT_NAME_PATTERN,
   PRINCIPAL_PATTERN,
-  REASON_PATTERN,
   ROLE_NAME_PATTERN,
   compilePattern,
 } from './patterns.ts';
@@ -29,7 +28,6 @@ const SCOPE_FIELDS: Readonly<Record<string, { pattern: RegExp; what: string }>> 
 const ROLE_NAME = compilePattern(ROLE_NAME_PATTERN);
 const PRINCIPAL = compilePattern(PRINCIPAL_PATTERN);
 const COMMAND = compilePattern(COMMAND_PATTERN);
-const REASON = compilePattern(REASON_PATTERN);
 
 /** A message describing the first malformed value, or undefined when the request is well formed. */
 export function findRequestProblem(request: unknown): string | undefined {
@@ -81,8 +79,7 @@ export function findRequestProblem(request: unknown): string | undefined {
   if (sourceProblem !== undefined) return sourceProblem;
   if (reason !== undefined) {
     if (typeof reason !== 'string') return `reason must be text, got ${describe(reason)}`;
-    if (reason.length > MAX_REASON_LENGTH) return `reason is longer than ${MAX_REASON_LENGTH} characters`;
-    if (!REASON.test(reason)) return 'reason contains control characters other than tab and newline';
+    return findReasonProblem(reason);
   }
   return undefined;
 }

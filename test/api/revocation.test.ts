@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_REASON_LENGTH } from '../../src/policy/patterns.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
@@ -60,6 +61,20 @@ describe('POST /v1/ssh/certificates/{serial}/revoke', () => {
       writeFileSync(file, `${certificate}\n`);
       expect(spawnSync('ssh-keygen', ['-Q', '-f', krlFile, file], { encoding: 'utf8' }).stdout).toMatch(/REVOKED/);
     }
+  });
+
+  it('takes every reason the schema takes (tab, newline, astral characters up to the limit), and refuses whitespace alone at the schema', async () => {
+    for (const reason of ['laptop\tlost', 'INC-11:\n\tkey on a shared host', '\u{1F511}'.repeat(MAX_REASON_LENGTH)]) {
+      const { serial } = await issueForAlice();
+      const response = await revoke(api.tokens.alice, serial, { reason });
+      expect(response.statusCode, JSON.stringify(reason).slice(0, 30)).toBe(200);
+    }
+    const { serial } = await issueForAlice();
+    const before = api.rowCounts();
+    const blank = await revoke(api.tokens.alice, serial, { reason: ' \t\n' });
+    expect(blank.statusCode).toBe(400);
+    expect(blank.json()).toMatchObject({ code: 'ERR_REQUEST_INVALID', details: { path: '/reason' } });
+    expect(api.rowCounts()).toEqual(before);
   });
 
   it('refuses others, the gateway, a second revocation, unknown and malformed serials, each with its code and nothing written', async () => {
