@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { exitQuietlyWhenStdoutCloses } from './closed-pipe.ts';
 import { reportAndExit } from './common.ts';
 
 /**
@@ -39,6 +40,8 @@ const program = new Command('jitca')
   .option('--config <file>', 'configuration file (JSON)')
   .option('--data-dir <dir>', 'data directory for the embedded token, store and policy (default ./data)')
   .showHelpAfterError();
+
+exitQuietlyWhenStdoutCloses(reportAndExit);
 
 try {
   const name = commandName(process.argv.slice(2));
