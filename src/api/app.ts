@@ -6,7 +6,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
-import { authenticateHook, rateLimitKey, type ApiAuthenticator } from './authenticate.ts';
+import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerStrictJsonParser } from './json-body.ts';
@@ -21,7 +21,7 @@ import { registerTrustRoutes } from './trust.ts';
 export interface AppOptions {
   authenticator: ApiAuthenticator;
   logger?: boolean | { level: string };
-  /** Certificate requests per identity per minute (issuance and approvals). */
+  /** Requests per identity per minute, counted together over every route that acts for a person. */
   rateLimitPerMinute?: number;
   /** Failed or credential-less requests per client address per minute (auth-failure-limit.ts). */
   authFailureLimit?: Partial<AuthFailureLimitOptions>;
@@ -92,7 +92,8 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   app.register(swagger, { openapi: { info: { title: 'jitca', version: '1' } } });
   app.register(rateLimit, {
     global: false,
-    hook: 'preHandler',
+    max: options.rateLimitPerMinute ?? 120,
+    timeWindow: 60_000,
     keyGenerator: (request: FastifyRequest) => rateLimitKey(request),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
@@ -100,12 +101,6 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
       message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
     }),
   });
-  // Authentication runs at preValidation, before the body is judged, so the rate limit
-  // (preHandler) keys on the person.
-  const routeConfig = { rateLimit: { max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 } };
-  app.register(sshRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
-  app.register(requestRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
-  app.register(revocationRoutes({ issuance, metrics, preValidation: authenticated, routeConfig }));
   const x509Issuance = {
     policy: runtime.policy,
     store: runtime.store,
@@ -114,7 +109,22 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     signerName: runtime.config.kubernetes.signerName,
     backdateSeconds: runtime.config.ssh.backdateSeconds,
   };
-  app.register(x509Routes({ issuance: x509Issuance, metrics, preValidation: authenticated, routeConfig }));
+  app.register(async (personal) => {
+    // One budget per person across every route that acts for one. A limit set in each route's
+    // config gets a counter of its own (@fastify/rate-limit gives every such route a child store),
+    // so a person had the limit once per route; rateLimit() without options shares the plugin's
+    // one store. Counted right after authentication, before the body is judged, so a request the
+    // schema or policy refuses (and a denial is audited) spends the budget as an accepted one does.
+    const countAgainstPerson = personal.rateLimit();
+    const preValidation: IdentityHook = async (request, reply) => {
+      await authenticated(request, reply);
+      await countAgainstPerson.call(personal, request, reply);
+    };
+    personal.register(sshRoutes({ issuance, metrics, preValidation }));
+    personal.register(requestRoutes({ issuance, metrics, preValidation }));
+    personal.register(revocationRoutes({ issuance, metrics, preValidation }));
+    personal.register(x509Routes({ issuance: x509Issuance, metrics, preValidation }));
+  });
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -8,6 +8,9 @@ export interface ApiAuthenticator {
   authenticate(request: FastifyRequest): Promise<Identity>;
 }
 
+/** What every route that acts for a person runs before its body is judged (app.ts builds it). */
+export type IdentityHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
 const identities = new WeakMap<FastifyRequest, Identity>();
 /** Requests whose caller (the gateway) proved itself even if the engineer's token it carried did not. */
 const callersAuthenticated = new WeakSet<FastifyRequest>();
@@ -20,16 +23,14 @@ const callersAuthenticated = new WeakSet<FastifyRequest>();
 export function authenticateHook(
   authenticator: ApiAuthenticator,
   failures?: AuthFailureLimiter,
-): (request: FastifyRequest, reply?: FastifyReply) => Promise<void> {
-  // fastify always passes the reply; it is optional here so the route plugins' one-argument
-  // preValidation type still accepts this hook.
-  return async (request: FastifyRequest, reply?: FastifyReply): Promise<void> => {
+): IdentityHook {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const address = request.raw.socket.remoteAddress;
     try {
       failures?.admit(address);
     } catch (error) {
       const retryAfter = isJitcaError(error) ? error.details?.['retryAfterSeconds'] : undefined;
-      if (typeof retryAfter === 'number') reply?.header('retry-after', String(retryAfter));
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       throw error;
     }
     try {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { approveRequest, denyRequest } from '../issuance/approve-request.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
@@ -6,7 +6,7 @@ import { expireIfDue, requesterOf, requireRequest } from '../issuance/request-li
 import { gatewayMayActOn } from '../policy/gateway.ts';
 import type { Identity } from '../policy/types.ts';
 import type { StoredRequest } from '../store/types.ts';
-import { identityOf } from './authenticate.ts';
+import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import {
   approvalIssuedReplySchema,
@@ -21,9 +21,8 @@ import {
 export interface RequestRoutesOptions {
   issuance: SshIssuanceContext;
   metrics: ApiMetrics;
-  preValidation: (request: FastifyRequest) => Promise<void>;
-  /** Route config shared by these routes (the per-identity rate limit). */
-  routeConfig: Record<string, unknown>;
+  /** Authenticates the person and counts the request against their rate limit (app.ts). */
+  preValidation: IdentityHook;
 }
 
 type IdParams = { Params: { id: string } };
@@ -34,7 +33,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
   return async (app) => {
     app.get<IdParams>(
       '/v1/requests/:id',
-      { preValidation: options.preValidation, config: options.routeConfig, schema: { params: requestIdParamsSchema, response: { 200: requestStatusReplySchema, ...errorResponses } } },
+      { preValidation: options.preValidation, schema: { params: requestIdParamsSchema, response: { 200: requestStatusReplySchema, ...errorResponses } } },
       async (request) => {
         const stored = await visibleRequest(issuance, identityOf(request), request.params.id);
         const approvals = (await issuance.store.listApprovals(stored.id)).map((approval) => approval.approver);
@@ -55,7 +54,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       '/v1/requests/:id/approve',
       {
         preValidation: options.preValidation,
-        config: options.routeConfig,
+       
         schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { 200: pendingReplySchema, 201: approvalIssuedReplySchema, ...errorResponses } },
       },
       async (request, reply) => {
@@ -77,7 +76,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
 
     app.post<IdParams & { Body: { reason: string } }>(
       '/v1/requests/:id/deny',
-      { preValidation: options.preValidation, config: options.routeConfig, schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { ...errorResponses } } },
+      { preValidation: options.preValidation, schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { ...errorResponses } } },
       async (request, reply) => {
         const identity = identityOf(request);
         await visibleRequest(issuance, identity, request.params.id);
@@ -90,7 +89,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       '/v1/requests/:id/certificate',
       {
         preValidation: options.preValidation,
-        config: options.routeConfig,
+       
         schema: { params: requestIdParamsSchema, response: { 200: issuedReplySchema, 202: pendingReplySchema, ...errorResponses } },
       },
       async (request, reply) => {

@@ -1,17 +1,17 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { revokeSshCertificate } from '../issuance/revoke-ssh-certificate.ts';
 import { canRevoke } from '../policy/revocation.ts';
-import { identityOf } from './authenticate.ts';
+import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { errorResponses, reasonBodySchema } from './schemas.ts';
 
 export interface RevocationRoutesOptions {
   issuance: SshIssuanceContext;
   metrics: ApiMetrics;
-  preValidation: (request: FastifyRequest) => Promise<void>;
-  routeConfig: Record<string, unknown>;
+  /** Authenticates the person and counts the request against their rate limit (app.ts). */
+  preValidation: IdentityHook;
 }
 
 const serialParamsSchema = {
@@ -43,7 +43,7 @@ export function revocationRoutes(options: RevocationRoutesOptions): FastifyPlugi
       '/v1/ssh/certificates/:serial/revoke',
       {
         preValidation: options.preValidation,
-        config: options.routeConfig,
+       
         schema: {
           summary: 'Revoke an SSH user certificate before it expires',
           params: serialParamsSchema,

@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { issueSshCertificate, type SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
-import { identityOf } from './authenticate.ts';
+import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { errorResponses, issuedReplySchema, pendingReplySchema, sshCertificateRequestSchema } from './schemas.ts';
 
@@ -20,9 +20,8 @@ interface SshCertificateBody {
 export interface SshRoutesOptions {
   issuance: SshIssuanceContext;
   metrics: ApiMetrics;
-  preValidation: (request: FastifyRequest) => Promise<void>;
-  /** Route config shared by these routes (the per-identity rate limit). */
-  routeConfig: Record<string, unknown>;
+  /** Authenticates the person and counts the request against their rate limit (app.ts). */
+  preValidation: IdentityHook;
 }
 
 /** POST /v1/ssh/certificates: 201 issued, 202 pending approval, 403 denied naming the rule. */
@@ -32,7 +31,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
       '/v1/ssh/certificates',
       {
         preValidation: options.preValidation,
-        config: options.routeConfig,
+       
         schema: {
           summary: 'Request a short-lived SSH user certificate',
           body: sshCertificateRequestSchema,

@@ -1,16 +1,16 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { issueX509ClientCertificate, type X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
-import { identityOf } from './authenticate.ts';
+import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { errorResponses, scopeSchema } from './schemas.ts';
 
 export interface X509RoutesOptions {
   issuance: X509IssuanceContext;
   metrics: ApiMetrics;
-  preValidation: (request: FastifyRequest) => Promise<void>;
-  routeConfig: Record<string, unknown>;
+  /** Authenticates the person and counts the request against their rate limit (app.ts). */
+  preValidation: IdentityHook;
 }
 
 const x509RequestSchema = {
@@ -46,7 +46,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
       '/v1/x509/certificates',
       {
         preValidation: options.preValidation,
-        config: options.routeConfig,
+       
         schema: { summary: 'Request a short-lived Kubernetes client certificate', body: x509RequestSchema, response: { 201: x509ReplySchema, ...errorResponses } },
       },
       async (request, reply) => {

@@ -180,3 +180,42 @@ describe('per-identity rate limit', () => {
     expect((await ask(api.tokens.bob)).statusCode).toBe(400);
   });
 });
+
+describe('one per-identity budget across every route', () => {
+  let api: ApiFixture;
+  let key: TempSshKey;
+  beforeAll(async () => {
+    api = await createApiFixture({ rateLimitPerMinute: 5 });
+    key = createTempSshKey('jitca-api-budget-');
+  });
+  afterAll(async () => {
+    await api?.close();
+    key?.cleanup();
+  });
+
+  it('counts denials, schema refusals and reads on any route together, then answers 429 on all of them', async () => {
+    const as = (token: string, method: 'GET' | 'POST', url: string, payload?: unknown) =>
+      api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+    const unknown = `/v1/requests/req_${'0'.repeat(32)}`;
+    const denied = { publicKey: key.publicKey, role: 'break-glass', reason: 'r' };
+    const spent = [
+      (await as(api.tokens.alice, 'POST', '/v1/ssh/certificates', denied)).statusCode, // policy denial, audited
+      (await as(api.tokens.alice, 'POST', `${unknown}/approve`, {})).statusCode, // no reason: refused by the schema
+      (await as(api.tokens.alice, 'POST', `${unknown}/deny`, { reason: 'no' })).statusCode,
+      (await as(api.tokens.alice, 'GET', unknown)).statusCode,
+      (await as(api.tokens.alice, 'POST', '/v1/ssh/certificates/12345/revoke', { reason: 'lost' })).statusCode,
+    ];
+    expect(spent).toEqual([403, 400, 404, 404, 404]);
+    for (const [method, url, payload] of [
+      ['POST', '/v1/ssh/certificates', denied],
+      ['POST', '/v1/x509/certificates', { csr: 'x' }],
+      ['GET', `${unknown}/certificate`, undefined],
+      ['POST', `${unknown}/approve`, {}],
+    ] as const) {
+      const limited = await as(api.tokens.alice, method, url, payload);
+      expect(limited.statusCode, url).toBe(429);
+      expect(limited.json().code).toBe('ERR_RATE_LIMITED');
+    }
+    expect((await as(api.tokens.bob, 'GET', unknown)).statusCode).toBe(404);
+  });
+});
