@@ -1,3 +1,4 @@
+import { MAX_CIDR_LENGTH, MAX_COMMAND_LENGTH, MAX_LIST_ITEMS, MAX_PRINCIPAL_LENGTH } from '../policy/patterns.ts';
 import { reasonSchema } from '../policy/reason.ts';
 
 /**
@@ -5,7 +6,6 @@ import { reasonSchema } from '../policy/reason.ts';
  * replies from these, and @fastify/swagger publishes them as /openapi.json). Every object is
  * closed (additionalProperties: false): unknown fields are a 400, not silently dropped.
  */
-const shortString = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
 export const errorReplySchema = {
   $id: 'ErrorReply',
@@ -18,24 +18,42 @@ export const errorReplySchema = {
   },
 } as const;
 
+/**
+ * The scope a request names, to Kubernetes' own limits: cluster names are jitca's token of at most
+ * 63 characters (CLUSTER_PATTERN), namespaces RFC 1123 labels (63), pods and nodes RFC 1123
+ * subdomains (253). The patterns themselves are evaluate's business.
+ */
 export const scopeSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { cluster: shortString, namespace: shortString, pod: shortString, node: shortString },
+  properties: {
+    cluster: { type: 'string', minLength: 1, maxLength: 63 },
+    namespace: { type: 'string', minLength: 1, maxLength: 63 },
+    pod: { type: 'string', minLength: 1, maxLength: 253 },
+    node: { type: 'string', minLength: 1, maxLength: 253 },
+  },
 } as const;
 
+/**
+ * Each field is bounded by what a real request needs (the shared bounds in policy/patterns.ts say
+ * why), not by the body limit: a request policy refuses is still audited, so these bounds are what
+ * one refused request can cost (SECURITY.md, "Audit growth"). Patterns are evaluate's business.
+ */
 export const sshCertificateRequestSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['publicKey', 'reason'],
   properties: {
-    publicKey: { type: 'string', minLength: 1, maxLength: 16384, description: 'authorized_keys line of the key to certify' },
-    role: { type: 'string', minLength: 1, maxLength: 63 },
-    principals: { type: 'array', maxItems: 32, items: shortString },
-    ttl: { type: 'string', minLength: 1, maxLength: 32, description: 'lifetime such as 30m; capped or refused by the role' },
+    // The largest key OpenSSH makes is RSA-16384: its authorized_keys line is 2,772 characters
+    // before the comment, which is dropped when stored.
+    publicKey: { type: 'string', minLength: 1, maxLength: 4096, description: 'authorized_keys line of the key to certify' },
+    role: { type: 'string', minLength: 1, maxLength: 63, description: 'a role name (ROLE_NAME_PATTERN: at most 63 characters)' },
+    principals: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: MAX_PRINCIPAL_LENGTH } },
+    // "1h30m", "86400s": no real lifetime needs more (roles cap it at a day).
+    ttl: { type: 'string', minLength: 1, maxLength: 16, description: 'lifetime such as 30m; capped or refused by the role' },
     scope: scopeSchema,
-    commands: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 1024 } },
-    sourceAddresses: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 64 } },
+    commands: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: MAX_COMMAND_LENGTH } },
+    sourceAddresses: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: MAX_CIDR_LENGTH } },
     reason: reasonSchema,
   },
 } as const;

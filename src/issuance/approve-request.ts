@@ -10,6 +10,7 @@ import {
   type SshIssuanceContext,
   type SshIssuanceResult,
 } from './issue-ssh-certificate.ts';
+import { boundedDenialEvent } from './denial-record.ts';
 import { expireIfDue, requesterOf, requireRequest } from './request-lifecycle.ts';
 
 export type ApprovalResult =
@@ -108,7 +109,7 @@ export function approveRequest(
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
         approval: { approver: approver.subject },
-        event: auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers, reason }),
+        event: boundedDenialEvent(auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers, reason })),
       });
       throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
     }

@@ -7,6 +7,7 @@ import { buildUserCertificate } from '../ssh/certificate.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
 import type { Store } from '../store/store.ts';
 import type { AuditEventInput, RequestInput } from '../store/types.ts';
+import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
 import { newRequestId } from './request-id.ts';
 import { randomSerial } from './serial.ts';
 import { scopeExtensions } from './scope-extensions.ts';
@@ -67,9 +68,11 @@ export async function issueSshCertificate(
     // audit data, not in the role column, which PostgreSQL refuses outright when it holds U+0000
     // (SQLSTATE 22021): the denial would be lost and the caller told 503.
     const role = decision.rule === 'request.invalid' ? undefined : request.role;
+    // A denial keeps the decision and a bounded copy of what was asked (denial-record.ts): every
+    // refused request is written, so what it writes must not grow with what the caller sent.
     await context.store.recordDecision({
-      request: requestRow(requestId, identity, role, 'denied', body, decision, now),
-      event: auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...auditedBody(body) }),
+      request: requestRow(requestId, identity, role, 'denied', boundedForDenial(body), boundedForDenial(decision), now),
+      event: boundedDenialEvent(auditEvent('ssh.denied', identity, requestId, { rule: decision.rule, message: decision.message, ...auditedBody(body) })),
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });
   }

@@ -8,6 +8,7 @@ import type { Identity, Policy, Scope } from '../policy/types.ts';
 import type { Store } from '../store/types.ts';
 import { parseCsr } from '../x509/csr.ts';
 import { issueClientCertificate } from '../x509/issue-client-certificate.ts';
+import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
 import { auditEvent } from './issue-ssh-certificate.ts';
 import type { KubeClientCa } from './kube-client-ca.ts';
 import { newRequestId } from './request-id.ts';
@@ -73,8 +74,8 @@ export async function issueX509ClientCertificate(
   const refusal = refusalOf(context, identity, decision, input.scope);
   if (refusal !== undefined) {
     await context.store.recordDecision({
-      request: { id: requestId, kind: 'x509-client', requester: identity.subject, state: 'denied', body, decision: refusal, createdAt: new Date(now).toISOString() },
-      event: auditEvent('x509.denied', identity, requestId, { rule: refusal.rule, message: refusal.message, organizations: asked }),
+      request: { id: requestId, kind: 'x509-client', requester: identity.subject, state: 'denied', body: boundedForDenial(body), decision: boundedForDenial(refusal), createdAt: new Date(now).toISOString() },
+      event: boundedDenialEvent(auditEvent('x509.denied', identity, requestId, { rule: refusal.rule, message: refusal.message, organizations: asked })),
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, refusal.message, { details: { rule: refusal.rule, requestId } });
   }

@@ -5,12 +5,34 @@
  */
 import type { SshExtensionName } from './types.ts';
 
-/** Longest list a role may grant or a request may ask for (principals, commands, source addresses). */
+/*
+ * Bounds shared by the policy and by requests, each the size a real value needs with room to spare:
+ * a request is held to them before anything is written (api/schemas.ts), and every denial is
+ * audited, so they are also what one refused request can cost the audit log (SECURITY.md).
+ */
+/**
+ * Longest list a role may grant or a request may ask for (principals, commands, source addresses).
+ * A request names a subset of one role's list, so it never needs more items than the role has.
+ */
 export const MAX_LIST_ITEMS = 32;
-export const MAX_PRINCIPAL_LENGTH = 256;
+/**
+ * Principals are login names: useradd refuses names over 32 characters, and sshd matches a
+ * principal against the user name or an AuthorizedPrincipalsFile line. Twice that is plenty.
+ */
+export const MAX_PRINCIPAL_LENGTH = 64;
 export const MAX_GROUP_LENGTH = 256;
-export const MAX_COMMAND_LENGTH = 1024;
-export const MAX_REASON_LENGTH = 1024;
+/**
+ * One command line run through the gateway, such as "kubectl -n payments logs deploy/api
+ * --since=10m" (49 characters); five times that leaves room for long resource names.
+ */
+export const MAX_COMMAND_LENGTH = 256;
+/** A reason is a ticket reference and a sentence or two ("INC-4242: p99 latency, reading pprof"). */
+export const MAX_REASON_LENGTH = 512;
+/**
+ * The longest CIDR text: an IPv6 address written with an embedded IPv4 address (45 characters,
+ * INET6_ADDRSTRLEN less its NUL) and "/128".
+ */
+export const MAX_CIDR_LENGTH = 49;
 /** The policy file is reviewed by people; anything larger is a mistake or an attack on the loader. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
