@@ -20,6 +20,10 @@
  * (DNS, IP, email, URI) into the certificate it signs (pkg/controller/certificates/authority
  * Sign: DNSNames, IPAddresses, EmailAddresses, URIs from the request), so a CSR asking for any is
  * denied there: a certificate must not carry names no role granted.
+ *
+ * jitca's own signer writes CN and O itself: other subject attributes are ignored, and the Approved
+ * condition says so, as it says when the lifetime is cut or requested extensions are dropped
+ * (CsrGrant.ignored).
  */
 import type { Policy, Role } from './types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
@@ -76,6 +80,15 @@ export interface CsrGrant {
   /** True when the request asked for more (or nothing) and jitca's signer cuts it to the maximum. */
   capped: boolean;
   usages: string[];
+  /** What the CSR asks for that jitca's signer leaves out of the certificate (empty for approve-only signers). */
+  ignored: CsrIgnored;
+}
+
+export interface CsrIgnored {
+  /** Requested extensions, by name ("basicConstraints") or OID when jitca has no name for it. */
+  extensions: string[];
+  /** Subject attributes other than CN and O, by short name ("OU") or OID, each once. */
+  subjectAttributes: string[];
 }
 
 export type CsrDecision =
@@ -92,6 +105,21 @@ const DIGITAL_SIGNATURE = 'digital signature';
 const KEY_ENCIPHERMENT = 'key encipherment';
 const MAX_ECHO = 80;
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
+/** Names listed in a condition message before "and N more": the message is cut at 1024 characters. */
+const MAX_LISTED = 8;
+
+const EXTENSION_NAMES: Readonly<Record<string, string>> = {
+  '2.5.29.14': 'subjectKeyIdentifier',
+  '2.5.29.15': 'keyUsage',
+  '2.5.29.17': 'subjectAltName',
+  '2.5.29.19': 'basicConstraints',
+  '2.5.29.30': 'nameConstraints',
+  '2.5.29.31': 'cRLDistributionPoints',
+  '2.5.29.32': 'certificatePolicies',
+  '2.5.29.35': 'authorityKeyIdentifier',
+  '2.5.29.37': 'extendedKeyUsage',
+  '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
+};
 
 /** A requester-controlled string, quoted and cut short, safe for a condition message or a log line. */
 function echo(value: string): string {
@@ -105,6 +133,29 @@ function isReserved(name: string): boolean {
 
 function deny(rule: CsrDenyRule, message: string): CsrDecision {
   return { outcome: 'deny', rule, message: `${rule}: ${message}` };
+}
+
+/** "a, b, c and 3 more": OIDs and short names only, never a requested value. */
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, MAX_LISTED).join(', ');
+  return names.length > MAX_LISTED ? `${shown} and ${names.length - MAX_LISTED} more` : shown;
+}
+
+/** What jitca's own signer drops from the request: it writes CN, O and its own extensions only. */
+function ignoredBySigner(csr: CsrEvaluationInput['csr']): CsrIgnored {
+  return {
+    extensions: csr.requestedExtensions.all.map((extension) => EXTENSION_NAMES[extension.oid] ?? extension.oid),
+    subjectAttributes: [...new Set(csr.subject.other.map((attribute) => attribute.name ?? attribute.type))],
+  };
+}
+
+/** "expirationSeconds capped to 1800; requested extensions ignored: ...": what the Approved condition tells the requester. */
+function describeChanges(grant: CsrGrant, asked: number | undefined): string {
+  const changes: string[] = [];
+  if (grant.capped) changes.push(`expirationSeconds capped to ${grant.expirationSeconds} (role maximum; ${asked === undefined ? 'none requested' : `requested ${asked}`})`);
+  if (grant.ignored.extensions.length > 0) changes.push(`requested extensions ignored: ${listed(grant.ignored.extensions)}`);
+  if (grant.ignored.subjectAttributes.length > 0) changes.push(`subject attributes ignored: ${listed(grant.ignored.subjectAttributes)}`);
+  return changes.map((change) => `; ${change}`).join('');
 }
 
 export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: CsrSigners = DEFAULT_CSR_SIGNERS): CsrDecision {
@@ -213,16 +264,17 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     expirationSeconds,
     capped,
     usages: [...input.usages],
+    ignored: mode === 'sign' ? ignoredBySigner(input.csr) : { extensions: [], subjectAttributes: [] },
   };
-  const lifetime = capped ? `${expirationSeconds} s (role maximum)` : `${expirationSeconds} s`;
+  const changes = describeChanges(grant, asked);
   if (role.approval.mode === 'manual') {
     return {
       outcome: 'pending',
       rule: 'csr.manual-approval',
-      message: `csr.manual-approval: role ${role.name} needs a person from ${role.approval.approverGroups.join(', ')} to approve (kubectl certificate approve)`,
+      message: `csr.manual-approval: role ${role.name} needs a person from ${role.approval.approverGroups.join(', ')} to approve (kubectl certificate approve)${changes}`,
       grant,
       approverGroups: [...role.approval.approverGroups],
     };
   }
-  return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}, lifetime ${lifetime}`, grant };
+  return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}, lifetime ${expirationSeconds} s${changes}`, grant };
 }

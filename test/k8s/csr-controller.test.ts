@@ -73,6 +73,23 @@ describe('approving and signing with the HSM CA', () => {
     }
   });
 
+  it('says in the Approved condition what it capped and ignored, and the certificate carries none of it', async () => {
+    await env.startController();
+    const csr = opensslCsr(env.dir, 'ed25519', '/CN=alice/OU=admins/O=oncall-payments', ['basicConstraints=critical,CA:TRUE', 'subjectAltName=DNS:kubernetes.default']);
+    env.submit(TOKENS.alice, { name: 'changed', pem: csr.pem, expirationSeconds: 7200 });
+    const certificate = new X509Certificate(await env.waitForCertificate('changed'));
+    const approved = env.conditionOf('changed', 'Approved');
+    expect(approved).toMatchObject({ status: 'True', reason: 'JitcaPolicy' });
+    expect(approved?.message).toBe(
+      'csr.allowed: role oncall-payments, lifetime 1800 s; expirationSeconds capped to 1800 (role maximum; requested 7200); ' +
+        'requested extensions ignored: basicConstraints, subjectAltName; subject attributes ignored: OU',
+    );
+    expect(certificate.subject.split('\n').sort()).toEqual(['CN=alice', 'O=oncall-payments']);
+    expect(certificate.ca).toBe(false);
+    expect(certificate.subjectAltName).toBeUndefined();
+    expect((Date.parse(certificate.validTo) - Date.parse(certificate.validFrom)) / 1000).toBe(1800 + 60);
+  });
+
   it('only approves kube-apiserver-client CSRs (kube-controller-manager signs them), and leaves them alone when that mode is off', async () => {
     const csr = opensslCsr(env.dir, 'ed25519', '/CN=alice/O=oncall-payments');
     env.submit(TOKENS.alice, { name: 'kube-client', pem: csr.pem, signerName: KUBE_APISERVER_CLIENT_SIGNER, expirationSeconds: 1800 });

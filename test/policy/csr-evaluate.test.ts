@@ -96,6 +96,66 @@ describe('evaluateCsr approves what a role allows', () => {
   });
 });
 
+describe('evaluateCsr says what jitca’s own signer will not honour', () => {
+  function asking(signerName: string): CsrEvaluationInput {
+    const request = input({ signerName, expirationSeconds: 7200 });
+    request.csr = {
+      ...request.csr,
+      subject: { ...request.csr.subject, other: [{ type: '2.5.4.11', name: 'OU', value: 'admins' }, { type: '2.5.4.11', name: 'OU', value: 'ops' }, { type: '1.2.3.4', value: 'x' }] },
+      requestedExtensions: {
+        basicConstraints: { ca: true },
+        subjectAltNames: [{ type: 'dns', value: 'kubernetes.default' }],
+        all: [
+          { oid: '2.5.29.19', critical: true },
+          { oid: '2.5.29.17', critical: false },
+          { oid: '1.3.6.1.4.1.99999.1', critical: false },
+        ],
+      },
+    };
+    return request;
+  }
+
+  it('names the capped lifetime, the ignored extensions and the ignored subject attributes in the approval message', () => {
+    const decision = evaluateCsr(k8sPolicy(), asking(DEFAULT_JITCA_SIGNER));
+    expect(decision).toMatchObject({
+      outcome: 'approve',
+      rule: 'csr.allowed',
+      grant: {
+        expirationSeconds: 1800,
+        capped: true,
+        ignored: { extensions: ['basicConstraints', 'subjectAltName', '1.3.6.1.4.1.99999.1'], subjectAttributes: ['OU', '1.2.3.4'] },
+      },
+    });
+    expect(decision.message).toBe(
+      'csr.allowed: role oncall-payments, lifetime 1800 s; expirationSeconds capped to 1800 (role maximum; requested 7200); ' +
+        'requested extensions ignored: basicConstraints, subjectAltName, 1.3.6.1.4.1.99999.1; subject attributes ignored: OU, 1.2.3.4',
+    );
+    expect(decision.message).not.toContain('admins'); // names of what was dropped, never the requester's values
+  });
+
+  it('says a lifetime was capped when none was requested, and says nothing when nothing changes', () => {
+    const { expirationSeconds: _absent, ...withoutExpiration } = input();
+    expect(evaluateCsr(k8sPolicy(), withoutExpiration).message).toContain('expirationSeconds capped to 1800 (role maximum; none requested)');
+    const plain = evaluateCsr(k8sPolicy(), input());
+    expect(plain.message).toBe('csr.allowed: role oncall-payments, lifetime 1800 s');
+    expect(plain).toMatchObject({ grant: { ignored: { extensions: [], subjectAttributes: [] } } });
+  });
+
+  it('lists at most 8 names, then how many more', () => {
+    const request = input();
+    const all = Array.from({ length: 20 }, (_, i) => ({ oid: `1.3.6.1.4.1.99999.${i}`, critical: false }));
+    request.csr = { ...request.csr, requestedExtensions: { all } };
+    const decision = evaluateCsr(k8sPolicy(), request);
+    expect(decision.message).toContain('1.3.6.1.4.1.99999.7 and 12 more');
+    expect(decision.message).not.toContain('1.3.6.1.4.1.99999.8');
+  });
+
+  it('tells a manual-approval role’s approver the same', () => {
+    const request = input({ username: 'sam', groups: ['sre'], expirationSeconds: 7200 }, { commonName: 'sam', organizations: ['jit:oncall:cluster'] });
+    expect(evaluateCsr(k8sPolicy(), request)).toMatchObject({ outcome: 'pending', message: expect.stringContaining('expirationSeconds capped to 1800') });
+  });
+});
+
 describe('evaluateCsr denies, naming the rule', () => {
   const cases: Array<[string, CsrEvaluationInput, string]> = [
     ['CN is someone else', input({}, { commonName: 'root' }), 'csr.cn-mismatch'],
