@@ -21,9 +21,14 @@
  * Sign: DNSNames, IPAddresses, EmailAddresses, URIs from the request), so a CSR asking for any is
  * denied there: a certificate must not carry names no role granted.
  *
- * jitca's own signer writes CN and O itself: other subject attributes are ignored, and the Approved
- * condition says so, as it says when the lifetime is cut or requested extensions are dropped
- * (CsrGrant.ignored).
+ * Subject: kube-controller-manager copies the CSR's whole subject too (authority.go Sign: Subject:
+ * csr.Subject), so for kube-apiserver-client the subject must be exactly one CN and the O values,
+ * each at most 64 characters (RFC 5280 ub-common-name / ub-organization-name, and what jitca's own
+ * signer can write) and no O twice. That is as long as a real one gets: every O must be a group
+ * one role grants (at most 64 by the policy schema), so distinct O values are bounded by the role,
+ * and a repeat grants nothing, it only lengthens the certificate. jitca's own signer writes CN and
+ * O itself: other attributes are ignored, and the Approved condition says so, as it says when the
+ * lifetime is cut or requested extensions are dropped (CsrGrant.ignored).
  */
 import type { Policy, Role } from './types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
@@ -55,6 +60,8 @@ export type CsrDenyRule =
   | 'csr.key'
   | 'csr.usages'
   | 'csr.subject-alt-names'
+  | 'csr.subject-attributes'
+  | 'csr.subject-too-long'
   | 'csr.expiration-over-max';
 
 export type CsrRule = CsrDenyRule | 'csr.allowed' | 'csr.manual-approval';
@@ -105,6 +112,8 @@ const DIGITAL_SIGNATURE = 'digital signature';
 const KEY_ENCIPHERMENT = 'key encipherment';
 const MAX_ECHO = 80;
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
+/** RFC 5280 Appendix A ub-common-name and ub-organization-name (x509/distinguished-name.ts). */
+const MAX_SUBJECT_VALUE_LENGTH = 64;
 /** Names listed in a condition message before "and N more": the message is cut at 1024 characters. */
 const MAX_LISTED = 8;
 
@@ -139,6 +148,26 @@ function deny(rule: CsrDenyRule, message: string): CsrDecision {
 function listed(names: readonly string[]): string {
   const shown = names.slice(0, MAX_LISTED).join(', ');
   return names.length > MAX_LISTED ? `${shown} and ${names.length - MAX_LISTED} more` : shown;
+}
+
+/** Why a subject kube-controller-manager would copy as it is cannot be approved, if it cannot. */
+function subjectProblem(subject: CsrEvaluationInput['csr']['subject']): CsrDecision | undefined {
+  if (subject.other.length > 0) {
+    const types = [...new Set(subject.other.map((attribute) => attribute.name ?? attribute.type))];
+    return deny(
+      'csr.subject-attributes',
+      `the subject holds ${listed(types)} besides CN and O, which kube-controller-manager would copy into the certificate; request a subject of one CN and the O values only`,
+    );
+  }
+  const long = [subject.commonName ?? '', ...subject.organizations].find((value) => [...value].length > MAX_SUBJECT_VALUE_LENGTH);
+  if (long !== undefined) {
+    return deny('csr.subject-too-long', `subject value ${echo(long)} is longer than ${MAX_SUBJECT_VALUE_LENGTH} characters (RFC 5280 upper bound)`);
+  }
+  const repeated = subject.organizations.find((o, i) => subject.organizations.indexOf(o) !== i);
+  if (repeated !== undefined) {
+    return deny('csr.subject-too-long', `O=${echo(repeated)} appears more than once; each group is named once`);
+  }
+  return undefined;
 }
 
 /** What jitca's own signer drops from the request: it writes CN, O and its own extensions only. */
@@ -223,6 +252,11 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
           ? `usage ${echo(duplicate)} is listed twice`
           : `"client auth" is missing`;
     return deny('csr.usages', `${problem}; role ${role.name} allows exactly "client auth", optionally with ${allowedUsages.slice(1).map((u) => `"${u}"`).join(' or ')}`);
+  }
+
+  if (mode === 'approve') {
+    const problem = subjectProblem(input.csr.subject);
+    if (problem !== undefined) return problem;
   }
 
   const names = input.csr.requestedExtensions.subjectAltNames ?? [];

@@ -193,6 +193,18 @@ describe('denying, each with its rule and nothing signed', () => {
       'JitcaSubjectAltNames',
       'csr.subject-alt-names',
     ],
+    [
+      'an OU for kube-apiserver-client (kube-controller-manager copies the subject into the certificate)',
+      () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'ed25519', '/CN=alice/OU=admins/O=oncall-payments').pem, signerName: KUBE_APISERVER_CLIENT_SIGNER }),
+      'JitcaSubjectAttributes',
+      'csr.subject-attributes',
+    ],
+    [
+      'an O twice for kube-apiserver-client',
+      () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'ed25519', '/CN=alice/O=oncall-payments/O=oncall-payments').pem, signerName: KUBE_APISERVER_CLIENT_SIGNER }),
+      'JitcaSubjectTooLong',
+      'csr.subject-too-long',
+    ],
     ['an RSA-1024 key', () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'rsa1024', '/CN=alice/O=oncall-payments').pem }), 'JitcaKey', 'csr.key'],
     ['an O the role does not allow', () => ({ token: TOKENS.alice, pem: opensslCsr(env.dir, 'ed25519', '/CN=alice/O=jit:oncall:cluster').pem }), 'JitcaGroupsNotAllowed', 'csr.groups-not-allowed'],
     ['a requester in no role', () => ({ token: TOKENS.bob, pem: opensslCsr(env.dir, 'ed25519', '/CN=bob').pem }), 'JitcaNoRole', 'csr.no-role'],

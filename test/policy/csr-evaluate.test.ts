@@ -156,6 +156,40 @@ describe('evaluateCsr says what jitca’s own signer will not honour', () => {
   });
 });
 
+describe('evaluateCsr keeps kube-apiserver-client subjects to one CN and the O values', () => {
+  function withSubject(subject: { commonName?: string; organizations?: string[]; other?: Array<{ type: string; name?: string; value: string }> }, username = 'alice'): CsrEvaluationInput {
+    const request = input({ signerName: KUBE_APISERVER_CLIENT_SIGNER, username });
+    request.csr = { ...request.csr, subject: { ...request.csr.subject, ...subject } };
+    return request;
+  }
+  const long = `a${'b'.repeat(64)}`;
+  const policy = (): Policy =>
+    policyOf(role({ name: 'oncall-payments', groups: ['oncall-payments'], kubernetes: { groups: ['jit:oncall:payments', 'oncall-payments', `g${'x'.repeat(63)}`, `g${'x'.repeat(64)}`] } }));
+
+  it.each<[string, CsrEvaluationInput, string]>([
+    ['an OU (kube-controller-manager would copy it)', withSubject({ other: [{ type: '2.5.4.11', name: 'OU', value: 'admins' }] }), 'csr.subject-attributes'],
+    ['an attribute jitca has no name for', withSubject({ other: [{ type: '1.2.3.4', value: 'x' }] }), 'csr.subject-attributes'],
+    ['a CN over 64 characters', withSubject({ commonName: long }, long), 'csr.subject-too-long'],
+    ['an O over 64 characters', withSubject({ organizations: [`g${'x'.repeat(64)}`] }), 'csr.subject-too-long'],
+    ['an O twice', withSubject({ organizations: ['jit:oncall:payments', 'oncall-payments', 'jit:oncall:payments'] }), 'csr.subject-too-long'],
+  ])('denies %s', (_name, request, rule) => {
+    const decision = evaluateCsr(policy(), request);
+    expect(decision.outcome).toBe('deny');
+    expect(ruleOf(decision)).toBe(rule);
+    expect(decision.message.startsWith(`${rule}:`)).toBe(true);
+  });
+
+  it('approves a subject of one CN and distinct O values of up to 64 characters', () => {
+    const decision = evaluateCsr(policy(), withSubject({ organizations: ['jit:oncall:payments', 'oncall-payments', `g${'x'.repeat(63)}`] }));
+    expect(decision).toMatchObject({ outcome: 'approve', grant: { ignored: { extensions: [], subjectAttributes: [] } } });
+  });
+
+  it('jitca’s own signer ignores the same OU instead, since it writes CN and O itself', () => {
+    const request = { ...withSubject({ other: [{ type: '2.5.4.11', name: 'OU', value: 'admins' }] }), signerName: DEFAULT_JITCA_SIGNER };
+    expect(evaluateCsr(policy(), request)).toMatchObject({ outcome: 'approve', message: expect.stringContaining('subject attributes ignored: OU') });
+  });
+});
+
 describe('evaluateCsr denies, naming the rule', () => {
   const cases: Array<[string, CsrEvaluationInput, string]> = [
     ['CN is someone else', input({}, { commonName: 'root' }), 'csr.cn-mismatch'],
