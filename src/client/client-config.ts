@@ -13,6 +13,12 @@ export interface ClientConfig {
   /** argv of a command printing a bearer token (run without a shell), instead of the device flow. */
   tokenCommand?: string[];
   tokenCache: string;
+  /**
+   * The token claims the server takes the user and groups from (its oidc.subjectClaim and
+   * groupsClaim; default "sub" and "groups"): the kube credential cache is kept per identity.
+   */
+  subjectClaim?: string;
+  groupsClaim?: string;
 }
 
 const schema = {
@@ -35,6 +41,8 @@ const schema = {
     },
     tokenCommand: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     tokenCache: { type: 'string', minLength: 1 },
+    subjectClaim: { type: 'string', minLength: 1 },
+    groupsClaim: { type: 'string', minLength: 1 },
   },
 } as const;
 const validate = new Ajv({ strict: true }).compile(schema);

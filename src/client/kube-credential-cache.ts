@@ -3,7 +3,9 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { readCertificateSubject } from '../x509/certificate-subject.ts';
 import type { ClientConfig } from './client-config.ts';
+import type { TokenIdentity } from './token-identity.ts';
 
 /** A certificate and the private key it certifies, as kubectl will present them. */
 export interface KubeCredential {
@@ -14,11 +16,22 @@ export interface KubeCredential {
   notAfter: Date;
 }
 
-/** What the cache file holds; dates are read back from the certificate itself, never from here. */
-interface CacheEntry {
-  version: 1;
+/** Whose certificate an entry is: the server, the cluster, and who the token named when it was issued. */
+export interface KubeCredentialScope {
   server: string;
   cluster: string;
+  identity: TokenIdentity;
+}
+
+/**
+ * What the cache file holds; dates are read back from the certificate itself, never from here.
+ * Version 1 entries named no identity: they are misses, replaced by the next issuance.
+ */
+interface CacheEntry {
+  version: 2;
+  server: string;
+  cluster: string;
+  identity: TokenIdentity;
   serial: string;
   certificate: string;
   privateKey: string;
@@ -56,23 +69,39 @@ export function needsRefresh(credential: Pick<KubeCredential, 'notBefore' | 'not
   return credential.notAfter.getTime() - nowMs < margin;
 }
 
+function sameIdentity(a: TokenIdentity | undefined, b: TokenIdentity): boolean {
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    a.issuer === b.issuer &&
+    a.subject === b.subject &&
+    Array.isArray(a.groups) &&
+    a.groups.length === b.groups.length &&
+    a.groups.every((group, i) => group === b.groups[i])
+  );
+}
+
 /**
- * The cached credential for this server and cluster, or undefined when there is none or it is not
- * usable (unreadable, another server's, a certificate that does not go with the key): the caller
- * then simply asks for a new one and overwrites the file.
+ * The cached credential for this server, cluster and identity, or undefined when there is none or
+ * it is not usable (unreadable, another server's, issued while the token named someone else or
+ * other groups, a certificate whose CN is not the current subject or that does not go with the
+ * key): the caller then simply asks for a new one and overwrites the file.
  */
-export function readCachedKubeCredential(file: string, expected: { server: string; cluster: string }): KubeCredential | undefined {
+export function readCachedKubeCredential(file: string, expected: KubeCredentialScope): KubeCredential | undefined {
   let entry: Partial<CacheEntry>;
   try {
     entry = JSON.parse(readFileSync(file, 'utf8')) as Partial<CacheEntry>;
   } catch {
     return undefined;
   }
-  if (entry.version !== 1 || entry.server !== expected.server || entry.cluster !== expected.cluster) return undefined;
+  if (entry.version !== 2 || entry.server !== expected.server || entry.cluster !== expected.cluster) return undefined;
+  if (!sameIdentity(entry.identity, expected.identity)) return undefined;
   if (typeof entry.certificate !== 'string' || typeof entry.privateKey !== 'string' || typeof entry.serial !== 'string') return undefined;
   try {
     const certificate = new X509Certificate(entry.certificate);
     if (!certificate.checkPrivateKey(createPrivateKey(entry.privateKey))) return undefined;
+    // Whatever the entry says, the certificate is what kubectl presents: it must name this person.
+    if (readCertificateSubject(new Uint8Array(certificate.raw)).commonName !== expected.identity.subject) return undefined;
     return {
       certificatePem: entry.certificate,
       privateKeyPem: entry.privateKey,
@@ -86,15 +115,16 @@ export function readCachedKubeCredential(file: string, expected: { server: strin
 }
 
 /** Writes the credential 0600 in a 0700 directory, replaced atomically (a concurrent kubectl reads old or new, never half). */
-export function writeCachedKubeCredential(file: string, scope: { server: string; cluster: string }, credential: KubeCredential): void {
+export function writeCachedKubeCredential(file: string, scope: KubeCredentialScope, credential: KubeCredential): void {
   const dir = path.dirname(file);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode only applies to directories it creates; this one holds private keys.
   chmodSync(dir, 0o700);
   const entry: CacheEntry = {
-    version: 1,
+    version: 2,
     server: scope.server,
     cluster: scope.cluster,
+    identity: scope.identity,
     serial: credential.serial,
     certificate: credential.certificatePem,
     privateKey: credential.privateKeyPem,

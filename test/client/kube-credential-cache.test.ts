@@ -18,6 +18,8 @@ import { codeOf } from '../support/error-codes.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
 
 const SERVER = 'https://jitca.example:8443';
+const ALICE = { issuer: 'https://idp.example', subject: 'alice', groups: ['oncall-payments'] };
+const SCOPE = { server: SERVER, cluster: 'prod', identity: ALICE };
 const MINUTE = 60_000;
 const start = Date.UTC(2030, 0, 1, 12, 0, 0);
 
@@ -31,13 +33,13 @@ beforeAll(async () => {
 });
 
 /** A credential as the CA would issue it: real key, real certificate, real dates. */
-async function credential(lifetimeMs: number, serial = 1000n): Promise<KubeCredential> {
+async function credential(lifetimeMs: number, serial = 1000n, commonName = 'alice'): Promise<KubeCredential> {
   const { privateKeyPem, csrPem } = generateKubeKeyAndCsr();
   const notBefore = new Date(start);
   const notAfter = new Date(start + lifetimeMs);
   const { pem } = await issueClientCertificate({
     csr: parseCsr(csrPem),
-    subject: { commonName: 'alice', organizations: ['jit:oncall:payments'] },
+    subject: { commonName, organizations: ['jit:oncall:payments'] },
     serial,
     notBefore,
     notAfter,
@@ -83,35 +85,35 @@ describe('kube credential cache file', () => {
 
   it('is written 0600 in a 0700 directory and read back with the certificate dates', async () => {
     const issued = await credential(30 * MINUTE);
-    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, issued);
+    writeCachedKubeCredential(file, SCOPE, issued);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
     expect(readdirSync(path.dirname(file))).toEqual(['prod.json']); // no temporary left behind
-    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'prod' })).toEqual(issued);
+    expect(readCachedKubeCredential(file, SCOPE)).toEqual(issued);
   });
 
   it('tightens a cache directory that already existed with looser permissions', async () => {
     mkdirSync(path.dirname(file), { recursive: true });
     chmodSync(path.dirname(file), 0o755);
-    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, await credential(30 * MINUTE));
+    writeCachedKubeCredential(file, SCOPE, await credential(30 * MINUTE));
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
   });
 
   it('replaces an older entry whole', async () => {
-    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, await credential(30 * MINUTE, 1n));
+    writeCachedKubeCredential(file, SCOPE, await credential(30 * MINUTE, 1n));
     const second = await credential(30 * MINUTE, 2n);
-    writeCachedKubeCredential(file, { server: SERVER, cluster: 'prod' }, second);
-    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'prod' })?.serial).toBe('2');
+    writeCachedKubeCredential(file, SCOPE, second);
+    expect(readCachedKubeCredential(file, SCOPE)?.serial).toBe('2');
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it('is a miss when missing, not JSON, for another server or cluster, or when the key is not the certificate key', async () => {
-    const scope = { server: SERVER, cluster: 'prod' };
+    const scope = SCOPE;
     expect(readCachedKubeCredential(file, scope)).toBeUndefined();
     const issued = await credential(30 * MINUTE);
     writeCachedKubeCredential(file, scope, issued);
-    expect(readCachedKubeCredential(file, { server: 'https://other:8443', cluster: 'prod' })).toBeUndefined();
-    expect(readCachedKubeCredential(file, { server: SERVER, cluster: 'staging' })).toBeUndefined();
+    expect(readCachedKubeCredential(file, { ...SCOPE, server: 'https://other:8443' })).toBeUndefined();
+    expect(readCachedKubeCredential(file, { ...SCOPE, cluster: 'staging' })).toBeUndefined();
 
     const entry = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     writeFileSync(file, JSON.stringify({ ...entry, privateKey: generateKubeKeyAndCsr().privateKeyPem }));
@@ -120,6 +122,36 @@ describe('kube credential cache file', () => {
     expect(readCachedKubeCredential(file, scope)).toBeUndefined();
     writeFileSync(file, '{"version":1');
     expect(readCachedKubeCredential(file, scope)).toBeUndefined();
+  });
+
+  it('is a miss for anyone but the identity it was issued to: another subject, issuer or set of groups', async () => {
+    writeCachedKubeCredential(file, SCOPE, await credential(30 * MINUTE));
+    expect(readCachedKubeCredential(file, SCOPE)?.serial).toBe('1000');
+    for (const identity of [
+      { ...ALICE, subject: 'bob' },
+      { ...ALICE, issuer: 'https://other-idp.example' },
+      { ...ALICE, issuer: null },
+      { ...ALICE, groups: [] },
+      { ...ALICE, groups: ['oncall-payments', 'sre'] },
+    ]) {
+      expect(readCachedKubeCredential(file, { ...SCOPE, identity })).toBeUndefined();
+    }
+  });
+
+  it('is a miss when the certificate’s CN is not the subject, whatever the entry says, and for entries that name no identity', async () => {
+    // An entry claiming to be alice's but holding bob's certificate (edited, or from a bug).
+    const bobs = await credential(30 * MINUTE, 7n, 'bob');
+    writeCachedKubeCredential(file, SCOPE, bobs);
+    expect(readCachedKubeCredential(file, SCOPE)).toBeUndefined();
+    const bob = { ...SCOPE, identity: { ...ALICE, subject: 'bob' } };
+    writeCachedKubeCredential(file, bob, bobs);
+    expect(readCachedKubeCredential(file, bob)?.serial).toBe('7');
+
+    // The cache format before identities: version 1, keyed by server and cluster only.
+    writeCachedKubeCredential(file, SCOPE, await credential(30 * MINUTE));
+    const { identity: _identity, ...entry } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...entry, version: 1 }));
+    expect(readCachedKubeCredential(file, SCOPE)).toBeUndefined();
   });
 
   it.each(['../escape', 'a/b', '', '-prod', 'prod.', 'x'.repeat(64), 'pr od'])('refuses cluster name %j with ERR_REQUEST_INVALID and writes nothing', (cluster) => {

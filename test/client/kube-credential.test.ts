@@ -16,10 +16,13 @@ let server: string;
 let home: string;
 
 beforeAll(async () => {
-  // alice's role covers two clusters here, so one engineer can hold a certificate for each.
+  // alice's role covers two clusters here, so one engineer can hold a certificate for each; dave
+  // (sre) holds it too, so two people can take turns on one account.
   const policy = {
     ...testPolicy,
-    roles: testPolicy.roles.map((role) => (role.name === 'oncall-payments' ? { ...role, scope: { ...role.scope, clusters: ['prod', 'staging'] } } : role)),
+    roles: testPolicy.roles.map((role) =>
+      role.name === 'oncall-payments' ? { ...role, groups: [...role.groups, 'sre'], scope: { ...role.scope, clusters: ['prod', 'staging'] } } : role,
+    ),
   };
   api = await createApiFixture({ policy });
   server = await api.app.listen({ host: '127.0.0.1', port: 0 });
@@ -94,6 +97,38 @@ describe('obtainKubeCredential against the jitca API', () => {
     expect(staging.credential.serial).not.toBe(prod.credential.serial);
     // A cluster the role does not cover is refused, not issued without a scope.
     expect(await codeOf(() => obtainKubeCredential(alice, { cluster: 'dev' }))).toBe(ErrorCodes.POLICY_DENIED);
+  });
+
+  it('never hands the previous identity’s certificate to the next one on the same account', async () => {
+    // One account, one cache: client.json's token command switched from alice's token to dave's.
+    const dir = path.join(home, 'shared');
+    mkdirSync(dir, { recursive: true });
+    const tokenFile = path.join(dir, 'token');
+    const shared: ClientConfig = { server, tokenCommand: ['cat', tokenFile], tokenCache: path.join(dir, 'cache', 'token.json') };
+    const as = async (name: 'alice' | 'dave') => {
+      writeFileSync(tokenFile, api.tokens[name], { mode: 0o600 });
+      const obtained = await obtainKubeCredential(shared, { cluster: 'prod' });
+      return { ...obtained, subject: new X509Certificate(obtained.credential.certificatePem).subject };
+    };
+    const alice = await as('alice');
+    expect(alice).toMatchObject({ source: 'issued', subject: 'O=jit:oncall:payments\nCN=alice' });
+    expect((await as('alice')).source).toBe('cache');
+
+    const dave = await as('dave');
+    expect(dave).toMatchObject({ source: 'issued', subject: 'O=jit:oncall:payments\nCN=dave' });
+    expect(dave.credential.serial).not.toBe(alice.credential.serial);
+    expect(dave.cacheFile).toBe(alice.cacheFile);
+    expect((await as('dave')).source).toBe('cache');
+
+    const aliceAgain = await as('alice');
+    expect(aliceAgain).toMatchObject({ source: 'issued', subject: 'O=jit:oncall:payments\nCN=alice' });
+  });
+
+  it('refuses, and caches nothing, a certificate whose CN is not the subject the token names', async () => {
+    // client.json names a claim the server does not take the user from.
+    const misread = { ...engineer('alice'), tokenCache: path.join(home, 'misread', 'cache', 'token.json'), subjectClaim: 'iss' };
+    expect(await codeOf(() => obtainKubeCredential(misread, { cluster: 'prod' }))).toBe(ErrorCodes.CERTIFICATE_INVALID);
+    expect(existsSync(path.join(home, 'misread', 'cache', 'kube'))).toBe(false);
   });
 
   it("carries the server's refusal code and caches nothing", async () => {
