@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { openCaRuntime } from '../ca-runtime.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
-import { createKubeConfig, type KubeConnection } from '../k8s/kube-client.ts';
+import { createKubeConfig } from '../k8s/kube-client.ts';
+import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
 import { configFrom, stopOnSignals } from './common.ts';
 
 interface ControllerOptions {
@@ -16,15 +17,14 @@ export function registerController(program: Command): void {
   program
     .command('controller')
     .description('watch Kubernetes CertificateSigningRequests: approve/deny by policy, sign jitca\'s signerName with the HSM client CA')
-    .option('--kubeconfig <file>', 'kubeconfig to reach the API server')
+    .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
     .option('--in-cluster', "use the pod's service account")
     .action(async (options: ControllerOptions, command: Command) => {
       const config = configFrom(command);
-      const connection: KubeConnection =
-        options.inCluster === true
-          ? { kind: 'in-cluster' }
-          : { kind: 'kubeconfig', path: options.kubeconfig ?? `${process.env['HOME'] ?? ''}/.kube/config`, context: options.context };
+      // The environment is read here, once: the connection is fixed for the life of the process.
+      const { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT } = process.env;
+      const connection = chooseKubeConnection(options, { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT });
       const runtime = await openCaRuntime(config);
       await recordPolicyInForce(runtime, 'controller');
       const controller = createCsrController({

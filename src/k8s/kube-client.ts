@@ -5,15 +5,17 @@
  * JitcaErrors (ERR_KUBE_CONFLICT, ERR_KUBE_UNAVAILABLE, ERR_KUBE_REQUEST_FAILED).
  */
 import { ApiException, CertificatesV1Api, KubeConfig, Watch, type RequestContext, type V1CertificateSigningRequest } from '@kubernetes/client-node';
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { csrFromWire } from './csr-wire.ts';
+import { loadMergedKubeconfig } from './kubeconfig-sources.ts';
 
 export type Csr = V1CertificateSigningRequest;
 
 export type KubeConnection =
   /** The pod's service account: token, CA and KUBERNETES_SERVICE_HOST/PORT. */
   | { kind: 'in-cluster' }
-  | { kind: 'kubeconfig'; path: string; context?: string }
+  /** kubeconfig files, merged as kubectl merges them (kubeconfig-sources.ts chooses them). */
+  | { kind: 'kubeconfig'; paths: string[]; context?: string }
   /** Explicit server URL and bearer token; the CA PEM, when given, is the only trust anchor. */
   | { kind: 'token'; server: string; token: string; caPem?: string };
 
@@ -51,7 +53,7 @@ export function createKubeConfig(connection: KubeConnection): KubeConfig {
         kubeConfig.loadFromCluster();
         break;
       case 'kubeconfig':
-        kubeConfig.loadFromFile(connection.path);
+        loadMergedKubeconfig(kubeConfig, connection.paths);
         if (connection.context !== undefined) kubeConfig.setCurrentContext(connection.context);
         break;
       case 'token':
@@ -71,6 +73,7 @@ export function createKubeConfig(connection: KubeConnection): KubeConfig {
         break;
     }
   } catch (error) {
+    if (isJitcaError(error)) throw error;
     // The message of a kubeconfig parse error can quote the file; say only which source failed.
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `Kubernetes client configuration (${connection.kind}) could not be loaded`, { cause: error });
   }

@@ -13,7 +13,7 @@ const jitca = path.resolve(import.meta.dirname, '../../bin/jitca');
 const CONTROLLER_TOKEN = 'token-controller';
 const ALICE_TOKEN = 'token-alice';
 
-describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig', () => {
+describe('`jitca controller` against a Kubernetes API (double) from the kubeconfig $KUBECONFIG names', () => {
   let dir: string;
   let kube: KubeApiDouble;
   let controller: ChildProcess;
@@ -42,8 +42,11 @@ describe('`jitca controller` against a Kubernetes API (double) from a kubeconfig
         'current-context': 'test',
       }),
     );
-    controller = spawn(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller', '--kubeconfig', kubeconfig], {
+    // As kubectl would find it: no --kubeconfig, $KUBECONFIG a list whose first file is missing,
+    // and a $HOME without ~/.kube/config.
+    controller = spawn(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: dir, KUBECONFIG: [path.join(dir, 'missing-kubeconfig'), kubeconfig].join(path.delimiter) },
     });
     controller.stdout?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));
     controller.stderr?.on('data', (chunk: Buffer) => (controllerLog += chunk.toString()));

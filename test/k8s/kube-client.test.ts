@@ -81,7 +81,7 @@ describe('createKubeConfig and the CSR API', () => {
     try {
       let error: unknown;
       try {
-        createKubeConfig({ kind: 'kubeconfig', path: path.join(dir, 'missing') });
+        createKubeConfig({ kind: 'kubeconfig', paths: [path.join(dir, 'missing')] });
       } catch (caughtError) {
         error = caughtError;
       }
