@@ -257,6 +257,8 @@ export class Pkcs11SessionPool {
 
   #closedError(): JitcaError {
     return new JitcaError(ErrorCodes.HSM_UNAVAILABLE, `PKCS#11 token "${this.tokenLabel}" was closed by this process`, {
+      // Closed for good (shutdown), not a token that comes back.
+      retryable: false,
       details: { tokenLabel: this.tokenLabel },
     });
   }

@@ -84,8 +84,85 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/**
+ * Whether the same request may succeed if it is made again unchanged:
+ * - `no`: it fails again; the request itself (or the file, or the token) must change.
+ * - `later`: it may, once a part comes back by itself (HSM, database, apiserver, identity
+ *   provider). A JitcaError with such a code is `retryable` unless its thrower knows better.
+ * - `after-fix`: only once an operator fixes the CA (PIN, key, configuration, permissions, a bug).
+ *   Not `retryable` for a caller, but a controller keeps such work queued instead of failing it.
+ */
+export type RetryClass = 'no' | 'later' | 'after-fix';
+
+export interface ErrorClass {
+  /** 4xx: the caller's request was refused and nothing was written; 5xx: a part of the CA failed. */
+  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
+  readonly retry: RetryClass;
+}
+
+/**
+ * The one table of what each code means to a caller (CONTRIBUTING.md, "The error table"): the
+ * API's HTTP status, and whether the Kubernetes controller and clients retry. Typed by ErrorCode,
+ * so a new code does not compile until it has a row here.
+ */
+export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
+  ERR_WIRE_TRUNCATED: { status: 400, retry: 'no' },
+  ERR_WIRE_TRAILING_BYTES: { status: 400, retry: 'no' },
+  ERR_WIRE_INVALID: { status: 400, retry: 'no' },
+  ERR_INPUT_TOO_LARGE: { status: 413, retry: 'no' },
+  ERR_KEY_MALFORMED: { status: 400, retry: 'no' },
+  ERR_KEY_UNSUPPORTED: { status: 400, retry: 'no' },
+  ERR_KEY_TOO_SMALL: { status: 400, retry: 'no' },
+  ERR_KEY_INVALID_POINT: { status: 400, retry: 'no' },
+  ERR_CSR_INVALID: { status: 400, retry: 'no' },
+  ERR_CSR_SIGNATURE: { status: 400, retry: 'no' },
+  ERR_CERTIFICATE_INVALID: { status: 500, retry: 'no' },
+  ERR_AUTHN_MISSING: { status: 401, retry: 'no' },
+  ERR_AUTHN_MALFORMED: { status: 401, retry: 'no' },
+  ERR_AUTHN_SIGNATURE: { status: 401, retry: 'no' },
+  ERR_AUTHN_EXPIRED: { status: 401, retry: 'no' },
+  ERR_AUTHN_NOT_YET_VALID: { status: 401, retry: 'no' },
+  ERR_AUTHN_ISSUER: { status: 401, retry: 'no' },
+  ERR_AUTHN_AUDIENCE: { status: 401, retry: 'no' },
+  ERR_AUTHN_CLAIMS: { status: 401, retry: 'no' },
+  ERR_AUTHN_UNAVAILABLE: { status: 503, retry: 'later' },
+  ERR_AUTHN_GATEWAY_NOT_ALLOWED: { status: 401, retry: 'no' },
+  ERR_POLICY_INVALID: { status: 500, retry: 'no' },
+  ERR_POLICY_DENIED: { status: 403, retry: 'no' },
+  ERR_REQUEST_INVALID: { status: 400, retry: 'no' },
+  ERR_REQUEST_NOT_FOUND: { status: 404, retry: 'no' },
+  ERR_ROUTE_NOT_FOUND: { status: 404, retry: 'no' },
+  ERR_CERTIFICATE_NOT_FOUND: { status: 404, retry: 'no' },
+  ERR_REQUEST_NOT_PENDING: { status: 409, retry: 'no' },
+  ERR_REQUEST_CHANGED: { status: 409, retry: 'no' },
+  ERR_APPROVAL_REFUSED: { status: 403, retry: 'no' },
+  ERR_FORBIDDEN: { status: 403, retry: 'no' },
+  ERR_RATE_LIMITED: { status: 429, retry: 'later' },
+  ERR_TTL_INVALID: { status: 400, retry: 'no' },
+  ERR_HSM_UNAVAILABLE: { status: 503, retry: 'later' },
+  ERR_HSM_KEY_NOT_FOUND: { status: 503, retry: 'after-fix' },
+  ERR_HSM_FAILURE: { status: 503, retry: 'after-fix' },
+  ERR_HSM_PIN: { status: 503, retry: 'after-fix' },
+  ERR_HSM_KEY_EXISTS: { status: 503, retry: 'after-fix' },
+  ERR_STORE_UNAVAILABLE: { status: 503, retry: 'later' },
+  // A duplicate serial is retried by the issuing code with a new serial, not by the caller.
+  ERR_STORE_CONFLICT: { status: 409, retry: 'no' },
+  ERR_STORE_FAILURE: { status: 503, retry: 'after-fix' },
+  ERR_AUDIT_CHAIN_BROKEN: { status: 500, retry: 'no' },
+  ERR_SERVER_UNREACHABLE: { status: 500, retry: 'later' },
+  ERR_SERVER_REFUSED: { status: 500, retry: 'no' },
+  ERR_LOGIN_REQUIRED: { status: 500, retry: 'no' },
+  ERR_KUBE_UNAVAILABLE: { status: 500, retry: 'later' },
+  ERR_KUBE_CONFLICT: { status: 500, retry: 'later' },
+  ERR_KUBE_REQUEST_FAILED: { status: 500, retry: 'after-fix' },
+  ERR_CONFIG_INVALID: { status: 500, retry: 'after-fix' },
+};
+
 export interface JitcaErrorOptions {
-  /** True when the same request may succeed later (HSM or database came back). */
+  /**
+   * True when the same request may succeed later (HSM or database came back). Defaults to the
+   * code's row in errorClasses (`later`); give it only where this failure knows better.
+   */
   retryable?: boolean;
   /** Machine-readable context safe to show a client (rule names, limits); never secrets. */
   details?: Record<string, unknown>;
@@ -101,7 +178,7 @@ export class JitcaError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'JitcaError';
     this.code = code;
-    this.retryable = options.retryable ?? false;
+    this.retryable = options.retryable ?? errorClasses[code].retry === 'later';
     this.details = options.details;
   }
 }

@@ -1,25 +1,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCodes, isJitcaError, type ErrorCode } from '../errors.ts';
+import { ErrorCodes, errorClasses, isJitcaError, type ErrorCode } from '../errors.ts';
 
 /**
- * The one place error codes become HTTP statuses (STYLE.md). Clients match on `code`; the status
- * says whose fault it was: 4xx the caller's (nothing was written), 503 a part that will come back.
+ * Error codes become HTTP statuses through the one table in errors.ts (CONTRIBUTING.md, "The
+ * error table"). Clients match on `code`; the status says whose fault it was: 4xx the caller's
+ * (nothing was written), 503 a part that will come back.
  */
-const statusByPrefix: Array<[RegExp, number]> = [
-  [/^ERR_AUTHN_UNAVAILABLE$/, 503],
-  [/^ERR_AUTHN_/, 401],
-  [/^ERR_(POLICY_DENIED|APPROVAL_REFUSED|FORBIDDEN)$/, 403],
-  [/^ERR_(REQUEST|CERTIFICATE|ROUTE)_NOT_FOUND$/, 404],
-  [/^ERR_(REQUEST_NOT_PENDING|REQUEST_CHANGED|STORE_CONFLICT)$/, 409],
-  [/^ERR_INPUT_TOO_LARGE$/, 413],
-  [/^ERR_RATE_LIMITED$/, 429],
-  [/^ERR_(HSM|STORE)_/, 503],
-  [/^ERR_(REQUEST_INVALID|TTL_INVALID|KEY_|WIRE_|CSR_)/, 400],
-];
-
 export function httpStatusFor(code: ErrorCode | string): number {
-  for (const [pattern, status] of statusByPrefix) if (pattern.test(code)) return status;
-  return 500;
+  return Object.hasOwn(errorClasses, code) ? errorClasses[code as ErrorCode].status : 500;
 }
 
 export interface ErrorBody {

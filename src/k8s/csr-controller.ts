@@ -19,7 +19,7 @@ import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Signer } from '../../hsm/signer.ts';
 import type { Clock } from '../clock.ts';
-import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, errorClasses, isJitcaError } from '../errors.ts';
 import { randomSerial } from '../issuance/serial.ts';
 import { DEFAULT_JITCA_SIGNER, KUBE_APISERVER_CLIENT_SIGNER, type CsrSignerMode, type CsrSigners } from '../policy/csr-evaluate.ts';
 import type { Policy } from '../policy/types.ts';
@@ -109,12 +109,14 @@ const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_BACKDATE_SECONDS = 60;
 const FINISHED_MEMORY = 100_000;
 
-/** Codes that mean "the same attempt may work later"; anything else while signing is final. */
-const RETRY_PREFIXES = ['ERR_HSM_', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_FAILURE', 'ERR_KUBE_', 'ERR_CONFIG_INVALID'];
-
+/**
+ * Whether a failure while signing leaves the CSR queued: a part that comes back, or a CA an
+ * operator must fix (PIN, key, config, RBAC), is no reason to mark the request Failed for good.
+ * Only a failure the request itself causes (errors.ts retry class `no`) is final.
+ */
 function isTransient(error: unknown): boolean {
   if (!isJitcaError(error)) return true;
-  return error.retryable || RETRY_PREFIXES.some((prefix) => error.code.startsWith(prefix));
+  return error.retryable || errorClasses[error.code].retry !== 'no';
 }
 
 export function signersOf(names: CsrSignerNames = {}): CsrSigners {
