@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { createGatewayAuthenticator, type GatewayAuthenticator } from '../authn/gateway-identity.ts';
+import { createGatewayAuthenticator, type GatewayAuthenticator, type GatewayCertificateRule } from '../authn/gateway-identity.ts';
 import { discoverJwksUri } from '../authn/oidc-discovery.ts';
 import { createOidcVerifier, discoverOidcVerifier, type OidcVerifier } from '../authn/oidc-verifier.ts';
 import type { CaRuntime } from '../ca-runtime.ts';
@@ -44,5 +44,7 @@ async function gatewayAuthenticator(config: JitcaConfig): Promise<GatewayAuthent
   const gateway = config.gateway;
   if (gateway === undefined) return undefined;
   const token = gateway.token === undefined ? undefined : { ...gateway.token, jwksUri: gateway.token.jwksUri ?? (await discoverJwksUri(gateway.token.issuer)) };
-  return createGatewayAuthenticator({ certificates: gateway.certificates, token, engineerAudience: config.oidc?.audience });
+  // The file's schema cannot say "commonName or uri, not both"; createGatewayAuthenticator checks each rule.
+  const certificates = gateway.certificates as GatewayCertificateRule[] | undefined;
+  return createGatewayAuthenticator({ certificates, token, engineerAudience: config.oidc?.audience });
 }

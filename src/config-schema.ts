@@ -1,0 +1,162 @@
+import { Type, type Static } from 'typebox';
+import { AUTH_FAILURE_LIMIT_DEFAULTS } from './api/auth-failure-limit.ts';
+
+/**
+ * The configuration file, declared once (CONTRIBUTING.md, "Where config is read"): each setting's
+ * type, its bounds and its default. The TypeScript type is derived from it and ajv validates with
+ * it, filling in the defaults; config.ts adds only what depends on other values (paths under the
+ * data directory, whether the token is embedded).
+ */
+
+const keyAlgorithm = ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-3072', 'rsa-4096'] as const;
+const caName = { pattern: '^[a-z0-9][a-z0-9-]{0,40}$' } as const;
+const nonEmpty = { minLength: 1 } as const;
+/** A section may be left out: ajv creates it empty, then fills its defaults. */
+const section = { additionalProperties: false, default: {} } as const;
+
+/** Shared by engineer and gateway token settings (src/authn/jwt-verifier-config.ts checks values and holds their defaults). */
+const jwtProperties = {
+  issuer: Type.String(nonEmpty),
+  audience: Type.Union([Type.String(nonEmpty), Type.Array(Type.String(nonEmpty), { minItems: 1 })]),
+  jwksUri: Type.Optional(Type.String(nonEmpty)),
+  algorithms: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  typ: Type.Optional(Type.String(nonEmpty)),
+  acceptedTypHeaders: Type.Optional(Type.Array(Type.String(nonEmpty), { minItems: 1 })),
+  clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  maxTokenLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+  maxTokenBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65536 })),
+  jwksCacheMaxAgeMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+  jwksCooldownMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  jwksTimeoutMs: Type.Optional(Type.Integer({ minimum: 100 })),
+};
+
+export const configFileSchema = Type.Object(
+  {
+    /** Resolved against the working directory; --data-dir overrides it. */
+    dataDir: Type.String({ ...nonEmpty, default: 'data' }),
+    hsm: Type.Object(
+      {
+        /** Unset: the embedded default, a SoftHSM2 token jitca creates under dataDir on first start. */
+        modulePath: Type.Optional(Type.String(nonEmpty)),
+        tokenLabel: Type.String({ ...nonEmpty, maxLength: 32, default: 'jitca' }),
+        /** Where the user PIN comes from: a 0600 file, or an environment variable's name. */
+        pinFile: Type.Optional(Type.String(nonEmpty)),
+        pinEnv: Type.Optional(Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' })),
+        sessions: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+      },
+      section,
+    ),
+    store: Type.Object(
+      {
+        /** Resolved against dataDir. */
+        sqlitePath: Type.String({ ...nonEmpty, default: 'jitca.sqlite' }),
+        /**
+         * postgres://user[:password]@host[:port]/database: when set, the store is this PostgreSQL
+         * database instead of the SQLite file (several replicas share one audit chain). May carry a
+         * password, so it is never logged or put into error messages. Only the scheme is checked
+         * here: ajv's message quotes the pattern, never the value.
+         */
+        postgresUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+      },
+      section,
+    ),
+    /** Resolved against the working directory; unset, policy.json in dataDir. */
+    policyFile: Type.Optional(Type.String(nonEmpty)),
+    ssh: Type.Object(
+      {
+        caName: Type.String({ ...caName, default: 'ssh-user-ca' }),
+        keyAlgorithm: Type.Enum(keyAlgorithm, { default: 'ed25519' }),
+        /** valid_after is backdated this much to absorb clock skew between CA and sshd. */
+        backdateSeconds: Type.Integer({ minimum: 0, maximum: 60, default: 60 }),
+      },
+      section,
+    ),
+    server: Type.Object(
+      {
+        host: Type.String({ ...nonEmpty, default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8443 }),
+        /** Certificate requests per identity per minute. */
+        rateLimitPerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 120 }),
+        /** Failed or credential-less API requests per client address per minute (src/api/auth-failure-limit.ts). */
+        authFailuresPerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000, default: AUTH_FAILURE_LIMIT_DEFAULTS.perMinute }),
+        /** Loopback peers skip that limit: only when a proxy on the same host speaks for every caller. */
+        authFailuresExemptLoopback: Type.Boolean({ default: AUTH_FAILURE_LIMIT_DEFAULTS.exemptLoopback }),
+        /** pino level; "info" logs every request with its id. */
+        logLevel: Type.Enum(['debug', 'info', 'warn', 'error'], { default: 'info' }),
+        /**
+         * Listen without TLS on an address other than loopback: only where TLS ends in front of jitca
+         * (a service mesh sidecar, a TLS proxy on the same host). Off by default: serve refuses.
+         */
+        allowPlaintext: Type.Boolean({ default: false }),
+        /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
+        tls: Type.Optional(
+          Type.Object(
+            { certFile: Type.String(nonEmpty), keyFile: Type.String(nonEmpty), clientCaFile: Type.Optional(Type.String(nonEmpty)) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      section,
+    ),
+    kubernetes: Type.Object(
+      {
+        /** The X.509 client CA for kubectl certificates, a separate key in the same token. */
+        caName: Type.String({ ...caName, default: 'kube-client-ca' }),
+        keyAlgorithm: Type.Enum(keyAlgorithm, { default: 'ecdsa-p256' }),
+        /** Lifetime of the self-signed CA certificate (rotation replaces it well before). */
+        caValidityDays: Type.Integer({ minimum: 30, maximum: 3650, default: 365 }),
+        /** jitca's own signerName, which the controller approves and signs. */
+        signerName: Type.String({ pattern: '^[a-z0-9.-]+/[a-z0-9.-]+$', default: 'jitca.dev/debug-client' }),
+        /** Whether the controller also approves/denies kubernetes.io/kube-apiserver-client CSRs. */
+        approveKubeApiserverClient: Type.Boolean({ default: true }),
+        /** Name written into the scope extension of certificates the controller signs. */
+        clusterName: Type.String({ ...nonEmpty, maxLength: 253, default: 'default' }),
+      },
+      section,
+    ),
+    /** Engineers' identity provider; without it only the local CLI issues. */
+    oidc: Type.Optional(
+      Type.Object(
+        {
+          ...jwtProperties,
+          subjectClaim: Type.Optional(Type.String(nonEmpty)),
+          groupsClaim: Type.Optional(Type.String(nonEmpty)),
+          maxGroups: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** The just-in-time SSH gateway's own identity (client certificate or token). */
+    gateway: Type.Optional(
+      Type.Object(
+        {
+          /** Each names commonName or uri, not both; src/authn/gateway-identity.ts refuses the rest. */
+          certificates: Type.Optional(
+            Type.Array(
+              Type.Object(
+                { service: Type.String(nonEmpty), commonName: Type.Optional(Type.String(nonEmpty)), uri: Type.Optional(Type.String(nonEmpty)) },
+                { additionalProperties: false },
+              ),
+            ),
+          ),
+          token: Type.Optional(
+            Type.Object(
+              {
+                ...jwtProperties,
+                allowedClients: Type.Array(Type.String(nonEmpty), { minItems: 1 }),
+                clientClaim: Type.Optional(Type.Enum(['client_id', 'azp', 'sub'])),
+                requireSubjectIsClient: Type.Optional(Type.Boolean()),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A configuration file once validated: every setting with a default is present. */
+export type ConfigFile = Static<typeof configFileSchema>;
