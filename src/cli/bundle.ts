@@ -5,7 +5,7 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { kubeCaBundle } from '../issuance/kube-client-ca.ts';
 import { sshKrlOf } from '../issuance/ssh-krl.ts';
 import { sshTrustBundle } from '../issuance/trust-bundle.ts';
-import { configFrom } from './common.ts';
+import { configFrom } from './config-from.ts';
 
 type BundleFormat = 'sshd' | 'pem' | 'krl';
 
@@ -22,7 +22,7 @@ export function registerBundle(program: Command): void {
       if (options.format === 'krl' && options.out === undefined) {
         throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'a KRL is binary: write it with --out <file>');
       }
-      const runtime = await openCaRuntime(configFrom(command));
+      const runtime = await openCaRuntime(await configFrom(command));
       try {
         const body =
           options.format === 'sshd'

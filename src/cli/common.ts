@@ -1,17 +1,5 @@
 import type { Command } from 'commander';
-import { buildConfig, type JitcaConfig } from '../config.ts';
 import { isJitcaError, ErrorCodes, type ErrorCode } from '../errors.ts';
-
-export interface GlobalOptions {
-  config?: string;
-  dataDir?: string;
-}
-
-/** Builds the one configuration object from the global flags (jitca --config F --data-dir D cmd). */
-export function configFrom(command: Command): JitcaConfig {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  return buildConfig({ configFile: options.config, dataDir: options.dataDir });
-}
 
 /** Exit codes: 1 failure, 2 refused input or policy, 3 a part (HSM, database) is unavailable. */
 const exitCodeByError: Partial<Record<ErrorCode, number>> = {

@@ -4,7 +4,7 @@ import { openConfiguredStore } from '../ca-runtime.ts';
 import { systemClock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
-import { configFrom } from './common.ts';
+import { configFrom } from './config-from.ts';
 
 /**
  * Runs `work` on the configured store (SQLite or PostgreSQL) alone, never the HSM, and closes it:
@@ -12,7 +12,7 @@ import { configFrom } from './common.ts';
  * common.ts, which every command loads: kube-credential must not pull in the store and HSM code.
  */
 export async function withConfiguredStore(command: Command, work: (store: Store) => Promise<void>): Promise<void> {
-  const config = configFrom(command);
+  const config = await configFrom(command);
   // Opening creates a missing SQLite file: a mistyped --data-dir would then "verify" an empty,
   // intact log (exit 0) or revoke into a database nothing serves. These commands work on the CA's
   // existing store only.

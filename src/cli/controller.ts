@@ -5,7 +5,8 @@ import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
 import { createKubeConfig } from '../k8s/kube-client.ts';
 import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
-import { configFrom, stopOnSignals } from './common.ts';
+import { stopOnSignals } from './common.ts';
+import { configFrom } from './config-from.ts';
 
 interface ControllerOptions {
   kubeconfig?: string;
@@ -21,7 +22,7 @@ export function registerController(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--in-cluster', "use the pod's service account")
     .action(async (options: ControllerOptions, command: Command) => {
-      const config = configFrom(command);
+      const config = await configFrom(command);
       // The environment is read here, once: the connection is fixed for the life of the process.
       const { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT } = process.env;
       const connection = chooseKubeConnection(options, { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT });

@@ -4,7 +4,8 @@ import { openCaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import type { Identity } from '../policy/types.ts';
-import { collect, configFrom } from './common.ts';
+import { collect } from './common.ts';
+import { configFrom } from './config-from.ts';
 import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
 
 interface IssueSshOptions extends SshRequestOptions {
@@ -32,7 +33,7 @@ export function registerIssueSsh(program: Command): void {
       const publicKey = readPublicKey(options.pubkey);
       const identity: Identity = { subject: options.identity, groups: options.group, via: 'local-cli' };
       const request = sshRequestFromOptions(options);
-      const runtime = await openCaRuntime(configFrom(command));
+      const runtime = await openCaRuntime(await configFrom(command));
       try {
         const result = await issueSshCertificate(runtime.sshIssuance, identity, {
           publicKey,

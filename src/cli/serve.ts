@@ -9,7 +9,8 @@ import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { witnessAuditHead } from './audit-witness.ts';
-import { configFrom, stopOnSignals } from './common.ts';
+import { stopOnSignals } from './common.ts';
+import { configFrom } from './config-from.ts';
 
 interface ServeOptions {
   port?: string;
@@ -25,7 +26,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'listen port (default 8443)')
     .option('--demo', 'issue a demo certificate at start-up to show the CA works')
     .action(async (options: ServeOptions, command: Command) => {
-      const config = configFrom(command);
+      const config = await configFrom(command);
       const host = options.host ?? config.server.host;
       assertListenSafe(host, config.server);
       const { created } = await initializeCa(config);
