@@ -1,30 +1,11 @@
 import { JitcaError, type ErrorCode } from '../errors.ts';
-import type { StoreStats } from './types.ts';
+import type { StoreWorkerMethod } from './store-methods.ts';
+import type { Store, StoreStats } from './types.ts';
 
-/** Store methods the worker serves; stats() is answered from the last reply, close() ends it. */
-export const storeWorkerMethods = [
-  'recordDecision',
-  'appendAudit',
-  'recordRevocation',
-  'listRevocations',
-  'getRequest',
-  'findCertificateBySerial',
-  'listApprovals',
-  'countRequests',
-  'listOverduePending',
-  'listAudit',
-  'verifyAudit',
-  'auditHead',
-  'close',
-] as const;
-
-export type StoreWorkerMethod = (typeof storeWorkerMethods)[number];
-
-export interface StoreWorkerCall {
-  id: number;
-  method: StoreWorkerMethod;
-  args: unknown[];
-}
+/** One call of a Store method on the store thread (store-methods.ts lists which cross). */
+export type StoreWorkerCall = {
+  [M in StoreWorkerMethod]: { id: number; method: M; args: Parameters<Store[M]> };
+}[StoreWorkerMethod];
 
 export interface SerializedError {
   code?: ErrorCode;

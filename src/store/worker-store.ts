@@ -1,13 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { storeUnavailable } from './store-errors.ts';
 import { createMessageBatcher } from './message-batcher.ts';
-import {
-  deserializeError,
-  type StoreWorkerCall,
-  type StoreWorkerCallMessage,
-  type StoreWorkerMethod,
-  type StoreWorkerReplyMessage,
-} from './store-worker-protocol.ts';
+import { threadMethods, type StoreWorkerMethod, type ThreadMethod } from './store-methods.ts';
+import { deserializeError, type StoreWorkerCall, type StoreWorkerCallMessage, type StoreWorkerReplyMessage } from './store-worker-protocol.ts';
 import type { Store, StoreStats } from './types.ts';
 
 /**
@@ -43,28 +38,23 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
     return started;
   }
 
-  function call<T>(method: StoreWorkerMethod, ...args: unknown[]): Promise<T> {
+  function call(method: StoreWorkerMethod, args: unknown[]): Promise<unknown> {
     if (closed) return Promise.reject(storeUnavailable('the store is closed'));
     try {
-      return thread().call<T>(method, args);
+      return thread().call(method, args);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
+  // Every method store-methods.ts sends to the thread, forwarded as it is: the thread's Store
+  // answers with what its method returned, so each keeps its signature in the Store interface.
+  const forwarded = Object.fromEntries(
+    threadMethods.map((method) => [method, (...args: unknown[]) => call(method, args)]),
+  ) as unknown as Pick<Store, ThreadMethod>;
+
   const store: Store = {
-    recordDecision: (entry) => call('recordDecision', entry),
-    appendAudit: (event) => call('appendAudit', event),
-    recordRevocation: (entry) => call('recordRevocation', entry),
-    listRevocations: (validAtIso) => call('listRevocations', validAtIso),
-    getRequest: (id) => call('getRequest', id),
-    findCertificateBySerial: (serial) => call('findCertificateBySerial', serial),
-    listApprovals: (requestId) => call('listApprovals', requestId),
-    countRequests: (state) => call('countRequests', state),
-    listOverduePending: (beforeIso, limit) => call('listOverduePending', beforeIso, limit),
-    listAudit: (listOptions) => call('listAudit', listOptions),
-    verifyAudit: (anchors) => call('verifyAudit', anchors ?? []),
-    auditHead: () => call('auditHead'),
+    ...forwarded,
     stats: () => stats,
     close: async () => {
       if (closed) return;
@@ -93,7 +83,7 @@ const RESTART_INTERVAL_MS = 1000;
 
 interface StoreThread {
   worker: Worker;
-  call<T>(method: StoreWorkerMethod, args: unknown[]): Promise<T>;
+  call(method: StoreWorkerMethod, args: unknown[]): Promise<unknown>;
 }
 
 function startStoreThread(sqlitePath: string, onStats: (stats: StoreStats) => void, onStopped: () => void): StoreThread {
@@ -144,12 +134,12 @@ function startStoreThread(sqlitePath: string, onStats: (stats: StoreStats) => vo
 
   return {
     worker,
-    call<T>(method: StoreWorkerMethod, args: unknown[]): Promise<T> {
+    call(method: StoreWorkerMethod, args: unknown[]): Promise<unknown> {
       if (failure !== undefined) return Promise.reject(failure);
       const id = nextId++;
-      return new Promise<T>((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        outbox.push({ id, method, args });
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        outbox.push({ id, method, args } as StoreWorkerCall);
       });
     },
   };

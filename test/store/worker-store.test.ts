@@ -5,6 +5,8 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, JitcaError, isJitcaError } from '../../src/errors.ts';
+import { systemClock } from '../../src/clock.ts';
+import { openStore } from '../../src/store/store.ts';
 import { openWorkerStore } from '../../src/store/worker-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { deniedEntry, issuedEntry, makeTempDir, removeDir } from './store-fixtures.ts';
@@ -37,6 +39,43 @@ describe('the store on its own thread', () => {
     expect(head).toEqual({ seq: 50, hash: records.find((record) => record.seq === 50)?.hash });
     expect(await store.verifyAudit([head!])).toEqual({ ok: true, records: 50 });
     expect(await store.verifyAudit([{ seq: 51, hash: head!.hash }])).toEqual({ ok: false, records: 50, firstBroken: { seq: 51, reason: 'truncated' } });
+  });
+
+  it('has every method the in-process store has, each answering as that store does on the same file', async () => {
+    dir = makeTempDir();
+    const sqlitePath = path.join(dir, 'jitca.sqlite');
+    const local = await openStore({ sqlitePath, clock: systemClock });
+    try {
+      const issued = issuedEntry('req-a');
+      await local.recordDecision(issued);
+      await local.recordDecision(deniedEntry('req-b'));
+      store = await openWorkerStore({ sqlitePath });
+      expect(Object.keys(store).sort()).toEqual(Object.keys(local).sort());
+      const serial = issued.certificate!.serial;
+      // Each read goes to the method of the same name on the thread: one name mixed up answers differently.
+      const reads = (s: Store) =>
+        Promise.all([
+          s.getRequest('req-a'),
+          s.getRequest('req-b'),
+          s.findCertificateBySerial(serial),
+          s.listApprovals('req-a'),
+          s.countRequests('issued'),
+          s.countRequests('denied'),
+          s.listOverduePending('2030-01-01T00:00:00.000Z', 5),
+          s.listRevocations('2025-03-01T12:10:00.000Z'),
+          s.listAudit({ afterSeq: 1 }),
+          s.verifyAudit(),
+          s.auditHead(),
+        ]);
+      expect(await reads(store)).toEqual(await reads(local));
+      // And the writes: a revocation through the thread is what the in-process store reads back.
+      await store.recordRevocation({ serial, revokedBy: 'admin', reason: 'test', event: { type: 'ssh.revoked', actor: 'admin', data: { serial } } });
+      await store.appendAudit({ type: 'policy.loaded', actor: 'system', data: {} });
+      expect(await reads(store)).toEqual(await reads(local));
+      expect((await local.listRevocations('2025-03-01T12:10:00.000Z')).map((revocation) => revocation.serial)).toEqual([serial]);
+    } finally {
+      await local.close();
+    }
   });
 
   it('carries error codes across the thread boundary and writes nothing for the failed entry', async () => {

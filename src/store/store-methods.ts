@@ -1,0 +1,36 @@
+import type { Store } from './types.ts';
+
+/**
+ * How each Store method is answered when the store runs on its own thread (worker-store.ts):
+ * `thread` methods are sent to the thread and answered there, `stats` from the counters the last
+ * reply carried, `close` ends the thread. Typed by the Store interface, so a new method does not
+ * compile until it has its line here (CONTRIBUTING.md, "How to add a store method"); the worker
+ * proxy and the protocol are derived from this list.
+ */
+export const storeMethodKinds = {
+  recordDecision: 'thread',
+  appendAudit: 'thread',
+  recordRevocation: 'thread',
+  listRevocations: 'thread',
+  getRequest: 'thread',
+  findCertificateBySerial: 'thread',
+  listApprovals: 'thread',
+  countRequests: 'thread',
+  listOverduePending: 'thread',
+  listAudit: 'thread',
+  verifyAudit: 'thread',
+  auditHead: 'thread',
+  stats: 'local',
+  close: 'close',
+} as const satisfies { readonly [method in keyof Store]: 'thread' | 'local' | 'close' };
+
+type MethodsOfKind<Kind> = { [M in keyof Store]: (typeof storeMethodKinds)[M] extends Kind ? M : never }[keyof Store];
+
+/** Methods the worker proxy forwards to the store thread as they are. */
+export type ThreadMethod = MethodsOfKind<'thread'>;
+/** Everything a call message may name: the forwarded methods and close. */
+export type StoreWorkerMethod = MethodsOfKind<'thread' | 'close'>;
+
+export const threadMethods = (Object.keys(storeMethodKinds) as Array<keyof Store>).filter(
+  (method): method is ThreadMethod => storeMethodKinds[method] === 'thread',
+);
