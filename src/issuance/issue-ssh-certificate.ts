@@ -46,10 +46,11 @@ const PENDING_LIFETIME_MS = 15 * 60 * 1000;
 const SERIAL_ATTEMPTS = 4;
 
 /**
- * The one issuance pipeline (STYLE.md `issuance/`): parse -> decide -> (sign -> record durably) ->
- * release. Malformed input throws before anything is written. Every policy decision is recorded
- * with its audit record in one durable transaction, and a certificate is returned only after that
- * transaction committed: a certificate never leaves without its audit record.
+ * The one issuance pipeline (CONTRIBUTING.md, "Decide, then act"): parse -> decide -> (sign ->
+ * record durably) -> release. Malformed input throws before anything is written. Every policy
+ * decision is recorded with its audit record in one durable transaction, and a certificate is
+ * returned only after that transaction committed: a certificate never leaves without its audit
+ * record.
  */
 export async function issueSshCertificate(
   context: SshIssuanceContext,

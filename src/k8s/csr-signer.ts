@@ -1,7 +1,8 @@
 /**
  * jitca's own signer: turns an approved, claimed CSR into a certificate from the HSM CA and puts it
- * into status.certificate. Signing code makes no policy decision (STYLE.md): subject, groups,
- * lifetime and serial come from the stored decision; the CSR contributes only its public key.
+ * into status.certificate. Signing code makes no policy decision (CONTRIBUTING.md, "Decide, then
+ * act"): subject, groups, lifetime and serial come from the stored decision; the CSR contributes
+ * only its public key.
  *
  * The apiserver lets a signer write status.certificate on a CSR that is not Approved
  * (validation.go checks only that the certificate is well-formed and not changed once set), so

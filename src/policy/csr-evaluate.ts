@@ -1,7 +1,7 @@
 /**
- * evaluateCsr: the pure decision over a Kubernetes CertificateSigningRequest (STYLE.md: decide, then
- * act). The CSR controller (src/k8s) carries the decision out; nothing here talks to the API, signs,
- * stores or reads the clock.
+ * evaluateCsr: the pure decision over a Kubernetes CertificateSigningRequest (CONTRIBUTING.md,
+ * "Decide, then act"). The CSR controller (src/k8s) carries the decision out; nothing here talks to
+ * the API, signs, stores or reads the clock.
  *
  * Kubernetes authenticates a client certificate as user = CN and groups = the O values
  * (kubernetes.io docs "Authenticating: X509 client certificates"), so what a CSR can grant is its

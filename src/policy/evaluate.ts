@@ -2,7 +2,7 @@
  * evaluateSshRequest: the pure decision over (policy, identity, request). A request can only narrow
  * what a role grants, never widen it: every value in the grant is either the role's own value or a
  * requested value that was checked to lie inside it. The issuance pipeline carries out the Decision
- * (STYLE.md: decide, then act); nothing here signs, stores or reads the clock.
+ * (CONTRIBUTING.md, "Decide, then act"); nothing here signs, stores or reads the clock.
  */
 import { cidrWithinAny } from './cidr.ts';
 import { formatDuration } from './duration.ts';

@@ -1,7 +1,7 @@
 /**
  * Plain data shared by the policy loader, the evaluator and the issuance pipeline. Policy is a JSON
  * file reviewed like code; evaluate() is a pure function over it, an identity, a request and a
- * clock (STYLE.md: decide, then act).
+ * clock (CONTRIBUTING.md, "Decide, then act").
  */
 
 /** Who is asking, after authentication (OIDC, gateway, or the local security-team CLI). */

@@ -2,8 +2,8 @@ import { createPrivateKey, generateKeyPairSync, sign as nodeSign, type KeyObject
 import type { KeyAlgorithm, Signer, SignOptions } from '../../hsm/signer.ts';
 
 /**
- * In-memory Signer for codec unit tests only (STYLE.md: one interface, many backends). Production
- * code never constructs this: CA keys live in the HSM.
+ * In-memory Signer for codec unit tests only (CONTRIBUTING.md, "One interface, many backends").
+ * Production code never constructs this: CA keys live in the HSM.
  */
 export function createMemorySigner(algorithm: KeyAlgorithm, keyId = 'memory/1'): Signer & { privateKey: KeyObject } {
   const { privateKey, publicKey } =
