@@ -23,7 +23,7 @@ import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
 import { measureInProcessIssuance } from './in-process-issuance.ts';
-import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
+import { benchConnectionLimits, benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
 import { runOpenLoop } from './open-loop.ts';
 import { cpuPerOperation, threadCpu } from './thread-cpu.ts';
 
@@ -43,7 +43,7 @@ try {
   // Per-request info logs are the production default; the bench logs warnings only and says so.
   writeFileSync(
     configFile,
-    JSON.stringify({ oidc: { issuer: oidc.issuer, audience, jwksUri: oidc.jwksUri }, server: { port, rateLimitPerMinute: 1_000_000, logLevel: 'warn' } }),
+    JSON.stringify({ oidc: { issuer: oidc.issuer, audience, jwksUri: oidc.jwksUri }, server: { port, rateLimitPerMinute: 1_000_000, logLevel: 'warn', ...benchConnectionLimits } }),
   );
   const config = buildConfig({ configFile, dataDir });
   await initializeCa(config);

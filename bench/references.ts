@@ -47,3 +47,10 @@ export const benchPolicy = {
     },
   ],
 };
+
+/**
+ * The load generators connect from one address (loopback) with up to 512 requests in flight
+ * (bench/open-loop.ts): more than the default per-address cap, which is for clients, not for a
+ * bench standing in for many of them.
+ */
+export const benchConnectionLimits = { maxConnections: 2048, maxConnectionsPerAddress: 2048 };

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AUTH_FAILURE_LIMIT_DEFAULTS } from './api/auth-failure-limit.ts';
+import { DEFAULT_CONNECTION_LIMITS } from './api/connection-limits.ts';
 
 /**
  * The configuration file, declared once (CONTRIBUTING.md, "Where config is read"): each setting's
@@ -88,6 +89,11 @@ export const configFileSchema = Type.Object(
          * (a service mesh sidecar, a TLS proxy on the same host). Off by default: serve refuses.
          */
         allowPlaintext: Type.Boolean({ default: false }),
+        /** Headers and body of a request must arrive within this many ms (src/api/connection-limits.ts). */
+        requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 300_000, default: DEFAULT_CONNECTION_LIMITS.requestTimeoutMs }),
+        /** Open connections to the API in total, and from one client address. */
+        maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_CONNECTION_LIMITS.maxConnections }),
+        maxConnectionsPerAddress: Type.Integer({ minimum: 1, maximum: 1_000_000, default: DEFAULT_CONNECTION_LIMITS.maxConnectionsPerAddress }),
         /** TLS for the API; clientCaFile lets the SSH gateway authenticate with a client certificate. */
         tls: Type.Optional(
           Type.Object(

@@ -53,6 +53,8 @@ export const ErrorCodes = {
   APPROVAL_REFUSED: 'ERR_APPROVAL_REFUSED',
   FORBIDDEN: 'ERR_FORBIDDEN',
   RATE_LIMITED: 'ERR_RATE_LIMITED',
+  /** The request's headers and body did not all arrive within server.requestTimeoutMs. */
+  REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT',
   TTL_INVALID: 'ERR_TTL_INVALID',
   // Custody
   HSM_UNAVAILABLE: 'ERR_HSM_UNAVAILABLE',
@@ -96,7 +98,7 @@ export type RetryClass = 'no' | 'later' | 'after-fix';
 
 export interface ErrorClass {
   /** 4xx: the caller's request was refused and nothing was written; 5xx: a part of the CA failed. */
-  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 408 | 409 | 413 | 429 | 500 | 503;
   readonly retry: RetryClass;
 }
 
@@ -138,6 +140,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_APPROVAL_REFUSED: { status: 403, retry: 'no' },
   ERR_FORBIDDEN: { status: 403, retry: 'no' },
   ERR_RATE_LIMITED: { status: 429, retry: 'later' },
+  ERR_REQUEST_TIMEOUT: { status: 408, retry: 'later' },
   ERR_TTL_INVALID: { status: 400, retry: 'no' },
   ERR_HSM_UNAVAILABLE: { status: 503, retry: 'later' },
   ERR_HSM_KEY_NOT_FOUND: { status: 503, retry: 'after-fix' },

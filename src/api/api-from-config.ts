@@ -18,6 +18,11 @@ export async function buildAppFromConfig(runtime: CaRuntime, config: JitcaConfig
     logger,
     rateLimitPerMinute: config.server.rateLimitPerMinute,
     authFailureLimit: { perMinute: config.server.authFailuresPerMinute, exemptLoopback: config.server.authFailuresExemptLoopback },
+    connectionLimits: {
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      maxConnections: config.server.maxConnections,
+      maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
+    },
     https:
       tls === undefined
         ? undefined

@@ -7,6 +7,7 @@ import type { CaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
+import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerStrictJsonParser } from './json-body.ts';
@@ -27,6 +28,8 @@ export interface AppOptions {
   authFailureLimit?: Partial<AuthFailureLimitOptions>;
   /** TLS for the listener; requestCert lets the gateway authenticate with a client certificate. */
   https?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean };
+  /** Request deadline and connection caps; each defaults to DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -37,6 +40,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
  * logs with a request id and without credentials, Prometheus metrics.
  */
 export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstance {
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits };
   const app = Fastify({
     logger:
       options.logger === false
@@ -51,12 +55,15 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     },
     bodyLimit: 64 * 1024,
     connectionTimeout: 30_000,
-    requestTimeout: 10_000,
+    requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: 10_000,
+    clientErrorHandler,
     // Unknown fields are refused, not stripped; types are not coerced: "1" is not 1.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
-    ...(options.https === undefined ? {} : { https: options.https }),
+    // A TLS handshake gets the same deadline as a request (Node's default is 120 s).
+    ...(options.https === undefined ? {} : { https: { ...options.https, handshakeTimeout: limits.requestTimeoutMs } }),
   }) as unknown as FastifyInstance;
+  applyConnectionLimits(app.server, limits);
 
   const metrics = createMetrics(() => runtime.store.countRequests('pending'));
   const issuance = { ...runtime.sshIssuance, signer: instrumentSigner(runtime.sshSigner, metrics.hsmSignSeconds) };

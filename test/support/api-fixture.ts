@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import Database from 'better-sqlite3';
-import { buildApp } from '../../src/api/app.ts';
+import { buildApp, type AppOptions } from '../../src/api/app.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
 import { createGatewayAuthenticator } from '../../src/authn/gateway-identity.ts';
 import { createOidcVerifier } from '../../src/authn/oidc-verifier.ts';
@@ -43,6 +43,7 @@ export async function createApiFixture(
     store?: Record<string, unknown>;
     /** instead of testPolicy */
     policy?: unknown;
+    connectionLimits?: AppOptions['connectionLimits'];
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
@@ -66,6 +67,7 @@ export async function createApiFixture(
     logger: false,
     rateLimitPerMinute: options.rateLimitPerMinute,
     ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
+    connectionLimits: options.connectionLimits,
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
