@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { buildAppFromConfig } from '../../src/api/api-from-config.ts';
+import { buildConfig } from '../../src/config.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
@@ -92,6 +97,36 @@ describe('the request deadline covers the body', () => {
     // Bounded: at most 30 s. The socket inactivity timeout alone would take 30 s; the deadline 1 s.
     expect(await dribbleUntil([], () => client.closed, 300, 100)).toBe(true);
     expect(client.received).toMatch(/^HTTP\/1\.1 408 /);
+  }, 60_000);
+
+  it("takes the limits from the config's server section, and gives a TLS handshake the same deadline", async () => {
+    const dir = api.ca.dataDir;
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.pem')], { stdio: 'ignore' });
+    const configFile = path.join(dir, 'limits.json');
+    const tls = { certFile: path.join(dir, 'tls.pem'), keyFile: path.join(dir, 'tls.key') };
+    writeFileSync(configFile, JSON.stringify({ server: { requestTimeoutMs: 1000, maxConnections: 7, maxConnectionsPerAddress: 3, tls } }));
+    const config = buildConfig({ configFile, dataDir: dir });
+    expect(config.server).toMatchObject({ requestTimeoutMs: 1000, maxConnections: 7, maxConnectionsPerAddress: 3 });
+    const app = await buildAppFromConfig(api.ca.runtime, config, false);
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      expect(app.server.maxConnections).toBe(7);
+      const tlsPort = (app.server.address() as net.AddressInfo).port;
+      // Five TCP connections that never start the handshake, from one address: two are over the
+      // per-address cap at once, the other three are cut by the deadline (Node's default is 120 s).
+      const silent = Array.from({ length: 5 }, () => {
+        const client: SlowClient = { socket: net.connect({ port: tlsPort, host: '127.0.0.1', localAddress: '127.0.0.3' }), received: '', bytesSent: 0, closed: false };
+        client.socket.on('error', () => undefined);
+        client.socket.on('close', () => (client.closed = true));
+        clients.push(client);
+        return client;
+      });
+      expect(await dribbleUntil([], () => openCount(silent) <= 3, 100)).toBe(true);
+      expect(await dribbleUntil([], () => openCount(silent) === 0, 300, 100)).toBe(true);
+    } finally {
+      await app.close();
+    }
   }, 60_000);
 });
 
