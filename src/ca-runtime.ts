@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from './atomic-file.ts';
 import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import type { JitcaConfig } from './config.ts';
@@ -9,6 +10,7 @@ import { parseKeyAlgorithmName, type Signer } from '../hsm/signer.ts';
 import { ensureSoftHsmToken, readPinFile } from '../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
 import { loadPolicyWithDigest } from './policy/load.ts';
+import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
@@ -44,12 +46,13 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
   const created: string[] = [];
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.hsm.embedded) {
+    assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
     const token = ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath });
     if (token.created) created.push(`softhsm2 token "${config.hsm.tokenLabel}"`);
   }
   if (!existsSync(config.policyFile)) {
     // The example is a start for review, not an authority: the security team edits it in git.
-    copyFileSync(EXAMPLE_POLICY, config.policyFile);
+    writeFileAtomic(config.policyFile, readFileSync(EXAMPLE_POLICY), PRIVATE_FILE_MODE);
     created.push(`policy ${path.relative(process.cwd(), config.policyFile) || config.policyFile}`);
   }
   const store = await openConfiguredStore(config, clock);
@@ -80,6 +83,7 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
 
 export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemClock): Promise<CaRuntime> {
   if (config.hsm.embedded) {
+    assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
     ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath });
   }
   const { policy, sha256: policyDigest } = loadPolicyWithDigest(config.policyFile);

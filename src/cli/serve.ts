@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { assertListenSafe } from '../api/listen-address.ts';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
+import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import { witnessAuditHead } from './audit-witness.ts';
 import { stopOnSignals } from './common.ts';
 import { configFrom } from './config-from.ts';
@@ -61,7 +63,7 @@ export function registerServe(program: Command): void {
  */
 async function issueDemoCertificate(runtime: CaRuntime): Promise<void> {
   const dir = path.join(runtime.config.dataDir, 'demo');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDirectory(dir);
   const keyPath = path.join(dir, 'id_ed25519');
   if (!existsSync(keyPath)) {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca-demo', '-f', keyPath]);
@@ -76,6 +78,6 @@ async function issueDemoCertificate(runtime: CaRuntime): Promise<void> {
     return;
   }
   const certPath = `${keyPath}-cert.pub`;
-  writeFileSync(certPath, `${result.certificate}\n`);
+  writeFileAtomic(certPath, `${result.certificate}\n`, PRIVATE_FILE_MODE);
   process.stdout.write(`demo: issued ${certPath}\n${execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' })}`);
 }

@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Signer } from '../../hsm/signer.ts';
 import type { Pkcs11Token } from '../../hsm/pkcs11-token.ts';
 import { writeFileAtomic } from '../atomic-file.ts';
+import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import type { Clock } from '../clock.ts';
 import type { JitcaConfig } from '../config.ts';
 import { createCaCertificate } from '../x509/issue-client-certificate.ts';
@@ -16,7 +17,11 @@ export interface KubeClientCa {
   certificatePem: string;
 }
 
-/** The CA certificate of generation N lives next to the data, public: `<dataDir>/kube-client-ca/N.pem`. */
+/**
+ * The CA certificate of generation N: `<dataDir>/kube-client-ca/N.pem`, private like everything
+ * under the data directory (the certificate itself is public: `jitca bundle` and the trust routes
+ * hand it out).
+ */
 export function kubeCaCertificatePath(config: JitcaConfig, generation: number): string {
   return path.join(config.dataDir, config.kubernetes.caName, `${generation}.pem`);
 }
@@ -27,6 +32,8 @@ export function kubeCaCertificatePath(config: JitcaConfig, generation: number): 
  */
 export async function ensureKubeCaCertificate(config: JitcaConfig, signer: Signer, generation: number, clock: Clock): Promise<boolean> {
   const file = kubeCaCertificatePath(config, generation);
+  // Before the existence check: a directory an earlier version made 0755 is tightened too.
+  ensurePrivateDirectory(path.dirname(file));
   if (existsSync(file)) return false;
   const now = clock.now();
   const { pem } = await createCaCertificate({
@@ -37,8 +44,7 @@ export async function ensureKubeCaCertificate(config: JitcaConfig, signer: Signe
     notAfter: new Date(now + config.kubernetes.caValidityDays * 86_400_000),
     serial: randomSerial(),
   });
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-  writeFileAtomic(file, pem, 0o644);
+  writeFileAtomic(file, pem, PRIVATE_FILE_MODE);
   return true;
 }
 

@@ -9,6 +9,7 @@ import type { DatabaseConnection, Driver } from 'kysely';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { DatabaseSchema } from './schema.ts';
 import type { StatementExecutor, StatementExecutorFactory } from './statement-executor.ts';
+import { prepareSqliteFiles } from './sqlite-file-modes.ts';
 import { watchSqliteFiles, type SqliteFileIdentity } from './sqlite-file-identity.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 
@@ -147,6 +148,7 @@ export function openSqliteStoreDatabase(path: string, options: SqliteOptions = {
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `busyTimeoutMs ${busyTimeoutMs} must be a non-negative integer`);
   }
+  prepareSqliteFiles(path);
   let database: Database.Database;
   try {
     database = new Database(path, { timeout: busyTimeoutMs });
