@@ -140,7 +140,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_APPROVAL_REFUSED: { status: 403, retry: 'no' },
   ERR_FORBIDDEN: { status: 403, retry: 'no' },
   ERR_RATE_LIMITED: { status: 429, retry: 'later' },
-  ERR_REQUEST_TIMEOUT: { status: 408, retry: 'later' },
+  ERR_REQUEST_TIMEOUT: { status: 408, retry: 'no' },
   ERR_TTL_INVALID: { status: 400, retry: 'no' },
   ERR_HSM_UNAVAILABLE: { status: 503, retry: 'later' },
   ERR_HSM_KEY_NOT_FOUND: { status: 503, retry: 'after-fix' },
