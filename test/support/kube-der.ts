@@ -113,9 +113,9 @@ export interface BuiltCsr {
   privateKey: KeyObject;
 }
 
-/** An Ed25519 PKCS#10 request for CN=commonName, O=each organization, signed with a fresh key. */
-export function buildEd25519Csr(commonName: string, organizations: readonly string[] = []): BuiltCsr {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+/** An Ed25519 PKCS#10 request for CN=commonName, O=each organization, signed with a fresh key (or the one given). */
+export function buildEd25519Csr(commonName: string, organizations: readonly string[] = [], key?: KeyObject): BuiltCsr {
+  const { privateKey, publicKey } = key === undefined ? generateKeyPairSync('ed25519') : { privateKey: key, publicKey: createPublicKey(key) };
   const name = element(0x30, Buffer.concat([rdn(OID_CN, commonName), ...organizations.map((o) => rdn(OID_O, o))]));
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const info = element(0x30, Buffer.concat([element(0x02, Buffer.from([0])), name, spki, Buffer.from([0xa0, 0x00])]));
