@@ -22,7 +22,8 @@ export function parseCsrOf(csr: Csr): ParsedCsr {
   return parseCsr(Buffer.from(csr.spec.request, 'base64'));
 }
 
-export function decideCsr(policy: Policy, csr: Csr, signers: CsrSigners): CsrEvaluation {
+/** scopeCluster: the controller's clusterName, which certificates from jitca's signer are scoped to. */
+export function decideCsr(policy: Policy, csr: Csr, signers: CsrSigners, scopeCluster?: string): CsrEvaluation {
   let parsed: ParsedCsr;
   try {
     parsed = parseCsrOf(csr);
@@ -40,6 +41,7 @@ export function decideCsr(policy: Policy, csr: Csr, signers: CsrSigners): CsrEva
       ...(csr.spec.expirationSeconds === undefined ? {} : { expirationSeconds: csr.spec.expirationSeconds }),
       usages: csr.spec.usages ?? [],
       csr: parsed,
+      ...(scopeCluster === undefined ? {} : { scopeCluster }),
     },
     signers,
   );

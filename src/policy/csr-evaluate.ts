@@ -75,6 +75,11 @@ export interface CsrEvaluationInput {
   expirationSeconds?: number;
   usages: string[];
   csr: Pick<ParsedCsr, 'subject' | 'keyAlgorithm' | 'requestedExtensions'>;
+  /**
+   * The cluster that certificates from jitca's own signer are scoped to (the controller's
+   * clusterName); with it, such a grant carries the scope extension's cluster and namespace.
+   */
+  scopeCluster?: string;
 }
 
 /** Exactly what the certificate may say. */
@@ -89,6 +94,11 @@ export interface CsrGrant {
   usages: string[];
   /** What the CSR asks for that jitca's signer leaves out of the certificate (empty for approve-only signers). */
   ignored: CsrIgnored;
+  /**
+   * jitca's signer with a scopeCluster: the scope extension's cluster and namespace. The namespace
+   * is the role's only namespace, or "*" when it spans several (RBAC groups then decide).
+   */
+  scope?: { cluster: string; namespace: string };
 }
 
 export interface CsrIgnored {
@@ -299,6 +309,7 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     capped,
     usages: [...input.usages],
     ignored: mode === 'sign' ? ignoredBySigner(input.csr) : { extensions: [], subjectAttributes: [] },
+    ...(mode === 'sign' && input.scopeCluster !== undefined ? { scope: { cluster: input.scopeCluster, namespace: onlyNamespace(role) } } : {}),
   };
   const changes = describeChanges(grant, asked);
   if (role.approval.mode === 'manual') {
@@ -311,4 +322,10 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     };
   }
   return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}, lifetime ${expirationSeconds} s${changes}`, grant };
+}
+
+/** The namespace a certificate of this role is bound to: its only namespace, or "*" for several (or any). */
+function onlyNamespace(role: Role): string {
+  const namespaces = role.scope.namespaces;
+  return namespaces.length === 1 && namespaces[0] !== '*' ? namespaces[0]! : '*';
 }

@@ -310,3 +310,20 @@ describe('policy files with Kubernetes roles', () => {
     expect((error as JitcaError).code).toBe(ErrorCodes.POLICY_INVALID);
   });
 });
+
+describe('evaluateCsr decides the scope of a certificate from jitca\'s signer', () => {
+  it('with a scopeCluster: the role\'s only namespace, "*" for a role spanning several; none for approve-only signers or without a cluster', () => {
+    const policy = policyOf(
+      role({ name: 'one-namespace', groups: ['oncall-payments'], kubernetes: { groups: ['jit:oncall:payments'] } }),
+      role({ name: 'every-namespace', groups: ['sre'], scope: { clusters: ['prod'], namespaces: ['*'] }, kubernetes: { groups: ['jit:oncall:cluster'] } }),
+    );
+    const scoped = evaluateCsr(policy, input({ scopeCluster: 'prod' }));
+    expect(scoped).toMatchObject({ outcome: 'approve', grant: { role: 'one-namespace', scope: { cluster: 'prod', namespace: 'payments' } } });
+    const wide = evaluateCsr(policy, input({ scopeCluster: 'prod', groups: ['sre'] }, { organizations: ['jit:oncall:cluster'] }));
+    expect(wide).toMatchObject({ outcome: 'approve', grant: { role: 'every-namespace', scope: { cluster: 'prod', namespace: '*' } } });
+    const approveOnly = evaluateCsr(policy, input({ scopeCluster: 'prod', signerName: KUBE_APISERVER_CLIENT_SIGNER }));
+    expect(approveOnly.outcome === 'approve' && approveOnly.grant.scope).toBe(undefined);
+    const unscoped = evaluateCsr(policy, input());
+    expect(unscoped.outcome === 'approve' && unscoped.grant.scope).toBe(undefined);
+  });
+});
