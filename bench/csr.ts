@@ -76,6 +76,7 @@ try {
     notAfter: new Date(now + 86_400_000),
     serial: randomSerial(),
   });
+  const kubeCa = { signer, certificate: new X509Certificate(ca.der) };
   const policy = parsePolicy(JSON.stringify(testPolicyDocument()));
 
   console.log(machineLine());
@@ -94,8 +95,7 @@ try {
       api: createCsrApi(createKubeConfig({ kind: 'token', server: url, token: TOKENS.controller, caPem })),
       policy,
       store,
-      signer,
-      caCertificate: new X509Certificate(ca.der),
+      activeCa: () => kubeCa,
       clock: systemClock,
       ...(concurrency === undefined ? {} : { concurrency }),
     });

@@ -116,7 +116,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
       policyDigest,
       clock,
       sshSigner,
-      sshIssuance: { policy, store: openedStore, signer: sshSigner, clock, backdateSeconds: config.ssh.backdateSeconds },
+      sshIssuance: { policy, store: openedStore, activeSigner: () => sshSigner, clock, backdateSeconds: config.ssh.backdateSeconds },
       async close() {
         await openedStore.close();
         token.close();

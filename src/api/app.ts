@@ -11,7 +11,7 @@ import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, t
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerStrictJsonParser } from './json-body.ts';
-import { createMetrics, instrumentSigner } from './metrics.ts';
+import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
 import { requestRoutes } from './request-routes.ts';
 import { revocationRoutes } from './revocation-routes.ts';
 import { errorReplySchema } from './schemas.ts';
@@ -66,7 +66,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   applyConnectionLimits(app.server, limits);
 
   const metrics = createMetrics(() => runtime.store.countRequests('pending'));
-  const issuance = { ...runtime.sshIssuance, signer: instrumentSigner(runtime.sshSigner, metrics.hsmSignSeconds) };
+  const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
   const authenticated = authenticateHook(
     options.authenticator,
     createAuthFailureLimiter({ ...AUTH_FAILURE_LIMIT_DEFAULTS, ...options.authFailureLimit }),
@@ -111,7 +111,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   const x509Issuance = {
     policy: runtime.policy,
     store: runtime.store,
-    kubeCa: { ...runtime.kubeCa, signer: instrumentSigner(runtime.kubeCa.signer, metrics.hsmSignSeconds) },
+    activeCa: instrumentActiveCa(() => runtime.kubeCa, metrics.hsmSignSeconds),
     clock: runtime.sshIssuance.clock,
     signerName: runtime.config.kubernetes.signerName,
     backdateSeconds: runtime.config.ssh.backdateSeconds,

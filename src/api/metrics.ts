@@ -69,3 +69,34 @@ export function instrumentSigner(signer: Signer, histogram: Histogram): Signer {
     },
   };
 }
+
+/**
+ * instrumentSigner for whichever generation is active, wrapped once per generation: the wrapper is
+ * what issuance sees as the signer, and the issuing-CA cache (x509/issuing-ca.ts) keys on it.
+ */
+export function instrumentActiveSigner(active: () => Signer, histogram: Histogram): () => Signer {
+  const wrapped = new WeakMap<Signer, Signer>();
+  return () => {
+    const signer = active();
+    let instrumented = wrapped.get(signer);
+    if (instrumented === undefined) {
+      instrumented = instrumentSigner(signer, histogram);
+      wrapped.set(signer, instrumented);
+    }
+    return instrumented;
+  };
+}
+
+/** instrumentActiveSigner for a CA that signs with a certificate of its own (X.509): one wrapped pair per generation. */
+export function instrumentActiveCa<Ca extends { readonly signer: Signer }>(active: () => Ca, histogram: Histogram): () => Ca {
+  const wrapped = new WeakMap<Ca, Ca>();
+  return () => {
+    const ca = active();
+    let instrumented = wrapped.get(ca);
+    if (instrumented === undefined) {
+      instrumented = { ...ca, signer: instrumentSigner(ca.signer, histogram) };
+      wrapped.set(ca, instrumented);
+    }
+    return instrumented;
+  };
+}

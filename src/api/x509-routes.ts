@@ -61,7 +61,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
         return reply.code(201).send({
           requestId: result.requestId,
           certificate: result.certificate,
-          caCertificate: options.issuance.kubeCa.certificatePem,
+          caCertificate: result.caCertificatePem,
           serial: result.serial,
           notBefore: result.notBefore.toISOString(),
           notAfter: result.notAfter.toISOString(),

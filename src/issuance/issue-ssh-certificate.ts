@@ -1,22 +1,22 @@
 import type { Clock } from '../clock.ts';
-import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Signer } from '../../hsm/signer.ts';
 import { evaluateSshRequest } from '../policy/evaluate.ts';
 import type { Decision, Identity, Policy, SshCertificateRequest, SshGrant } from '../policy/types.ts';
-import { buildUserCertificate } from '../ssh/certificate.ts';
+import { buildUserCertificate, type IssuedSshCertificate } from '../ssh/certificate.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
 import type { Store } from '../store/store.ts';
 import type { AuditEventInput, RequestInput } from '../store/types.ts';
 import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
 import { newRequestId } from './request-id.ts';
-import { randomSerial } from './serial.ts';
+import { issueCertificate, validityWindow, type CertificateTemplate, type SigningCa } from './issuing-core.ts';
 import { scopeExtensions } from './scope-extensions.ts';
 
 export interface SshIssuanceContext {
   policy: Policy;
   store: Store;
-  /** The SSH user CA generation that signs now. */
-  signer: Signer;
+  /** The SSH user CA generation that signs now, asked for each certificate (a rotation needs no restart). */
+  activeSigner: () => Signer;
   clock: Clock;
   /** valid_after backdating, seconds (0..60). */
   backdateSeconds: number;
@@ -42,15 +42,13 @@ export type SshIssuanceResult =
 
 /** How long a manual-approval request waits before it expires (issue: default 15 min). */
 const PENDING_LIFETIME_MS = 15 * 60 * 1000;
-/** A 64-bit collision is astronomically rare; more than a few in a row means something is wrong. */
-const SERIAL_ATTEMPTS = 4;
 
 /**
- * The one issuance pipeline (CONTRIBUTING.md, "Decide, then act"): parse -> decide -> (sign ->
- * record durably) -> release. Malformed input throws before anything is written. Every policy
- * decision is recorded with its audit record in one durable transaction, and a certificate is
- * returned only after that transaction committed: a certificate never leaves without its audit
- * record.
+ * The one issuance pipeline (CONTRIBUTING.md, "Decide, then act"): parse -> decide -> (issuing
+ * core: sign -> record durably) -> release. Malformed input throws before anything is written.
+ * Every policy decision is recorded with its audit record in one durable transaction, and a
+ * certificate is returned only after that transaction committed: a certificate never leaves
+ * without its audit record.
  */
 export async function issueSshCertificate(
   context: SshIssuanceContext,
@@ -109,90 +107,81 @@ export async function signAndRecord(
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
-  const nowSeconds = Math.floor(now / 1000);
-  const validAfterSeconds = nowSeconds - context.backdateSeconds;
-  const validBeforeSeconds = nowSeconds + grant.ttlSeconds;
-  const validAfter = new Date(validAfterSeconds * 1000);
-  const validBefore = new Date(validBeforeSeconds * 1000);
+  const { notBefore: validAfter, notAfter: validBefore } = validityWindow(now, context.backdateSeconds, grant.ttlSeconds);
   const validity = { validAfter: validAfter.toISOString(), validBefore: validBefore.toISOString() };
   const keyId = `${identity.subject}/${requestId}`;
   const customExtensions = scopeExtensions(grant, context.policy.extensionDomain, approvalReference);
 
-  for (let attempt = 1; ; attempt++) {
-    const serial = randomSerial();
-    const serialText = serial.toString();
-    const certificate = await buildUserCertificate(
-      {
-        subject: subjectKey,
-        serial,
-        keyId,
-        principals: grant.principals,
-        validAfter: BigInt(validAfterSeconds),
-        validBefore: BigInt(validBeforeSeconds),
-        criticalOptions: {
-          forceCommand: grant.forceCommand,
-          sourceAddresses: grant.sourceAddresses,
-          verifyRequired: grant.verifyRequired || undefined,
-        },
-        extensions: grant.extensions,
-        customExtensions,
-      },
-      context.signer,
-    );
-    try {
-      await context.store.recordDecision({
-        request: {
-          ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial: serialText }, now),
-          expectedVersion: finalApproval?.requestVersion,
-        },
-        approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject },
-        certificate: {
-          serial: serialText,
-          kind: 'ssh-user',
-          identity: identity.subject,
+  const template: CertificateTemplate<SigningCa, IssuedSshCertificate> = {
+    sign: (ca, serial) =>
+      buildUserCertificate(
+        {
+          subject: subjectKey,
+          serial,
           keyId,
-          keyFingerprint: subjectKey.fingerprint,
           principals: grant.principals,
-          scope: { ...grant.scope, commands: grant.commands, forceCommand: grant.forceCommand },
-          ...validity,
-          caKeyId: context.signer.keyId,
-          requestId,
-          certificate: certificate.line,
+          validAfter: BigInt(validAfter.getTime() / 1000),
+          validBefore: BigInt(validBefore.getTime() / 1000),
+          criticalOptions: {
+            forceCommand: grant.forceCommand,
+            sourceAddresses: grant.sourceAddresses,
+            verifyRequired: grant.verifyRequired || undefined,
+          },
+          extensions: grant.extensions,
+          customExtensions,
         },
-        event: auditEvent('ssh.issued', identity, requestId, {
-          serial: serialText,
-          role: grant.role,
-          principals: grant.principals,
-          scope: grant.scope,
-          commands: grant.commands,
-          forceCommand: grant.forceCommand,
-          sourceAddresses: grant.sourceAddresses,
-          ttlSeconds: grant.ttlSeconds,
-          keyFingerprint: subjectKey.fingerprint,
-          caKeyId: context.signer.keyId,
-          ...validity,
-          notes: decision.notes,
-          approvedBy: finalApproval?.approvers,
-          // The last approval has no request.approved record of its own (it is this decision): who
-          // gave it, through what, and why, are kept here or nowhere.
-          finalApproval: finalApproval === undefined ? undefined : approvalAudit(finalApproval.approver, finalApproval.reason),
-        }),
-      });
-    } catch (error) {
-      if (isJitcaError(error, ErrorCodes.STORE_CONFLICT) && attempt < SERIAL_ATTEMPTS) continue;
-      throw error;
-    }
-    return {
-      status: 'issued',
-      requestId,
-      serial: serialText,
-      certificate: certificate.line,
-      validAfter,
-      validBefore,
-      grant,
-      notes: decision.notes,
-    };
-  }
+        ca.signer,
+      ),
+    record: (certificate, serial, ca) => ({
+      request: {
+        ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial }, now),
+        expectedVersion: finalApproval?.requestVersion,
+      },
+      approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject },
+      certificate: {
+        serial,
+        kind: 'ssh-user',
+        identity: identity.subject,
+        keyId,
+        keyFingerprint: subjectKey.fingerprint,
+        principals: grant.principals,
+        scope: { ...grant.scope, commands: grant.commands, forceCommand: grant.forceCommand },
+        ...validity,
+        caKeyId: ca.signer.keyId,
+        requestId,
+        certificate: certificate.line,
+      },
+      event: auditEvent('ssh.issued', identity, requestId, {
+        serial,
+        role: grant.role,
+        principals: grant.principals,
+        scope: grant.scope,
+        commands: grant.commands,
+        forceCommand: grant.forceCommand,
+        sourceAddresses: grant.sourceAddresses,
+        ttlSeconds: grant.ttlSeconds,
+        keyFingerprint: subjectKey.fingerprint,
+        caKeyId: ca.signer.keyId,
+        ...validity,
+        notes: decision.notes,
+        approvedBy: finalApproval?.approvers,
+        // The last approval has no request.approved record of its own (it is this decision): who
+        // gave it, through what, and why, are kept here or nowhere.
+        finalApproval: finalApproval === undefined ? undefined : approvalAudit(finalApproval.approver, finalApproval.reason),
+      }),
+    }),
+  };
+  const issued = await issueCertificate(context.store, () => ({ signer: context.activeSigner() }), template);
+  return {
+    status: 'issued',
+    requestId,
+    serial: issued.serial,
+    certificate: issued.signed.line,
+    validAfter,
+    validBefore,
+    grant,
+    notes: decision.notes,
+  };
 }
 
 function requestOf(input: SshIssuanceInput): SshCertificateRequest {

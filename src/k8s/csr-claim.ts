@@ -21,7 +21,7 @@
  */
 import { ErrorCodes, isJitcaError } from '../errors.ts';
 import type { CsrGrant, CsrSignerMode } from '../policy/csr-evaluate.ts';
-import type { AuditEventType, IssuedCertificateInput, RequestState, Store, StoredRequest } from '../store/types.ts';
+import type { AuditEventType, DecisionEntry, IssuedCertificateInput, RequestState, Store, StoredRequest } from '../store/types.ts';
 import type { Csr } from './kube-client.ts';
 
 /** The approvals-table row that is the claim; "approver" is the controller as a whole. */
@@ -140,31 +140,18 @@ export async function recordFailure(store: Store, csr: Csr, decision: StoredCsrD
 }
 
 /**
- * Step 2: the certificate and its csr.signed record, in one transaction, before the API sees it.
- * Returns false when that serial is already recorded (another instance finished first).
+ * Step 2: the certificate and its csr.signed record, written in one transaction (by the issuing
+ * core) before the API sees it. The certificates table refuses a second one under the claim's serial.
  */
-export async function recordIssued(
-  store: Store,
-  csr: Csr,
-  decision: StoredCsrDecision,
-  certificate: IssuedCertificateInput,
-  instance: string,
-  nowIso: string,
-): Promise<boolean> {
-  try {
-    await store.recordDecision({
-      request: requestOf(csr, decision, 'issued', nowIso),
-      certificate,
-      event: {
-        type: 'csr.signed',
-        actor: CONTROLLER_ACTOR,
-        ...(csr.spec.username === undefined ? {} : { subject: csr.spec.username }),
-        data: eventData(csr, decision, instance, { notBefore: certificate.validAfter, notAfter: certificate.validBefore, caKeyId: certificate.caKeyId }),
-      },
-    });
-    return true;
-  } catch (error) {
-    if (isJitcaError(error, ErrorCodes.STORE_CONFLICT)) return false;
-    throw error;
-  }
+export function issuedRecord(csr: Csr, decision: StoredCsrDecision, certificate: IssuedCertificateInput, instance: string, nowIso: string): DecisionEntry {
+  return {
+    request: requestOf(csr, decision, 'issued', nowIso),
+    certificate,
+    event: {
+      type: 'csr.signed',
+      actor: CONTROLLER_ACTOR,
+      ...(csr.spec.username === undefined ? {} : { subject: csr.spec.username }),
+      data: eventData(csr, decision, instance, { notBefore: certificate.validAfter, notAfter: certificate.validBefore, caKeyId: certificate.caKeyId }),
+    },
+  };
 }

@@ -15,11 +15,11 @@
  * again. Several instances may run against one store and one cluster: see csr-claim.ts.
  */
 import { hostname } from 'node:os';
-import { randomBytes, type X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Signer } from '../../hsm/signer.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError, errorClasses, isJitcaError } from '../errors.ts';
+import type { ActiveCa, X509SigningCa } from '../issuance/issuing-core.ts';
 import { randomSerial } from '../issuance/serial.ts';
 import { DEFAULT_JITCA_SIGNER, KUBE_APISERVER_CLIENT_SIGNER, type CsrSignerMode, type CsrSigners } from '../policy/csr-evaluate.ts';
 import type { Policy } from '../policy/types.ts';
@@ -50,9 +50,11 @@ export interface CsrControllerOptions {
   /** The policy, or a getter so a reloaded policy applies to the next decision. */
   policy: Policy | (() => Policy);
   store: Store;
-  /** The Kubernetes client CA key (HSM) and its certificate. */
-  signer: Signer;
-  caCertificate: X509Certificate | Uint8Array;
+  /**
+   * The Kubernetes client CA generation that signs now (HSM key and certificate), asked for each
+   * certificate so a rotation needs no restart.
+   */
+  activeCa: ActiveCa<X509SigningCa>;
   clock: Clock;
   signerNames?: CsrSignerNames;
   logger?: ControllerLogger;
@@ -142,18 +144,10 @@ export function createCsrController(options: CsrControllerOptions): CsrControlle
   const { clock, store } = options;
   const signing: SigningContext = {
     store,
-    signer: options.signer,
-    caCertificate: options.caCertificate,
+    activeCa: options.activeCa,
     clock,
     instanceId,
     backdateSeconds: options.backdateSeconds ?? DEFAULT_BACKDATE_SECONDS,
-    scopeFor: (roleName, approvalReference) => {
-      if (options.clusterName === undefined) return undefined;
-      const role = policyOf().roles.find((candidate) => candidate.name === roleName);
-      const namespaces = role?.scope.namespaces ?? [];
-      const namespace = namespaces.length === 1 && namespaces[0] !== '*' ? namespaces[0]! : '*';
-      return { cluster: options.clusterName, namespace, approvalReference };
-    },
   };
   const stats = { approved: 0, denied: 0, signed: 0, certificatesWritten: 0, certificatesFromStore: 0, failed: 0, claimsLost: 0, retries: 0 };
   /** uids of CSRs this instance saw finished: later (stale) events for them need no work. */
@@ -200,7 +194,7 @@ export function createCsrController(options: CsrControllerOptions): CsrControlle
 
   /** A new decision for a CSR nobody decided yet (or that someone else approved, for our signer). */
   function decideFresh(csr: Csr, mode: CsrSignerMode, approvedElsewhere: boolean, parsedOut: { parsed?: ParsedCsr }): StoredCsrDecision | undefined {
-    const { decision, parsed } = decideCsr(policyOf(), csr, signers);
+    const { decision, parsed } = decideCsr(policyOf(), csr, signers, options.clusterName);
     if (parsed !== undefined) parsedOut.parsed = parsed;
     const now = clock.now();
     const base = {

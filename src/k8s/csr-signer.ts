@@ -8,15 +8,20 @@
  * (validation.go checks only that the certificate is well-formed and not changed once set), so
  * the Approved check here is the only one there is.
  */
-import { createHash, type X509Certificate } from 'node:crypto';
-import type { Signer } from '../../hsm/signer.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import {
+  issueCertificateWithSerial,
+  spkiFingerprint,
+  validityWindow,
+  type ActiveCa,
+  type CertificateTemplate,
+  type X509SigningCa,
+} from '../issuance/issuing-core.ts';
 import type { Store } from '../store/types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
-import { issueClientCertificate } from '../x509/issue-client-certificate.ts';
-import type { CertificateScope } from '../x509/scope-extension.ts';
-import { recordIssued, requestIdOf, type StoredCsrDecision } from './csr-claim.ts';
+import { issueClientCertificate, type SignedCertificate } from '../x509/issue-client-certificate.ts';
+import { issuedRecord, requestIdOf, type StoredCsrDecision } from './csr-claim.ts';
 import { certificatePemOf, hasCondition, withCertificate } from './csr-conditions.ts';
 import { parseCsrOf } from './csr-decide.ts';
 import { MAX_CONFLICT_RETRIES, readSameCsr } from './csr-approver.ts';
@@ -24,14 +29,12 @@ import type { Csr, CsrApi } from './kube-client.ts';
 
 export interface SigningContext {
   store: Store;
-  signer: Signer;
-  caCertificate: X509Certificate | Uint8Array;
+  /** The Kubernetes client CA generation that signs now, asked for each certificate. */
+  activeCa: ActiveCa<X509SigningCa>;
   clock: Clock;
   instanceId: string;
   /** notBefore = now - this, for clock skew between jitca and the apiserver (default 60 s). */
   backdateSeconds: number;
-  /** The scope extension for a granted role (cluster, namespace, approval reference), if any. */
-  scopeFor?: (role: string, approvalReference: string) => CertificateScope | undefined;
 }
 
 export interface IssuedPem {
@@ -48,7 +51,8 @@ function subjectText(commonName: string, organizations: readonly string[]): stri
 
 /**
  * The certificate for a claimed approval: the recorded one if there is one (recovery: never sign
- * twice), else signed now with the claim's serial and recorded with csr.signed before returning.
+ * twice), else signed now by the issuing core with the claim's serial and recorded with csr.signed
+ * before returning. Everything in it comes from the stored decision, scope included.
  */
 export async function ensureCertificate(
   context: SigningContext,
@@ -68,40 +72,44 @@ export async function ensureCertificate(
   // Parsed (and its signature verified) from this very object when the caller decided on it.
   const parsed = parsedCsr ?? parseCsrOf(csr);
   const now = context.clock.now();
-  const notBefore = new Date(Math.floor((now - context.backdateSeconds * 1000) / 1000) * 1000);
-  const notAfter = new Date(Math.floor((now + grant.expirationSeconds * 1000) / 1000) * 1000);
-  const issued = await issueClientCertificate({
-    csr: parsed,
-    subject: { commonName: grant.commonName, organizations: grant.organizations },
-    serial: BigInt(serial),
-    notBefore,
-    notAfter,
-    scope: context.scopeFor?.(grant.role, `csr:${csr.metadata?.name ?? ''}/${csr.metadata?.uid ?? ''}`),
-    rsaKeyEncipherment: grant.usages.includes('key encipherment'),
-    ca: { signer: context.signer, certificate: context.caCertificate },
-  });
-  const recordedNow = await recordIssued(
-    context.store,
-    csr,
-    decision,
-    {
-      serial,
-      kind: 'x509-client',
-      identity: grant.commonName,
-      keyId: subjectText(grant.commonName, grant.organizations),
-      keyFingerprint: `SHA256:${createHash('sha256').update(parsed.spki).digest('base64').replace(/=+$/, '')}`,
-      principals: [...grant.organizations],
-      scope: { kubernetes: { signerName: csr.spec.signerName, csr: csr.metadata?.name ?? '', role: grant.role, usages: grant.usages } },
-      validAfter: notBefore.toISOString(),
-      validBefore: notAfter.toISOString(),
-      caKeyId: context.signer.keyId,
-      requestId,
-      certificate: issued.pem,
-    },
-    context.instanceId,
-    new Date(now).toISOString(),
-  );
-  if (recordedNow) return { pem: issued.pem, signedHere: true };
+  const { notBefore, notAfter } = validityWindow(now, context.backdateSeconds, grant.expirationSeconds);
+  const approvalReference = `csr:${csr.metadata?.name ?? ''}/${csr.metadata?.uid ?? ''}`;
+  const template: CertificateTemplate<X509SigningCa, SignedCertificate> = {
+    sign: (ca, claimedSerial) =>
+      issueClientCertificate({
+        csr: parsed,
+        subject: { commonName: grant.commonName, organizations: grant.organizations },
+        serial: claimedSerial,
+        notBefore,
+        notAfter,
+        scope: grant.scope === undefined ? undefined : { ...grant.scope, approvalReference },
+        rsaKeyEncipherment: grant.usages.includes('key encipherment'),
+        ca,
+      }),
+    record: ({ pem }, recordedSerial, ca) =>
+      issuedRecord(
+        csr,
+        decision,
+        {
+          serial: recordedSerial,
+          kind: 'x509-client',
+          identity: grant.commonName,
+          keyId: subjectText(grant.commonName, grant.organizations),
+          keyFingerprint: spkiFingerprint(parsed.spki),
+          principals: [...grant.organizations],
+          scope: { kubernetes: { signerName: csr.spec.signerName, csr: csr.metadata?.name ?? '', role: grant.role, usages: grant.usages } },
+          validAfter: notBefore.toISOString(),
+          validBefore: notAfter.toISOString(),
+          caKeyId: ca.signer.keyId,
+          requestId,
+          certificate: pem,
+        },
+        context.instanceId,
+        new Date(now).toISOString(),
+      ),
+  };
+  const issued = await issueCertificateWithSerial(context.store, context.activeCa, template, BigInt(serial));
+  if (issued !== undefined) return { pem: issued.signed.pem, signedHere: true };
   // Another instance recorded this serial first: ours was never recorded nor released.
   const winner = await context.store.findCertificateBySerial(serial);
   if (winner === undefined) throw new JitcaError(ErrorCodes.STORE_FAILURE, `serial ${serial} conflicted but no certificate is recorded under it`, { retryable: true });

@@ -116,14 +116,15 @@ async function kubeCaOf(signer: Signer): Promise<{ certificate: X509Certificate;
  * of the issuance contexts.
  */
 function sshContext(policy: Policy, store: Store): SshIssuanceContext {
-  return { policy, store, signer: sshCa, clock: fixedClock(NOW), backdateSeconds: 60 };
+  return { policy, store, activeSigner: () => sshCa, clock: fixedClock(NOW), backdateSeconds: 60 };
 }
 
 async function x509Context(policy: Policy, store: Store): Promise<X509IssuanceContext> {
+  const kubeCa = { signer: kubeCaSigner, ...(await kubeCaOf(kubeCaSigner)) };
   return {
     policy,
     store,
-    kubeCa: { signer: kubeCaSigner, ...(await kubeCaOf(kubeCaSigner)) },
+    activeCa: () => kubeCa,
     clock: fixedClock(NOW),
     signerName: 'jitca.dev/debug-client',
     backdateSeconds: 60,

@@ -150,7 +150,7 @@ describe('a claimant that stops half-way', () => {
 
   it('a live claimant keeps the CSR while its lease runs: another instance does nothing meanwhile', async () => {
     const gated = gatedSigner(ca.signer);
-    const a = await env.startController({ instanceId: 'slow', signer: gated, leaseSeconds: 30 });
+    const a = await env.startController({ instanceId: 'slow', activeCa: () => ({ signer: gated, certificate: ca.caCertificate }), leaseSeconds: 30 });
     env.submit(TOKENS.alice, { name: 'slow-one', pem: buildEd25519Csr('alice', ['oncall-payments']).pem });
     await env.double.waitFor(() => gated.waiting() === 1, 10_000, 'the slow claimant to start signing');
     const b = await env.startController({ instanceId: 'patient' });
@@ -167,7 +167,7 @@ describe('a claimant that stops half-way', () => {
 
   it('a claimant stuck past its lease: the next instance signs with the claimed serial, and the late one releases nothing of its own', async () => {
     const gated = gatedSigner(ca.signer);
-    const a = await env.startController({ instanceId: 'stuck', signer: gated, leaseSeconds: 1 });
+    const a = await env.startController({ instanceId: 'stuck', activeCa: () => ({ signer: gated, certificate: ca.caCertificate }), leaseSeconds: 1 });
     env.submit(TOKENS.alice, { name: 'taken-over', pem: buildEd25519Csr('alice', ['oncall-payments']).pem });
     await env.double.waitFor(() => gated.waiting() === 1, 10_000, 'the stuck claimant to start signing');
     const claimed = (await auditOf('csr.approved'))[0]?.data['serial'];

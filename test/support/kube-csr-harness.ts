@@ -168,6 +168,7 @@ export async function createCsrEnvironment(ca: CaFixture, options: EnvironmentOp
   const policy = parsePolicy(JSON.stringify(testPolicyDocument()));
   const logs: LogEntry[] = [];
   const controllers: CsrController[] = [];
+  const signingCa = { signer: ca.signer, certificate: ca.caCertificate };
 
   const certificateOf = (name: string): string | undefined => {
     const encoded = double.get(name)?.status.certificate;
@@ -189,8 +190,7 @@ export async function createCsrEnvironment(ca: CaFixture, options: EnvironmentOp
         api: createCsrApi(kubeConfig),
         policy,
         store,
-        signer: ca.signer,
-        caCertificate: ca.caCertificate,
+        activeCa: () => signingCa,
         clock,
         logger: recordingLogger(logs),
         watchBackoff: { initialMs: 20, maxMs: 200 },
