@@ -18,8 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { buildConfig } from '../src/config.ts';
-import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
-import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
+import { initializeCa, measureRawSignRate, openCaRuntime } from '../src/ca-runtime.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
 import { measureInProcessIssuance } from './in-process-issuance.ts';
@@ -56,7 +55,7 @@ try {
   const runtime = await openCaRuntime(config);
   let raw, inProcess;
   try {
-    raw = await measureRawPkcs11SignRate(runtime.token, runtime.sshSigner, Math.min(seconds, 5));
+    raw = await measureRawSignRate(runtime, Math.min(seconds, 5));
     inProcess = await measureInProcessIssuance(runtime, publicKey, Math.min(seconds, 5));
   } finally {
     await runtime.close();

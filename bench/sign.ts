@@ -12,9 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { initializeCa, openCaRuntime } from '../src/ca-runtime.ts';
+import { initializeCa, measureRawSignRate, openCaRuntime } from '../src/ca-runtime.ts';
 import { buildConfig } from '../src/config.ts';
-import { measureRawPkcs11SignRate } from '../hsm/raw-sign-rate.ts';
 import { measureInProcessIssuance } from './in-process-issuance.ts';
 import { benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
 
@@ -31,7 +30,7 @@ try {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
   const publicKey = readFileSync(`${keyPath}.pub`, 'utf8');
 
-  const raw = await measureRawPkcs11SignRate(runtime.token, runtime.sshSigner, seconds);
+  const raw = await measureRawSignRate(runtime, seconds);
 
   const issuance = await measureInProcessIssuance(runtime, publicKey, seconds, concurrency);
   const audit = await runtime.store.verifyAudit();

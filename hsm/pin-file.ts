@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync, chmodSync, constants } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 
 /**
  * Reads a PIN from a file that only its owner can read (like OpenSSH's StrictModes for private
@@ -16,7 +16,7 @@ export function readPinFile(pinFile: string): string {
     // before the regular-file check below can refuse it (open(2)); regular files ignore the flag.
     fd = openSync(pinFile, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `cannot read PIN file ${pinFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `cannot read PIN file ${pinFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
       details: { pinFile },
     });
   }
@@ -24,18 +24,18 @@ export function readPinFile(pinFile: string): string {
     // fstat the opened file: checking the path and then reading it would leave a swap window.
     const stat = fstatSync(fd);
     if (!stat.isFile()) {
-      throw new JitcaError(ErrorCodes.CONFIG_INVALID, `PIN file ${pinFile} is not a regular file`, { details: { pinFile } });
+      throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `PIN file ${pinFile} is not a regular file`, { details: { pinFile } });
     }
     if ((stat.mode & 0o077) !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new JitcaError(
-        ErrorCodes.CONFIG_INVALID,
+      throw new HsmError(
+        HsmErrorCodes.CONFIG_INVALID,
         `PIN file ${pinFile} has mode ${mode}: group and others must have no access (use 0600 or 0400)`,
         { details: { pinFile, mode } },
       );
     }
     const pin = readFileSync(fd, 'utf8').replace(/\r?\n$/, '');
-    if (pin === '') throw new JitcaError(ErrorCodes.CONFIG_INVALID, `PIN file ${pinFile} is empty`, { details: { pinFile } });
+    if (pin === '') throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `PIN file ${pinFile} is empty`, { details: { pinFile } });
     return pin;
   } finally {
     closeSync(fd);

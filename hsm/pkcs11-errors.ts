@@ -1,9 +1,9 @@
 import pkcs11js from 'pkcs11js';
-import { ErrorCodes, JitcaError, isJitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError, isHsmError } from './hsm-error.ts';
 
 /**
  * What a failed PKCS#11 call means for the caller. The pool and the signer act on the kind
- * (drop a session, re-find a key, re-initialize the module); callers only see the JitcaError.
+ * (drop a session, re-find a key, re-initialize the module); callers only see the HsmError.
  */
 export type Pkcs11FailureKind =
   /** Our session handle is dead (closed, or its login is gone): open a fresh one. */
@@ -56,16 +56,16 @@ export function isPkcs11Return(error: unknown, name: string): boolean {
 }
 
 /**
- * Maps any failure of a PKCS#11 call to a JitcaError. `operation` names what jitca was doing
+ * Maps any failure of a PKCS#11 call to an HsmError. `operation` names what jitca was doing
  * ("sign with ssh-user-ca/2", "login to token jitca"); it goes into the message and details.
  * The message is built from our own words and the CKR_* name only: a PIN passed to C_Login can
  * never end up in it.
  */
-export function toJitcaError(error: unknown, operation: string): JitcaError {
-  if (isJitcaError(error)) return error;
+export function toHsmError(error: unknown, operation: string): HsmError {
+  if (isHsmError(error)) return error;
   const ckr = pkcs11ReturnName(error);
   if (ckr === undefined) {
-    return new JitcaError(ErrorCodes.HSM_FAILURE, `PKCS#11 ${operation} failed unexpectedly`, {
+    return new HsmError(HsmErrorCodes.HSM_FAILURE, `PKCS#11 ${operation} failed unexpectedly`, {
       details: { operation },
       cause: error,
     });
@@ -75,41 +75,41 @@ export function toJitcaError(error: unknown, operation: string): JitcaError {
     case 'session':
     case 'module':
     case 'device':
-      return new JitcaError(ErrorCodes.HSM_UNAVAILABLE, `HSM unavailable during ${operation} (${ckr}); retry later`, {
+      return new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, `HSM unavailable during ${operation} (${ckr}); retry later`, {
         retryable: true,
         details,
         cause: error,
       });
     case 'pin':
-      return new JitcaError(
-        ErrorCodes.HSM_PIN,
+      return new HsmError(
+        HsmErrorCodes.HSM_PIN,
         `the token rejected the user PIN during ${operation} (${ckr}); check the configured PIN file or variable`,
         { details, cause: error },
       );
     case 'object':
-      return new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `key handle no longer valid during ${operation} (${ckr})`, {
+      return new HsmError(HsmErrorCodes.HSM_KEY_NOT_FOUND, `key handle no longer valid during ${operation} (${ckr})`, {
         details,
         cause: error,
       });
     default:
-      return new JitcaError(ErrorCodes.HSM_FAILURE, `PKCS#11 ${operation} failed with ${ckr}`, { details, cause: error });
+      return new HsmError(HsmErrorCodes.HSM_FAILURE, `PKCS#11 ${operation} failed with ${ckr}`, { details, cause: error });
   }
 }
 
 /** dlopen of the module failed (missing file, not a PKCS#11 library): the HSM is unavailable. */
-export function moduleLoadError(modulePath: string, error: unknown): JitcaError {
+export function moduleLoadError(modulePath: string, error: unknown): HsmError {
   const reason = error instanceof Error ? error.message : String(error);
-  return new JitcaError(ErrorCodes.HSM_UNAVAILABLE, `cannot load PKCS#11 module ${modulePath}: ${reason}`, {
+  return new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, `cannot load PKCS#11 module ${modulePath}: ${reason}`, {
     retryable: true,
     details: { modulePath },
     cause: error,
   });
 }
 
-export function tokenNotFoundError(tokenLabel: string, modulePath: string, presentLabels: readonly string[]): JitcaError {
+export function tokenNotFoundError(tokenLabel: string, modulePath: string, presentLabels: readonly string[]): HsmError {
   const present = presentLabels.length === 0 ? 'no initialized tokens' : `tokens ${presentLabels.map((l) => `"${l}"`).join(', ')}`;
-  return new JitcaError(
-    ErrorCodes.HSM_UNAVAILABLE,
+  return new HsmError(
+    HsmErrorCodes.HSM_UNAVAILABLE,
     `PKCS#11 token "${tokenLabel}" not found in ${modulePath} (it has ${present})`,
     { retryable: true, details: { tokenLabel, modulePath, presentLabels: [...presentLabels] } },
   );

@@ -1,4 +1,4 @@
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 
 /**
  * CA keys live in the token under CKA_LABEL (and CKA_ID) "<caName>/<generation>", e.g.
@@ -16,8 +16,8 @@ export interface KeyLabelParts {
 
 export function assertCaName(caName: string): void {
   if (!CA_NAME.test(caName)) {
-    throw new JitcaError(
-      ErrorCodes.CONFIG_INVALID,
+    throw new HsmError(
+      HsmErrorCodes.CONFIG_INVALID,
       `CA name "${caName}" is not allowed: use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`,
       { details: { caName } },
     );
@@ -27,7 +27,7 @@ export function assertCaName(caName: string): void {
 export function keyLabel(caName: string, generation: number): string {
   assertCaName(caName);
   if (!Number.isSafeInteger(generation) || generation < 1 || generation > MAX_GENERATION) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `key generation ${generation} is not allowed: use an integer from 1 to ${MAX_GENERATION}`, {
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `key generation ${generation} is not allowed: use an integer from 1 to ${MAX_GENERATION}`, {
       details: { caName, generation },
     });
   }

@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import type { PKCS11 } from 'pkcs11js';
-import { isPkcs11Return, moduleLoadError, toJitcaError } from './pkcs11-errors.ts';
+import { isPkcs11Return, moduleLoadError, toHsmError } from './pkcs11-errors.ts';
 
 /**
  * One loaded, initialized PKCS#11 module shared by everything in the process that uses it.
@@ -112,7 +112,7 @@ function initialize(shared: SharedModule): void {
     shared.ownsInitialization = true;
   } catch (error) {
     if (!isPkcs11Return(error, 'CKR_CRYPTOKI_ALREADY_INITIALIZED')) {
-      throw toJitcaError(error, `C_Initialize of ${shared.modulePath}`);
+      throw toHsmError(error, `C_Initialize of ${shared.modulePath}`);
     }
     shared.ownsInitialization = false;
   }

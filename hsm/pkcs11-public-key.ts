@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11 } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import type { KeyAlgorithm } from './signer.ts';
 import {
   CKK_EC_EDWARDS,
@@ -79,7 +79,7 @@ function ecPoint(value: Buffer, pointLength: number, keyId: string): Buffer {
   const lengthOk =
     pointLength < 0x80 ? value[1] === pointLength : value[1] === 0x81 && value[2] === pointLength;
   if (value[0] === 0x04 && lengthOk && value.length === header + pointLength) return value.subarray(header);
-  throw new JitcaError(ErrorCodes.HSM_FAILURE, `token key ${keyId} has a malformed CKA_EC_POINT (${value.length} bytes)`, {
+  throw new HsmError(HsmErrorCodes.HSM_FAILURE, `token key ${keyId} has a malformed CKA_EC_POINT (${value.length} bytes)`, {
     details: { keyId },
   });
 }
@@ -89,7 +89,7 @@ function fromJwk(jwk: Record<string, string>, algorithm: KeyAlgorithm, keyId: st
   try {
     publicKey = createPublicKey({ key: jwk, format: 'jwk' });
   } catch (error) {
-    throw new JitcaError(ErrorCodes.HSM_FAILURE, `token key ${keyId} has a public key Node cannot use`, { details: { keyId }, cause: error });
+    throw new HsmError(HsmErrorCodes.HSM_FAILURE, `token key ${keyId} has a public key Node cannot use`, { details: { keyId }, cause: error });
   }
   return { algorithm, publicKey, spki: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })) };
 }
@@ -105,6 +105,6 @@ function bitLength(bigEndian: Buffer): number {
   return first === 0 ? 0 : (bigEndian.length - 1) * 8 + (32 - Math.clz32(first));
 }
 
-function unsupported(keyId: string, what: string): JitcaError {
-  return new JitcaError(ErrorCodes.KEY_UNSUPPORTED, `token key ${keyId} uses ${what}`, { details: { keyId } });
+function unsupported(keyId: string, what: string): HsmError {
+  return new HsmError(HsmErrorCodes.KEY_UNSUPPORTED, `token key ${keyId} uses ${what}`, { details: { keyId } });
 }

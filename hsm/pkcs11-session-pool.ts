@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11 } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import { CKS_RW_USER_FUNCTIONS } from './pkcs11-constants.ts';
-import { classifyPkcs11Failure, isPkcs11Return, pkcs11ReturnName, toJitcaError } from './pkcs11-errors.ts';
+import { classifyPkcs11Failure, isPkcs11Return, pkcs11ReturnName, toHsmError } from './pkcs11-errors.ts';
 import type { Pkcs11Module } from './pkcs11-module.ts';
 import { findTokenSlot } from './pkcs11-slot.ts';
 
@@ -26,7 +26,7 @@ export interface Pkcs11SessionPoolOptions {
 
 interface Waiter {
   resolve(lease: SessionLease | undefined): void;
-  reject(error: JitcaError): void;
+  reject(error: HsmError): void;
 }
 
 /** Keyed per process so the PIN itself never sits in the shared login record. */
@@ -57,11 +57,11 @@ export class Pkcs11SessionPool {
   /** Leases handed out and not yet released (pooled and temporary). */
   #leased = 0;
   #waiters: Waiter[] = [];
-  #down: JitcaError | undefined;
+  #down: HsmError | undefined;
   #lastRecoveryAttempt: number | undefined;
   #lastObjectRefresh: number | undefined;
   #recovering: Promise<void> | undefined;
-  #pinRejected: JitcaError | undefined;
+  #pinRejected: HsmError | undefined;
   #closed = false;
   #moduleReleased = false;
 
@@ -104,7 +104,7 @@ export class Pkcs11SessionPool {
         this.#module.endOperation();
         const failure = this.#noteFailure(error, `open a session on token "${this.tokenLabel}"`);
         // A module finalized under us shows up first here: one recovery inside this call.
-        if (!recoveredOnce && this.#down !== undefined && failure.code === ErrorCodes.HSM_UNAVAILABLE) {
+        if (!recoveredOnce && this.#down !== undefined && failure.code === HsmErrorCodes.HSM_UNAVAILABLE) {
           recoveredOnce = true;
           continue;
         }
@@ -202,7 +202,7 @@ export class Pkcs11SessionPool {
    * once per recovery interval, so a restored key signs again without a restart. The request that
    * found nothing still fails.
    */
-  noteObjectMissing(reason: JitcaError): void {
+  noteObjectMissing(reason: HsmError): void {
     const last = this.#lastObjectRefresh;
     if (last !== undefined && Date.now() - last < this.#recoveryIntervalMs) return;
     this.#lastObjectRefresh = Date.now();
@@ -255,32 +255,32 @@ export class Pkcs11SessionPool {
     if (this.#pinRejected !== undefined) throw this.#pinRejected;
   }
 
-  #closedError(): JitcaError {
-    return new JitcaError(ErrorCodes.HSM_UNAVAILABLE, `PKCS#11 token "${this.tokenLabel}" was closed by this process`, {
+  #closedError(): HsmError {
+    return new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, `PKCS#11 token "${this.tokenLabel}" was closed by this process`, {
       // Closed for good (shutdown), not a token that comes back.
       retryable: false,
       details: { tokenLabel: this.tokenLabel },
     });
   }
 
-  #unavailable(): JitcaError {
+  #unavailable(): HsmError {
     const cause = this.#down;
     const ckr = cause?.details?.['ckr'];
-    return new JitcaError(
-      ErrorCodes.HSM_UNAVAILABLE,
+    return new HsmError(
+      HsmErrorCodes.HSM_UNAVAILABLE,
       `PKCS#11 token "${this.tokenLabel}" is unavailable${cause === undefined ? '' : ` (${cause.message})`}; retry later`,
       { retryable: true, details: { tokenLabel: this.tokenLabel, ...(typeof ckr === 'string' ? { ckr } : {}) }, cause },
     );
   }
 
-  #markDown(reason: JitcaError): void {
+  #markDown(reason: HsmError): void {
     if (this.#down === undefined) this.#lastRecoveryAttempt = undefined; // first attempt right away
     this.#down = reason;
   }
 
   /** Maps a failure, and records what it says about the token (down, PIN rejected). */
-  #noteFailure(error: unknown, operation: string): JitcaError {
-    const mapped = toJitcaError(error, operation);
+  #noteFailure(error: unknown, operation: string): HsmError {
+    const mapped = toHsmError(error, operation);
     const kind = classifyPkcs11Failure(error);
     if (kind === 'module' || kind === 'device') this.#markDown(mapped);
     if (kind === 'pin') this.#pinRejected = mapped;
@@ -298,7 +298,7 @@ export class Pkcs11SessionPool {
         this.#down = undefined;
         this.#lastRecoveryAttempt = undefined;
       } catch (error) {
-        this.#down = toJitcaError(error, `recover token "${this.tokenLabel}"`);
+        this.#down = toHsmError(error, `recover token "${this.tokenLabel}"`);
         throw this.#unavailable();
       } finally {
         this.#recovering = undefined;
@@ -316,7 +316,7 @@ export class Pkcs11SessionPool {
       reinitialized = this.#module.reinitializeSync();
       if (reinitialized) this.#followModuleEpoch();
     } catch (error) {
-      this.#down = toJitcaError(error, `recover token "${this.tokenLabel}"`);
+      this.#down = toHsmError(error, `recover token "${this.tokenLabel}"`);
       throw this.#unavailable();
     }
     if (!reinitialized) throw this.#unavailable(); // another holder's operations still run
@@ -347,7 +347,7 @@ export class Pkcs11SessionPool {
       this.#slot = findTokenSlot(this.api, this.tokenLabel, this.#module.modulePath);
     } catch (error) {
       // No module or no token with our label: down until a recovery finds it again.
-      const mapped = toJitcaError(error, `find token "${this.tokenLabel}"`);
+      const mapped = toHsmError(error, `find token "${this.tokenLabel}"`);
       this.#markDown(mapped);
       throw mapped;
     }
@@ -401,8 +401,8 @@ export class Pkcs11SessionPool {
   #assertSameLogin(): void {
     const recorded = this.#module.logins.get(this.tokenLabel);
     if (recorded === undefined || timingSafeEqual(recorded, pinFingerprint(this.#pin))) return;
-    this.#pinRejected = new JitcaError(
-      ErrorCodes.HSM_PIN,
+    this.#pinRejected = new HsmError(
+      HsmErrorCodes.HSM_PIN,
       `token "${this.tokenLabel}" is already logged in in this process with a different PIN; check the configured PIN`,
       { details: { tokenLabel: this.tokenLabel } },
     );
@@ -420,14 +420,14 @@ export class Pkcs11SessionPool {
         // and the pruning above logged in again through an idle one or the next open will.
         return isPkcs11Return(failure, 'CKR_USER_NOT_LOGGED_IN');
       case 'module':
-        this.#markDown(toJitcaError(failure, `use token "${this.tokenLabel}"`));
+        this.#markDown(toHsmError(failure, `use token "${this.tokenLabel}"`));
         return false; // the handle died with the module: never touch it again
       case 'device':
-        this.#markDown(toJitcaError(failure, `use token "${this.tokenLabel}"`));
+        this.#markDown(toHsmError(failure, `use token "${this.tokenLabel}"`));
         closeQuietly(this.api, lease.session);
         return false;
       case 'pin':
-        this.#pinRejected = toJitcaError(failure, `login to token "${this.tokenLabel}"`);
+        this.#pinRejected = toHsmError(failure, `login to token "${this.tokenLabel}"`);
         return true;
       case 'object':
         return true;

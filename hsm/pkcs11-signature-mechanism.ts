@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Mechanism } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import { CKM_EDDSA } from './pkcs11-constants.ts';
 import type { HashName, KeyAlgorithm, SignOptions } from './signer.ts';
 
@@ -33,7 +33,7 @@ const RSA_MECHANISMS: Readonly<Record<HashName, number>> = {
 export function signatureOperation(algorithm: KeyAlgorithm, data: Uint8Array, options: SignOptions): SignatureOperation {
   const message = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (options.hash !== undefined && !Object.hasOwn(RSA_MECHANISMS, options.hash)) {
-    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `hash ${String(options.hash)} is not supported; use sha256, sha384 or sha512`);
+    throw new HsmError(HsmErrorCodes.REQUEST_INVALID, `hash ${String(options.hash)} is not supported; use sha256, sha384 or sha512`);
   }
   switch (algorithm.kind) {
     case 'ed25519':

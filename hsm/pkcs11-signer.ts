@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Handle } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import type { KeyAlgorithm, Signer, SignOptions } from './signer.ts';
-import { classifyPkcs11Failure, toJitcaError } from './pkcs11-errors.ts';
+import { classifyPkcs11Failure, toHsmError } from './pkcs11-errors.ts';
 import { findObjects } from './pkcs11-objects.ts';
 import type { Pkcs11SessionPool, SessionLease } from './pkcs11-session-pool.ts';
 import { signatureOperation } from './pkcs11-signature-mechanism.ts';
@@ -30,7 +30,7 @@ const MAX_ATTEMPTS = 3;
  * handle that went stale (the pool reopens, re-initializes, logs in again, or we find the key
  * again by label). One fault can take two retries: after C_CloseAllSessions the dead session
  * fails first, then the key handle SoftHSM2 voided when the login ended. Anything else, or a
- * third failure, goes to the caller as a JitcaError.
+ * third failure, goes to the caller as a HsmError.
  */
 export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
   const { pool, keyId, algorithm } = init;
@@ -42,7 +42,7 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
     if (handle === undefined && pool.logInAgainIfNeeded(lease)) handle = findPrivateKeys(pool, lease.session, keyId)[0];
     if (handle === undefined) {
       pool.assertTokenPresent(); // throws ERR_HSM_UNAVAILABLE when the token itself is gone
-      const missing = new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `private key ${keyId} is not in token "${pool.tokenLabel}"`, {
+      const missing = new HsmError(HsmErrorCodes.HSM_KEY_NOT_FOUND, `private key ${keyId} is not in token "${pool.tokenLabel}"`, {
         retryable: true,
         details: { keyId, tokenLabel: pool.tokenLabel },
       });
@@ -75,7 +75,7 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
           const kind = classifyPkcs11Failure(error);
           if (kind === 'object') cachedKey = undefined;
           if (attempt < MAX_ATTEMPTS && (kind === 'session' || kind === 'module' || kind === 'object')) continue;
-          throw toJitcaError(error, `sign with ${keyId}`);
+          throw toHsmError(error, `sign with ${keyId}`);
         } finally {
           pool.release(lease, failure);
         }

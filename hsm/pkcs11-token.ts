@@ -1,8 +1,8 @@
 import pkcs11js from 'pkcs11js';
 import type { Handle } from 'pkcs11js';
-import { ErrorCodes, JitcaError, isJitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError, isHsmError } from './hsm-error.ts';
 import { keyAlgorithmName, type KeyAlgorithm, type Signer } from './signer.ts';
-import { toJitcaError } from './pkcs11-errors.ts';
+import { toHsmError } from './pkcs11-errors.ts';
 import { keyPairTemplates } from './pkcs11-keygen.ts';
 import { keyLabel, parseKeyLabel, assertCaName } from './pkcs11-key-label.ts';
 import { acquirePkcs11Module } from './pkcs11-module.ts';
@@ -45,6 +45,11 @@ export interface Pkcs11Token {
   requireSigner(caName: string, generation: number): Signer;
   /** jitca CA key pairs in the token (both halves present), by CA name then generation. */
   listKeys(caName?: string): Pkcs11KeyInfo[];
+  /**
+   * Destroys both halves of key "<caName>/<generation>" (a retired generation); the label is
+   * never handed out again by jitca. A missing key is ERR_HSM_KEY_NOT_FOUND.
+   */
+  destroyKey(caName: string, generation: number): void;
   /** Logs out, closes the sessions and finalizes the module when nothing else in the process uses it. */
   close(): void;
 }
@@ -58,19 +63,19 @@ const pools = new WeakMap<Pkcs11Token, Pkcs11SessionPool>();
 
 /**
  * Opens a token: loads and initializes the module (shared in the process), finds the slot whose
- * token has `tokenLabel`, opens `sessions` R/W sessions and logs in once. Failures are JitcaErrors:
+ * token has `tokenLabel`, opens `sessions` R/W sessions and logs in once. Failures are HsmErrors:
  * module or token missing ERR_HSM_UNAVAILABLE (retryable), PIN rejected ERR_HSM_PIN.
  */
 export function openPkcs11Token(options: Pkcs11TokenOptions): Pkcs11Token {
   const sessions = options.sessions ?? DEFAULT_SESSIONS;
   if (!Number.isInteger(sessions) || sessions < 1 || sessions > MAX_SESSIONS) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `hsm sessions ${sessions} is not allowed: use 1 to ${MAX_SESSIONS}`, {
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `hsm sessions ${sessions} is not allowed: use 1 to ${MAX_SESSIONS}`, {
       details: { sessions },
     });
   }
   const recoveryIntervalMs = options.recoveryIntervalMs ?? DEFAULT_RECOVERY_INTERVAL_MS;
   if (!Number.isFinite(recoveryIntervalMs) || recoveryIntervalMs < 0) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `hsm recovery interval ${recoveryIntervalMs} ms is not allowed: use 0 or more`);
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `hsm recovery interval ${recoveryIntervalMs} ms is not allowed: use 0 or more`);
   }
   const module = acquirePkcs11Module(options.modulePath);
   const pool = new Pkcs11SessionPool({ module, tokenLabel: options.tokenLabel, pin: options.pin, size: sessions, recoveryIntervalMs });
@@ -88,7 +93,7 @@ export function openPkcs11Token(options: Pkcs11TokenOptions): Pkcs11Token {
 /** The session pool behind a token: for measureRawPkcs11SignRate, which bypasses the Signer. */
 export function sessionPoolOf(token: Pkcs11Token): Pkcs11SessionPool {
   const pool = pools.get(token);
-  if (pool === undefined) throw new JitcaError(ErrorCodes.HSM_FAILURE, 'not a token opened by openPkcs11Token');
+  if (pool === undefined) throw new HsmError(HsmErrorCodes.HSM_FAILURE, 'not a token opened by openPkcs11Token');
   return pool;
 }
 
@@ -106,7 +111,7 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
       return use(lease);
     } catch (error) {
       failure = error;
-      throw toJitcaError(error, operation);
+      throw toHsmError(error, operation);
     } finally {
       pool.release(lease, failure);
     }
@@ -125,7 +130,7 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
       const privateKeys = findPrivateKeys(pool, lease.session, label);
       const publicKeys = findPublicKeys(lease.session, label);
       if (privateKeys.length > 1 || publicKeys.length > 1) {
-        throw new JitcaError(ErrorCodes.HSM_FAILURE, `token "${pool.tokenLabel}" holds several key pairs labelled ${label}; remove the extra objects`, {
+        throw new HsmError(HsmErrorCodes.HSM_FAILURE, `token "${pool.tokenLabel}" holds several key pairs labelled ${label}; remove the extra objects`, {
           details: { keyId: label, privateKeys: privateKeys.length, publicKeys: publicKeys.length },
         });
       }
@@ -155,7 +160,7 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
           pool.logInAgainIfNeeded(lease); // logged out, an existing private key would look absent
           const existing = findObjects(api, lease.session, [{ type: pkcs11js.CKA_LABEL, value: label }]);
           if (existing.length > 0) {
-            throw new JitcaError(ErrorCodes.HSM_KEY_EXISTS, `token "${pool.tokenLabel}" already holds a key labelled ${label}; use the next generation`, {
+            throw new HsmError(HsmErrorCodes.HSM_KEY_EXISTS, `token "${pool.tokenLabel}" already holds a key labelled ${label}; use the next generation`, {
               details: { keyId: label, tokenLabel: pool.tokenLabel },
             });
           }
@@ -166,7 +171,7 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
           return createPkcs11Signer({ pool, keyId: label, ...half, privateKey: { handle: pair.privateKey, epoch: lease.epoch } });
         } catch (error) {
           failure = error;
-          throw toJitcaError(error, `generate ${keyAlgorithmName(algorithm)} key ${label}`);
+          throw toHsmError(error, `generate ${keyAlgorithmName(algorithm)} key ${label}`);
         } finally {
           pool.release(lease, failure);
         }
@@ -181,7 +186,7 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
       const signer = findSigner(caName, generation);
       if (signer === undefined) {
         const keyId = keyLabel(caName, generation);
-        throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `key ${keyId} is not in token "${pool.tokenLabel}"`, {
+        throw new HsmError(HsmErrorCodes.HSM_KEY_NOT_FOUND, `key ${keyId} is not in token "${pool.tokenLabel}"`, {
           details: { keyId, tokenLabel: pool.tokenLabel },
         });
       }
@@ -207,12 +212,26 @@ function createToken(pool: Pkcs11SessionPool): Pkcs11Token {
             keys.push({ ...parts, algorithm, keyId: label });
           } catch (error) {
             // A foreign key that happens to look like ours: not a jitca CA key, leave it out.
-            if (isJitcaError(error, ErrorCodes.KEY_UNSUPPORTED)) continue;
+            if (isHsmError(error, HsmErrorCodes.KEY_UNSUPPORTED)) continue;
             throw error;
           }
         }
         pool.assertTokenPresent();
         return keys.sort((a, b) => (a.caName === b.caName ? a.generation - b.generation : a.caName < b.caName ? -1 : 1));
+      });
+    },
+
+    destroyKey(caName: string, generation: number): void {
+      const label = keyLabel(caName, generation);
+      withSessionSync(`destroy key ${label}`, (lease) => {
+        const objects = findObjects(api, lease.session, [{ type: pkcs11js.CKA_LABEL, value: label }]);
+        if (objects.length === 0) {
+          pool.assertTokenPresent();
+          throw new HsmError(HsmErrorCodes.HSM_KEY_NOT_FOUND, `key ${label} is not in token "${pool.tokenLabel}"`, {
+            details: { keyId: label, tokenLabel: pool.tokenLabel },
+          });
+        }
+        for (const handle of objects) api.C_DestroyObject(lease.session, handle);
       });
     },
 
@@ -228,6 +247,6 @@ function assertSupportedAlgorithm(algorithm: KeyAlgorithm): void {
     (algorithm.kind === 'ecdsa' && (algorithm.curve === 'P-256' || algorithm.curve === 'P-384')) ||
     (algorithm.kind === 'rsa' && (algorithm.bits === 2048 || algorithm.bits === 3072 || algorithm.bits === 4096));
   if (!ok) {
-    throw new JitcaError(ErrorCodes.KEY_UNSUPPORTED, `key algorithm ${JSON.stringify(algorithm)} is not supported; use ed25519, ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096`);
+    throw new HsmError(HsmErrorCodes.KEY_UNSUPPORTED, `key algorithm ${JSON.stringify(algorithm)} is not supported; use ed25519, ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096`);
   }
 }

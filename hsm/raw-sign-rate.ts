@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11 } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import type { Signer } from './signer.ts';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN, EC_PARAMS_ED25519 } from './pkcs11-constants.ts';
-import { toJitcaError } from './pkcs11-errors.ts';
+import { toHsmError } from './pkcs11-errors.ts';
 import type { SessionLease } from './pkcs11-session-pool.ts';
 import { signatureOperation, type SignatureOperation } from './pkcs11-signature-mechanism.ts';
 import { findPrivateKeys } from './pkcs11-signer.ts';
@@ -53,7 +53,7 @@ export async function measureRawPkcs11SignRate(
     if (signer !== undefined) {
       const [privateKey] = findPrivateKeys(pool, owner.session, signer.keyId);
       if (privateKey === undefined) {
-        throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `key ${signer.keyId} is not in token "${pool.tokenLabel}"`, {
+        throw new HsmError(HsmErrorCodes.HSM_KEY_NOT_FOUND, `key ${signer.keyId} is not in token "${pool.tokenLabel}"`, {
           details: { keyId: signer.keyId },
         });
       }
@@ -83,7 +83,7 @@ export async function measureRawPkcs11SignRate(
     }
   } catch (error) {
     failure = error;
-    throw toJitcaError(error, 'measure the raw PKCS#11 sign rate');
+    throw toHsmError(error, 'measure the raw PKCS#11 sign rate');
   } finally {
     for (const lease of leases) pool.release(lease, failure);
     if (token !== source) token.close();

@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 
 /**
- * One key interface, many backends (step-ca's kms/apiv1.KeyManager): callers never know whether
- * the key sits in a PKCS#11 token or, for codec unit tests only, in memory.
+ * The backend's signer, in the same shape and signature form as the seam's Signer
+ * (src/keys/signer.ts; hsm/ imports nothing from src/, so the shape is stated here too and
+ * src/keys/key-manager.ts fails to compile if the two drift apart).
  */
 export type KeyAlgorithm =
   | { kind: 'ed25519' }

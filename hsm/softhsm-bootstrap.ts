@@ -3,8 +3,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Handle, PKCS11 } from 'pkcs11js';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
-import { toJitcaError } from './pkcs11-errors.ts';
+import { HsmErrorCodes, HsmError } from './hsm-error.ts';
+import { toHsmError } from './pkcs11-errors.ts';
 import { acquirePkcs11Module } from './pkcs11-module.ts';
 import { findTokenSlot, normalizeTokenLabel } from './pkcs11-slot.ts';
 import { generatePin, readPinFile, writePinFile } from './pin-file.ts';
@@ -52,7 +52,7 @@ export function ensureSoftHsmToken(options: SoftHsmTokenOptions): SoftHsmToken {
   const modulePath = options.modulePath ?? DEFAULT_SOFTHSM_MODULE;
   const hsmDir = path.join(path.resolve(options.dataDir), 'hsm');
   if (/[\r\n]/.test(hsmDir)) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, 'data directory path must not contain line breaks (it goes into softhsm2.conf)');
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, 'data directory path must not contain line breaks (it goes into softhsm2.conf)');
   }
   const tokenDir = path.join(hsmDir, 'tokens');
   const confPath = path.join(hsmDir, 'softhsm2.conf');
@@ -68,8 +68,8 @@ export function ensureSoftHsmToken(options: SoftHsmTokenOptions): SoftHsmToken {
   const module = acquirePkcs11Module(modulePath);
   try {
     if (module.initializedWithSoftHsmConf !== confPath) {
-      throw new JitcaError(
-        ErrorCodes.CONFIG_INVALID,
+      throw new HsmError(
+        HsmErrorCodes.CONFIG_INVALID,
         `SoftHSM2 is already initialized in this process with ${module.initializedWithSoftHsmConf ?? 'its default configuration'}; one process serves one SoftHSM2 configuration`,
         { details: { confPath } },
       );
@@ -91,7 +91,7 @@ export function ensureSoftHsmToken(options: SoftHsmTokenOptions): SoftHsmToken {
     initUserPin(api, findTokenSlot(api, options.tokenLabel, modulePath), soPin, userPin);
     return { ...result, created: true };
   } catch (error) {
-    throw toJitcaError(error, `initialize SoftHSM2 token "${options.tokenLabel}"`);
+    throw toHsmError(error, `initialize SoftHSM2 token "${options.tokenLabel}"`);
   } finally {
     module.release();
   }
@@ -112,7 +112,7 @@ function findSlotOrUndefined(api: PKCS11, tokenLabel: string, modulePath: string
   try {
     return findTokenSlot(api, tokenLabel, modulePath);
   } catch (error) {
-    if (error instanceof JitcaError && error.code === ErrorCodes.HSM_UNAVAILABLE) return undefined;
+    if (error instanceof HsmError && error.code === HsmErrorCodes.HSM_UNAVAILABLE) return undefined;
     throw error;
   }
 }
@@ -128,7 +128,7 @@ function freeSlot(api: PKCS11): Handle {
     }
     if ((flags & pkcs11js.CKF_TOKEN_INITIALIZED) === 0) return slot;
   }
-  throw new JitcaError(ErrorCodes.HSM_FAILURE, 'SoftHSM2 offers no slot with an uninitialized token');
+  throw new HsmError(HsmErrorCodes.HSM_FAILURE, 'SoftHSM2 offers no slot with an uninitialized token');
 }
 
 /**
@@ -144,8 +144,8 @@ function assertTokenLabel(tokenLabel: string): void {
   const bytes = Buffer.byteLength(tokenLabel, 'utf8');
   const control = /[\u0000-\u001f\u007f]/.test(tokenLabel);
   if (bytes === 0 || bytes > 32 || control || normalizeTokenLabel(tokenLabel) !== tokenLabel || tokenLabel.startsWith(' ')) {
-    throw new JitcaError(
-      ErrorCodes.CONFIG_INVALID,
+    throw new HsmError(
+      HsmErrorCodes.CONFIG_INVALID,
       `token label "${tokenLabel}" is not allowed: use 1-32 bytes of printable text without leading or trailing blanks`,
       { details: { tokenLabel } },
     );

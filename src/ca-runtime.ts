@@ -6,48 +6,67 @@ import type { Clock } from './clock.ts';
 import { systemClock } from './clock.ts';
 import type { JitcaConfig } from './config.ts';
 import { ErrorCodes, JitcaError } from './errors.ts';
-import { parseKeyAlgorithmName, type Signer } from '../hsm/signer.ts';
+import { parseKeyAlgorithmName, type Signer } from './keys/signer.ts';
+import { createKeyManager, type KeyManager } from './keys/key-manager.ts';
+import { mapBackendErrors } from './keys/backend-errors.ts';
 import { ensureSoftHsmToken, readPinFile } from '../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
+import { measureRawPkcs11SignRate, type RawSignRate } from '../hsm/raw-sign-rate.ts';
+import { openCaKeyring, type CaKeyring } from '../rotation/ca-keyring.ts';
 import { loadPolicyWithDigest } from './policy/load.ts';
 import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
 import { openPostgresStore } from './store/postgres-database.ts';
+import type { CaKind } from './store/types.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
-import { ensureKubeCaCertificate, loadKubeClientCa, type KubeClientCa } from './issuance/kube-client-ca.ts';
+import { activeKubeClientCa, ensureKubeCaCertificate, type KubeClientCa } from './issuance/kube-client-ca.ts';
 
-/** Everything a running CA holds open: the token, the store and the loaded policy. */
+/**
+ * Everything a running CA holds open: the key manager, the CA keyring over it, the store and the
+ * loaded policy. This file only composes: it picks the key backend (PKCS#11, the one place above
+ * hsm/ that names it) and the store, and hands each part what it needs.
+ */
 export interface CaRuntime {
   config: JitcaConfig;
-  token: Pkcs11Token;
+  keys: KeyManager;
+  keyring: CaKeyring;
   store: Store;
   policy: Policy;
   /** SHA-256 (hex) of the policy file's bytes as loaded. */
   policyDigest: string;
   clock: Clock;
-  /** The SSH user CA generation that signs now (the newest in the token). */
-  sshSigner: Signer;
+  /** The SSH user CA generation that signs now (the keyring's active one, read at each access). */
+  readonly sshSigner: Signer;
+  /** Its `signer` is read from the keyring at each access, so each issuance signs with the active generation. */
   sshIssuance: SshIssuanceContext;
-  /** The Kubernetes client CA generation that signs now. */
-  kubeCa: KubeClientCa;
+  /** The Kubernetes client CA generation that signs now, read at each access. */
+  readonly kubeCa: KubeClientCa;
   close(): Promise<void>;
 }
 
 const EXAMPLE_POLICY = fileURLToPath(new URL('../deploy/policy.example.json', import.meta.url));
 
+/** The tokens behind runtimes, for the raw PKCS#11 benchmark only (measureRawSignRate). */
+const tokens = new WeakMap<CaRuntime, Pkcs11Token>();
+
+/** The key manager's slot prefix of each CA. */
+function caNamesOf(config: JitcaConfig): Record<CaKind, string> {
+  return { 'ssh-user': config.ssh.caName, 'kube-client': config.kubernetes.caName };
+}
+
 /**
- * `jitca init` and the first `jitca serve`: creates the embedded SoftHSM2 token, the SSH user CA
- * key inside it, the store and a starting policy, each only when missing. A second run changes
- * nothing and reports created: [].
+ * `jitca init` and the first `jitca serve`: creates the embedded SoftHSM2 token, the CA keys
+ * inside it, their generation rows in the store, the store and a starting policy, each only when
+ * missing. A second run changes nothing and reports created: [].
  */
 export async function initializeCa(config: JitcaConfig, clock: Clock = systemClock): Promise<{ created: string[] }> {
   const created: string[] = [];
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   if (config.hsm.embedded) {
     assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
-    const token = ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath });
+    const token = mapBackendErrors(() => ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath }));
     if (token.created) created.push(`softhsm2 token "${config.hsm.tokenLabel}"`);
   }
   if (!existsSync(config.policyFile)) {
@@ -56,26 +75,27 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
     created.push(`policy ${path.relative(process.cwd(), config.policyFile) || config.policyFile}`);
   }
   const store = await openConfiguredStore(config, clock);
-  const token = openToken(config);
+  const { keys } = openKeyManager(config);
   try {
     for (const ca of [
       { name: config.ssh.caName, algorithm: config.ssh.keyAlgorithm, purpose: 'ssh-user', label: 'SSH user CA' },
       { name: config.kubernetes.caName, algorithm: config.kubernetes.keyAlgorithm, purpose: 'kubernetes-client', label: 'Kubernetes client CA' },
     ]) {
-      if (newestGeneration(token, ca.name) !== undefined) continue;
+      if (keys.list(ca.name).length > 0) continue;
       const algorithm = parseKeyAlgorithmName(ca.algorithm);
       if (algorithm === undefined) throw new JitcaError(ErrorCodes.CONFIG_INVALID, `unknown key algorithm ${ca.algorithm}`);
-      const signer = await token.generateKey(ca.name, 1, algorithm);
+      const signer = await keys.createKey({ caName: ca.name, generation: 1 }, algorithm);
       await store.appendAudit({ type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: ca.algorithm, purpose: ca.purpose } });
       created.push(`${ca.label} key ${signer.keyId} (${ca.algorithm}, non-extractable)`);
     }
-    const kubeGeneration = newestGeneration(token, config.kubernetes.caName) ?? 1;
-    const kubeSigner = token.requireSigner(config.kubernetes.caName, kubeGeneration);
-    if (await ensureKubeCaCertificate(config, kubeSigner, kubeGeneration, clock)) {
-      created.push(`Kubernetes client CA certificate ${config.kubernetes.caName}/${kubeGeneration}.pem`);
+    const keyring = await openCaKeyring({ store, keys, caNames: caNamesOf(config), clock });
+    keyring.close();
+    const kube = keyring.active('kube-client');
+    if (await ensureKubeCaCertificate(config, kube.signer, kube.generation, clock)) {
+      created.push(`Kubernetes client CA certificate ${config.kubernetes.caName}/${kube.generation}.pem`);
     }
   } finally {
-    token.close();
+    keys.close();
     await store.close();
   }
   return { created };
@@ -84,10 +104,10 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
 export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemClock): Promise<CaRuntime> {
   if (config.hsm.embedded) {
     assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
-    ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath });
+    mapBackendErrors(() => ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath }));
   }
   const { policy, sha256: policyDigest } = loadPolicyWithDigest(config.policyFile);
-  const token = openToken(config);
+  const { keys, token } = openKeyManager(config);
   let store: Store | undefined;
   try {
     // The SQLite store runs on its own thread so its synchronous fsyncs never stall the event
@@ -96,35 +116,45 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
       clock === systemClock && config.store.postgresUrl === undefined
         ? await openWorkerStore({ sqlitePath: config.store.sqlitePath })
         : await openConfiguredStore(config, clock);
-    const generation = newestGeneration(token, config.ssh.caName);
-    const sshSigner = generation === undefined ? undefined : token.findSigner(config.ssh.caName, generation);
-    if (sshSigner === undefined) {
-      throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `no ${config.ssh.caName} key in token "${config.hsm.tokenLabel}"; run jitca init`);
-    }
-    const kubeGeneration = newestGeneration(token, config.kubernetes.caName);
-    const kubeCa = kubeGeneration === undefined ? undefined : loadKubeClientCa(config, token, kubeGeneration);
-    if (kubeCa === undefined) {
-      throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `no ${config.kubernetes.caName} key and certificate; run jitca init`);
-    }
+    const keyring = await openCaKeyring({ store, keys, caNames: caNamesOf(config), clock });
+    // Both CAs must be able to sign before the process says it started.
+    keyring.active('ssh-user');
+    const kubeCa = activeKubeClientCa(config, keyring);
+    kubeCa();
     const openedStore = store;
-    return {
-      kubeCa,
+    const runtime: CaRuntime = {
       config,
-      token,
+      keys,
+      keyring,
       store: openedStore,
       policy,
       policyDigest,
       clock,
-      sshSigner,
-      sshIssuance: { policy, store: openedStore, activeSigner: () => sshSigner, clock, backdateSeconds: config.ssh.backdateSeconds },
+      get sshSigner() {
+        return keyring.active('ssh-user').signer;
+      },
+      // Getters, not copies: each issuance signs with the generation the keyring calls active then.
+      sshIssuance: {
+        policy,
+        store: openedStore,
+        clock,
+        backdateSeconds: config.ssh.backdateSeconds,
+        activeSigner: () => keyring.active('ssh-user').signer,
+      },
+      get kubeCa() {
+        return kubeCa();
+      },
       async close() {
+        keyring.close();
         await openedStore.close();
-        token.close();
+        keys.close();
       },
     };
+    tokens.set(runtime, token);
+    return runtime;
   } catch (error) {
     await store?.close();
-    token.close();
+    keys.close();
     throw error;
   }
 }
@@ -135,27 +165,20 @@ export function openConfiguredStore(config: JitcaConfig, clock: Clock): Promise<
   return url === undefined ? openStore({ sqlitePath: config.store.sqlitePath, clock }) : openPostgresStore({ url, clock });
 }
 
-/** All SSH user CA generations in the token, oldest first: what sshd must trust during overlap. */
-export function sshCaSigners(runtime: Pick<CaRuntime, 'token' | 'config'>): Signer[] {
-  return runtime.token
-    .listKeys(runtime.config.ssh.caName)
-    .map((key) => key.generation)
-    .sort((a, b) => a - b)
-    .flatMap((generation) => runtime.token.findSigner(runtime.config.ssh.caName, generation) ?? []);
+/** Raw PKCS#11 signatures per second with the active SSH user CA key (bench/sign.ts, bench/api.ts). */
+export function measureRawSignRate(runtime: CaRuntime, seconds: number): Promise<RawSignRate> {
+  const token = tokens.get(runtime);
+  if (token === undefined) throw new JitcaError(ErrorCodes.HSM_FAILURE, 'not a runtime opened by openCaRuntime');
+  return measureRawPkcs11SignRate(token, runtime.sshSigner, seconds);
 }
 
-function newestGeneration(token: Pkcs11Token, caName: string): number | undefined {
-  const generations = token.listKeys(caName).map((key) => key.generation);
-  return generations.length === 0 ? undefined : Math.max(...generations);
-}
-
-function openToken(config: JitcaConfig): Pkcs11Token {
-  return openPkcs11Token({
-    modulePath: config.hsm.modulePath,
-    tokenLabel: config.hsm.tokenLabel,
-    pin: readPin(config),
-    sessions: config.hsm.sessions,
-  });
+/** The key backend this configuration names: PKCS#11 (the embedded SoftHSM2 token or an external module). */
+function openKeyManager(config: JitcaConfig): { keys: KeyManager; token: Pkcs11Token } {
+  const pin = readPin(config);
+  const token = mapBackendErrors(() =>
+    openPkcs11Token({ modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin, sessions: config.hsm.sessions }),
+  );
+  return { keys: createKeyManager(token), token };
 }
 
 /** The PIN is read here, at the edge, from a 0600 file or a named environment variable. */
@@ -170,5 +193,6 @@ function readPin(config: JitcaConfig): string {
   if (config.hsm.pinFile === undefined) {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, 'hsm.pinFile or hsm.pinEnv must name where the HSM PIN comes from');
   }
-  return readPinFile(config.hsm.pinFile);
+  const pinFile = config.hsm.pinFile;
+  return mapBackendErrors(() => readPinFile(pinFile));
 }

@@ -2,14 +2,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { isJitcaError } from '../errors.ts';
 
-/** /healthz: the process is up. /readyz: the HSM token and the store both answer right now. */
+/** /healthz: the process is up. /readyz: the key store and the store both answer right now. */
 export function registerHealthRoutes(runtime: CaRuntime): FastifyPluginAsync {
   return async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_request, reply) => {
       const checks: Record<string, string> = {};
       try {
-        runtime.token.listKeys(runtime.config.ssh.caName);
+        runtime.keys.list(runtime.config.ssh.caName);
         checks['hsm'] = 'ok';
       } catch (error) {
         checks['hsm'] = isJitcaError(error) ? error.code : 'error';

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Signer, SignOptions } from '../../hsm/signer.ts';
+import type { Signer, SignOptions } from '../keys/signer.ts';
 
 /** Prometheus metrics for one app instance (own registry, so tests can run several apps). */
 export interface ApiMetrics {

@@ -28,7 +28,7 @@ export function registerBundle(program: Command): void {
           options.format === 'sshd'
             ? sshTrustBundle(runtime)
             : options.format === 'pem'
-              ? kubeCaBundle(runtime.config, runtime.token)
+              ? kubeCaBundle(runtime.config, runtime.keyring)
               : await sshKrlOf(runtime, Date.now());
         if (options.out === undefined) {
           process.stdout.write(body);

@@ -20,6 +20,9 @@ interface ServeOptions {
   demo?: boolean;
 }
 
+
+/** How often serve re-reads the CA generations from the store. */
+const KEYRING_REFRESH_MS = 10_000;
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -45,6 +48,8 @@ export function registerServe(program: Command): void {
         sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => app.log.warn({ err: error }, 'expiry sweep failed'));
       }, 60_000);
       sweeper.unref();
+      // A rotation recorded by another process (or replica) takes effect here within this interval.
+      runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'CA keyring refresh failed'));
       // The audit head goes to the logs once a minute (when it moved): anchors kept outside the database.
       const witness = witnessAuditHead(runtime.store, app.log, 60_000);
       stopOnSignals(async () => {

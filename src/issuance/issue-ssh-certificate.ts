@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { evaluateSshRequest } from '../policy/evaluate.ts';
 import type { Decision, Identity, Policy, SshCertificateRequest, SshGrant } from '../policy/types.ts';
 import { buildUserCertificate, type IssuedSshCertificate } from '../ssh/certificate.ts';

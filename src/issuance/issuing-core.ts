@@ -9,7 +9,7 @@
  * mechanics every path shares: one validity rule, one serial-retry loop, one fingerprint.
  */
 import { createHash, type X509Certificate } from 'node:crypto';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { ErrorCodes, isJitcaError } from '../errors.ts';
 import type { DecisionEntry, Store } from '../store/types.ts';
 import { randomSerial } from './serial.ts';

@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Signer } from '../../hsm/signer.ts';
-import type { Pkcs11Token } from '../../hsm/pkcs11-token.ts';
+import type { CaKeyring, KeyringGeneration } from '../../rotation/ca-keyring.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import type { Signer } from '../keys/signer.ts';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import type { Clock } from '../clock.ts';
@@ -48,20 +49,39 @@ export async function ensureKubeCaCertificate(config: JitcaConfig, signer: Signe
   return true;
 }
 
-export function loadKubeClientCa(config: JitcaConfig, token: Pkcs11Token, generation: number): KubeClientCa | undefined {
-  const signer = token.findSigner(config.kubernetes.caName, generation);
-  const file = kubeCaCertificatePath(config, generation);
-  if (signer === undefined || !existsSync(file)) return undefined;
+/** A keyring generation of the Kubernetes client CA with its certificate, undefined without one. */
+export function loadKubeClientCa(config: JitcaConfig, generation: Pick<KeyringGeneration, 'generation' | 'signer'>): KubeClientCa | undefined {
+  const file = kubeCaCertificatePath(config, generation.generation);
+  if (!existsSync(file)) return undefined;
   const certificatePem = readFileSync(file, 'utf8');
-  return { signer, certificatePem, certificate: new X509Certificate(certificatePem) };
+  return { signer: generation.signer, certificatePem, certificate: new X509Certificate(certificatePem) };
 }
 
-/** PEM bundle of every generation, for kube-apiserver --client-ca-file during a rotation's overlap. */
-export function kubeCaBundle(config: JitcaConfig, token: Pkcs11Token): string {
-  return token
-    .listKeys(config.kubernetes.caName)
-    .map((key) => key.generation)
-    .sort((a, b) => a - b)
-    .flatMap((generation) => loadKubeClientCa(config, token, generation)?.certificatePem ?? [])
+/**
+ * The active generation's CA, read once per generation: a process that sees the keyring move on
+ * signs with the new generation and its certificate from the next call, without a restart.
+ */
+export function activeKubeClientCa(config: JitcaConfig, keyring: Pick<CaKeyring, 'active'>): () => KubeClientCa {
+  let cached: KubeClientCa | undefined;
+  return () => {
+    const active = keyring.active('kube-client');
+    if (cached?.signer !== active.signer) {
+      const loaded = loadKubeClientCa(config, active);
+      if (loaded === undefined) {
+        throw new JitcaError(ErrorCodes.HSM_KEY_NOT_FOUND, `no certificate for ${active.keyId} at ${kubeCaCertificatePath(config, active.generation)}; run jitca init`, {
+          details: { keyId: active.keyId },
+        });
+      }
+      cached = loaded;
+    }
+    return cached;
+  };
+}
+
+/** PEM bundle of every trusted generation, for kube-apiserver --client-ca-file during a rotation's overlap. */
+export function kubeCaBundle(config: JitcaConfig, keyring: Pick<CaKeyring, 'trusted'>): string {
+  return keyring
+    .trusted('kube-client')
+    .flatMap((generation) => loadKubeClientCa(config, generation)?.certificatePem ?? [])
     .join('');
 }

@@ -1,12 +1,20 @@
-import type { CaRuntime } from '../ca-runtime.ts';
-import type { AuditRecord } from '../store/types.ts';
+import type { Policy } from '../policy/types.ts';
+import type { AuditRecord, Store } from '../store/types.ts';
+
+/** What a serving process holds of its policy: the parsed file and the SHA-256 of its bytes. */
+export interface PolicyInForce {
+  store: Pick<Store, 'appendAudit'>;
+  policy: Policy;
+  policyDigest: string;
+  config: { policyFile: string };
+}
 
 /**
  * Audits which policy this process decides with, when it starts serving (`serve`, `controller`):
  * the SHA-256 of the file's bytes as parsed and its role names. Decisions name their role and
  * rule; with this record an auditor can tell which reviewed version of the policy file made them.
  */
-export function recordPolicyInForce(runtime: Pick<CaRuntime, 'store' | 'policy' | 'policyDigest' | 'config'>, by: 'serve' | 'controller'): Promise<AuditRecord> {
+export function recordPolicyInForce(runtime: PolicyInForce, by: 'serve' | 'controller'): Promise<AuditRecord> {
   return runtime.store.appendAudit({
     type: 'policy.loaded',
     actor: 'system',

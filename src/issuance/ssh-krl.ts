@@ -1,5 +1,5 @@
-import type { Signer } from '../../hsm/signer.ts';
-import { sshCaSigners, type CaRuntime } from '../ca-runtime.ts';
+import type { CaKeyring } from '../../rotation/ca-keyring.ts';
+import type { Signer } from '../keys/signer.ts';
 import { encodeKrl } from '../ssh/krl.ts';
 import { sshCaKey } from '../ssh/signature.ts';
 import type { Store } from '../store/types.ts';
@@ -16,7 +16,7 @@ import type { Store } from '../store/types.ts';
  * long after its valid_before by the CA's clock, so a revoked one stays listed until then; dropped
  * at the CA's valid_before, it would be accepted again, unrevoked, for its last seconds there.
  */
-export async function buildSshKrl(store: Store, caSigners: readonly Signer[], nowMs: number, clockSkewSeconds: number): Promise<Uint8Array> {
+export async function buildSshKrl(store: Pick<Store, 'listRevocations'>, caSigners: readonly Signer[], nowMs: number, clockSkewSeconds: number): Promise<Uint8Array> {
   const revoked = await store.listRevocations(new Date(nowMs - clockSkewSeconds * 1000).toISOString());
   const serialsByCa = new Map<string, bigint[]>();
   for (const revocation of revoked) {
@@ -39,10 +39,13 @@ export async function buildSshKrl(store: Store, caSigners: readonly Signer[], no
 }
 
 /**
- * The KRL the CA publishes (GET /v1/trust/ssh-krl, `jitca bundle --format krl`): every SSH user
- * CA generation in the token, and the clock-skew allowance from the CA's own configuration, so no
- * publisher can leave it out.
+ * The KRL the CA publishes (GET /v1/trust/ssh-krl, `jitca bundle --format krl`): one section per
+ * SSH user CA generation the keyring trusts, and the clock-skew allowance from the CA's own
+ * configuration, so no publisher can leave it out.
  */
-export function sshKrlOf(runtime: Pick<CaRuntime, 'store' | 'token' | 'config'>, nowMs: number): Promise<Uint8Array> {
-  return buildSshKrl(runtime.store, sshCaSigners(runtime), nowMs, runtime.config.ssh.backdateSeconds);
+export function sshKrlOf(
+  source: { store: Pick<Store, 'listRevocations'>; keyring: Pick<CaKeyring, 'trusted'>; config: { ssh: { backdateSeconds: number } } },
+  nowMs: number,
+): Promise<Uint8Array> {
+  return buildSshKrl(source.store, source.keyring.trusted('ssh-user').map((generation) => generation.signer), nowMs, source.config.ssh.backdateSeconds);
 }

@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import {
   criticalOptionsToList,

@@ -1,5 +1,5 @@
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
-import type { HashName, Signer } from '../../hsm/signer.ts';
+import type { HashName, Signer } from '../keys/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { keyMaterialToKeyObject, type KeyMaterial } from './key-material.ts';
 import { decodePublicKeyBlob, sshPublicKeyFromKeyObject } from './public-key.ts';

@@ -17,6 +17,8 @@ import { auditContentHash } from './audit-chain.ts';
 import type { UnhashedAuditRecord } from './audit-chain.ts';
 import { compileAuditWrites } from './audit-repository.ts';
 import type { AuditHead, AuditWrites } from './audit-repository.ts';
+import { compileCaGenerationUpsert } from './ca-generation-repository.ts';
+import type { CaGenerationUpsert } from './ca-generation-repository.ts';
 import { compileCertificateInsert } from './certificate-repository.ts';
 import type { CertificateInsert } from './certificate-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
@@ -38,6 +40,7 @@ interface WriteStatements {
   insertCertificate: CertificateInsert;
   insertApproval: ApprovalInsert;
   insertRevocation: RevocationInsert;
+  upsertCaGeneration: CaGenerationUpsert;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -52,6 +55,7 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     insertCertificate: compileCertificateInsert(db),
     insertApproval: compileApprovalInsert(db),
     insertRevocation: compileRevocationInsert(db),
+    upsertCaGeneration: compileCaGenerationUpsert(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -147,6 +151,7 @@ async function writeEntry(
     }
   }
   if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at);
+  for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,

@@ -8,6 +8,10 @@ import { canonicalJson, canonicalObjectText, canonicaliseJsonObject } from './ca
 import type {
   AuditEventInput,
   AuditEventType,
+  CaGeneration,
+  CaGenerationState,
+  CaGenerationsEntry,
+  CaKind,
   CertificateKind,
   DecisionEntry,
   IssuedCertificateInput,
@@ -67,6 +71,7 @@ export interface PreparedDecision {
 export interface PreparedEntry {
   decision?: PreparedDecision;
   revocation?: { serial: string; revokedBy: string; reason: string };
+  caGenerations?: CaGeneration[];
   event: PreparedEvent;
 }
 
@@ -86,6 +91,7 @@ const AUDIT_EVENT_TYPES = {
   'csr.failed': true,
   'ca.created': true,
   'ca.rotated': true,
+  'ca.generations': true,
   'policy.loaded': true,
 } as const satisfies Record<AuditEventType, true>;
 
@@ -96,6 +102,12 @@ const REQUEST_STATES = {
   denied: true,
   expired: true,
 } as const satisfies Record<RequestState, true>;
+
+const CA_KINDS = { 'ssh-user': true, 'kube-client': true } as const satisfies Record<CaKind, true>;
+
+const CA_GENERATION_STATES = { next: true, active: true, retiring: true, retired: true } as const satisfies Record<CaGenerationState, true>;
+
+const MAX_GENERATIONS_PER_ENTRY = 64;
 
 const CERTIFICATE_KINDS = { 'ssh-user': true, 'x509-client': true } as const satisfies Record<CertificateKind, true>;
 
@@ -119,6 +131,32 @@ export function prepareRevocationEntry(entry: RevocationEntry): PreparedEntry {
     },
     event: prepareEvent(entry.event),
   };
+}
+
+export function prepareCaGenerationsEntry(entry: CaGenerationsEntry): PreparedEntry {
+  if (typeof entry !== 'object' || entry === null) throw invalid('entry', 'must be an object');
+  if (!Array.isArray(entry.generations) || entry.generations.length === 0 || entry.generations.length > MAX_GENERATIONS_PER_ENTRY) {
+    throw invalid('generations', `must be an array of 1 to ${MAX_GENERATIONS_PER_ENTRY} generations`);
+  }
+  return { caGenerations: entry.generations.map((generation, i) => prepareCaGeneration(generation, `generations[${i}]`)), event: prepareEvent(entry.event) };
+}
+
+function prepareCaGeneration(generation: CaGeneration, field: string): CaGeneration {
+  if (typeof generation !== 'object' || generation === null) throw invalid(field, 'must be an object');
+  if (!Number.isSafeInteger(generation.generation) || generation.generation < 1) throw invalid(`${field}.generation`, 'must be a positive integer');
+  const prepared: CaGeneration = {
+    ca: oneOf(generation.ca, CA_KINDS, `${field}.ca`),
+    generation: generation.generation,
+    state: oneOf(generation.state, CA_GENERATION_STATES, `${field}.state`),
+    keyId: text(generation.keyId, `${field}.keyId`),
+    algorithm: text(generation.algorithm, `${field}.algorithm`),
+    publicKey: text(generation.publicKey, `${field}.publicKey`),
+    createdAt: timestamp(generation.createdAt, `${field}.createdAt`),
+  };
+  if (generation.activatedAt !== undefined) prepared.activatedAt = timestamp(generation.activatedAt, `${field}.activatedAt`);
+  if (generation.retiringAt !== undefined) prepared.retiringAt = timestamp(generation.retiringAt, `${field}.retiringAt`);
+  if (generation.retiredAt !== undefined) prepared.retiredAt = timestamp(generation.retiredAt, `${field}.retiredAt`);
+  return prepared;
 }
 
 export function prepareDecisionEntry(entry: DecisionEntry): PreparedEntry {

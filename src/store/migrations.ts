@@ -114,12 +114,37 @@ const auditSeq64: Migration = {
   },
 };
 
+/**
+ * The CA keyring (rotation/ca-keyring.ts): each CA's generations and their states. Empty after
+ * this migration; the keyring fills it from the keys in the token the first time it opens.
+ */
+const caGenerations: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('ca_generations')
+      .addColumn('ca', 'text', (c) => c.notNull())
+      .addColumn('generation', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('activated_at', 'text')
+      .addColumn('retiring_at', 'text')
+      .addColumn('retired_at', 'text')
+      .addPrimaryKeyConstraint('ca_generations_pk', ['ca', 'generation'])
+      .addCheckConstraint('ca_generations_state_known', sql`state in ('next', 'active', 'retiring', 'retired')`)
+      .execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
   '0002_request_version': requestVersion,
   '0003_revocations': revocations,
   '0004_audit_seq_64': auditSeq64,
+  '0005_ca_generations': caGenerations,
 };
 
 const inCodeProvider: MigrationProvider = {

@@ -67,7 +67,22 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface CaGenerationsTable {
+  ca: string;
+  generation: number;
+  state: string;
+  key_id: string;
+  algorithm: string;
+  /** SPKI DER, base64. */
+  public_key: string;
+  created_at: string;
+  activated_at: string | null;
+  retiring_at: string | null;
+  retired_at: string | null;
+}
+
 export interface DatabaseSchema {
+  ca_generations: CaGenerationsTable;
   certificates: CertificatesTable;
   requests: RequestsTable;
   approvals: ApprovalsTable;

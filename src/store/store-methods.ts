@@ -11,6 +11,8 @@ export const storeMethodKinds = {
   recordDecision: 'thread',
   appendAudit: 'thread',
   recordRevocation: 'thread',
+  recordCaGenerations: 'thread',
+  listCaGenerations: 'thread',
   listRevocations: 'thread',
   getRequest: 'thread',
   findCertificateBySerial: 'thread',

@@ -12,7 +12,8 @@ import { listAuditRecords, readAuditHead } from './audit-repository.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
-import { checkSerial, prepareAuditEvent, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
+import { listCaGenerations } from './ca-generation-repository.ts';
+import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
@@ -27,6 +28,8 @@ import type {
   AuditEventInput,
   AuditRecord,
   AuditVerifyResult,
+  CaGeneration,
+  CaGenerationsEntry,
   DecisionEntry,
   ListAuditOptions,
   RevocationEntry,
@@ -111,6 +114,9 @@ export function createStore(
     recordDecision: (entry: DecisionEntry) => write(() => prepareDecisionEntry(entry)),
     appendAudit: (event: AuditEventInput) => write(() => prepareAuditEvent(event)),
     recordRevocation: (entry: RevocationEntry) => write(() => prepareRevocationEntry(entry)),
+    recordCaGenerations: (entry: CaGenerationsEntry) => write(() => prepareCaGenerationsEntry(entry)),
+
+    listCaGenerations: (): Promise<CaGeneration[]> => read('listing CA generations', () => listCaGenerations(db)),
 
     listRevocations: (validAtIso: string): Promise<StoredRevocation[]> =>
       read('listing revocations', () => listRevocations(db, validAtIso)),

@@ -21,6 +21,8 @@ export type AuditEventType =
   | 'csr.failed'
   | 'ca.created'
   | 'ca.rotated'
+  /** The CA keyring's generation rows were written (first built from the keys in the token). */
+  | 'ca.generations'
   /** serve or controller started deciding with this policy file (its SHA-256 and roles). */
   | 'policy.loaded';
 
@@ -134,6 +136,40 @@ export interface RevocationEntry {
   event: AuditEventInput;
 }
 
+/** The CAs jitca runs, each with its generations (rotation/ca-keyring.ts). */
+export type CaKind = 'ssh-user' | 'kube-client';
+
+/**
+ * A generation's place in a rotation: `next` is published (trusted) before it signs, `active`
+ * signs, `retiring` no longer signs but is still trusted while its certificates live, `retired`
+ * is trusted by nobody.
+ */
+export type CaGenerationState = 'next' | 'active' | 'retiring' | 'retired';
+
+/** One generation of a CA: its key in the key manager and where it stands. */
+export interface CaGeneration {
+  ca: CaKind;
+  /** 1, 2, ...: the key's slot in the key manager is "<caName>/<generation>". */
+  generation: number;
+  state: CaGenerationState;
+  /** The key reference: the key manager's slot name, recorded as caKeyId with every certificate. */
+  keyId: string;
+  /** Key algorithm name (ed25519, ecdsa-p256, ...). */
+  algorithm: string;
+  /** SubjectPublicKeyInfo DER, base64: what the generation's signatures verify with. */
+  publicKey: string;
+  createdAt: string;
+  activatedAt?: string;
+  retiringAt?: string;
+  retiredAt?: string;
+}
+
+/** Generation rows written (inserted, or their state and dates updated) with one audit record. */
+export interface CaGenerationsEntry {
+  generations: CaGeneration[];
+  event: AuditEventInput;
+}
+
 /** A revocation with what a revocation list needs of its certificate. */
 export interface StoredRevocation {
   serial: string;
@@ -193,6 +229,10 @@ export interface Store {
   appendAudit(event: AuditEventInput): Promise<AuditRecord>;
   /** Durable with its audit record before it resolves. Revoking a serial twice -> ERR_STORE_CONFLICT. */
   recordRevocation(entry: RevocationEntry): Promise<AuditRecord>;
+  /** Writes generation rows (new ones inserted, existing ones' state and dates updated) and the audit record in one transaction. */
+  recordCaGenerations(entry: CaGenerationsEntry): Promise<AuditRecord>;
+  /** Every CA generation, by CA then generation. */
+  listCaGenerations(): Promise<CaGeneration[]>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
   listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
   getRequest(id: string): Promise<StoredRequest | undefined>;

@@ -1,4 +1,4 @@
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { caCertificateExtensions } from './certificate-extensions.ts';
 import { encodeSubjectName } from './distinguished-name.ts';
 import { keyIdentifierOf } from './key-identifier.ts';

@@ -1,5 +1,5 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { KeyAlgorithm, Signer, SignOptions } from '../../hsm/signer.ts';
+import type { KeyAlgorithm, Signer, SignOptions } from '../keys/signer.ts';
 import { derObjectIdentifier, derSequence, derUnsignedInteger } from './der-writer.ts';
 
 interface CaSignatureProfile {

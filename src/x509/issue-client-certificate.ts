@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { clientCertificateExtensions } from './certificate-extensions.ts';
 import type { ParsedCsr } from './csr.ts';
 import { DerError, decodeDer } from './der-reader.ts';

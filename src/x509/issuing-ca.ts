@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import {
   DerError,
   TagClass,

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../keys/signer.ts';
 import { caSignatureAlgorithm, signWithCa } from './ca-signature.ts';
 import { DerError, UniversalTag, decodeDer, expectUniversal } from './der-reader.ts';
 import { derBitStringBytes, derContextConstructed, derElement, derSequence, derTime, positiveIntegerContent } from './der-writer.ts';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, isJitcaError, type JitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { isHsmError, type HsmError } from '../../hsm/hsm-error.ts';
 import { openPkcs11Token } from '../../hsm/pkcs11-token.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from './softhsm-fixture.ts';
 
@@ -13,14 +14,14 @@ beforeAll(() => {
 
 afterAll(() => hsm?.cleanup());
 
-function thrown(run: () => unknown): JitcaError {
+function thrown(run: () => unknown): HsmError {
   try {
     run();
   } catch (error) {
-    if (isJitcaError(error)) return error;
+    if (isHsmError(error)) return error;
     throw error;
   }
-  throw new Error('expected a JitcaError');
+  throw new Error('expected a HsmError');
 }
 
 describe('user PIN', () => {

@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, isJitcaError, type JitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { isHsmError, type HsmError } from '../../hsm/hsm-error.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
 import type { Signer } from '../../hsm/signer.ts';
 import { createSoftHsmFixture, secondHandle, slotOf, type SoftHsmFixture } from './softhsm-fixture.ts';
@@ -41,24 +42,24 @@ async function burst(count: number): Promise<boolean[]> {
   return Promise.all(Array.from({ length: count }, () => signsAndVerifies()));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<JitcaError> {
+async function rejection(promise: Promise<unknown>): Promise<HsmError> {
   try {
     await promise;
   } catch (error) {
-    if (isJitcaError(error)) return error;
+    if (isHsmError(error)) return error;
     throw error;
   }
   throw new Error('expected a rejection');
 }
 
-function thrown(run: () => unknown): JitcaError {
+function thrown(run: () => unknown): HsmError {
   try {
     run();
   } catch (error) {
-    if (isJitcaError(error)) return error;
+    if (isHsmError(error)) return error;
     throw error;
   }
-  throw new Error('expected a JitcaError');
+  throw new Error('expected a HsmError');
 }
 
 describe('signing recovers from faults under the pool', () => {

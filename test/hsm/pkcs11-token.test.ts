@@ -1,7 +1,8 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, isJitcaError, type JitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { isHsmError, type HsmError } from '../../hsm/hsm-error.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
 import type { KeyAlgorithm, Signer } from '../../hsm/signer.ts';
 import { createSoftHsmFixture, findByLabel, secondHandle, slotOf, type SoftHsmFixture } from './softhsm-fixture.ts';
@@ -20,14 +21,14 @@ afterAll(() => {
   hsm?.cleanup();
 });
 
-function caught(run: () => unknown): JitcaError {
+function caught(run: () => unknown): HsmError {
   try {
     run();
   } catch (error) {
-    if (isJitcaError(error)) return error;
+    if (isHsmError(error)) return error;
     throw error;
   }
-  throw new Error('expected a JitcaError');
+  throw new Error('expected a HsmError');
 }
 
 const ALGORITHMS: Array<[string, KeyAlgorithm]> = [

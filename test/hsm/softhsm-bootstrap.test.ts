@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, isJitcaError, type JitcaError } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/errors.ts';
+import { isHsmError, type HsmError } from '../../hsm/hsm-error.ts';
 import { ensureSoftHsmToken, readPinFile, type SoftHsmToken } from '../../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token } from '../../hsm/pkcs11-token.ts';
 import { SOFTHSM_MODULE, secondHandle } from './softhsm-fixture.ts';
@@ -24,14 +25,14 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function caught(run: () => unknown): JitcaError {
+function caught(run: () => unknown): HsmError {
   try {
     run();
   } catch (error) {
-    if (isJitcaError(error)) return error;
+    if (isHsmError(error)) return error;
     throw error;
   }
-  throw new Error('expected a JitcaError');
+  throw new Error('expected a HsmError');
 }
 
 function filesUnder(directory: string): string[] {

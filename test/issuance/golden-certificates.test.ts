@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../../src/keys/signer.ts';
 import { fixedClock } from '../../src/clock.ts';
 import { approveRequest } from '../../src/issuance/approve-request.ts';
 import { issueSshCertificate, type SshIssuanceContext } from '../../src/issuance/issue-ssh-certificate.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../../src/keys/signer.ts';
 import { fixedClock } from '../../src/clock.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { issueSshCertificate, type SshIssuanceContext } from '../../src/issuance/issue-ssh-certificate.ts';

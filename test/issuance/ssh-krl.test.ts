@@ -3,7 +3,6 @@
  * and until when.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sshCaSigners } from '../../src/ca-runtime.ts';
 import { issueSshCertificate } from '../../src/issuance/issue-ssh-certificate.ts';
 import { revokeSshCertificate } from '../../src/issuance/revoke-ssh-certificate.ts';
 import { buildSshKrl } from '../../src/issuance/ssh-krl.ts';
@@ -28,7 +27,7 @@ afterAll(async () => {
 });
 
 async function listedSerials(atMs: number, skewSeconds: number): Promise<bigint[]> {
-  const krl = decodeKrl(await buildSshKrl(ca.runtime.store, sshCaSigners(ca.runtime), atMs, skewSeconds));
+  const krl = decodeKrl(await buildSshKrl(ca.runtime.store, ca.runtime.keyring.trusted('ssh-user').map((generation) => generation.signer), atMs, skewSeconds));
   return krl.certificates.flatMap((section) => section.serials);
 }
 

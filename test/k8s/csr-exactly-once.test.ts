@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../../src/keys/signer.ts';
 import { openWorkerStore } from '../../src/store/worker-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { TOKENS, createCaFixture, createCsrEnvironment, type CaFixture, type CsrEnvironment } from '../support/kube-csr-harness.ts';

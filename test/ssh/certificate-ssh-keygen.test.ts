@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeyAlgorithm, Signer } from '../../hsm/signer.ts';
+import type { KeyAlgorithm, Signer } from '../../src/keys/signer.ts';
 import { buildUserCertificate, parseCertificate, type UserCertificateParams } from '../../src/ssh/certificate.ts';
 import { parseSshPublicKey, sshPublicKeyFromKeyObject, type SshPublicKey } from '../../src/ssh/public-key.ts';
 import { SshWriter } from '../../src/ssh/wire.ts';

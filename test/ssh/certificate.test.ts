@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Signer, SignOptions } from '../../hsm/signer.ts';
+import type { Signer, SignOptions } from '../../src/keys/signer.ts';
 import { ErrorCodes, isJitcaError, type ErrorCode } from '../../src/errors.ts';
 import { buildUserCertificate, parseCertificate, type UserCertificateParams } from '../../src/ssh/certificate.ts';
 import { parseSshPublicKey, sshPublicKeyFromKeyObject, type SshPublicKey } from '../../src/ssh/public-key.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../../src/ca-runtime.ts';
 import { buildConfig, type JitcaConfig } from '../../src/config.ts';
 import type { Clock } from '../../src/clock.ts';
-import type { KeyAlgorithmName } from '../../hsm/signer.ts';
+import type { KeyAlgorithmName } from '../../src/keys/signer.ts';
 
 /** A policy small enough to read in a test: one role per behaviour the e2e tests exercise. */
 export const testPolicy = {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureSoftHsmToken, readPinFile } from '../../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
-import type { Signer } from '../../hsm/signer.ts';
+import type { Signer } from '../../src/keys/signer.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import { randomSerial } from '../../src/issuance/serial.ts';
 import { createCsrController, type CsrController, type CsrControllerOptions } from '../../src/k8s/csr-controller.ts';

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
-import type { KeyAlgorithm, Signer, SignOptions } from '../../hsm/signer.ts';
+import type { KeyAlgorithm, Signer, SignOptions } from '../../src/keys/signer.ts';
 
 /**
  * In-memory Signer for codec unit tests only (CONTRIBUTING.md, "One interface, many backends").

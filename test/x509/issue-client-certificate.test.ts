@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
-import type { KeyAlgorithm, Signer } from '../../hsm/signer.ts';
+import type { KeyAlgorithm, Signer } from '../../src/keys/signer.ts';
 import { ensureSoftHsmToken, readPinFile } from '../../hsm/softhsm-bootstrap.ts';
 import { createCaCertificate } from '../../src/x509/ca-certificate.ts';
 import { parseCsr, type ParsedCsr } from '../../src/x509/csr.ts';
