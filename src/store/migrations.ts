@@ -138,6 +138,17 @@ const caGenerations: Migration = {
   },
 };
 
+/**
+ * An always-empty table for the readiness probe (store.probeWrite): a row written and deleted in
+ * one transaction that must commit, so /readyz fails exactly when writes fail (full disk,
+ * read-only file system) and touches no table a request reads.
+ */
+const writeProbe: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createTable('write_probe').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -145,6 +156,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_revocations': revocations,
   '0004_audit_seq_64': auditSeq64,
   '0005_ca_generations': caGenerations,
+  '0006_write_probe': writeProbe,
 };
 
 const inCodeProvider: MigrationProvider = {

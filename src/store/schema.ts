@@ -81,7 +81,13 @@ export interface CaGenerationsTable {
   retired_at: string | null;
 }
 
+/** Always empty: store.probeWrite writes and deletes its one row in a transaction. */
+export interface WriteProbeTable {
+  id: number;
+}
+
 export interface DatabaseSchema {
+  write_probe: WriteProbeTable;
   ca_generations: CaGenerationsTable;
   certificates: CertificatesTable;
   requests: RequestsTable;

@@ -22,6 +22,7 @@ export const storeMethodKinds = {
   listAudit: 'thread',
   verifyAudit: 'thread',
   auditHead: 'thread',
+  probeWrite: 'thread',
   stats: 'local',
   close: 'close',
 } as const satisfies { readonly [method in keyof Store]: 'thread' | 'local' | 'close' };

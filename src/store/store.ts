@@ -172,6 +172,21 @@ export function createStore(
 
     auditHead: (): Promise<AuditAnchor | undefined> => read('reading the audit head', () => readAuditHead(db)),
 
+    probeWrite: (): Promise<void> =>
+      read('probing a write', async () => {
+        const trx = await db.startTransaction().execute();
+        try {
+          await trx.insertInto('write_probe').values({ id: 1 }).execute();
+          await trx.deleteFrom('write_probe').where('id', '=', 1).execute();
+          await trx.commit().execute();
+        } catch (error) {
+          // A failed COMMIT (SQLITE_FULL) has already ended the transaction; the rollback's own
+          // "no transaction" error must not hide the fault that made it fail.
+          await trx.rollback().execute().catch(() => undefined);
+          throw error;
+        }
+      }),
+
     stats: (): StoreStats => ({ ...stats }),
 
     close: (): Promise<void> => {

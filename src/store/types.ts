@@ -247,6 +247,12 @@ export interface Store {
   verifyAudit(anchors?: readonly AuditAnchor[]): Promise<AuditVerifyResult>;
   /** The newest audit record's seq and hash, undefined while the log is empty. */
   auditHead(): Promise<AuditAnchor | undefined>;
+  /**
+   * Readiness: writes and deletes a row of an always-empty table in one transaction and waits for
+   * its COMMIT, so it fails exactly when a request's write would (full disk, read-only database,
+   * files gone) and changes nothing. A failure is ERR_STORE_UNAVAILABLE.
+   */
+  probeWrite(): Promise<void>;
   stats(): StoreStats;
   /** Waits for queued writes to commit, then closes the database. */
   close(): Promise<void>;

@@ -29,11 +29,11 @@ describe('schema migrations', () => {
     const raw = new Database(path.join(dir, 'jitca.db'), { readonly: true });
     try {
       const applied = raw.prepare('select name from kysely_migration').all();
-      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }]);
+      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }]);
       const tables = raw
         .prepare("select name from sqlite_master where type = 'table' and name not like 'kysely%' order by name")
         .all();
-      expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_log' }, { name: 'ca_generations' }, { name: 'certificates' }, { name: 'requests' }, { name: 'revocations' }]);
+      expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_log' }, { name: 'ca_generations' }, { name: 'certificates' }, { name: 'requests' }, { name: 'revocations' }, { name: 'write_probe' }]);
     } finally {
       raw.close();
     }
