@@ -97,6 +97,37 @@ export function ensureSoftHsmToken(options: SoftHsmTokenOptions): SoftHsmToken {
   }
 }
 
+/**
+ * The embedded token that `jitca init` made, for every command but init and serve: sets
+ * SOFTHSM2_CONF as ensureSoftHsmToken does, and creates nothing. No <dataDir>/hsm/softhsm2.conf
+ * is ERR_CONFIG_INVALID (a mistyped --data-dir must not grow a fresh token and PIN files).
+ */
+export function useSoftHsmToken(options: SoftHsmTokenOptions): Omit<SoftHsmToken, 'created'> {
+  assertTokenLabel(options.tokenLabel);
+  const modulePath = options.modulePath ?? DEFAULT_SOFTHSM_MODULE;
+  const hsmDir = path.join(path.resolve(options.dataDir), 'hsm');
+  const confPath = path.join(hsmDir, 'softhsm2.conf');
+  if (!existsSync(confPath)) {
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `no SoftHSM2 token under ${hsmDir}: check --data-dir/--config, or run jitca init`, {
+      details: { confPath },
+    });
+  }
+  process.env['SOFTHSM2_CONF'] = confPath;
+  const module = acquirePkcs11Module(modulePath);
+  try {
+    if (module.initializedWithSoftHsmConf !== confPath) {
+      throw new HsmError(
+        HsmErrorCodes.CONFIG_INVALID,
+        `SoftHSM2 is already initialized in this process with ${module.initializedWithSoftHsmConf ?? 'its default configuration'}; one process serves one SoftHSM2 configuration`,
+        { details: { confPath } },
+      );
+    }
+  } finally {
+    module.release();
+  }
+  return { modulePath, confPath, pinFile: path.join(hsmDir, 'user.pin'), soPinFile: path.join(hsmDir, 'so.pin') };
+}
+
 function initUserPin(api: PKCS11, slot: Handle, soPin: string, userPin: string): void {
   const session = api.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION);
   try {

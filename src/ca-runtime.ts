@@ -9,7 +9,7 @@ import { ErrorCodes, JitcaError } from './errors.ts';
 import { parseKeyAlgorithmName, type Signer } from './keys/signer.ts';
 import { createKeyManager, type KeyManager } from './keys/key-manager.ts';
 import { mapBackendErrors } from './keys/backend-errors.ts';
-import { ensureSoftHsmToken, readPinFile } from '../hsm/softhsm-bootstrap.ts';
+import { ensureSoftHsmToken, readPinFile, useSoftHsmToken } from '../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
 import { measureRawPkcs11SignRate, type RawSignRate } from '../hsm/raw-sign-rate.ts';
 import { openCaKeyring, type CaKeyring } from '../rotation/ca-keyring.ts';
@@ -101,11 +101,12 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
   return { created };
 }
 
+/**
+ * Opens what `jitca init` made, creating nothing: a missing data directory, token or SQLite file
+ * is ERR_CONFIG_INVALID (only init and serve, which runs init first, may create them).
+ */
 export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemClock): Promise<CaRuntime> {
-  if (config.hsm.embedded) {
-    assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
-    mapBackendErrors(() => ensureSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath }));
-  }
+  assertInitialized(config);
   const { policy, sha256: policyDigest } = loadPolicyWithDigest(config.policyFile);
   const { keys, token } = openKeyManager(config);
   let store: Store | undefined;
@@ -170,6 +171,23 @@ export function measureRawSignRate(runtime: CaRuntime, seconds: number): Promise
   const token = tokens.get(runtime);
   if (token === undefined) throw new JitcaError(ErrorCodes.HSM_FAILURE, 'not a runtime opened by openCaRuntime');
   return measureRawPkcs11SignRate(token, runtime.sshSigner, seconds);
+}
+
+function assertInitialized(config: JitcaConfig): void {
+  if (!existsSync(config.dataDir)) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `no jitca data directory at ${config.dataDir}: check --data-dir/--config, or run jitca init`, {
+      details: { dataDir: config.dataDir },
+    });
+  }
+  if (config.store.postgresUrl === undefined && !existsSync(config.store.sqlitePath)) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `no jitca database at ${config.store.sqlitePath}: check --data-dir/--config, or run jitca init`, {
+      details: { sqlitePath: config.store.sqlitePath },
+    });
+  }
+  if (config.hsm.embedded) {
+    assertPrivateFilesUnder(embeddedTokenDirectory(config), 'embedded token file');
+    mapBackendErrors(() => useSoftHsmToken({ dataDir: config.dataDir, tokenLabel: config.hsm.tokenLabel, modulePath: config.hsm.modulePath }));
+  }
 }
 
 /** The key backend this configuration names: PKCS#11 (the embedded SoftHSM2 token or an external module). */

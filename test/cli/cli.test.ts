@@ -196,6 +196,32 @@ describe('jitca CLI on the embedded defaults', () => {
     }
   });
 
+  it('bundle, issue-ssh and controller refuse a missing or empty data directory and create nothing there (only init and serve create)', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'jitca-cli-none-'));
+    const missing = path.join(parent, 'data');
+    const empty = mkdtempSync(path.join(tmpdir(), 'jitca-cli-empty-'));
+    try {
+      const commands = [
+        ['bundle'],
+        ['bundle', '--format', 'pem'],
+        ['issue-ssh', '--identity', 'alice', '--pubkey', `${key}.pub`, '--role', 'oncall-payments'],
+        ['controller', '--kubeconfig', path.join(parent, 'kubeconfig')],
+      ];
+      for (const dir of [missing, empty]) {
+        for (const args of commands) {
+          const result = run(dir, args);
+          expect(result.status, `${dir} ${args.join(' ')}`).toBe(2);
+          expect(result.stderr, args.join(' ')).toMatch(/^jitca: ERR_CONFIG_INVALID: no jitca (data directory|database) at /);
+        }
+      }
+      expect(readdirSync(parent)).toEqual([]);
+      expect(readdirSync(empty)).toEqual([]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('every command answers --help', () => {
     const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig'];
     for (const args of [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help']]) {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { isHsmError, type HsmError } from '../../hsm/hsm-error.ts';
-import { ensureSoftHsmToken, readPinFile, type SoftHsmToken } from '../../hsm/softhsm-bootstrap.ts';
+import { ensureSoftHsmToken, readPinFile, useSoftHsmToken, type SoftHsmToken } from '../../hsm/softhsm-bootstrap.ts';
 import { openPkcs11Token } from '../../hsm/pkcs11-token.ts';
 import { SOFTHSM_MODULE, secondHandle } from './softhsm-fixture.ts';
 
@@ -182,6 +182,20 @@ describe('ensureSoftHsmToken', () => {
     } finally {
       rmSync(otherDir, { recursive: true, force: true });
       process.env['SOFTHSM2_CONF'] = first.confPath;
+    }
+  });
+});
+
+describe('useSoftHsmToken', () => {
+  it('finds the token init made, and refuses a data directory without one, writing nothing', () => {
+    expect(useSoftHsmToken({ dataDir, tokenLabel: TOKEN_LABEL }).confPath).toBe(first.confPath);
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'jitca-hsm-none-'));
+    try {
+      expect(caught(() => useSoftHsmToken({ dataDir: empty, tokenLabel: TOKEN_LABEL })).code).toBe(ErrorCodes.CONFIG_INVALID);
+      expect(caught(() => useSoftHsmToken({ dataDir: path.join(empty, 'missing'), tokenLabel: TOKEN_LABEL })).code).toBe(ErrorCodes.CONFIG_INVALID);
+      expect(readdirSync(empty)).toEqual([]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
     }
   });
 });
