@@ -13,6 +13,7 @@ import { ensureSoftHsmToken, readPinFile, useSoftHsmToken } from '../hsm/softhsm
 import { openPkcs11Token, type Pkcs11Token } from '../hsm/pkcs11-token.ts';
 import { measureRawPkcs11SignRate, type RawSignRate } from '../hsm/raw-sign-rate.ts';
 import { openCaKeyring, type CaKeyring } from '../rotation/ca-keyring.ts';
+import { generationsFromKeys } from '../rotation/generations-from-keys.ts';
 import { loadPolicyWithDigest } from './policy/load.ts';
 import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import type { Policy } from './policy/types.ts';
@@ -78,14 +79,18 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
   const { keys } = openKeyManager(config);
   try {
     for (const ca of [
-      { name: config.ssh.caName, algorithm: config.ssh.keyAlgorithm, purpose: 'ssh-user', label: 'SSH user CA' },
-      { name: config.kubernetes.caName, algorithm: config.kubernetes.keyAlgorithm, purpose: 'kubernetes-client', label: 'Kubernetes client CA' },
-    ]) {
+      { kind: 'ssh-user', name: config.ssh.caName, algorithm: config.ssh.keyAlgorithm, purpose: 'ssh-user', label: 'SSH user CA' },
+      { kind: 'kube-client', name: config.kubernetes.caName, algorithm: config.kubernetes.keyAlgorithm, purpose: 'kubernetes-client', label: 'Kubernetes client CA' },
+    ] as const) {
       if (keys.list(ca.name).length > 0) continue;
       const algorithm = parseKeyAlgorithmName(ca.algorithm);
       if (algorithm === undefined) throw new JitcaError(ErrorCodes.CONFIG_INVALID, `unknown key algorithm ${ca.algorithm}`);
       const signer = await keys.createKey({ caName: ca.name, generation: 1 }, algorithm);
-      await store.appendAudit({ type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: ca.algorithm, purpose: ca.purpose } });
+      // The key's generation row (active) and its audit record in one transaction.
+      await store.recordCaGenerations({
+        generations: generationsFromKeys(ca.kind, ca.name, keys, new Date(clock.now()).toISOString()),
+        event: { type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: ca.algorithm, purpose: ca.purpose } },
+      });
       created.push(`${ca.label} key ${signer.keyId} (${ca.algorithm}, non-extractable)`);
     }
     const keyring = await openCaKeyring({ store, keys, caNames: caNamesOf(config), clock });
