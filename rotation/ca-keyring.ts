@@ -39,6 +39,12 @@ export interface CaKeyringOptions {
   clock: Clock;
 }
 
+/**
+ * How often a long-running process (serve, controller) re-reads the generations from the store: a
+ * rotation recorded by another process or replica takes effect within this interval.
+ */
+export const KEYRING_REFRESH_MS = 10_000;
+
 const CA_KINDS: readonly CaKind[] = ['ssh-user', 'kube-client'];
 const TRUSTED_STATES: ReadonlySet<CaGeneration['state']> = new Set(['next', 'active', 'retiring']);
 

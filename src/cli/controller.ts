@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { openCaRuntime } from '../ca-runtime.ts';
+import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
 import { createKubeConfig } from '../k8s/kube-client.ts';
@@ -28,6 +29,9 @@ export function registerController(program: Command): void {
       const connection = chooseKubeConnection(options, { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT });
       const runtime = await openCaRuntime(config);
       await recordPolicyInForce(runtime, 'controller');
+      const logger = pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] });
+      // activeCa is read per CSR: a rotation recorded by `serve` or another replica signs the next one.
+      runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => logger.warn({ err: error }, 'CA keyring refresh failed'));
       const controller = createCsrController({
         kubeConfig: createKubeConfig(connection),
         policy: runtime.policy,
@@ -35,7 +39,7 @@ export function registerController(program: Command): void {
         activeCa: () => runtime.kubeCa,
         clock: runtime.clock,
         signerNames: { jitca: [config.kubernetes.signerName], kubeApiserverClient: config.kubernetes.approveKubeApiserverClient },
-        logger: pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] }),
+        logger,
         backdateSeconds: config.ssh.backdateSeconds,
         clusterName: config.kubernetes.clusterName,
       });

@@ -6,6 +6,7 @@ import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { assertListenSafe } from '../api/listen-address.ts';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
+import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
@@ -21,8 +22,6 @@ interface ServeOptions {
 }
 
 
-/** How often serve re-reads the CA generations from the store. */
-const KEYRING_REFRESH_MS = 10_000;
 export function registerServe(program: Command): void {
   program
     .command('serve')
