@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { assertUsableEd25519Key } from '../ed25519-point.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { bytesToBigint, SshReader, SshWriter } from './wire.ts';
 
@@ -166,6 +167,8 @@ function readEd25519Key(reader: SshReader): Uint8Array {
       `Ed25519 public key is ${key.length} bytes; RFC 8709 §4 requires exactly ${ED25519_KEY_LENGTH}`,
     );
   }
+  // The identity and the other small-order points are keys whose signatures anyone can forge.
+  assertUsableEd25519Key(key);
   return key;
 }
 

@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { assertUsableEd25519Key } from '../ed25519-point.ts';
 import { ErrorCodes, JitcaError, type ErrorCode } from '../errors.ts';
 import { DerError, UniversalTag, bitStringBytes, decodeObjectIdentifier, expectSequence, type DerElement } from './der-reader.ts';
 
@@ -43,7 +44,8 @@ const ALLOWED = 'Ed25519, ECDSA P-256 or P-384, or RSA of 2048 to 8192 bits';
  * Reads a SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) that decodeDer has accepted, and refuses key
  * kinds jitca does not certify: ERR_KEY_UNSUPPORTED for other algorithms and curves (DSA,
  * secp256k1, X25519, explicit curve parameters, RSA-PSS-only keys), ERR_KEY_TOO_SMALL for RSA under
- * 2048 bits (NIST SP 800-131A). Malformed key material is `malformedCode`.
+ * 2048 bits (NIST SP 800-131A), ERR_KEY_INVALID_POINT for a non-canonical or small-order Ed25519
+ * point (src/ed25519-point.ts). Malformed key material is `malformedCode`.
  */
 export function readSubjectPublicKey(element: DerElement, malformedCode: ErrorCode): SubjectPublicKey {
   let algorithmOid: string;
@@ -69,6 +71,9 @@ export function readSubjectPublicKey(element: DerElement, malformedCode: ErrorCo
     throw new JitcaError(malformedCode, `public key is not a valid ${describe(algorithm)} key`);
   }
   if (algorithm.kind === 'rsa') return { algorithm: checkRsa(publicKey), publicKey, spki, subjectPublicKeyBits };
+  // OpenSSL takes any 32 bytes; the identity and other small-order points are keys anyone can sign
+  // for (and Go, which kube-apiserver uses for TLS client authentication, verifies cofactorless).
+  if (algorithm.kind === 'ed25519') assertUsableEd25519Key(subjectPublicKeyBits);
   return { algorithm, publicKey, spki, subjectPublicKeyBits };
 }
 

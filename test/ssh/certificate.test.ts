@@ -8,6 +8,7 @@ import { buildUserCertificate, parseCertificate, type UserCertificateParams } fr
 import { parseSshPublicKey, sshPublicKeyFromKeyObject, type SshPublicKey } from '../../src/ssh/public-key.ts';
 import { SshReader, SshWriter } from '../../src/ssh/wire.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
+import { IDENTITY_KEY, WEAK_ED25519_KEYS } from '../support/weak-ed25519.ts';
 
 const TESTDATA = '/work/shared/testdata';
 const REAL_CERT = readFileSync(`${TESTDATA}/ssh-sk-ed25519-yk5nfc-A-cert.pub`, 'utf8');
@@ -217,6 +218,13 @@ describe('buildUserCertificate refuses invalid requests (ERR_REQUEST_INVALID) wi
     expect(signer.calls).toBe(0);
   });
 
+  it('a subject key that is the Ed25519 identity is refused with ERR_KEY_INVALID_POINT', async () => {
+    const signer = countingSigner(ca);
+    const blob = new SshWriter().writeString('ssh-ed25519').writeString(IDENTITY_KEY).toBytes();
+    await expectRejected(buildUserCertificate({ ...baseParams(subject), subject: { ...subject, blob } }, signer), ErrorCodes.KEY_INVALID_POINT);
+    expect(signer.calls).toBe(0);
+  });
+
   it('a subject blob that is not a valid key is refused with its key error', async () => {
     const signer = countingSigner(ca);
     const blob = subject.blob.slice(0, subject.blob.length - 1);
@@ -357,6 +365,19 @@ describe('parseCertificate', () => {
     expectCode(() => parseCertificate(line.replace('ssh-ed25519-cert', 'ssh-rsa-cert')), ErrorCodes.KEY_MALFORMED);
     expectCode(() => parseCertificate(line.replace(/ \S+ /, ' AAAA!!!! ')), ErrorCodes.KEY_MALFORMED);
     expectCode(() => parseCertificate(`${line} ${'x'.repeat(64 * 1024)}`), ErrorCodes.INPUT_TOO_LARGE);
+  });
+
+  it('rejects a certified key or CA key that is a small-order Ed25519 point with ERR_KEY_INVALID_POINT', async () => {
+    const blob = (await buildUserCertificate(baseParams(subject), ca)).blob;
+    const keyOffset = 4 + 'ssh-ed25519-cert-v01@openssh.com'.length + 4 + 32 + 4; // type, nonce, key length
+    for (const { key } of WEAK_ED25519_KEYS) {
+      const weakSubject = blob.slice();
+      weakSubject.set(key, keyOffset);
+      expectCode(() => parseCertificate(weakSubject), ErrorCodes.KEY_INVALID_POINT);
+    }
+    const identityCa = new SshWriter().writeString('ssh-ed25519').writeString(IDENTITY_KEY).toBytes();
+    const signedByIdentity = await assemble({ signatureKey: identityCa });
+    expectCode(() => parseCertificate(signedByIdentity), ErrorCodes.KEY_INVALID_POINT);
   });
 
   it('reports signatureValid false when any signed byte changed', async () => {

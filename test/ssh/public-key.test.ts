@@ -11,6 +11,7 @@ import {
   type SshPublicKey,
 } from '../../src/ssh/public-key.ts';
 import { SshWriter } from '../../src/ssh/wire.ts';
+import { ed25519KeyLine, skEd25519KeyLine, WEAK_ED25519_KEYS } from '../support/weak-ed25519.ts';
 import { makeTempDir, sections, sh } from './ssh-keygen.ts';
 
 const TESTDATA = '/work/shared/testdata';
@@ -278,6 +279,20 @@ describe('parseSshPublicKey refuses bad input with a stable code', () => {
     );
     expect(verdicts).toBe('sk-ok ok\nsk-nul refused\n');
     expect(parseSshPublicKey(skKey('ssh:')).application).toBe('ssh:');
+  });
+
+  it('Ed25519 keys nobody holds (small-order points, y >= p, x = 0 signed): ERR_KEY_INVALID_POINT, plain and sk-*', () => {
+    for (const { key } of WEAK_ED25519_KEYS) {
+      for (const line of [ed25519KeyLine(key), skEd25519KeyLine(key)]) {
+        expectCode(() => parseSshPublicKey(line), ErrorCodes.KEY_INVALID_POINT);
+        expectCode(() => parseSshPublicKey(blobOf(line)), ErrorCodes.KEY_INVALID_POINT);
+      }
+    }
+    // A key OpenSSL made still parses, as plain and as a security key.
+    const { x } = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const real = Uint8Array.from(Buffer.from(x ?? '', 'base64url'));
+    expect(parseSshPublicKey(ed25519KeyLine(real)).type).toBe('ssh-ed25519');
+    expect(parseSshPublicKey(skEd25519KeyLine(real)).application).toBe('ssh:');
   });
 
   it('a certificate given as a key: ERR_KEY_UNSUPPORTED, and the input is left untouched', () => {

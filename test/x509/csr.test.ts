@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { MAX_CSR_INPUT_BYTES, parseCsr } from '../../src/x509/csr.ts';
+import { ed25519CsrPem, IDENTITY_KEY, WEAK_ED25519_KEYS } from '../support/weak-ed25519.ts';
 import { OpensslWorkspace, caught, derToPem, expectCode, openssl, opensslOk, pemToDer, type TestKeyKind } from './openssl.ts';
 
 let work: OpensslWorkspace;
@@ -115,6 +116,21 @@ describe('CSRs refused, each with its code', () => {
     expect(verdict.stdout + verdict.stderr).toMatch(/verify failure/);
     // The intact request does verify, with the same tool and code: the bit flip is the difference.
     expect(parseCsr(csrOf(kind)).signatureAlgorithm).toBeTruthy();
+  });
+
+  it('an Ed25519 key nobody holds (small-order, y >= p, x = 0 signed) is ERR_KEY_INVALID_POINT, before the signature is looked at', () => {
+    for (const { name, key } of WEAK_ED25519_KEYS) {
+      const error = caught(() => parseCsr(ed25519CsrPem(key, 'alice', 'oncall-payments')));
+      expectCode(error, ErrorCodes.KEY_INVALID_POINT);
+      expect(error.message, name).toMatch(/small order|non-canonical|does not decode/);
+    }
+    // The same request with a real key gets as far as its signature: only the key was refused.
+    const real = parseCsr(csrOf('ed25519')).spki.subarray(-32); // RFC 8410: the key is the SPKI's last 32 bytes
+    expectCode(caught(() => parseCsr(ed25519CsrPem(real, 'alice', 'oncall-payments'))), ErrorCodes.CSR_SIGNATURE);
+    // An openssl-made request with its key swapped for the identity.
+    const swapped = pemToDer(csrOf('ed25519'));
+    swapped.set(IDENTITY_KEY, Buffer.from(swapped).indexOf(Buffer.from(real)));
+    expectCode(caught(() => parseCsr(swapped)), ErrorCodes.KEY_INVALID_POINT);
   });
 
   it('RSA-1024 is ERR_KEY_TOO_SMALL', () => {
