@@ -201,15 +201,33 @@ function readEcPoint(reader: SshReader, expected: EcCurveName): Uint8Array {
   return point;
 }
 
+/**
+ * OpenSSH makes only "ssh:" applications: ssh-keygen refuses any other at enrollment
+ * ("FIDO application string must begin with \"ssh:\"", ssh-keygen.c) and `ssh-keygen -K` skips
+ * resident keys without the prefix (sshsk_load_resident, ssh-sk.c). A web origin would make
+ * the key's signatures usable as WebAuthn assertions for that site, and ssh-agent treats such keys
+ * apart (check_websafe_message_contents). OpenSSH sets no length limit (sshkey_deserialize_sk
+ * reads a C string bounded only by SSHBUF_SIZE_MAX, 128 MiB), so jitca picks one: real
+ * applications are "ssh:" or a short label after it ("ssh:work", "ssh:yubikey-backup").
+ */
+export const SK_APPLICATION_MAX_LENGTH = 64;
+/** "ssh:" and then printable ASCII (space to tilde): no control characters, line breaks or NUL. */
+const SK_APPLICATION = /^ssh:[\x20-\x7e]*$/;
+
 function readApplication(reader: SshReader): string {
-  const application = reader.readStringUtf8();
-  if (application.length === 0) {
-    throw new JitcaError(ErrorCodes.KEY_MALFORMED, 'security key application string is empty (PROTOCOL.u2f)');
+  const bytes = reader.readString();
+  if (bytes.length > SK_APPLICATION_MAX_LENGTH) {
+    throw new JitcaError(
+      ErrorCodes.KEY_MALFORMED,
+      `security key application string is ${bytes.length} bytes; at most ${SK_APPLICATION_MAX_LENGTH} are accepted`,
+    );
   }
-  // OpenSSH reads it as a C string (sshkey_deserialize_sk: sshbuf_get_cstring), refusing an
-  // embedded NUL: such a key, or a certificate for it, is unreadable to ssh-keygen and sshd.
-  if (application.includes('\0')) {
-    throw new JitcaError(ErrorCodes.KEY_MALFORMED, 'security key application string contains a NUL byte');
+  const application = Buffer.from(bytes).toString('latin1');
+  if (!SK_APPLICATION.test(application)) {
+    throw new JitcaError(
+      ErrorCodes.KEY_MALFORMED,
+      'security key application string must be "ssh:" followed by printable ASCII, as OpenSSH makes them (PROTOCOL.u2f)',
+    );
   }
   return application;
 }

@@ -37,6 +37,18 @@ describe('weak subject keys through the API', () => {
     expect(issued.statusCode).toBe(201);
   });
 
+  it('POST /v1/ssh/certificates: sk-* application strings OpenSSH would not make are 400 ERR_KEY_MALFORMED, writing nothing', async () => {
+    const { x } = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const real = Uint8Array.from(Buffer.from(x ?? '', 'base64url'));
+    const before = api.rowCounts();
+    for (const application of ['https://login.example.com', 'ssh:\nssh-ed25519 AAAA', 'ssh:\u001b]0;x\u0007', `ssh:${'a'.repeat(2048)}`]) {
+      const response = await post('/v1/ssh/certificates', { publicKey: skEd25519KeyLine(real, application), role: 'oncall-payments', reason: 'INC-42' });
+      expect(response.statusCode, JSON.stringify(application.slice(0, 40))).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'ERR_KEY_MALFORMED' });
+    }
+    expect(api.rowCounts()).toEqual(before);
+  });
+
   it('POST /v1/x509/certificates: an Ed25519 CSR key that is small-order or non-canonical is 400 ERR_KEY_INVALID_POINT, writing nothing', async () => {
     const before = api.rowCounts();
     for (const { name, key } of WEAK_ED25519_KEYS) {

@@ -295,6 +295,32 @@ describe('parseSshPublicKey refuses bad input with a stable code', () => {
     expect(parseSshPublicKey(skEd25519KeyLine(real)).application).toBe('ssh:');
   });
 
+  it('security key applications: only "ssh:" and printable ASCII, at most 64 bytes, as OpenSSH makes them', () => {
+    const { x } = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const real = Uint8Array.from(Buffer.from(x ?? '', 'base64url'));
+    const refused = [
+      'https://accounts.example.com', // a web origin: its signatures would be WebAuthn assertions for that site
+      'example.com',
+      'SSH:',
+      'ssh:\n',
+      'ssh:work\r\nssh-ed25519 AAAA',
+      'ssh:\u001b[2J',
+      'ssh:\t',
+      'ssh:\u007f',
+      'ssh:caf\u00e9',
+      `ssh:${'a'.repeat(61)}`,
+      `ssh:${'k'.repeat(1024)}`,
+    ];
+    for (const application of refused) {
+      expectCode(() => parseSshPublicKey(skEd25519KeyLine(real, application)), ErrorCodes.KEY_MALFORMED);
+      expectCode(() => parseSshPublicKey(blobOf(skEd25519KeyLine(real, application))), ErrorCodes.KEY_MALFORMED);
+    }
+    for (const application of ['ssh:', 'ssh:work', 'ssh://jitca', `ssh:${'a'.repeat(60)}`, 'ssh:~ !"#$%&()*+,-./:;<=>?@[]^_`{|}']) {
+      expect(parseSshPublicKey(skEd25519KeyLine(real, application)).application).toBe(application);
+    }
+    expect(parseSshPublicKey(SK_ED25519_PUB).application).toBe('ssh:');
+  });
+
   it('a certificate given as a key: ERR_KEY_UNSUPPORTED, and the input is left untouched', () => {
     expectCode(() => parseSshPublicKey(SK_ED25519_CERT), ErrorCodes.KEY_UNSUPPORTED);
     const certBlob = blobOf(SK_ED25519_CERT);
