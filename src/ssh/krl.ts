@@ -51,41 +51,51 @@ export function encodeKrl(input: KrlInput): Uint8Array {
 }
 
 /**
- * Reads a KRL of the shape encodeKrl writes (certificate sections with serial lists), strictly:
- * wrong magic or version, other section types, a serial list that is not whole uint64s, a CA key
- * jitca cannot parse or trailing bytes are ERR_WIRE_*. Hosts that fetch the KRL check it with
- * this before replacing sshd's RevokedKeys: an unreadable file there blocks every public-key login.
+ * Reads a KRL of exactly the shape encodeKrl writes, so every list it accepts has one encoding and
+ * writes back byte for byte: wrong magic or version, flags or reserved fields that are not empty, a
+ * comment that is not UTF-8, other section types, a section that is not one non-empty list of
+ * ascending serials, a CA key jitca cannot parse or trailing bytes are ERR_WIRE_* / ERR_KEY_*.
+ * Hosts that fetch the KRL check it with this before replacing sshd's RevokedKeys: an unreadable
+ * file there blocks every public-key login, and a list jitca would not write is not jitca's.
  */
 export function decodeKrl(bytes: Uint8Array): KrlInput {
   const reader = new SshReader(bytes);
   const magic = reader.readBytes(KRL_MAGIC.length);
-  if (!magic.every((byte, index) => byte === KRL_MAGIC[index])) throw new JitcaError(ErrorCodes.WIRE_INVALID, 'not an OpenSSH KRL (magic "SSHKRL\\n\\0" missing)');
+  if (!magic.every((byte, index) => byte === KRL_MAGIC[index])) throw krlInvalid('not an OpenSSH KRL (magic "SSHKRL\\n\\0" missing)');
   const formatVersion = reader.readUint32();
-  if (formatVersion !== KRL_FORMAT_VERSION) throw new JitcaError(ErrorCodes.WIRE_INVALID, `KRL format version ${formatVersion} is not 1`);
+  if (formatVersion !== KRL_FORMAT_VERSION) throw krlInvalid(`KRL format version ${formatVersion} is not 1`);
   const version = reader.readUint64();
   const generatedAt = reader.readUint64();
-  reader.readUint64(); // flags
-  reader.readString(); // reserved
-  const comment = Buffer.from(reader.readString()).toString('utf8');
+  if (reader.readUint64() !== 0n) throw krlInvalid('KRL flags are set; jitca writes none');
+  if (reader.readString().length !== 0) throw krlInvalid('KRL reserved field is not empty');
+  const comment = reader.readStringUtf8();
   const certificates: Array<{ caKeyBlob: Uint8Array; serials: bigint[] }> = [];
   while (reader.remaining > 0) {
     const [type] = reader.readBytes(1);
     const section = new SshReader(reader.readString());
-    if (type !== KRL_SECTION_CERTIFICATES) throw new JitcaError(ErrorCodes.WIRE_INVALID, `KRL section type ${type} is not one jitca writes`);
+    if (type !== KRL_SECTION_CERTIFICATES) throw krlInvalid(`KRL section type ${type} is not one jitca writes`);
     const caKeyBlob = section.readString();
     decodePublicKeyBlob(caKeyBlob); // a CA key jitca can read, or ERR_KEY_* / ERR_WIRE_*
-    section.readString(); // reserved
+    if (section.readString().length !== 0) throw krlInvalid('KRL certificate section reserved field is not empty');
+    const [subtype] = section.readBytes(1);
+    const list = section.readString();
+    section.ensureEnd('KRL certificate section');
+    if (subtype !== KRL_SECTION_CERT_SERIAL_LIST || list.length === 0 || list.length % 8 !== 0) {
+      throw krlInvalid(`KRL certificate subsection ${subtype} is not a non-empty list of serials`);
+    }
+    const serialReader = new SshReader(list);
     const serials: bigint[] = [];
-    while (section.remaining > 0) {
-      const [subtype] = section.readBytes(1);
-      const list = section.readString();
-      if (subtype !== KRL_SECTION_CERT_SERIAL_LIST || list.length % 8 !== 0) {
-        throw new JitcaError(ErrorCodes.WIRE_INVALID, `KRL certificate subsection ${subtype} is not a list of serials`);
-      }
-      const serialReader = new SshReader(list);
-      while (serialReader.remaining > 0) serials.push(serialReader.readUint64());
+    while (serialReader.remaining > 0) {
+      const serial = serialReader.readUint64();
+      const previous = serials[serials.length - 1];
+      if (previous !== undefined && serial <= previous) throw krlInvalid('KRL serials are not in ascending order without repeats');
+      serials.push(serial);
     }
     certificates.push({ caKeyBlob, serials });
   }
   return { version, generatedAt, comment, certificates };
+}
+
+function krlInvalid(message: string): JitcaError {
+  return new JitcaError(ErrorCodes.WIRE_INVALID, message);
 }

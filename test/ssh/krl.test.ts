@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJitcaError } from '../../src/errors.ts';
 import { decodeKrl, encodeKrl } from '../../src/ssh/krl.ts';
 import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
+import { SshWriter } from '../../src/ssh/wire.ts';
 
 let dir: string;
 const caBlob = (name: string): Uint8Array => parseSshPublicKey(readFileSync(path.join(dir, `${name}.pub`), 'utf8')).blob;
@@ -82,5 +83,50 @@ describe('encodeKrl (PROTOCOL.krl), read by the real ssh-keygen -Q', () => {
     const otherSection = Uint8Array.from(krl);
     otherSection[headerLength] = 2; // KRL_SECTION_EXPLICIT_KEY
     expect(refused(otherSection)).toBe(true);
+  });
+
+  it('decodeKrl refuses what encodeKrl never writes (found by bench/fuzz.ts: it read them and wrote back other bytes)', () => {
+    const refusedWith = (bytes: Uint8Array): string | undefined => {
+      try {
+        decodeKrl(bytes);
+        return undefined;
+      } catch (error) {
+        return isJitcaError(error) ? error.code : String(error);
+      }
+    };
+    const header = (fields: { flags?: bigint; reserved?: Uint8Array; comment?: Uint8Array } = {}): SshWriter =>
+      new SshWriter()
+        .writeRaw(Uint8Array.from(Buffer.from('SSHKRL\n\0', 'latin1')))
+        .writeUint32(1)
+        .writeUint64(7n)
+        .writeUint64(1_700_000_000n)
+        .writeUint64(fields.flags ?? 0n)
+        .writeString(fields.reserved ?? new Uint8Array(0))
+        .writeString(fields.comment ?? new Uint8Array(0));
+    const section = (writer: SshWriter, lists: Array<{ subtype?: number; serials: bigint[] }>, reserved = new Uint8Array(0)): Uint8Array =>
+      writer
+        .writeRaw(Uint8Array.of(1))
+        .writeNestedString((body) => {
+          body.writeString(caBlob('ca1')).writeString(reserved);
+          for (const { subtype = 0x20, serials } of lists) {
+            body.writeRaw(Uint8Array.of(subtype)).writeNestedString((list) => serials.forEach((serial) => list.writeUint64(serial)));
+          }
+        })
+        .toBytes();
+    // The canonical form is still read, and written back unchanged.
+    const canonical = section(header(), [{ serials: [2n, 5n] }]);
+    expect(encodeKrl(decodeKrl(canonical))).toEqual(canonical);
+    const odd = {
+      'flags set': header({ flags: 1n }).toBytes(),
+      'header reserved field': header({ reserved: Uint8Array.of(0) }).toBytes(),
+      'comment not UTF-8': header({ comment: Uint8Array.of(0xff) }).toBytes(),
+      'serials out of order': section(header(), [{ serials: [5n, 2n] }]),
+      'a repeated serial': section(header(), [{ serials: [2n, 2n] }]),
+      'an empty serial list': section(header(), [{ serials: [] }]),
+      'a section without a list': section(header(), []),
+      'two lists in one section': section(header(), [{ serials: [1n] }, { serials: [2n] }]),
+      'section reserved field': section(header(), [{ serials: [1n] }], Uint8Array.of(0)),
+    };
+    for (const [name, bytes] of Object.entries(odd)) expect(refusedWith(bytes), name).toMatch(/^ERR_WIRE_/);
   });
 });
