@@ -50,17 +50,17 @@ export function ed25519PointWeakness(encoded: Uint8Array): Ed25519PointWeakness 
   if (encoded.length !== 32) return 'length';
   const point = decodePoint(encoded);
   if (typeof point === 'string') return point;
-  let extended = point;
-  for (let doubling = 0; doubling < 3; doubling += 1) extended = double(extended);
-  const [x, y, z] = extended;
+  let multiple = point;
+  for (let doubling = 0; doubling < 3; doubling += 1) multiple = double(multiple);
+  const [x, y, z] = multiple;
   return x === 0n && y === z ? 'small-order' : undefined;
 }
 
-/** Extended homogeneous coordinates (X : Y : Z : T) with x = X/Z, y = Y/Z, xy = T/Z. */
-type Extended = readonly [bigint, bigint, bigint, bigint];
+/** Projective coordinates (X : Y : Z) with x = X/Z, y = Y/Z: doubling needs no inversion. */
+type Projective = readonly [bigint, bigint, bigint];
 
-/** RFC 8032 §5.1.3, as an affine point lifted to extended coordinates. */
-function decodePoint(encoded: Uint8Array): Extended | 'non-canonical' | 'not-on-curve' {
+/** RFC 8032 §5.1.3, as an affine point lifted to projective coordinates. */
+function decodePoint(encoded: Uint8Array): Projective | 'non-canonical' | 'not-on-curve' {
   let y = 0n;
   for (let index = 31; index >= 0; index -= 1) y = (y << 8n) | BigInt(encoded[index] ?? 0);
   const sign = y >> 255n;
@@ -77,15 +77,16 @@ function decodePoint(encoded: Uint8Array): Extended | 'non-canonical' | 'not-on-
   else if (vx2 !== u) return 'not-on-curve';
   if (x === 0n && sign === 1n) return 'not-on-curve';
   if ((x & 1n) !== sign) x = P - x;
-  return [x, y, 1n, mod(x * y)];
+  return [x, y, 1n];
 }
 
 /**
- * dbl-2008-hwcd for a = -1 (Hisil, Wong, Carter, Dawson 2008, §3.3). Its denominators are
- * y² - x² = 1 + d x²y² and 2 - (y² - x²) = 1 - d x²y², never zero on this curve because d is
- * not a square mod p, so it is correct for every point, torsion points included.
+ * dbl-2008-hwcd for a = -1 (Hisil, Wong, Carter, Dawson, "Twisted Edwards Curves Revisited",
+ * 2008). Its denominators are y² - x² = 1 + d x²y² and 2 - (y² - x²) = 1 - d x²y², never zero on
+ * this curve because d is not a square mod p, so it is correct for every point, torsion points
+ * included.
  */
-function double([x1, y1, z1]: Extended): Extended {
+function double([x1, y1, z1]: Projective): Projective {
   const a = mod(x1 * x1);
   const b = mod(y1 * y1);
   const c = mod(2n * z1 * z1);
@@ -93,7 +94,7 @@ function double([x1, y1, z1]: Extended): Extended {
   const e = mod((x1 + y1) * (x1 + y1) - a - b);
   const g = mod(b - a); // D + B
   const f = mod(g - c);
-  return [mod(e * f), mod(g * h), mod(f * g), mod(e * h)];
+  return [mod(e * f), mod(g * h), mod(f * g)];
 }
 
 function mod(value: bigint): bigint {
