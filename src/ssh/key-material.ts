@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { assertUsableEd25519Key } from '../ed25519-point.ts';
+import { assertUsableEd25519Key } from '../keys/ed25519-point.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { bytesToBigint, SshReader, SshWriter } from './wire.ts';
 

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { assertUsableEd25519Key } from '../ed25519-point.ts';
+import { assertUsableEd25519Key } from '../keys/ed25519-point.ts';
 import { ErrorCodes, JitcaError, type ErrorCode } from '../errors.ts';
 import { DerError, UniversalTag, bitStringBytes, decodeObjectIdentifier, expectSequence, type DerElement } from './der-reader.ts';
 

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { assertUsableEd25519Key, ed25519PointWeakness } from '../src/ed25519-point.ts';
-import { ErrorCodes, JitcaError } from '../src/errors.ts';
-import { SMALL_ORDER_ENCODINGS } from './support/weak-ed25519.ts';
+import { assertUsableEd25519Key, ed25519PointWeakness } from '../../src/keys/ed25519-point.ts';
+import { ErrorCodes, JitcaError } from '../../src/errors.ts';
+import { SMALL_ORDER_ENCODINGS } from '../support/weak-ed25519.ts';
 
 const hex = (value: string): Uint8Array => Uint8Array.from(Buffer.from(value, 'hex'));
 /** y as 32 little-endian bytes, with the sign bit of x on top. */

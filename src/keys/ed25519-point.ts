@@ -13,7 +13,7 @@
  * SubjectPublicKeyInfo reader. Public values only, so plain BigInt arithmetic (not constant time)
  * is fine; one decode and three doublings take about 0.2 ms.
  */
-import { ErrorCodes, JitcaError } from './errors.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 
 export type Ed25519PointWeakness =
   /** Not 32 bytes. */
