@@ -4,11 +4,14 @@ import { formatDuration } from '../policy/duration.ts';
 import { evaluateSshRequest } from '../policy/evaluate.ts';
 import { loadPolicyWithDigest } from '../policy/load.ts';
 import type { Decision, Identity, Role } from '../policy/types.ts';
+import { DEFAULT_JITCA_SIGNER } from '../policy/csr-evaluate.ts';
 import { collect } from './common.ts';
+import { DEFAULT_CSR_USAGES, evaluateCsrFile, type CsrEvaluateOptions } from './policy-evaluate-csr.ts';
 import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
 
-interface EvaluateOptions extends SshRequestOptions {
-  identity: string;
+interface EvaluateOptions extends SshRequestOptions, Partial<Omit<CsrEvaluateOptions, 'group' | 'signerName'>> {
+  identity?: string;
+  signerName: string;
   group: string[];
   via: string;
   keyType: string;
@@ -17,6 +20,8 @@ interface EvaluateOptions extends SshRequestOptions {
 
 const VIA = ['local-cli', 'oidc', 'gateway'] as const;
 const OUTCOMES = ['approve', 'pending', 'deny'] as const;
+/** A CSR for a signer jitca does not serve gets no decision at all. */
+const CSR_OUTCOMES = [...OUTCOMES, 'ignore'] as const;
 
 /**
  * Policy as code, in the policy's own repository: `check` is what its CI runs on every change (the
@@ -40,15 +45,28 @@ export function registerPolicy(program: Command): void {
     });
   const evaluate = policy
     .command('evaluate')
-    .description('decide an SSH certificate request against a policy file exactly as the CA would, and print the decision as JSON')
+    .description(
+      'decide an SSH certificate request (or, with --csr, a Kubernetes CertificateSigningRequest) against a policy file exactly as the CA (or the controller) would, and print the decision as JSON',
+    )
     .argument('<file>', 'policy file (JSON)')
-    .requiredOption('--identity <name>', 'the requester')
+    .option('--identity <name>', 'the requester of an SSH certificate')
     .option('--group <group>', 'a group of the requester (repeatable)', collect, [])
     .option('--via <channel>', `how the requester authenticated: ${VIA.join(', ')}`, 'oidc')
     .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519');
   addSshRequestOptions(evaluate)
-    .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')}`)
+    .option('--csr <file>', 'decide this PEM certificate request as a Kubernetes CSR instead, as `jitca controller` would')
+    .option('--username <name>', "with --csr: the CSR's spec.username (who created it)")
+    .option('--usage <usage>', `with --csr: a usage in the CSR's spec.usages (repeatable; default ${DEFAULT_CSR_USAGES.map((u) => `"${u}"`).join(', ')})`, collect)
+    .option('--signer-name <name>', 'with --csr: spec.signerName; any name but kubernetes.io/kube-apiserver-client is taken as jitca\'s own signer', DEFAULT_JITCA_SIGNER)
+    .option('--expiration-seconds <seconds>', "with --csr: the CSR's spec.expirationSeconds (default: not set)")
+    .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')} (with --csr also ignore)`)
     .action((file: string, options: EvaluateOptions) => {
+      if (options.csr !== undefined) {
+        evaluateCsrCommand(file, { ...options, csr: options.csr });
+        return;
+      }
+      if (options.identity === undefined) throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'name the requester with --identity (or a CSR with --csr)');
+      if (options.username !== undefined) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--username is for --csr; an SSH request names its requester with --identity');
       const via = oneOf(options.via, VIA, '--via');
       const expected = options.expect === undefined ? undefined : oneOf(options.expect, OUTCOMES, '--expect');
       const { policy: loaded } = loadPolicyWithDigest(file);
@@ -58,11 +76,24 @@ export function registerPolicy(program: Command): void {
         isSecurityKey: options.keyType.startsWith('sk-'),
       });
       process.stdout.write(`${JSON.stringify(summarise(decision), null, 2)}\n`);
-      if (expected !== undefined && decision.outcome !== expected) {
-        process.stderr.write(`jitca: expected ${expected}, the policy decides ${decision.outcome}\n`);
-        process.exitCode = 1;
-      }
+      checkExpected(expected, decision.outcome);
     });
+}
+
+function evaluateCsrCommand(file: string, options: EvaluateOptions & { csr: string }): void {
+  if (options.identity !== undefined) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--csr names its requester with --username (spec.username), not --identity');
+  const expected = options.expect === undefined ? undefined : oneOf(options.expect, CSR_OUTCOMES, '--expect');
+  const { policy: loaded } = loadPolicyWithDigest(file);
+  const decision = evaluateCsrFile(loaded, options);
+  process.stdout.write(`${JSON.stringify(decision, null, 2)}\n`);
+  checkExpected(expected, decision.outcome);
+}
+
+function checkExpected(expected: string | undefined, outcome: string): void {
+  if (expected !== undefined && outcome !== expected) {
+    process.stderr.write(`jitca: expected ${expected}, the policy decides ${outcome}\n`);
+    process.exitCode = 1;
+  }
 }
 
 /** The decision without internals a reader does not need; the grant is what the certificate would say. */

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,5 +72,54 @@ describe('jitca policy (no CA needed)', () => {
     const badVia = await run(['policy', 'evaluate', example, '--identity', 'bob', '--via', 'carrier-pigeon']);
     expect(badVia.status).toBe(2);
     expect(badVia.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --via must be one of local-cli, oidc, gateway/);
+  });
+
+  /** A CSR made by the real openssl, as an engineer would for `kubectl create -f`. */
+  function csrFile(name: string, subject: string): string {
+    const key = path.join(dir, `${name}.key`);
+    const file = path.join(dir, `${name}.csr`);
+    execFileSync('openssl', ['genpkey', '-algorithm', 'Ed25519', '-out', key]);
+    execFileSync('openssl', ['req', '-new', '-key', key, '-subj', subject, '-out', file]);
+    return file;
+  }
+
+  it('evaluate --csr decides a Kubernetes CSR as the controller does, and --expect makes it a test', async () => {
+    const alice = csrFile('alice', '/CN=alice/O=oncall-payments');
+    const allowed = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'alice', '--group', 'oncall-payments', '--expiration-seconds', '3600', '--expect', 'approve']);
+    expect(allowed.stderr).toBe('');
+    expect(allowed.status).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({
+      outcome: 'approve',
+      rule: 'csr.allowed',
+      grant: { role: 'oncall-payments', commonName: 'alice', organizations: ['oncall-payments'], expirationSeconds: 1800, capped: true },
+    });
+
+    // kube-controller-manager signs these and cannot be made to issue less: over the maximum is denied.
+    const overMax = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'alice', '--group', 'oncall-payments', '--signer-name', 'kubernetes.io/kube-apiserver-client', '--expiration-seconds', '3600', '--expect', 'approve']);
+    expect(overMax.status).toBe(1);
+    expect(JSON.parse(overMax.stdout)).toMatchObject({ outcome: 'deny', rule: 'csr.expiration-over-max' });
+    expect(overMax.stderr).toBe('jitca: expected approve, the policy decides deny\n');
+
+    const notHers = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'mallory', '--group', 'oncall-payments', '--expect', 'deny']);
+    expect(notHers.status).toBe(0);
+    expect(JSON.parse(notHers.stdout)).toMatchObject({ rule: 'csr.cn-mismatch' });
+
+    const jitDebug = csrFile('jit', '/CN=alice/O=jit:oncall:payments');
+    const pending = await run(['policy', 'evaluate', example, '--csr', jitDebug, '--username', 'alice', '--group', 'jit:oncall:payments', '--expect', 'pending']);
+    expect(pending.status).toBe(0);
+    expect(JSON.parse(pending.stdout)).toMatchObject({ outcome: 'pending', approverGroups: ['sre-leads'] });
+
+    const garbage = path.join(dir, 'garbage.csr');
+    writeFileSync(garbage, 'not a certificate request');
+    const invalid = await run(['policy', 'evaluate', example, '--csr', garbage, '--username', 'alice', '--expect', 'deny']);
+    expect(invalid.status).toBe(0);
+    expect(JSON.parse(invalid.stdout)).toMatchObject({ rule: 'csr.invalid' });
+
+    const badSeconds = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'alice', '--expiration-seconds', 'abc']);
+    expect(badSeconds.status).toBe(2);
+    expect(badSeconds.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --expiration-seconds must be a whole number/);
+    const noUser = await run(['policy', 'evaluate', example, '--csr', alice]);
+    expect(noUser.status).toBe(2);
+    expect(noUser.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --csr needs --username/);
   });
 });
