@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readConfigJson } from './config-json-file.ts';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { ErrorCodes, JitcaError } from './errors.ts';
@@ -28,11 +28,7 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
   const cwd = options.cwd ?? process.cwd();
   let parsed: unknown = {};
   if (options.configFile !== undefined) {
-    try {
-      parsed = JSON.parse(readFileSync(options.configFile, 'utf8'));
-    } catch (error) {
-      throw new JitcaError(ErrorCodes.CONFIG_INVALID, `config ${options.configFile} is not readable JSON`, { cause: error });
-    }
+    parsed = readConfigJson(options.configFile, 'config');
   }
   // Validating also fills in the defaults, so a missing file is validated as an empty one.
   if (!validateFile(parsed)) {

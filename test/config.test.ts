@@ -136,7 +136,7 @@ describe('buildConfig', () => {
   });
 
   it.each([
-    ['not JSON', '{', 'config <file> is not readable JSON', undefined],
+    ['not JSON', '{', 'config <file> is not valid JSON', undefined],
     ['an unknown key', { dataDir: 'x', colour: 'blue' }, 'config <file>: / must NOT have additional properties', { path: '' }],
     ['an unknown key in a section', { hsm: { slot: 1 } }, 'config <file>: /hsm must NOT have additional properties', { path: '/hsm' }],
     ['a wrong type', { server: { port: '8443' } }, 'config <file>: /server/port must be integer', { path: '/server/port' }],

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import { readConfigJson } from '../config-json-file.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 
 /** The engineer helper's configuration: where the CA is and how to get an OIDC token. */
@@ -58,16 +58,12 @@ function defaultTokenCache(env: NodeJS.ProcessEnv): string {
 /** Reads the helper's config once at start-up (file named by --client-config or the default path). */
 export function loadClientConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const configPath = file ?? env['JITCA_CLIENT_CONFIG'] ?? defaultClientConfigPath(env);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(configPath, 'utf8'));
-  } catch (error) {
-    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `client config ${configPath} is missing or not JSON`, { cause: error });
-  }
+  const parsed = readConfigJson(configPath, 'client config', ': write it (README, "Engineers") or name another with --client-config or JITCA_CLIENT_CONFIG');
   if (!validate(parsed)) {
     const first = validate.errors?.[0];
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `client config ${configPath}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
   }
   const config = parsed as Omit<ClientConfig, 'tokenCache'> & { tokenCache?: string };
-  return { ...config, tokenCache: config.tokenCache ?? defaultTokenCache(env) };
+  // "https://host:8443/" is what people paste: joined with "/v1/..." it named no route.
+  return { ...config, server: config.server.replace(/\/+$/, ''), tokenCache: config.tokenCache ?? defaultTokenCache(env) };
 }
