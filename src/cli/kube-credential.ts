@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadClientConfig } from '../client/client-config.ts';
 import { execCredentialResponse, parseExecCredentialRequest } from '../client/kube-credential-exec-info.ts';
 import { obtainKubeCredential } from '../client/kube-credential.ts';
+import { durationValue } from './option-values.ts';
 
 interface KubeCredentialCliOptions {
   cluster: string;
@@ -19,7 +20,7 @@ export function registerKubeCredential(program: Command): void {
     .command('kube-credential')
     .description('kubectl exec plugin: print an ExecCredential with a short-lived jitca client certificate (cached until near expiry)')
     .requiredOption('--cluster <cluster>', 'cluster scope in the policy, e.g. prod')
-    .option('--ttl <duration>', 'lifetime, e.g. 30m (the role caps it)')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m (the role caps it)', durationValue)
     .option('--client-config <file>', 'helper configuration (default ~/.config/jitca/client.json)')
     .action(async (options: KubeCredentialCliOptions) => {
       // Read first: a request jitca cannot answer fails before any token or key is touched.

@@ -11,7 +11,7 @@ export interface CsrEvaluateOptions {
   group: string[];
   usage?: string[];
   signerName: string;
-  expirationSeconds?: string;
+  expirationSeconds?: number;
 }
 
 export const DEFAULT_CSR_USAGES = ['client auth', 'digital signature'];
@@ -26,7 +26,6 @@ export const DEFAULT_CSR_USAGES = ['client auth', 'digital signature'];
  */
 export function evaluateCsrFile(policy: Policy, options: CsrEvaluateOptions): CsrDecision {
   if (options.username === undefined) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--csr needs --username (the CSR\'s spec.username)');
-  const expirationSeconds = options.expirationSeconds === undefined ? undefined : positiveInteger(options.expirationSeconds, '--expiration-seconds');
   const signers: CsrSigners = {
     [options.signerName]: options.signerName === KUBE_APISERVER_CLIENT_SIGNER ? 'approve' : 'sign',
   };
@@ -37,7 +36,7 @@ export function evaluateCsrFile(policy: Policy, options: CsrEvaluateOptions): Cs
       username: options.username,
       groups: options.group,
       usages: options.usage ?? DEFAULT_CSR_USAGES,
-      ...(expirationSeconds === undefined ? {} : { expirationSeconds }),
+      ...(options.expirationSeconds === undefined ? {} : { expirationSeconds: options.expirationSeconds }),
     },
   };
   return decideCsr(policy, csr, signers).decision;
@@ -50,9 +49,4 @@ function readCsrFile(file: string): Buffer {
   } catch (error) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, `cannot read --csr file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
   }
-}
-
-function positiveInteger(value: string, option: string): number {
-  if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new JitcaError(ErrorCodes.REQUEST_INVALID, `${option} must be a whole number of seconds, not ${JSON.stringify(value.slice(0, 20))}`);
-  return Number(value);
 }

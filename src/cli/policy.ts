@@ -6,6 +6,7 @@ import { loadPolicyWithDigest } from '../policy/load.ts';
 import type { Decision, Identity, Role } from '../policy/types.ts';
 import { DEFAULT_JITCA_SIGNER } from '../policy/csr-evaluate.ts';
 import { collect } from './common.ts';
+import { secondsValue } from './option-values.ts';
 import { DEFAULT_CSR_USAGES, evaluateCsrFile, type CsrEvaluateOptions } from './policy-evaluate-csr.ts';
 import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
 
@@ -58,7 +59,7 @@ export function registerPolicy(program: Command): void {
     .option('--username <name>', "with --csr: the CSR's spec.username (who created it)")
     .option('--usage <usage>', `with --csr: a usage in the CSR's spec.usages (repeatable; default ${DEFAULT_CSR_USAGES.map((u) => `"${u}"`).join(', ')})`, collect)
     .option('--signer-name <name>', 'with --csr: spec.signerName; any name but kubernetes.io/kube-apiserver-client is taken as jitca\'s own signer', DEFAULT_JITCA_SIGNER)
-    .option('--expiration-seconds <seconds>', "with --csr: the CSR's spec.expirationSeconds (default: not set)")
+    .option('--expiration-seconds <seconds>', "with --csr: the CSR's spec.expirationSeconds (default: not set)", secondsValue('--expiration-seconds'))
     .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')} (with --csr also ignore)`)
     .action((file: string, options: EvaluateOptions) => {
       if (options.csr !== undefined) {

@@ -14,9 +14,10 @@ import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import { witnessAuditHead } from './audit-witness.ts';
 import { stopOnSignals } from './common.ts';
 import { configFrom } from './config-from.ts';
+import { portValue } from './option-values.ts';
 
 interface ServeOptions {
-  port?: string;
+  port?: number;
   host?: string;
   demo?: boolean;
 }
@@ -27,7 +28,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the CA API (initializes the embedded token and store on first start)')
     .option('--host <host>', 'listen address (default 127.0.0.1)')
-    .option('--port <port>', 'listen port (default 8443)')
+    .option('--port <port>', 'listen port (default 8443)', portValue('--port'))
     .option('--demo', 'issue a demo certificate at start-up to show the CA works')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await configFrom(command);
@@ -57,7 +58,7 @@ export function registerServe(program: Command): void {
         await witness.stop();
         await runtime.close();
       });
-      await app.listen({ host, port: Number(options.port ?? config.server.port) });
+      await app.listen({ host, port: options.port ?? config.server.port });
     });
 }
 

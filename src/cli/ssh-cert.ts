@@ -8,6 +8,7 @@ import { loadClientConfig } from '../client/client-config.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { currentToken } from '../client/token-source.ts';
 import { collect } from './common.ts';
+import { durationValue } from './option-values.ts';
 
 interface SshCertOptions {
   clientConfig?: string;
@@ -30,7 +31,7 @@ export function registerSshCert(program: Command): void {
     .description('engineers: get a short-lived SSH certificate for your key (waits for approval when the role needs it)')
     .option('--client-config <file>', 'helper configuration (default ~/.config/jitca/client.json)')
     .option('--role <role>', 'policy role, e.g. oncall-payments')
-    .option('--ttl <duration>', 'lifetime, e.g. 30m')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m', durationValue)
     .option('--key <file>', 'private key to certify (default ~/.ssh/jitca_ed25519, generated when missing)')
     .option('--principal <principal>', 'narrow principals (repeatable)', collect)
     .option('--cluster <cluster>', 'scope: cluster')

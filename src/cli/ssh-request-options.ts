@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../policy/duration.ts';
 import type { SshCertificateRequest } from '../policy/types.ts';
 import { collect } from './common.ts';
+import { durationValue } from './option-values.ts';
 
 /** The flags that describe what an SSH certificate request asks for (issue-ssh, policy evaluate). */
 export interface SshRequestOptions {
@@ -20,7 +21,7 @@ export function addSshRequestOptions(command: Command): Command {
   return command
     .option('--role <role>', 'policy role to use (default: the single role the groups allow)')
     .option('--principal <principal>', 'principal to include, narrowing the role (repeatable)', collect)
-    .option('--ttl <duration>', 'lifetime, e.g. 30m (capped or refused above the role maximum)')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m (capped or refused above the role maximum)', durationValue)
     .option('--cluster <cluster>', 'scope: cluster')
     .option('--namespace <namespace>', 'scope: namespace')
     .option('--pod <pod>', 'scope: pod')

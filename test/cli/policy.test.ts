@@ -117,7 +117,7 @@ describe('jitca policy (no CA needed)', () => {
 
     const badSeconds = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'alice', '--expiration-seconds', 'abc']);
     expect(badSeconds.status).toBe(2);
-    expect(badSeconds.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --expiration-seconds must be a whole number/);
+    expect(badSeconds.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --expiration-seconds must be a whole number of seconds, 1 or more, not "abc"/);
     const noUser = await run(['policy', 'evaluate', example, '--csr', alice]);
     expect(noUser.status).toBe(2);
     expect(noUser.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --csr needs --username/);
