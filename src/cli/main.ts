@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { exitQuietlyWhenStdoutCloses } from './closed-pipe.ts';
 import { reportAndExit } from './common.ts';
@@ -35,7 +36,15 @@ function commandName(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** The version package.json declares, as `jitca --version` prints it. */
+function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const version = (manifest as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
+}
+
 const program = new Command('jitca')
+  .version(packageVersion(), '-V, --version', 'print the jitca version')
   .description('just-in-time certificate authority: short-lived SSH user and Kubernetes client certificates from an HSM')
   .option('--config <file>', 'configuration file (JSON)')
   .option('--data-dir <dir>', 'data directory for the embedded token, store and policy (default ./data)')
