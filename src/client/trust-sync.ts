@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { decodeKrl } from '../ssh/krl.ts';
@@ -25,10 +26,12 @@ export interface TrustSyncOutcome {
  * refused and the current file kept: an unreadable RevokedKeys file makes sshd refuse every
  * public-key login, and an empty TrustedUserCAKeys locks everyone out.
  *
- * Errors: ERR_SERVER_UNREACHABLE, ERR_SERVER_REFUSED (not a 200, or an invalid body); in both
- * cases no file was changed.
+ * Errors: ERR_REQUEST_INVALID when a file's directory is missing or not writable (checked before
+ * anything is fetched), ERR_SERVER_UNREACHABLE, ERR_SERVER_REFUSED (not a 200, or an invalid
+ * body); in each case no file was changed.
  */
 export async function syncTrustFiles(options: { server: string; targets: readonly TrustSyncTarget[]; ca?: string | Buffer }): Promise<TrustSyncOutcome[]> {
+  for (const target of options.targets) checkWritable(target.file);
   const fetched: Array<{ target: TrustSyncTarget; body: Buffer }> = [];
   // Everything is fetched and checked before anything is written: both files change together or not at all.
   for (const target of options.targets) {
@@ -43,6 +46,22 @@ export async function syncTrustFiles(options: { server: string; targets: readonl
     fetched.push({ target, body: response.body });
   }
   return fetched.map(({ target, body }) => ({ kind: target.kind, file: target.file, outcome: replaceIfChanged(target.file, body) }));
+}
+
+/** The replacement is written next to the file and renamed over it: its directory must take a new file. */
+function checkWritable(file: string): void {
+  const directory = path.dirname(path.resolve(file));
+  let problem: string | undefined;
+  try {
+    if (!statSync(directory).isDirectory()) problem = 'is not a directory';
+    else accessSync(directory, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable by this user' : `cannot be used (${code ?? 'error'})`;
+  }
+  if (problem !== undefined) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `cannot write ${file}: its directory ${directory} ${problem}; nothing was fetched or changed`);
+  }
 }
 
 function checkBody(target: TrustSyncTarget, body: Buffer, url: string): void {

@@ -125,4 +125,15 @@ describe('jitca trust-sync: a host keeping TrustedUserCAKeys and RevokedKeys in 
     expect(nothing.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: name at least one of --ca-file and --krl-file/);
     expect(execFileSync(jitca, ['trust-sync', '--help'], { encoding: 'utf8' })).toMatch(/RevokedKeys/);
   });
+
+  it('refuses a file in a missing directory by name, before fetching, instead of a raw ENOENT naming a temporary file', async () => {
+    const missing = path.join(dir, 'missing', 'dir', 'ca.pub');
+    const error = await errorOf(syncTrustFiles({ server, targets: [targets[1]!, { kind: 'ssh-user-ca', file: missing }] }));
+    expect(isJitcaError(error, ErrorCodes.REQUEST_INVALID)).toBe(true);
+    expect((error as Error).message).toBe(`cannot write ${missing}: its directory ${path.dirname(missing)} does not exist; nothing was fetched or changed`);
+    const result = await run(['trust-sync', '--server', server, '--ca-file', missing]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: cannot write .*missing\/dir\/ca\.pub: its directory .* does not exist/);
+    expect(result.stderr).not.toMatch(/\.tmp|ENOENT/);
+  });
 });
