@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { loadClientConfig } from '../client/client-config.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
+import { checkSshAgentReachable } from '../client/ssh-agent.ts';
 import { currentToken } from '../client/token-source.ts';
 import { collect } from './common.ts';
 import { durationValue } from './option-values.ts';
@@ -43,6 +44,7 @@ export function registerSshCert(program: Command): void {
     .option('--agent', 'add key and certificate to ssh-agent for exactly the certificate lifetime')
     .action(async (options: SshCertOptions) => {
       const config = loadClientConfig(options.clientConfig);
+      if (options.agent === true) checkSshAgentReachable();
       const key = options.key ?? path.join(os.homedir(), '.ssh', 'jitca_ed25519');
       if (!existsSync(key)) {
         // A fresh key that never leaves this machine; the certificate is what expires.
