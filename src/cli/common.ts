@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isJitcaError, ErrorCodes, type ErrorCode } from '../errors.ts';
+import { forCommandLine } from './command-line-wording.ts';
 
 /** Exit codes: 1 failure, 2 refused input or policy, 3 a part (HSM, database) is unavailable. */
 const exitCodeByError: Partial<Record<ErrorCode, number>> = {
@@ -11,7 +12,7 @@ const exitCodeByError: Partial<Record<ErrorCode, number>> = {
 export function reportAndExit(error: unknown): never {
   if (isJitcaError(error)) {
     const rule = typeof error.details?.['rule'] === 'string' ? ` [rule ${error.details['rule']}]` : '';
-    process.stderr.write(`jitca: ${error.code}: ${error.message}${rule}\n`);
+    process.stderr.write(`jitca: ${error.code}: ${forCommandLine(error.message, error.details?.['rule'])}${rule}\n`);
     process.exit(exitCodeByError[error.code] ?? 2);
   }
   process.stderr.write(`jitca: ${error instanceof Error ? error.message : String(error)}\n`);

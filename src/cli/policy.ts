@@ -6,6 +6,7 @@ import { loadPolicyWithDigest } from '../policy/load.ts';
 import type { Decision, Identity, Role } from '../policy/types.ts';
 import { DEFAULT_JITCA_SIGNER } from '../policy/csr-evaluate.ts';
 import { collect } from './common.ts';
+import { forCommandLine } from './command-line-wording.ts';
 import { secondsValue } from './option-values.ts';
 import { DEFAULT_CSR_USAGES, evaluateCsrFile, type CsrEvaluateOptions } from './policy-evaluate-csr.ts';
 import { addSshRequestOptions, sshRequestFromOptions, type SshRequestOptions } from './ssh-request-options.ts';
@@ -99,7 +100,7 @@ function checkExpected(expected: string | undefined, outcome: string): void {
 
 /** The decision without internals a reader does not need; the grant is what the certificate would say. */
 function summarise(decision: Decision): Record<string, unknown> {
-  if (decision.outcome === 'deny') return { outcome: 'deny', rule: decision.rule, message: decision.message };
+  if (decision.outcome === 'deny') return { outcome: 'deny', rule: decision.rule, message: forCommandLine(decision.message, decision.rule) };
   const { grant } = decision;
   return {
     outcome: decision.outcome,
