@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { buildKubeconfig } from '../client/kubeconfig.ts';
+import { kubeconfigWriteTarget, mergeIntoKubeconfigFile } from '../client/kubeconfig-merge.ts';
 import { toYaml } from '../client/kubeconfig-yaml.ts';
 
 interface KubeconfigCliOptions {
@@ -15,6 +16,8 @@ interface KubeconfigCliOptions {
   namespace?: string;
   command?: string;
   output: string;
+  merge?: boolean;
+  kubeconfig?: string;
 }
 
 /** This checkout's launcher: kubectl runs plugins without a shell, so an absolute path is safest. */
@@ -23,7 +26,9 @@ const JITCA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 export function registerKubeconfig(program: Command): void {
   program
     .command('kubeconfig')
-    .description('print a kubeconfig whose user runs `jitca kube-credential` (use with KUBECONFIG=file or merge it)')
+    .description(
+      'print a kubeconfig whose user runs `jitca kube-credential` (save it as its own file and add it to KUBECONFIG), or add it to your kubeconfig with --merge',
+    )
     .requiredOption('--cluster <cluster>', 'cluster scope in the policy, e.g. prod (also the kubeconfig names)')
     .requiredOption('--server <url>', 'kube-apiserver URL, e.g. https://kube-api:6443')
     .option('--certificate-authority <file>', "PEM of the CA that signed the apiserver's serving certificate (embedded)")
@@ -32,10 +37,13 @@ export function registerKubeconfig(program: Command): void {
     .option('--namespace <namespace>', 'default namespace of the context')
     .option('--command <path>', 'plugin command kubectl runs (default: this jitca, absolute path)')
     .option('--output <format>', 'yaml or json', 'yaml')
+    .option('--merge', "add the cluster, user and context to the kubeconfig kubectl writes to ($KUBECONFIG's first existing file, else ~/.kube/config), keeping what is there, after a backup")
+    .option('--kubeconfig <file>', 'with --merge: this kubeconfig instead')
     .action((options: KubeconfigCliOptions) => {
       if (options.output !== 'yaml' && options.output !== 'json') {
         throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--output must be yaml or json, not ${JSON.stringify(options.output.slice(0, 20))}`);
       }
+      if (options.kubeconfig !== undefined && options.merge !== true) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--kubeconfig names the file --merge writes; add --merge');
       const kubeconfig = buildKubeconfig({
         cluster: options.cluster,
         server: options.server,
@@ -46,6 +54,13 @@ export function registerKubeconfig(program: Command): void {
         namespace: options.namespace,
         command: options.command ?? JITCA_BIN,
       });
+      if (options.merge === true) {
+        const target = kubeconfigWriteTarget(options.kubeconfig, { KUBECONFIG: process.env['KUBECONFIG'], HOME: process.env['HOME'] });
+        const { file, backup } = mergeIntoKubeconfigFile(target, kubeconfig);
+        const context = kubeconfig['current-context'];
+        process.stderr.write(`jitca: added context ${context} to ${file}${backup === undefined ? '' : ` (the previous file is ${backup})`}; use it with kubectl --context ${context}\n`);
+        return;
+      }
       process.stdout.write(options.output === 'json' ? `${JSON.stringify(kubeconfig, null, 2)}\n` : toYaml(kubeconfig));
     });
 }
