@@ -71,6 +71,8 @@ export const ErrorCodes = {
   AUDIT_CHAIN_BROKEN: 'ERR_AUDIT_CHAIN_BROKEN',
   // Engineer helper (client side)
   SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
+  /** TLS to the server failed: its certificate is not trusted, expired or for another name, or it does not speak TLS. */
+  SERVER_TLS: 'ERR_SERVER_TLS',
   SERVER_REFUSED: 'ERR_SERVER_REFUSED',
   LOGIN_REQUIRED: 'ERR_LOGIN_REQUIRED',
   // Kubernetes API (src/k8s)
@@ -153,6 +155,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_STORE_FAILURE: { status: 503, retry: 'after-fix' },
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retry: 'no' },
   ERR_SERVER_UNREACHABLE: { status: 500, retry: 'later' },
+  ERR_SERVER_TLS: { status: 500, retry: 'no' },
   ERR_SERVER_REFUSED: { status: 500, retry: 'no' },
   ERR_LOGIN_REQUIRED: { status: 500, retry: 'no' },
   ERR_KUBE_UNAVAILABLE: { status: 500, retry: 'later' },

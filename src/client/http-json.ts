@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import { connectionFailure } from './connection-failure.ts';
 
 export interface JsonResponse {
   status: number;
@@ -61,7 +61,7 @@ export function requestBytes(url: string, options: RequestOptions = {}): Promise
   return new Promise((resolve, reject) => {
     const fail = (error: Error): void => {
       clearTimeout(deadline);
-      reject(new JitcaError(ErrorCodes.SERVER_UNREACHABLE, `cannot reach ${target.origin}: ${error.message}`, { retryable: true, cause: error }));
+      reject(connectionFailure(target, error));
     };
     const request = transport.request(
       target,
