@@ -10,6 +10,7 @@ import { checkSshAgentReachable } from '../client/ssh-agent.ts';
 import { currentToken } from '../client/token-source.ts';
 import { collect } from './common.ts';
 import { durationValue } from './option-values.ts';
+import { progressLine } from './progress-line.ts';
 
 interface SshCertOptions {
   clientConfig?: string;
@@ -56,6 +57,7 @@ export function registerSshCert(program: Command): void {
         ),
       );
       const token = await currentToken(config);
+      const waiting = progressLine();
       const result = await requestSshCertificate(
         config.server,
         token,
@@ -68,8 +70,8 @@ export function registerSshCert(program: Command): void {
           commands: options.command,
           reason: options.reason,
         },
-        { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => process.stderr.write(`${line}\n`) },
-      );
+        { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => waiting.show(line) },
+      ).finally(() => waiting.end());
       const certificatePath = `${key}-cert.pub`;
       // Atomic: ssh or ssh-add reading the file meanwhile sees the old certificate or the new one.
       writeFileAtomic(certificatePath, `${result.certificate}\n`, 0o644);

@@ -53,16 +53,27 @@ export async function requestSshCertificate(
     throw new JitcaError(ErrorCodes.SERVER_REFUSED, 'the server answered 202 without a usable request id');
   }
   const deadline = Date.now() + (options.maxWaitMs ?? 15 * 60_000);
-  options.progress?.(`request ${requestId} needs approval (${describeApprovers(created.body)}); waiting…`);
+  const report = reportChanges(options.progress);
+  report(`request ${requestId} needs approval (${describeApprovers(created.body)}); waiting…`);
   while (Date.now() < deadline) {
     await sleep(options.pollIntervalMs ?? 2000);
     const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers, ca: options.ca });
     if (polled.status === 200) return received(polled, ask.publicKey);
     if (polled.status !== 202) throw serverRefusal(polled);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
-    options.progress?.(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
+    report(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
   }
   throw new JitcaError(ErrorCodes.REQUEST_NOT_PENDING, `gave up waiting for approval of ${requestId}`);
+}
+
+/** A line repeated every poll says nothing new: the caller hears only when the line changes. */
+function reportChanges(progress: Progress | undefined): Progress {
+  let last: string | undefined;
+  return (line) => {
+    if (line === last) return;
+    last = line;
+    progress?.(line);
+  };
 }
 
 /**

@@ -100,3 +100,35 @@ describe('requestSshCertificate checks what the server hands back before ssh-cer
     await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
   });
 });
+
+describe('the waiting line while a request waits for approval', () => {
+  it('is reported once, and again only when it changes, not at every poll', async () => {
+    const line = await certificateFor(engineerKey);
+    let polls = 0;
+    const pending = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        const reply = (statusCode: number, body: Record<string, unknown>) => response.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (request.method === 'POST') return reply(202, { requestId: 'req1', status: 'pending', required: 1, approverGroups: ['sre-leads'] });
+        polls++;
+        if (polls <= 4) return reply(202, { requestId: 'req1', approvals: [], expiresAt: '2030-01-01T00:00:00Z' });
+        if (polls <= 6) return reply(202, { requestId: 'req1', approvals: [{ approver: 'carol' }], expiresAt: '2030-01-01T00:00:00Z' });
+        return reply(200, { requestId: 'req1', certificate: line });
+      });
+    });
+    await new Promise<void>((resolve) => pending.listen(0, '127.0.0.1', resolve));
+    try {
+      const progress: string[] = [];
+      const url = `http://127.0.0.1:${(pending.address() as AddressInfo).port}`;
+      await requestSshCertificate(url, 'token', { publicKey: formatAuthorizedKeysLine(engineerKey), reason: 'INC-1' }, { progress: (text) => progress.push(text), pollIntervalMs: 1 });
+      expect(polls).toBe(7);
+      expect(progress).toEqual([
+        'request req1 needs approval (1 approval(s) from sre-leads); waiting…',
+        'request req1: 0 approval(s) so far; expires 2030-01-01T00:00:00Z',
+        'request req1: 1 approval(s) so far; expires 2030-01-01T00:00:00Z',
+      ]);
+    } finally {
+      await new Promise((resolve) => pending.close(resolve));
+    }
+  });
+});
