@@ -10,6 +10,7 @@ import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHoo
 import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
+import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
 import { requestRoutes } from './request-routes.ts';
@@ -21,7 +22,8 @@ import { registerTrustRoutes } from './trust.ts';
 
 export interface AppOptions {
   authenticator: ApiAuthenticator;
-  logger?: boolean | { level: string };
+  /** stream: where the JSON lines go (default stdout); the tests read them. */
+  logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
   /** Requests per identity per minute, counted together over every route that acts for a person. */
   rateLimitPerMinute?: number;
   /** Failed or credential-less requests per client address per minute (auth-failure-limit.ts). */
@@ -48,7 +50,10 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
         : {
             level: typeof options.logger === 'object' ? options.logger.level : 'info',
             redact: { paths: ['req.headers.authorization', 'req.headers["x-jitca-on-behalf-of"]', 'req.headers.cookie'], censor: '[redacted]' },
+            ...(typeof options.logger === 'object' && options.logger.stream !== undefined ? { stream: options.logger.stream } : {}),
           },
+    // request-log.ts writes one line per request with who, role, serial and code instead.
+    disableRequestLogging: true,
     genReqId: (request) => {
       const offered = request.headers['x-request-id'];
       return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
@@ -73,6 +78,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   );
 
   app.setErrorHandler(errorHandler);
+  registerRequestLog(app);
   // fastify's default 404 body has no code; an unknown path or method is refused like everything
   // else. The path is not echoed: it is the caller's text.
   app.setNotFoundHandler(async (request) => {

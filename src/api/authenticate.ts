@@ -54,6 +54,11 @@ export function identityOf(request: FastifyRequest): Identity {
   return identity;
 }
 
+/** Who the request was authenticated as, if it was (the request log: never throws). */
+export function authenticatedIdentity(request: FastifyRequest): Identity | undefined {
+  return identities.get(request);
+}
+
 /** Rate limits key on the authenticated person, not the address (a gateway speaks for many). */
 export function rateLimitKey(request: FastifyRequest): string {
   return identities.get(request)?.subject ?? `ip:${request.ip}`;

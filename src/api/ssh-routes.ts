@@ -4,6 +4,7 @@ import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
+import { noteForLog } from './request-log.ts';
 import { errorResponses, issuedReplySchema, pendingReplySchema, sshCertificateRequestSchema } from './schemas.ts';
 
 interface SshCertificateBody {
@@ -62,6 +63,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
           });
         }
         options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
+        noteForLog(request, { role: result.grant.role });
         return reply.code(201).send({
           requestId: result.requestId,
           status: 'issued',

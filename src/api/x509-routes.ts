@@ -4,6 +4,7 @@ import { parseDuration } from '../policy/duration.ts';
 import type { Scope } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
+import { noteForLog } from './request-log.ts';
 import { errorResponses, scopeSchema } from './schemas.ts';
 
 export interface X509RoutesOptions {
@@ -58,6 +59,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
           scope,
         });
         options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
+        noteForLog(request, { role: result.role });
         return reply.code(201).send({
           requestId: result.requestId,
           certificate: result.certificate,

@@ -44,6 +44,8 @@ export async function createApiFixture(
     /** instead of testPolicy */
     policy?: unknown;
     connectionLimits?: AppOptions['connectionLimits'];
+    /** The API's JSON log lines, at debug, go here (default: no logging). */
+    logStream?: NodeJS.WritableStream;
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
@@ -64,7 +66,7 @@ export async function createApiFixture(
         engineerAudience: API_AUDIENCE,
       }),
     ),
-    logger: false,
+    logger: options.logStream === undefined ? false : { level: 'debug', stream: options.logStream },
     rateLimitPerMinute: options.rateLimitPerMinute,
     ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
     connectionLimits: options.connectionLimits,
