@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_JITCA_SIGNER, evaluateCsr } from '../../src/policy/csr-evaluate.ts';
 import { canApprove, evaluateSshRequest } from '../../src/policy/evaluate.ts';
 import { loadPolicy } from '../../src/policy/load.ts';
 import { PLAIN_KEY, person } from './policy-fixtures.ts';
@@ -71,5 +72,22 @@ describe('deploy/policy.example.json', () => {
     });
     expect(canApprove(policy, 'break-glass', person('carol', ['sre-leads']), 'bob', ['dave'])).toEqual({ ok: true });
     expect(canApprove(policy, 'break-glass', person('bob', ['sre', 'sre-leads']), 'bob', [])).toMatchObject({ rule: 'approval.self' });
+  });
+
+  it('grants Kubernetes client certificates to the on-call roles, as kube-credential asks for them (jitca’s signer)', () => {
+    const ask = (username: string, groups: string[], organizations: string[]) =>
+      evaluateCsr(policy, {
+        username,
+        groups,
+        signerName: DEFAULT_JITCA_SIGNER,
+        usages: ['client auth', 'digital signature'],
+        csr: { subject: { commonName: username, organizations, other: [] }, keyAlgorithm: { kind: 'ed25519' }, requestedExtensions: { all: [] } },
+      });
+    expect(ask('alice', ['oncall-payments'], ['oncall-payments'])).toMatchObject({ outcome: 'approve', grant: { role: 'oncall-payments', expirationSeconds: 1800 } });
+    expect(ask('carl', ['jit:oncall:cluster'], ['jit:oncall:cluster'])).toMatchObject({ outcome: 'approve', grant: { role: 'jit-cluster-read' } });
+    expect(ask('alice', ['jit:oncall:payments'], ['jit:oncall:payments'])).toMatchObject({ outcome: 'pending', approverGroups: ['sre-leads'] });
+    expect(ask('alice', ['oncall-payments'], ['jit:oncall:cluster'])).toMatchObject({ outcome: 'deny', rule: 'csr.groups-not-allowed' });
+    // break-glass is bound to the VPN ranges, which a client certificate cannot carry.
+    expect(ask('bob', ['sre'], [])).toMatchObject({ outcome: 'deny', rule: 'csr.no-role' });
   });
 });
