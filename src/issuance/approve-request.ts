@@ -94,7 +94,7 @@ export function approveRequest(
           expiresAt: request.expiresAt,
           expectedVersion: request.version,
         },
-        approval: { approver: approver.subject },
+        approval: { approver: approver.subject, reason },
         event: auditEvent('request.approved', approver, requestId, { requester: requester.subject, approvers, required, reason }),
       });
       return { status: 'pending', requestId, approvals: approvers, required };
@@ -108,7 +108,7 @@ export function approveRequest(
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
-        approval: { approver: approver.subject },
+        approval: { approver: approver.subject, reason },
         event: boundedDenialEvent(auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers, reason })),
       });
       throw new JitcaError(ErrorCodes.POLICY_DENIED, decision.message, { details: { rule: decision.rule, requestId } });

@@ -137,7 +137,7 @@ export async function signAndRecord(
         ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial }, now),
         expectedVersion: finalApproval?.requestVersion,
       },
-      approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject },
+      approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject, reason: finalApproval.reason },
       certificate: {
         serial,
         kind: 'ssh-user',

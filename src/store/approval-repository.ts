@@ -5,7 +5,7 @@ import type { StatementExecutor } from './statement-executor.ts';
 import { classifyDatabaseError } from './store-errors.ts';
 import type { StoredApproval } from './types.ts';
 
-const APPROVAL_COLUMNS = { request_id: true, approver: true, at: true } as const satisfies Record<keyof ApprovalsTable, true>;
+const APPROVAL_COLUMNS = { request_id: true, approver: true, at: true, reason: true } as const satisfies Record<keyof ApprovalsTable, true>;
 
 export type ApprovalInsert = (executor: StatementExecutor, approval: StoredApproval) => Promise<void>;
 
@@ -16,7 +16,7 @@ export function compileApprovalInsert(db: StoreDb): ApprovalInsert {
     try {
       await executor.run(
         statement.sql,
-        statement.bind({ request_id: approval.requestId, approver: approval.approver, at: approval.at }),
+        statement.bind({ request_id: approval.requestId, approver: approval.approver, at: approval.at, reason: approval.reason ?? null }),
       );
     } catch (error) {
       if (classifyDatabaseError(error) !== 'unique-violation') throw error;
@@ -37,5 +37,9 @@ export async function listApprovals(db: StoreDb, requestId: string): Promise<Sto
     .orderBy('at')
     .orderBy('approver')
     .execute();
-  return rows.map((row) => ({ requestId: row.request_id, approver: row.approver, at: row.at }));
+  return rows.map((row) => {
+    const approval: StoredApproval = { requestId: row.request_id, approver: row.approver, at: row.at };
+    if (row.reason !== null) approval.reason = row.reason;
+    return approval;
+  });
 }

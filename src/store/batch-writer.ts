@@ -147,7 +147,7 @@ async function writeEntry(
     await statements.upsertRequest(executor, decision.request, at);
     if (decision.certificate !== undefined) await statements.insertCertificate(executor, decision.certificate, at);
     if (decision.approval !== undefined) {
-      await statements.insertApproval(executor, { requestId: decision.request.id, approver: decision.approval.approver, at });
+      await statements.insertApproval(executor, { requestId: decision.request.id, at, ...decision.approval });
     }
   }
   if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at);

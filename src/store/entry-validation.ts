@@ -64,7 +64,7 @@ export interface PreparedCertificate {
 export interface PreparedDecision {
   request: PreparedRequest;
   certificate?: PreparedCertificate;
-  approval?: { approver: string };
+  approval?: { approver: string; reason?: string };
 }
 
 /** One unit of the group commit: an audit event, with the decision it records if any. */
@@ -184,6 +184,7 @@ export function prepareDecisionEntry(entry: DecisionEntry): PreparedEntry {
   if (entry.approval !== undefined) {
     if (typeof entry.approval !== 'object' || entry.approval === null) throw invalid('approval', 'must be an object');
     decision.approval = { approver: text(entry.approval.approver, 'approval.approver') };
+    if (entry.approval.reason !== undefined) decision.approval.reason = text(entry.approval.reason, 'approval.reason');
   }
   return { decision, event };
 }

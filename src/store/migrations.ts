@@ -149,6 +149,19 @@ const writeProbe: Migration = {
   },
 };
 
+/**
+ * What approvers see of a request (GET /v1/requests): each approval's reason next to it (it was
+ * only in the audit record's data), and the indexes the list reads by: the newest-first order with
+ * its tie-breaker, and a person's own requests.
+ */
+const requestListing: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('approvals').addColumn('reason', 'text').execute();
+    await db.schema.createIndex('requests_created_id_idx').on('requests').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('requests_requester_idx').on('requests').columns(['requester', 'created_at']).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -157,6 +170,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_audit_seq_64': auditSeq64,
   '0005_ca_generations': caGenerations,
   '0006_write_probe': writeProbe,
+  '0007_request_listing': requestListing,
 };
 
 const inCodeProvider: MigrationProvider = {

@@ -4,7 +4,7 @@ import { compileStatement } from './compiled-statement.ts';
 import type { PreparedRequest } from './entry-validation.ts';
 import type { RequestsTable, StoreDb } from './schema.ts';
 import type { StatementExecutor } from './statement-executor.ts';
-import type { StoredRequest } from './types.ts';
+import type { RequestListQuery, StoredRequest } from './types.ts';
 
 const REQUEST_COLUMNS = {
   id: true,
@@ -126,5 +126,37 @@ export async function listOverduePending(db: StoreDb, beforeIso: string, limit: 
     .orderBy('expires_at')
     .limit(limit)
     .execute();
+  return rows.map(toStoredRequest);
+}
+
+/**
+ * One page of a request list, newest first. The order is (created_at, id) descending: created_at
+ * alone ties (a batch shares a clock reading), and a position that names both is one no later
+ * insert can fall between, so paging neither repeats nor skips. ISO-8601 text in UTC sorts as time.
+ */
+export async function listRequests(db: StoreDb, query: RequestListQuery): Promise<StoredRequest[]> {
+  const { scope } = query;
+  const roles = scope.onlyRoles === undefined ? scope.roles : scope.roles.filter((role) => scope.onlyRoles!.includes(role));
+  if (scope.requester === undefined && roles.length === 0) return [];
+  if (scope.onlyRoles !== undefined && scope.onlyRoles.length === 0) return [];
+  let select = db
+    .selectFrom('requests')
+    .selectAll()
+    .where('state', 'in', [...query.states])
+    .where((eb) => {
+      const whose = [];
+      if (scope.requester !== undefined) whose.push(eb('requester', '=', scope.requester));
+      if (roles.length > 0) whose.push(eb('role', 'in', roles));
+      return eb.or(whose);
+    });
+  if (scope.notRequester !== undefined) select = select.where('requester', '!=', scope.notRequester);
+  if (scope.onlyRoles !== undefined) select = select.where('role', 'in', [...scope.onlyRoles]);
+  const after = query.after;
+  if (after !== undefined) {
+    select = select.where((eb) =>
+      eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
+    );
+  }
+  const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
   return rows.map(toStoredRequest);
 }

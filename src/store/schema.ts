@@ -52,6 +52,8 @@ export interface ApprovalsTable {
   request_id: string;
   approver: string;
   at: string;
+  /** Null for approvals recorded before migration 0005. */
+  reason: string | null;
 }
 
 export interface AuditLogTable {

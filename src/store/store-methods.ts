@@ -17,6 +17,7 @@ export const storeMethodKinds = {
   getRequest: 'thread',
   findCertificateBySerial: 'thread',
   listApprovals: 'thread',
+  listRequests: 'thread',
   countRequests: 'thread',
   listOverduePending: 'thread',
   listAudit: 'thread',

@@ -17,7 +17,8 @@ import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecis
 import type { PreparedEntry } from './entry-validation.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
-import { countRequests, findRequest, listOverduePending } from './request-repository.ts';
+import { checkRequestListQuery } from './request-list-query.ts';
+import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
 import { listRevocations } from './revocation-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
@@ -32,6 +33,7 @@ import type {
   CaGenerationsEntry,
   DecisionEntry,
   ListAuditOptions,
+  RequestListQuery,
   RevocationEntry,
   Store,
   StoreStats,
@@ -131,6 +133,12 @@ export function createStore(
 
     listApprovals: (requestId: string): Promise<StoredApproval[]> =>
       read(`reading approvals of ${requestId}`, () => listApprovals(db, requestId)),
+
+    listRequests: async (query: RequestListQuery): Promise<StoredRequest[]> => {
+      // Outside read(): a malformed query is the caller's ERR_REQUEST_INVALID, not a store fault.
+      checkRequestListQuery(query);
+      return read('listing requests', () => listRequests(db, query));
+    },
 
     countRequests: (state: StoredRequest['state']): Promise<number> => read(`counting ${state} requests`, () => countRequests(db, state)),
 

@@ -187,6 +187,36 @@ export interface StoredApproval {
   approver: string;
   /** ISO-8601 time the approval was recorded (from the injected Clock). */
   at: string;
+  /** Why the approver approved; absent for approvals recorded before the reason was kept here. */
+  reason?: string;
+}
+
+/**
+ * Whose requests a list may return: those `requester` made, or of one of `roles` (whoever made
+ * them), never those `notRequester` made, and only of `onlyRoles` when set. The API builds it from
+ * policy (policy/request-visibility.ts, the same rule GET /v1/requests/{id} applies).
+ */
+export interface RequestListScope {
+  requester?: string;
+  roles: readonly string[];
+  notRequester?: string;
+  onlyRoles?: readonly string[];
+}
+
+/** A request's place in the newest-first order of a list: where the next page starts after. */
+export interface RequestListPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface RequestListQuery {
+  /** States to return; at least one. */
+  states: readonly RequestState[];
+  scope: RequestListScope;
+  /** Only requests strictly after this position (newest first: older, or as old with a smaller id). */
+  after?: RequestListPosition;
+  /** At most this many, 1..MAX_REQUEST_PAGE. */
+  limit: number;
 }
 
 /** One decision carried out: written atomically (request + certificate/approval + audit record). */
@@ -195,7 +225,7 @@ export interface DecisionEntry {
   /** Present when a certificate was issued; request.state must then be "issued". */
   certificate?: IssuedCertificateInput;
   /** Present when an approver approved request.id; a second approval by the same approver conflicts. */
-  approval?: { approver: string };
+  approval?: { approver: string; reason?: string };
   /** event.requestId defaults to request.id and must equal it when given. */
   event: AuditEventInput;
 }
@@ -238,6 +268,14 @@ export interface Store {
   getRequest(id: string): Promise<StoredRequest | undefined>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;
+  /**
+   * Requests in the query's states and scope, newest first by (createdAt, id), a page at a time:
+   * pass the last one's position as `after` for the next page, which then neither repeats nor
+   * skips a request whatever was written meanwhile (createdAt and id never change). A scope
+   * matching nobody returns []. Bad input (no state, limit out of range, a malformed position)
+   * -> ERR_REQUEST_INVALID; database fault -> ERR_STORE_UNAVAILABLE.
+   */
+  listRequests(query: RequestListQuery): Promise<StoredRequest[]>;
   /** Number of requests currently in `state`. */
   countRequests(state: RequestState): Promise<number>;
   /** Pending requests whose expiresAt is at or before `beforeIso` (ISO-8601), oldest first. */

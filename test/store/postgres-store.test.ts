@@ -12,6 +12,7 @@ import { AUDIT_CHAIN_LOCK_KEY, openPostgresDatabase, openPostgresStore } from '.
 import type { AuditRecord, Store } from '../../src/store/types.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
+import { checkRequestList } from './request-list-cases.ts';
 import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
 
 let cluster: PostgresCluster;
@@ -92,6 +93,11 @@ describe('PostgreSQL store', () => {
     expect(isJitcaError(again, ErrorCodes.STORE_CONFLICT)).toBe(true);
     expect(await store.verifyAudit([{ seq: 1, hash: record.hash }])).toEqual({ ok: true, records: 2 });
     expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 1, audit_log: 2 });
+  });
+
+  it('lists requests as the SQLite store does: newest first by (createdAt, id), within states and scope, page after page', async () => {
+    const { store } = await open(freshDatabase());
+    await checkRequestList(store);
   });
 
   it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {

@@ -59,6 +59,7 @@ describe('the store on its own thread', () => {
           s.getRequest('req-b'),
           s.findCertificateBySerial(serial),
           s.listApprovals('req-a'),
+          s.listRequests({ states: ['issued', 'denied'], scope: { requester: 'alice@example.com', roles: ['oncall-payments'] }, limit: 5 }),
           s.countRequests('issued'),
           s.countRequests('denied'),
           s.listOverduePending('2030-01-01T00:00:00.000Z', 5),

@@ -28,7 +28,7 @@ function tempDir(): string {
   return dir;
 }
 
-const APPROVAL_COLUMNS = { request_id: true, approver: true, at: true } as const;
+const APPROVAL_COLUMNS = { request_id: true, approver: true, at: true, reason: true } as const;
 
 describe('compiled statements', () => {
   it('bind each value to its own column, whatever order the query names the columns in', async () => {
@@ -41,9 +41,9 @@ describe('compiled statements', () => {
     }).execute();
     // Columns deliberately listed in another order than ApprovalsTable declares them.
     const insert = compileStatement<ApprovalsTable>(APPROVAL_COLUMNS, (row) =>
-      db.insertInto('approvals').values({ at: row.at, approver: row.approver, request_id: row.request_id }),
+      db.insertInto('approvals').values({ at: row.at, reason: row.reason, approver: row.approver, request_id: row.request_id }),
     );
-    const row = { request_id: 'req-1', approver: 'bob@example.com', at: '2025-03-01T12:00:00.000Z' };
+    const row = { request_id: 'req-1', approver: 'bob@example.com', at: '2025-03-01T12:00:00.000Z', reason: 'INC-7' };
     const direct = executorFor(db);
     await direct.run(insert.sql, insert.bind(row));
     await kyselyStatementExecutor(db).run(insert.sql, insert.bind({ ...row, approver: 'carol@example.com' }));
@@ -62,7 +62,7 @@ describe('compiled statements', () => {
     expect(head.bind({ after: 7 })).toEqual([7, 1]);
     expect(() =>
       compileStatement<ApprovalsTable>(APPROVAL_COLUMNS, (row) =>
-        db.insertInto('approvals').values({ request_id: row.request_id, approver: row.approver, at: 'fixed' }),
+        db.insertInto('approvals').values({ request_id: row.request_id, approver: row.approver, at: 'fixed', reason: row.reason }),
       ),
     ).toThrow(/does not bind at/);
     // A literal is written into the SQL text: every row would get the marker, not its value.
