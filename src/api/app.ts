@@ -13,6 +13,7 @@ import { registerHealthRoutes } from './health.ts';
 import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
+import { requestListRoutes } from './request-list-routes.ts';
 import { requestRoutes } from './request-routes.ts';
 import { revocationRoutes } from './revocation-routes.ts';
 import { errorReplySchema } from './schemas.ts';
@@ -135,6 +136,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     };
     personal.register(sshRoutes({ issuance, metrics, preValidation }));
     personal.register(requestRoutes({ issuance, metrics, preValidation }));
+    personal.register(requestListRoutes({ issuance, preValidation }));
     personal.register(revocationRoutes({ issuance, metrics, preValidation }));
     personal.register(x509Routes({ issuance: x509Issuance, metrics, preValidation }));
   });

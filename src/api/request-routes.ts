@@ -3,11 +3,12 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { approveRequest, denyRequest } from '../issuance/approve-request.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { expireIfDue, requesterOf, requireRequest } from '../issuance/request-lifecycle.ts';
-import { gatewayMayActOn } from '../policy/gateway.ts';
+import { requestAccess } from '../policy/request-visibility.ts';
 import type { Identity } from '../policy/types.ts';
 import type { StoredRequest } from '../store/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
+import { requestView } from './request-view.ts';
 import {
   approvalIssuedReplySchema,
   errorResponses,
@@ -15,7 +16,7 @@ import {
   pendingReplySchema,
   reasonBodySchema,
   requestIdParamsSchema,
-  requestStatusReplySchema,
+  requestViewSchema,
 } from './schemas.ts';
 
 export interface RequestRoutesOptions {
@@ -33,20 +34,17 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
   return async (app) => {
     app.get<IdParams>(
       '/v1/requests/:id',
-      { preValidation: options.preValidation, schema: { params: requestIdParamsSchema, response: { 200: requestStatusReplySchema, ...errorResponses } } },
+      {
+        preValidation: options.preValidation,
+        schema: {
+          summary: 'one request as its requester and its approvers see it',
+          params: requestIdParamsSchema,
+          response: { 200: requestViewSchema, ...errorResponses },
+        },
+      },
       async (request) => {
         const stored = await visibleRequest(issuance, identityOf(request), request.params.id);
-        const approvals = (await issuance.store.listApprovals(stored.id)).map((approval) => approval.approver);
-        return {
-          requestId: stored.id,
-          state: stored.state,
-          requester: stored.requester,
-          role: stored.role,
-          createdAt: stored.createdAt,
-          expiresAt: stored.expiresAt,
-          approvals,
-          serial: typeof stored.decision['serial'] === 'string' ? stored.decision['serial'] : undefined,
-        };
+        return requestView(stored, await issuance.store.listApprovals(stored.id));
       },
     );
 
@@ -124,24 +122,19 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
 }
 
 /**
- * The requester and the role's approvers may see a request; nobody else learns it exists. Every
- * route on a request asks this first: approve, deny and the certificate fetch would otherwise tell
- * an outsider who holds an id (a key ID names it) that it exists, its state, its role and who
- * approves it. Then, for those who may see it, the role's allowGateway (policy/gateway.ts): a
- * gateway acting for them is refused on every route of a role that does not accept it.
+ * The requester and the role's approvers may see a request; nobody else learns it exists
+ * (policy/request-visibility.ts, the rule GET /v1/requests lists by). Every route on a request asks
+ * this first: approve, deny and the certificate fetch would otherwise tell an outsider who holds an
+ * id (a key ID names it) that it exists, its state, its role and who approves it. Then, for those
+ * who may see it, the role's allowGateway (policy/gateway.ts): a gateway acting for them is refused
+ * on every route of a role that does not accept it.
  */
 async function visibleRequest(issuance: SshIssuanceContext, identity: Identity, id: string): Promise<StoredRequest> {
   const stored = await expireIfDue(issuance, await requireRequest(issuance.store, id));
-  if (!maySee(issuance, identity, stored)) {
+  const access = requestAccess(issuance.policy, identity, stored);
+  if (!access.ok && access.hidden) {
     throw new JitcaError(ErrorCodes.REQUEST_NOT_FOUND, `request ${id} does not exist`, { details: { requestId: id } });
   }
-  const gateway = gatewayMayActOn(issuance.policy, identity, stored.role);
-  if (!gateway.ok) throw new JitcaError(ErrorCodes.POLICY_DENIED, gateway.message, { details: { rule: gateway.rule, requestId: id } });
+  if (!access.ok) throw new JitcaError(ErrorCodes.POLICY_DENIED, access.message, { details: { rule: access.rule, requestId: id } });
   return stored;
-}
-
-function maySee(issuance: SshIssuanceContext, identity: Identity, stored: StoredRequest): boolean {
-  if (requesterOf(stored).subject === identity.subject) return true;
-  const role = issuance.policy.roles.find((candidate) => candidate.name === stored.role);
-  return role?.approval.mode === 'manual' && role.approval.approverGroups.some((group) => identity.groups.includes(group));
 }

@@ -117,18 +117,81 @@ export const reasonBodySchema = {
   properties: { reason: reasonSchema },
 } as const;
 
-export const requestStatusReplySchema = {
+const stringList = { type: 'array', items: { type: 'string' } } as const;
+
+/** A request as its requester and its role's approvers see it (request-view.ts). */
+export const requestViewSchema = {
   type: 'object',
-  required: ['requestId', 'state', 'requester'],
+  required: ['requestId', 'kind', 'state', 'requester', 'createdAt', 'approvals'],
   properties: {
     requestId: { type: 'string' },
+    kind: { type: 'string', enum: ['ssh-user', 'x509-client'] },
     state: { type: 'string', enum: ['pending', 'approved', 'issued', 'denied', 'expired'] },
     requester: { type: 'string' },
     role: { type: 'string' },
-    createdAt: { type: 'string' },
-    expiresAt: { type: 'string' },
-    approvals: { type: 'array', items: { type: 'string' } },
+    principals: { ...stringList, description: 'what the certificate carries: the grant once policy decided one, else what was asked' },
+    scope: {
+      type: 'object',
+      properties: { cluster: { type: 'string' }, namespace: { type: 'string' }, pod: { type: 'string' }, node: { type: 'string' } },
+    },
+    commands: stringList,
+    ttlSeconds: { type: 'integer' },
+    reason: { type: 'string', description: "the requester's reason" },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time', description: 'when a pending request stops being approvable' },
+    approvals: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['approver', 'at'],
+        properties: { approver: { type: 'string' }, at: { type: 'string', format: 'date-time' }, reason: { type: 'string' } },
+      },
+    },
+    required: { type: 'integer', description: 'pending: distinct approvals the role needs' },
+    approverGroups: { ...stringList, description: 'pending: groups whose members may approve' },
+    decision: {
+      type: 'object',
+      description: 'final states: how the request ended; a denial names who denied it and why',
+      required: ['outcome', 'at'],
+      properties: {
+        outcome: { type: 'string', enum: ['issued', 'denied', 'expired'] },
+        at: { type: 'string', format: 'date-time' },
+        by: { type: 'string' },
+        reason: { type: 'string' },
+        rule: { type: 'string' },
+        message: { type: 'string' },
+      },
+    },
     serial: { type: 'string' },
+  },
+} as const;
+
+/** Largest page of GET /v1/requests, and the page when none is asked for. */
+export const MAX_REQUEST_LIST_PAGE = 100;
+export const DEFAULT_REQUEST_LIST_PAGE = 50;
+
+/**
+ * GET /v1/requests. Query values are strings (no coercion): the flags are present ("?mine") or
+ * "true"; limit is checked against MAX_REQUEST_LIST_PAGE by the route. Unknown parameters are a 400.
+ */
+export const requestListQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: { type: 'string', enum: ['pending', 'approved', 'issued', 'denied', 'expired'] },
+    mine: { type: 'string', enum: ['', 'true'], description: 'only requests the caller made' },
+    'to-approve': { type: 'string', enum: ['', 'true'], description: "only others' requests of roles the caller approves" },
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$', description: `page size, 1 to ${MAX_REQUEST_LIST_PAGE} (default ${DEFAULT_REQUEST_LIST_PAGE})` },
+    cursor: { type: 'string', minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+export const requestListReplySchema = {
+  type: 'object',
+  required: ['requests'],
+  properties: {
+    requests: { type: 'array', items: requestViewSchema },
+    nextCursor: { type: 'string', description: 'present when there may be more: pass it as cursor for the next page' },
   },
 } as const;
 

@@ -57,7 +57,7 @@ describe('manual approval (break-glass: two approvers from sre-leads)', () => {
     expect(certificate.principals).toEqual(['root-debug']);
     expect(certificate.customExtensions['approval@jitca.dev']).toBe(`approved:${id}:bob,carol`);
     const status = await call(api.tokens.bob, 'GET', `/v1/requests/${id}`);
-    expect(status.json()).toMatchObject({ state: 'issued', approvals: ['bob', 'carol'], requester: 'dave' });
+    expect(status.json()).toMatchObject({ state: 'issued', approvals: [{ approver: 'bob', reason: 'checked INC-7' }, { approver: 'carol', reason: 'ok' }], requester: 'dave' });
     const audit = await api.ca.runtime.store.listAudit();
     expect(audit.filter((record) => record.requestId === id).map((record) => record.type)).toEqual(['request.pending', 'request.approved', 'ssh.issued']);
   });
