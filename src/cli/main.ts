@@ -22,6 +22,9 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   'ssh-cert': async () => (await import('./ssh-cert.ts')).registerSshCert,
   'kube-credential': async () => (await import('./kube-credential.ts')).registerKubeCredential,
   kubeconfig: async () => (await import('./kubeconfig.ts')).registerKubeconfig,
+  requests: async () => (await import('./requests.ts')).registerRequests,
+  approve: async () => (await import('./requests.ts')).registerApprove,
+  deny: async () => (await import('./requests.ts')).registerDeny,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */

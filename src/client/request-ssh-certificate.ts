@@ -4,6 +4,7 @@ import { encodeBase64 } from '../ssh/base64.ts';
 import { parseCertificate } from '../ssh/certificate.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
 import { requestJson, type JsonResponse } from './http-json.ts';
+import { outcomeLine, withOutcome } from './request-outcome.ts';
 import { serverRefusal } from './server-refusal.ts';
 import { terminalSafe } from './terminal-text.ts';
 
@@ -58,8 +59,13 @@ export async function requestSshCertificate(
   while (Date.now() < deadline) {
     await sleep(options.pollIntervalMs ?? 2000);
     const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers, ca: options.ca });
-    if (polled.status === 200) return received(polled, ask.publicKey);
-    if (polled.status !== 202) throw serverRefusal(polled);
+    if (polled.status === 200) {
+      const certificate = received(polled, ask.publicKey);
+      const outcome = await outcomeLine({ server, token, ca: options.ca }, requestId);
+      if (outcome !== undefined) options.progress?.(outcome);
+      return certificate;
+    }
+    if (polled.status !== 202) throw await withOutcome(serverRefusal(polled), { server, token, ca: options.ca }, requestId);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
     report(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
   }
