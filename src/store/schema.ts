@@ -52,7 +52,7 @@ export interface ApprovalsTable {
   request_id: string;
   approver: string;
   at: string;
-  /** Null for approvals recorded before migration 0005. */
+  /** Null for approvals recorded before migration 0007. */
   reason: string | null;
 }
 
