@@ -110,6 +110,8 @@ describe('the waiting line while a request waits for approval', () => {
       request.on('end', () => {
         const reply = (statusCode: number, body: Record<string, unknown>) => response.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
         if (request.method === 'POST') return reply(202, { requestId: 'req1', status: 'pending', required: 1, approverGroups: ['sre-leads'] });
+        // The read of the request once the wait is over (who decided) is not a poll of the wait.
+        if (request.url === '/v1/requests/req1') return reply(404, { code: 'ERR_REQUEST_NOT_FOUND', message: 'not here' });
         polls++;
         if (polls <= 4) return reply(202, { requestId: 'req1', approvals: [], expiresAt: '2030-01-01T00:00:00Z' });
         if (polls <= 6) return reply(202, { requestId: 'req1', approvals: [{ approver: 'carol' }], expiresAt: '2030-01-01T00:00:00Z' });
