@@ -2,6 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assertUsableEd25519Key, ed25519PointWeakness } from '../../src/keys/ed25519-point.ts';
 import { ErrorCodes, JitcaError } from '../../src/errors.ts';
+import fc from 'fast-check';
+import { referencePointWeakness } from '../support/ed25519-reference.ts';
 import { SMALL_ORDER_ENCODINGS } from '../support/weak-ed25519.ts';
 
 const hex = (value: string): Uint8Array => Uint8Array.from(Buffer.from(value, 'hex'));
@@ -65,5 +67,16 @@ describe('ed25519PointWeakness', () => {
     expect(thrown).toBeInstanceOf(JitcaError);
     expect(thrown).toMatchObject({ code: ErrorCodes.KEY_INVALID_POINT, details: { reason: 'small-order' } });
     expect(() => assertUsableEd25519Key(encode(P + 1n))).toThrow(/non-canonical/);
+  });
+
+  it('decides as the literal RFC 8032 decoding with [8]P does (square root, three doublings)', () => {
+    const ys = [0n, 1n, 2n, 3n, P - 1n, P - 2n, P, P + 1n, 2n ** 255n - 1n, ...SMALL_ORDER_ENCODINGS.map((encoding) => BigInt(`0x${Buffer.from(hex(encoding)).reverse().toString('hex')}`) & ((1n << 255n) - 1n))];
+    for (const y of ys) for (const sign of [0, 1]) expect(ed25519PointWeakness(encode(y, sign)), `y = ${y}`).toBe(referencePointWeakness(encode(y, sign)));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        expect(ed25519PointWeakness(bytes)).toBe(referencePointWeakness(bytes));
+      }),
+      { numRuns: 3000, seed: 20261204 },
+    );
   });
 });
