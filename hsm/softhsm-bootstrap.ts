@@ -67,13 +67,7 @@ export function ensureSoftHsmToken(options: SoftHsmTokenOptions): SoftHsmToken {
 
   const module = acquirePkcs11Module(modulePath);
   try {
-    if (module.initializedWithSoftHsmConf !== confPath) {
-      throw new HsmError(
-        HsmErrorCodes.CONFIG_INVALID,
-        `SoftHSM2 is already initialized in this process with ${module.initializedWithSoftHsmConf ?? 'its default configuration'}; one process serves one SoftHSM2 configuration`,
-        { details: { confPath } },
-      );
-    }
+    assertServesConf(module, confPath);
     const api = module.api;
     const slot = findSlotOrUndefined(api, options.tokenLabel, modulePath);
     if (slot !== undefined) {
@@ -115,13 +109,7 @@ export function useSoftHsmToken(options: SoftHsmTokenOptions): Omit<SoftHsmToken
   process.env['SOFTHSM2_CONF'] = confPath;
   const module = acquirePkcs11Module(modulePath);
   try {
-    if (module.initializedWithSoftHsmConf !== confPath) {
-      throw new HsmError(
-        HsmErrorCodes.CONFIG_INVALID,
-        `SoftHSM2 is already initialized in this process with ${module.initializedWithSoftHsmConf ?? 'its default configuration'}; one process serves one SoftHSM2 configuration`,
-        { details: { confPath } },
-      );
-    }
+    assertServesConf(module, confPath);
   } finally {
     module.release();
   }
@@ -202,4 +190,14 @@ function writeConf(confPath: string, tokenDir: string): void {
   const temporary = `${confPath}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
   renameSync(temporary, confPath);
+}
+
+/** SoftHSM2 reads SOFTHSM2_CONF once, at C_Initialize: one process serves one configuration. */
+function assertServesConf(module: { initializedWithSoftHsmConf: string | undefined }, confPath: string): void {
+  if (module.initializedWithSoftHsmConf === confPath) return;
+  throw new HsmError(
+    HsmErrorCodes.CONFIG_INVALID,
+    `SoftHSM2 is already initialized in this process with ${module.initializedWithSoftHsmConf ?? 'its default configuration'}; one process serves one SoftHSM2 configuration`,
+    { details: { confPath } },
+  );
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
@@ -54,7 +54,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
             ...(typeof options.logger === 'object' && options.logger.stream !== undefined ? { stream: options.logger.stream } : {}),
           },
     // request-log.ts writes one line per request with who, role, serial and code instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => {
       const offered = request.headers['x-request-id'];
       return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
