@@ -4,12 +4,11 @@
  * small tmpfs: needs root to mount, skipped otherwise) and a key object in the token that makes
  * listing the token's keys fail while the CA key signs as before.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mountSmallTmpfs } from '../support/small-tmpfs.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 import { secondHandle, slotOf } from '../hsm/softhsm-fixture.ts';
@@ -36,17 +35,8 @@ async function started(options: Parameters<typeof createApiFixture>[0] = {}): Pr
 
 describe('/readyz reflects what a request would get', () => {
   it('is not ready while the database cannot commit (full file system), and ready again once space is freed', async (context) => {
-    const mountPoint = fs.mkdtempSync(path.join(tmpdir(), 'jitca-ready-fs-'));
-    cleanups.push(() => fs.rmdirSync(mountPoint));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    } catch {
-      context.skip('mounting a small tmpfs needs root; the disk-full fault cannot be produced here');
-      return;
-    }
-    cleanups.push(() => {
-      execFileSync('umount', [mountPoint]);
-    });
+    const mountPoint = mountSmallTmpfs(context, cleanups);
+    if (mountPoint === undefined) return;
     const { api, issue } = await started({ store: { sqlitePath: path.join(mountPoint, 'jitca.sqlite') } });
     expect((await issue()).statusCode).toBe(201);
     expect((await api.app.inject({ url: '/readyz' })).statusCode).toBe(200);

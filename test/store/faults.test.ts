@@ -7,10 +7,10 @@
  * files): the store itself must notice and refuse.
  */
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mountSmallTmpfs } from '../support/small-tmpfs.ts';
 import { fixedClock } from '../../src/clock.ts';
 import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
 import { openStore } from '../../src/store/store.ts';
@@ -68,17 +68,8 @@ describe('database faults', () => {
   });
 
   it('disk full during a batch -> ERR_STORE_UNAVAILABLE for every entry, nothing written; works again after space is freed', async (context) => {
-    const mountPoint = makeTempDir();
-    cleanups.push(() => fs.rmdirSync(mountPoint));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    } catch {
-      context.skip('mounting a small tmpfs needs root; the disk-full fault cannot be produced here');
-      return;
-    }
-    cleanups.push(() => {
-      execFileSync('umount', [mountPoint]);
-    });
+    const mountPoint = mountSmallTmpfs(context, cleanups);
+    if (mountPoint === undefined) return;
     const clock = fixedClock(Date.parse('2025-03-01T12:00:00.000Z'));
     const store = await openStore({ sqlitePath: path.join(mountPoint, 'jitca.db'), clock });
     cleanups.push(() => store.close());
