@@ -84,6 +84,8 @@ export const ErrorCodes = {
   KUBE_REQUEST_FAILED: 'ERR_KUBE_REQUEST_FAILED',
   // Configuration
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
+  /** The SSH gateway refused a certificate at login; details.rule names the check. */
+  GATEWAY_REFUSED: 'ERR_GATEWAY_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -162,6 +164,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_KUBE_CONFLICT: { status: 500, retry: 'later' },
   ERR_KUBE_REQUEST_FAILED: { status: 500, retry: 'after-fix' },
   ERR_CONFIG_INVALID: { status: 500, retry: 'after-fix' },
+  ERR_GATEWAY_REFUSED: { status: 403, retry: 'no' },
 };
 
 export interface JitcaErrorOptions {

@@ -10,7 +10,7 @@ import { ErrorCodes, JitcaError, errorClasses, type ErrorCode } from '../src/err
 const statusByPrefixBeforeTheTable: Array<[RegExp, number]> = [
   [/^ERR_AUTHN_UNAVAILABLE$/, 503],
   [/^ERR_AUTHN_/, 401],
-  [/^ERR_(POLICY_DENIED|APPROVAL_REFUSED|FORBIDDEN)$/, 403],
+  [/^ERR_(POLICY_DENIED|APPROVAL_REFUSED|FORBIDDEN|GATEWAY_REFUSED)$/, 403],
   [/^ERR_(REQUEST|CERTIFICATE|ROUTE)_NOT_FOUND$/, 404],
   [/^ERR_(REQUEST_NOT_PENDING|REQUEST_CHANGED|STORE_CONFLICT)$/, 409],
   [/^ERR_REQUEST_TIMEOUT$/, 408],

@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   requests: async () => (await import('./requests.ts')).registerRequests,
   approve: async () => (await import('./requests.ts')).registerApprove,
   deny: async () => (await import('./requests.ts')).registerDeny,
+  gateway: async () => (await import('./gateway.ts')).registerGateway,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */

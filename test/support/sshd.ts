@@ -13,7 +13,7 @@ export interface SshdHandle {
   setPrincipals(user: string, principals: string[]): void;
   /** sshd's RevokedKeys file (a KRL), read at every authentication. Starts empty. */
   readonly revokedKeysFile: string;
-  login(options: { key: string; certificate: string; command?: string }): LoginResult;
+  login(options: { key: string; certificate: string; command?: string; sshOptions?: string[] }): LoginResult;
   stop(): Promise<void>;
 }
 
@@ -52,7 +52,15 @@ export async function freePort(): Promise<number> {
  * AuthorizedPrincipalsFile only (no authorized_keys, no passwords), so the only way in is a
  * certificate from a trusted CA naming an allowed principal.
  */
-export async function startSshd(): Promise<SshdHandle> {
+export interface SshdOptions {
+  /**
+   * AuthorizedPrincipalsCommand instead of the principals file: an absolute, root-owned program
+   * with its arguments (sshd's %-tokens), run as `user`.
+   */
+  principalsCommand?: { command: string; user: string };
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
   const dir = mkdtempSync(path.join(tmpdir(), 'jitca-sshd-'));
   chmodSync(dir, 0o755);
   const user = userInfo().username;
@@ -76,7 +84,9 @@ export async function startSshd(): Promise<SshdHandle> {
       'AuthorizedKeysFile none',
       `TrustedUserCAKeys ${caFile}`,
       `RevokedKeys ${revokedKeysFile}`,
-      `AuthorizedPrincipalsFile ${path.join(dir, 'principals')}/%u`,
+      ...(options.principalsCommand === undefined
+        ? [`AuthorizedPrincipalsFile ${path.join(dir, 'principals')}/%u`]
+        : [`AuthorizedPrincipalsCommand ${options.principalsCommand.command}`, `AuthorizedPrincipalsCommandUser ${options.principalsCommand.user}`]),
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
@@ -110,7 +120,7 @@ export async function startSshd(): Promise<SshdHandle> {
     setTrustedCaKeys: (lines) => writeFileSync(caFile, lines),
     setPrincipals: (account, principals) => writeFileSync(path.join(dir, 'principals', account), `${principals.join('\n')}\n`),
     revokedKeysFile,
-    login: ({ key, certificate, command = 'echo jitca-login-ok' }) => {
+    login: ({ key, certificate, command = 'echo jitca-login-ok', sshOptions = [] }) => {
       const result = spawnSync(
         'ssh',
         [
@@ -124,6 +134,7 @@ export async function startSshd(): Promise<SshdHandle> {
           '-o', 'ConnectTimeout=5',
           '-o', `CertificateFile=${certificate}`,
           '-i', key,
+          ...sshOptions,
           '-p', String(port),
           `${user}@127.0.0.1`,
           command,

@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { checkSessionCommand, parseAccountPrincipals } from '../gateway/account-principals.ts';
+import { readGatewayTrustFiles } from '../gateway/gateway-trust-files.ts';
+import { decidePrincipals } from '../gateway/principals-decision.ts';
+import { decodeBase64Strict } from '../ssh/base64.ts';
+import { parseCertificate } from '../ssh/certificate-parse.ts';
+import { collect } from './common.ts';
+
+interface PrincipalsOptions {
+  trustedCaKeys: string;
+  revokedKeys: string;
+  allow: string[];
+  extensionDomain: string;
+  sessionCommand: string;
+}
+
+export function registerGateway(program: Command): void {
+  const gateway = program.command('gateway').description('the just-in-time SSH gateway: hooks for a stock sshd that enforce what jitca writes into certificates');
+  gateway
+    .command('principals')
+    .description(
+      'sshd AuthorizedPrincipalsCommand: prints the principal lines, with restrict, expiry-time and the forced session command, ' +
+        'for a live jitca certificate from a trusted CA; prints nothing and exits non-zero otherwise. ' +
+        'sshd_config: AuthorizedPrincipalsCommand /usr/local/bin/jitca gateway principals [options] %u %i %s %F %k',
+    )
+    .argument('<account>', '%u: the account asked for')
+    .argument('<key-id>', '%i: the certificate key ID')
+    .argument('<serial>', '%s: the certificate serial')
+    .argument('<ca-fingerprint>', '%F: fingerprint of the signing CA key')
+    .argument('<certificate>', '%k: the certificate, base64')
+    .requiredOption('--trusted-ca-keys <file>', "sshd's TrustedUserCAKeys file (kept current by jitca trust-sync)")
+    .requiredOption('--revoked-keys <file>', "sshd's RevokedKeys file (kept current by jitca trust-sync)")
+    .requiredOption('--allow <account=principals>', 'ACCOUNT=PRINCIPAL[,PRINCIPAL...]: who may log in as ACCOUNT (repeatable)', collect, [])
+    .requiredOption('--extension-domain <domain>', "the policy's extensionDomain (role@ and approval@ extensions mark a jitca grant)")
+    .option('--session-command <command>', 'the forced command, given --serial N', '/usr/local/bin/jitca gateway session')
+    .action((account: string, keyId: string, serial: string, caFingerprint: string, certificateBase64: string, options: PrincipalsOptions) => {
+      // Configuration first: a mistake there refuses every login, whatever the certificate.
+      const accountPrincipals = parseAccountPrincipals(options.allow);
+      const sessionCommand = checkSessionCommand(options.sessionCommand);
+      const files = readGatewayTrustFiles({ trustedCaKeys: options.trustedCaKeys, revokedKeys: options.revokedKeys });
+      const blob = decodeBase64Strict(certificateBase64);
+      if (blob === undefined) throw new JitcaError(ErrorCodes.GATEWAY_REFUSED, 'the certificate is not base64', { details: { rule: 'malformed' } });
+      const certificate = parseCertificate(blob);
+      const verdict = decidePrincipals(
+        { account, keyId, serial, caFingerprint },
+        certificate,
+        { ...files, accountPrincipals, extensionDomain: options.extensionDomain, sessionCommand },
+        BigInt(Math.floor(Date.now() / 1000)),
+      );
+      if (!verdict.allow) throw new JitcaError(ErrorCodes.GATEWAY_REFUSED, verdict.reason, { details: { rule: verdict.rule, serial } });
+      process.stdout.write(`${verdict.lines.join('\n')}\n`);
+    });
+}

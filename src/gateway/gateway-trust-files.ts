@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { ErrorCodes, isJitcaError, JitcaError } from '../errors.ts';
+import { decodeKrl } from '../ssh/krl.ts';
+import { parseSshPublicKey, sshFingerprint } from '../ssh/public-key.ts';
+
+/** The two files trust-sync keeps current on an SSH host, as sshd_config names them. */
+export interface GatewayTrustFiles {
+  /** TrustedUserCAKeys: one CA key per line. */
+  trustedCaKeys: string;
+  /** RevokedKeys: a KRL, or empty. */
+  revokedKeys: string;
+}
+
+export interface TrustFileContent {
+  trustedCaFingerprints: Set<string>;
+  revokedSerials: Map<string, Set<bigint>>;
+}
+
+/**
+ * Reads the host's trust files the way sshd does, failing closed: an unreadable or malformed file
+ * refuses every login (sshd refuses all public keys when RevokedKeys is unreadable), an empty KRL
+ * file revokes nothing, and blank and `#` lines in the CA file are skipped.
+ */
+export function readGatewayTrustFiles(files: GatewayTrustFiles): TrustFileContent {
+  const trustedCaFingerprints = new Set<string>();
+  for (const line of read(files.trustedCaKeys).toString('utf8').split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    trustedCaFingerprints.add(sshFingerprint(within(files.trustedCaKeys, () => parseSshPublicKey(trimmed)).blob));
+  }
+  const revokedSerials = new Map<string, Set<bigint>>();
+  const krl = read(files.revokedKeys);
+  if (krl.length > 0) {
+    for (const { caKeyBlob, serials } of within(files.revokedKeys, () => decodeKrl(krl)).certificates) {
+      revokedSerials.set(sshFingerprint(caKeyBlob), new Set(serials));
+    }
+  }
+  return { trustedCaFingerprints, revokedSerials };
+}
+
+function read(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `cannot read ${file} (${code}); refusing every login until it is readable`);
+  }
+}
+
+function within<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!isJitcaError(error)) throw error;
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `${file} is not valid (${error.code}: ${error.message}); refusing every login until it is fixed`, { cause: error });
+  }
+}
