@@ -162,6 +162,26 @@ const requestListing: Migration = {
   },
 };
 
+/**
+ * Leader leases for the singleton jobs (src/ha/postgres-lease.ts), on PostgreSQL only: SQLite is
+ * one replica, which leads by being alone. Times are timestamptz because the expiry is judged by
+ * the database's clock in SQL, never by a replica's.
+ */
+const leaderLeases: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+    await sql`create table leader_leases (
+      name text primary key,
+      holder text not null,
+      term bigint not null,
+      transitions bigint not null,
+      acquired_at timestamptz not null,
+      renewed_at timestamptz not null,
+      expires_at timestamptz not null
+    )`.execute(db);
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -171,6 +191,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_ca_generations': caGenerations,
   '0006_write_probe': writeProbe,
   '0007_request_listing': requestListing,
+  '0014_leader_leases': leaderLeases,
 };
 
 const inCodeProvider: MigrationProvider = {
