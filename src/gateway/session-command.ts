@@ -1,0 +1,127 @@
+/**
+ * What `jitca gateway session` may run for a certificate, decided purely from the certificate's
+ * grant and the command the user asked for (SSH_ORIGINAL_COMMAND). No shell ever sees the user's
+ * text: it is split on spaces into words from a small character set, matched word by word against
+ * the role's allowed commands, and turned into one kubectl argv with the certificate's namespace
+ * (and pod or node) pinned.
+ */
+
+export interface SessionGrant {
+  /** commands@<domain>: each entry is an allowed command prefix, in words. Absent: kubectl only. */
+  commands?: readonly string[];
+  scope: { cluster: string; namespace: string; pod?: string; node?: string };
+}
+
+export type SessionDecision =
+  | { kind: 'run'; argv: string[]; allowedBy: string }
+  | { kind: 'menu'; commands: string[] }
+  | { kind: 'refuse'; rule: SessionRule; reason: string };
+
+export type SessionRule = 'characters' | 'too-long' | 'not-allowed' | 'target-flag' | 'outside-scope' | 'needs-pod';
+
+const MAX_COMMAND_LENGTH = 4096;
+const MAX_WORDS = 64;
+/** Words are built from these only: no quotes, globs, `$`, `;`, `|`, `&`, redirections or escapes. */
+const WORD = /^[A-Za-z0-9_./:=@,+%-]+$/;
+
+/**
+ * kubectl flags that choose where or as whom a command acts. The gateway sets the namespace
+ * itself and the credential is the certificate's own; any of these from the user is refused, in
+ * every spelling kubectl accepts (`--flag value`, `--flag=value`, short forms).
+ */
+const TARGET_FLAGS = new Set([
+  '-n', '--namespace', '-A', '--all-namespaces', '--context', '--cluster', '--kubeconfig', '-s', '--server',
+  '--token', '--as', '--as-group', '--as-uid', '--user', '--username', '--password', '--client-certificate',
+  '--client-key', '--certificate-authority', '--insecure-skip-tls-verify', '--tls-server-name', '--raw',
+  '-l', '--selector', '--field-selector', '--all-pods', '--prefix', '-f', '--filename', '-k', '--kustomize',
+]);
+
+/**
+ * kubectl (pflag) reads `-nprod` as `-n prod` and `-iA` as `-i -A`: in a single-dash word every
+ * letter may be a short flag. Refusing when any letter is a target flag also refuses some harmless
+ * spellings (`-cnginx`); the long form always works.
+ */
+function shortTargetFlag(flag: string): string | undefined {
+  if (flag.startsWith('--') || flag.length < 2) return undefined;
+  const letter = [...flag.slice(1)].find((character) => TARGET_FLAGS.has(`-${character}`));
+  return letter === undefined ? undefined : `-${letter}`;
+}
+
+/** kubectl flags whose value is the next word: their value is not a resource name. */
+const FLAGS_WITH_VALUE = new Set(['-c', '--container', '--tail', '--since', '--since-time', '--image', '--target', '-o', '--output', '--limit-bytes', '--address', '--profile', '--pod-running-timeout', '--request-timeout']);
+
+/**
+ * Decides what runs. An allowed entry that starts with `kubectl` runs kubectl; any other entry
+ * runs inside the certificate's pod (`kubectl exec POD -- ...`), so a role can allow `curl
+ * localhost:8080/debug/pprof` without a shell. With no command, the user gets the menu.
+ */
+export function decideSessionCommand(originalCommand: string | undefined, grant: SessionGrant): SessionDecision {
+  const allowed = (grant.commands ?? ['kubectl']).map((entry) => entry.split(' ').filter((word) => word !== ''));
+  if (originalCommand === undefined || originalCommand.trim() === '') return { kind: 'menu', commands: allowed.map((words) => words.join(' ')) };
+  if (originalCommand.length > MAX_COMMAND_LENGTH) return refuse('too-long', `the command is longer than ${MAX_COMMAND_LENGTH} characters`);
+  const words = originalCommand.split(' ').filter((word) => word !== '');
+  if (words.length > MAX_WORDS) return refuse('too-long', `the command has more than ${MAX_WORDS} words`);
+  const bad = words.find((word) => !WORD.test(word));
+  if (bad !== undefined) return refuse('characters', `${JSON.stringify(bad.slice(0, 40))} has a character the gateway does not pass on (no shell runs your command)`);
+
+  // The longest allowed prefix wins, so "kubectl logs" is matched before "kubectl".
+  const match = allowed
+    .filter((prefix) => prefix.length > 0 && prefix.length <= words.length && prefix.every((word, i) => words[i] === word))
+    .sort((a, b) => b.length - a.length)[0];
+  if (match === undefined) return refuse('not-allowed', `not an allowed command; allowed: ${allowed.map((prefix) => prefix.join(' ')).join('; ')}`);
+  const allowedBy = match.join(' ');
+  return match[0] === 'kubectl' ? kubectlCommand(words.slice(1), grant, allowedBy) : inPodCommand(words, grant, allowedBy);
+}
+
+function kubectlCommand(args: string[], grant: SessionGrant, allowedBy: string): SessionDecision {
+  const separator = args.indexOf('--');
+  // After `--` the words are the command run inside the container: kubectl does not read them.
+  const kubectlArgs = separator === -1 ? args : args.slice(0, separator);
+  for (let i = 0; i < kubectlArgs.length; i++) {
+    const word = kubectlArgs[i]!;
+    const flag = word.startsWith('-') ? word.split('=')[0]! : undefined;
+    const target = flag === undefined ? undefined : TARGET_FLAGS.has(flag) ? flag : shortTargetFlag(flag);
+    if (target !== undefined) return refuse('target-flag', `${target} is set by the gateway from your certificate, not by you`);
+    if (flag !== undefined && FLAGS_WITH_VALUE.has(flag) && !word.includes('=')) i++;
+  }
+  const scopeProblem = positionalProblem(kubectlArgs, grant);
+  if (scopeProblem !== undefined) return refuse('outside-scope', scopeProblem);
+  return { kind: 'run', argv: ['kubectl', '--namespace', grant.scope.namespace, ...args], allowedBy };
+}
+
+/**
+ * With a pod (or node) in the certificate, every resource a kubectl command names must be that
+ * pod (or node). The first positional word is the subcommand (`logs`, `get`, ...); resource kinds
+ * such as `pods` may stand alone before the name.
+ */
+function positionalProblem(args: readonly string[], grant: SessionGrant): string | undefined {
+  const { pod, node } = grant.scope;
+  if (pod === undefined && node === undefined) return undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i]!;
+    if (word.startsWith('-')) {
+      if (FLAGS_WITH_VALUE.has(word.split('=')[0]!) && !word.includes('=')) i++;
+      continue;
+    }
+    positional.push(word);
+  }
+  const [, ...names] = positional;
+  const allowedNames = new Set([
+    ...(pod === undefined ? [] : [pod, `pod/${pod}`, `pods/${pod}`, 'pod', 'pods', 'po']),
+    ...(node === undefined ? [] : [`node/${node}`, `nodes/${node}`, node, 'node', 'nodes', 'no']),
+  ]);
+  const outside = names.find((name) => !allowedNames.has(name));
+  if (outside !== undefined) return `${JSON.stringify(outside)} is outside your certificate's scope (${pod === undefined ? `node ${node}` : `pod ${pod}`})`;
+  return undefined;
+}
+
+function inPodCommand(words: string[], grant: SessionGrant, allowedBy: string): SessionDecision {
+  const { pod, namespace } = grant.scope;
+  if (pod === undefined) return refuse('needs-pod', `"${allowedBy}" runs inside a pod, and your certificate names none`);
+  return { kind: 'run', argv: ['kubectl', '--namespace', namespace, 'exec', pod, '--', ...words], allowedBy };
+}
+
+function refuse(rule: SessionRule, reason: string): SessionDecision {
+  return { kind: 'refuse', rule, reason };
+}
