@@ -58,6 +58,13 @@ export const configFileSchema = Type.Object(
          * here: ajv's message quotes the pattern, never the value.
          */
         postgresUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+        /**
+         * With PostgreSQL, one replica (the holder of a lease in the database) runs the singleton
+         * jobs (src/ha). client-go's timings; start-up checks lease > renew deadline > 1.2 × retry.
+         */
+        leaderLeaseMs: Type.Integer({ minimum: 100, default: 15_000 }),
+        leaderRenewDeadlineMs: Type.Integer({ minimum: 50, default: 10_000 }),
+        leaderRetryMs: Type.Integer({ minimum: 20, default: 2_000 }),
       },
       section,
     ),

@@ -43,7 +43,7 @@ describe('buildConfig', () => {
         pinEnv: undefined,
         sessions: 4,
       },
-      store: { sqlitePath: path.join(dir, 'state', 'jitca.sqlite') },
+      store: { sqlitePath: path.join(dir, 'state', 'jitca.sqlite'), leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
       policyFile: path.join(dir, 'state', 'policy.json'),
       ssh: { caName: 'ssh-user-ca', keyAlgorithm: 'ed25519', backdateSeconds: 60 },
       server: {
@@ -103,7 +103,7 @@ describe('buildConfig', () => {
     expect(buildConfig({ configFile: file, cwd: dir })).toEqual({
       dataDir: path.join(dir, 'from-file'),
       hsm: { embedded: false, modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinFile: undefined, pinEnv: 'JITCA_PIN', sessions: 8 },
-      store: { sqlitePath: path.join(dir, 'from-file', 'db', 'ca.sqlite'), postgresUrl: 'postgres://db/jitca' },
+      store: { sqlitePath: path.join(dir, 'from-file', 'db', 'ca.sqlite'), postgresUrl: 'postgres://db/jitca', leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
       policyFile: path.join(dir, 'policies', 'p.json'),
       ssh: { caName: 'users', keyAlgorithm: 'ecdsa-p384', backdateSeconds: 5 },
       server: {

@@ -9,13 +9,19 @@ import { buildApp, type AppOptions } from './app.ts';
 import { createApiAuthenticator } from './request-authenticator.ts';
 
 /** Builds the API as configured: identity provider, gateway identity, TLS. */
-export async function buildAppFromConfig(runtime: CaRuntime, config: JitcaConfig, logger: AppOptions['logger'] = { level: config.server.logLevel }): Promise<FastifyInstance> {
+export async function buildAppFromConfig(
+  runtime: CaRuntime,
+  config: JitcaConfig,
+  logger: AppOptions['logger'] = { level: config.server.logLevel },
+  extras: Pick<AppOptions, 'leadership'> = {},
+): Promise<FastifyInstance> {
   const engineers = await engineerVerifier(config);
   const gateway = await gatewayAuthenticator(config);
   const tls = config.server.tls;
   return buildApp(runtime, {
     authenticator: createApiAuthenticator(engineers, gateway),
     logger,
+    ...extras,
     rateLimitPerMinute: config.server.rateLimitPerMinute,
     authFailureLimit: { perMinute: config.server.authFailuresPerMinute, exemptLoopback: config.server.authFailuresExemptLoopback },
     connectionLimits: {

@@ -12,6 +12,7 @@ import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
+import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadership.ts';
 import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
 import { requestListRoutes } from './request-list-routes.ts';
 import { requestRoutes } from './request-routes.ts';
@@ -33,6 +34,8 @@ export interface AppOptions {
   https?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean };
   /** Request deadline and connection caps; each defaults to DEFAULT_CONNECTION_LIMITS. */
   connectionLimits?: Partial<ConnectionLimits>;
+  /** Whether this replica runs the singleton jobs (src/ha), exported in /metrics. */
+  leadership?: () => LeadershipStatus;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -72,6 +75,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   applyConnectionLimits(app.server, limits);
 
   const metrics = createMetrics(() => runtime.store.countRequests('pending'));
+  if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
   const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
   const authenticated = authenticateHook(
     options.authenticator,

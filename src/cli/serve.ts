@@ -12,6 +12,10 @@ import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import { witnessAuditHead } from './audit-witness.ts';
+import type { LeadershipStatus } from '../ha/leadership.ts';
+import { checkLeaderTiming } from '../ha/leader-timing.ts';
+import { runSingletonJobs, type SingletonJob, type SingletonJobs, type SingletonJobsLog } from '../ha/singleton-jobs.ts';
+import { openPostgresDatabase } from '../store/postgres-database.ts';
 import { stopOnSignals } from './common.ts';
 import { configFrom } from './config-from.ts';
 import { portValue } from './option-values.ts';
@@ -42,24 +46,48 @@ export function registerServe(program: Command): void {
       if (config.oidc === undefined) {
         process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
       }
-      const app = await buildAppFromConfig(runtime, config);
-      // Pending requests past their approval window are expired (and audited) within a minute.
-      const sweeper = setInterval(() => {
-        sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => app.log.warn({ err: error }, 'expiry sweep failed'));
-      }, 60_000);
-      sweeper.unref();
+      let singletons: SingletonJobs | undefined;
+      const app = await buildAppFromConfig(runtime, config, undefined, { leadership: () => singletons?.status() ?? NOT_STARTED });
       // A rotation recorded by another process (or replica) takes effect here within this interval.
       runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'CA keyring refresh failed'));
-      // The audit head goes to the logs once a minute (when it moved): anchors kept outside the database.
-      const witness = witnessAuditHead(runtime.store, app.log, 60_000);
+      const leaseDatabase = config.store.postgresUrl === undefined ? undefined : openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 });
+      const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
+      singletons = runSingletonJobs({ jobs: singletonJobs(runtime, app.log), store: runtime.store, log: app.log, leaseDatabase, timing });
       stopOnSignals(async () => {
-        clearInterval(sweeper);
         await app.close();
-        await witness.stop();
+        await singletons?.stop();
+        await leaseDatabase?.destroy();
         await runtime.close();
       });
       await app.listen({ host, port: options.port ?? config.server.port });
     });
+}
+
+const NOT_STARTED: LeadershipStatus = { mode: 'elected', leading: false, term: undefined, transitions: { started: 0, stopped: 0 } };
+
+/** The jobs one replica runs for all (src/ha): with PostgreSQL, the leader's; with SQLite, this process's. */
+function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog): SingletonJob[] {
+  return [
+    {
+      // Pending requests past their approval window are expired (and audited) within a minute.
+      name: 'expiry-sweeper',
+      start: () => {
+        const sweeper = setInterval(() => {
+          sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => log.warn({ err: error }, 'expiry sweep failed'));
+        }, 60_000);
+        sweeper.unref();
+        return async () => clearInterval(sweeper);
+      },
+    },
+    {
+      // The audit head goes to the logs once a minute (when it moved): anchors kept outside the database.
+      name: 'audit-witness',
+      start: () => {
+        const witness = witnessAuditHead(runtime.store, log, 60_000);
+        return () => witness.stop();
+      },
+    },
+  ];
 }
 
 /**

@@ -93,6 +93,7 @@ const AUDIT_EVENT_TYPES = {
   'ca.rotated': true,
   'ca.generations': true,
   'policy.loaded': true,
+  'ha.leader': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {

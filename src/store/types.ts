@@ -24,7 +24,9 @@ export type AuditEventType =
   /** The CA keyring's generation rows were written (first built from the keys in the token). */
   | 'ca.generations'
   /** serve or controller started deciding with this policy file (its SHA-256 and roles). */
-  | 'policy.loaded';
+  | 'policy.loaded'
+  /** A replica started or stopped running the singleton jobs (src/ha: lease term and holder). */
+  | 'ha.leader';
 
 export interface AuditEventInput {
   type: AuditEventType;

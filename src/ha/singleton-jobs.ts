@@ -1,0 +1,99 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Store } from '../store/types.ts';
+import type { DatabaseSchema } from '../store/schema.ts';
+import { createLeaderElector, type LeaderElector } from './leader-elector.ts';
+import { DEFAULT_LEADER_TIMING, type LeaderTiming } from './leader-timing.ts';
+import type { LeadershipStatus } from './leadership.ts';
+import { postgresLeaseBackend } from './postgres-lease.ts';
+
+/** A job only one replica may run: started when this replica leads, stopped when it stops. */
+export interface SingletonJob {
+  name: string;
+  /** Starts the job; returns how to stop it. */
+  start(): () => Promise<void>;
+}
+
+export interface SingletonJobsLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface SingletonJobsOptions {
+  jobs: readonly SingletonJob[];
+  store: Pick<Store, 'appendAudit'>;
+  log: SingletonJobsLog;
+  /** The PostgreSQL database the lease lives in; absent (SQLite) means one replica, always leading. */
+  leaseDatabase?: Kysely<DatabaseSchema>;
+  timing?: LeaderTiming;
+}
+
+export interface SingletonJobs {
+  status(): LeadershipStatus;
+  /** Stops the jobs and, when leading, releases the lease so another replica takes over at once. */
+  stop(): Promise<void>;
+}
+
+/** The lease all singleton jobs share: one leader runs them all. */
+export const SINGLETON_LEASE = 'jitca-singletons';
+
+/**
+ * Runs the singleton jobs where exactly one replica should: on SQLite (one replica by
+ * construction) here, always; on PostgreSQL only while this replica holds the leader lease. Each
+ * leadership change is logged and audited (`ha.leader`) by the replica it concerns.
+ */
+export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
+  let stops: Array<() => Promise<void>> = [];
+  const transitions = { started: 0, stopped: 0 };
+  const startJobs = (): void => {
+    stops = options.jobs.map((job) => job.start());
+  };
+  const stopJobs = async (): Promise<void> => {
+    const running = stops;
+    stops = [];
+    await Promise.all(running.map((stop) => stop().catch((error: unknown) => options.log.warn({ err: error }, 'a singleton job failed to stop'))));
+  };
+
+  if (options.leaseDatabase === undefined) {
+    options.log.info({ jobs: options.jobs.map((job) => job.name) }, 'single replica (SQLite store): this process runs the singleton jobs');
+    startJobs();
+    transitions.started = 1;
+    return { status: () => ({ mode: 'single-replica', leading: true, term: undefined, transitions }), stop: stopJobs };
+  }
+
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const record = (leading: boolean, term: number, reason: string): void => {
+    transitions[leading ? 'started' : 'stopped'] += 1;
+    options.log.info({ leader: leading, term, holder, reason }, leading ? 'leading: running the singleton jobs' : 'no longer leading: singleton jobs stopped');
+    options.store
+      .appendAudit({ type: 'ha.leader', actor: 'system', data: { holder, term, leading, reason, jobs: options.jobs.map((job) => job.name) } })
+      .catch((error: unknown) => options.log.warn({ err: error }, 'could not audit a leadership change'));
+  };
+  const elector: LeaderElector = createLeaderElector({
+    backend: postgresLeaseBackend(options.leaseDatabase),
+    name: SINGLETON_LEASE,
+    holder,
+    timing: options.timing ?? DEFAULT_LEADER_TIMING,
+    onStartedLeading: (term) => {
+      record(true, term.term, 'acquired');
+      startJobs();
+    },
+    onStoppedLeading: (term, reason) => {
+      void stopJobs();
+      record(false, term.term, reason);
+    },
+    onError: (error) => options.log.warn({ err: error }, 'leader lease: the database did not answer'),
+  });
+  elector.start();
+  return {
+    status: () => {
+      const term = elector.term;
+      return { mode: 'elected', leading: term !== undefined, term: term?.term, transitions };
+    },
+    async stop() {
+      await stopJobs();
+      await elector.stop();
+    },
+  };
+}
