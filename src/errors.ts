@@ -20,6 +20,17 @@ export const ErrorCodes = {
   CSR_SIGNATURE: 'ERR_CSR_SIGNATURE',
   /** A certificate (or an extension in one) that is not strict DER or not what it claims to be. */
   CERTIFICATE_INVALID: 'ERR_CERTIFICATE_INVALID',
+  // Input: hardware attestation (src/attestation)
+  /** Attestation input that cannot be read: not PEM/DER certificates, a truncated ssh-sk-attest blob, bad CBOR. */
+  ATTESTATION_MALFORMED: 'ERR_ATTESTATION_MALFORMED',
+  /** The certificates do not chain, link by link, to a configured root: signature, validity, CA flag, no root. */
+  ATTESTATION_CHAIN: 'ERR_ATTESTATION_CHAIN',
+  /** The attested public key is not the key given (or the CSR's own key). */
+  ATTESTATION_KEY_MISMATCH: 'ERR_ATTESTATION_KEY_MISMATCH',
+  /** The FIDO enrollment signature does not verify over the authenticator data and this challenge. */
+  ATTESTATION_CHALLENGE: 'ERR_ATTESTATION_CHALLENGE',
+  /** The FIDO authenticator data is for another application (RP ID hash) or lacks user presence. */
+  ATTESTATION_AUTHENTICATOR: 'ERR_ATTESTATION_AUTHENTICATOR',
   // Authentication (src/authn). Every code but AUTHN_UNAVAILABLE is the caller's: 401, retry with a
   // new token. AUTHN_UNAVAILABLE is the identity provider's JWKS being unreachable: 503, retryable.
   /** No credential was presented (no Authorization header, empty token, no client certificate). */
@@ -123,6 +134,11 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_CSR_INVALID: { status: 400, retry: 'no' },
   ERR_CSR_SIGNATURE: { status: 400, retry: 'no' },
   ERR_CERTIFICATE_INVALID: { status: 500, retry: 'no' },
+  ERR_ATTESTATION_MALFORMED: { status: 400, retry: 'no' },
+  ERR_ATTESTATION_CHAIN: { status: 400, retry: 'no' },
+  ERR_ATTESTATION_KEY_MISMATCH: { status: 400, retry: 'no' },
+  ERR_ATTESTATION_CHALLENGE: { status: 400, retry: 'no' },
+  ERR_ATTESTATION_AUTHENTICATOR: { status: 400, retry: 'no' },
   ERR_AUTHN_MISSING: { status: 401, retry: 'no' },
   ERR_AUTHN_MALFORMED: { status: 401, retry: 'no' },
   ERR_AUTHN_SIGNATURE: { status: 401, retry: 'no' },

@@ -18,6 +18,8 @@ const statusByPrefixBeforeTheTable: Array<[RegExp, number]> = [
   [/^ERR_RATE_LIMITED$/, 429],
   [/^ERR_(HSM|STORE)_/, 503],
   [/^ERR_(REQUEST_INVALID|TTL_INVALID|KEY_|WIRE_|CSR_)/, 400],
+  // Added with the table: attestation input is the caller's, refused like a bad CSR.
+  [/^ERR_ATTESTATION_/, 400],
 ];
 const controllerRetryPrefixesBeforeTheTable = ['ERR_HSM_', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_FAILURE', 'ERR_KUBE_', 'ERR_CONFIG_INVALID'];
 const codes = Object.values(ErrorCodes);
