@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { readCertificateBundle } from './attestation-certificate.ts';
+import type { AttestationTrust, RootSet } from './root-set.ts';
+
+/** The files in ./roots (provenance in roots/PROVENANCE.md) and which set each belongs to. */
+const FILES = {
+  pivRoots: ['yubico-piv-root-ca-263751.pem', 'yubico-u2f-root-ca-457200631.pem', 'yubico-attestation-root-1.pem'],
+  pivIntermediates: [
+    'yubico-attestation-intermediate-a-1.pem',
+    'yubico-attestation-intermediate-b-1.pem',
+    'yubico-piv-attestation-a-1.pem',
+    'yubico-piv-attestation-b-1.pem',
+  ],
+  fidoRoots: ['yubico-u2f-root-ca-457200631.pem', 'yubico-attestation-root-1.pem'],
+  fidoIntermediates: ['yubico-attestation-intermediate-a-1.pem', 'yubico-attestation-intermediate-b-1.pem'],
+} as const;
+
+let shipped: AttestationTrust | undefined;
+
+/**
+ * The Yubico roots and intermediates jitca ships: PIV chains end at the PIV root, the U2F root
+ * (2018-era YubiKey 4) or Attestation Root 1 (firmware 5.7.4+); FIDO attestations at the U2F
+ * root or Attestation Root 1. Read once from the files next to this module.
+ */
+export function shippedAttestationTrust(): AttestationTrust {
+  shipped ??= {
+    piv: { roots: load(FILES.pivRoots), intermediates: load(FILES.pivIntermediates) },
+    fido: { roots: load(FILES.fidoRoots), intermediates: load(FILES.fidoIntermediates) },
+  };
+  return shipped;
+}
+
+/** Certificates from PEM files an operator names (extra roots or intermediates); errors name the file. */
+export function loadCertificateFiles(paths: readonly string[]): RootSet['roots'] {
+  return paths.flatMap((path) => readCertificateBundle(readFileSync(path, 'utf8'), path));
+}
+
+function load(names: readonly string[]): RootSet['roots'] {
+  return names.flatMap((name) => readCertificateBundle(readFileSync(new URL(`./roots/${name}`, import.meta.url), 'utf8'), name));
+}
