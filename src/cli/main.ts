@@ -26,6 +26,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   approve: async () => (await import('./requests.ts')).registerApprove,
   deny: async () => (await import('./requests.ts')).registerDeny,
   gateway: async () => (await import('./gateway.ts')).registerGateway,
+  attestation: async () => (await import('./attestation.ts')).registerAttestation,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */
