@@ -1,3 +1,4 @@
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { formatAuthorizedKeysLine, sshPublicKeyFromKeyObject } from '../ssh/public-key.ts';
 import type { AttestationCertificate } from './attestation-certificate.ts';
 import type { AttestationFacts } from './attestation-facts.ts';
@@ -24,6 +25,7 @@ export interface PivAttestationInput {
  * ERR_KEY_* codes for a slot key jitca would not certify anyway (RSA-1024).
  */
 export function verifyPivAttestation(input: PivAttestationInput, roots: RootSet, now: Date): AttestationFacts {
+  checkShape(input, roots);
   const root = verifyChain([input.slot, input.f9], roots, now);
   const attested = input.slot.x509.publicKey;
   assertGivenIsAttested(input.expectedKey, attested, 'PIV slot key');
@@ -34,4 +36,20 @@ export function verifyPivAttestation(input: PivAttestationInput, roots: RootSet,
     ...decodeYubicoPivExtensions(input.slot.fields.extensions),
     publicKey: formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(attested)),
   };
+}
+
+/**
+ * The two certificates must be what they claim: a chain one step higher (an f9 certificate given
+ * as the slot, a Yubico intermediate or root given as the f9) verifies too, and would "attest"
+ * a key that belongs to a device or to Yubico. So the slot certificate is not a CA, and the f9 is
+ * none of the set's own certificates.
+ */
+function checkShape(input: PivAttestationInput, roots: RootSet): void {
+  if (input.slot.fields.basicConstraints?.ca === true) {
+    throw new JitcaError(ErrorCodes.ATTESTATION_CHAIN, `"${input.slot.name}" is a CA certificate, not a slot attestation`);
+  }
+  const f9 = Buffer.from(input.f9.der);
+  if ([...roots.roots, ...roots.intermediates].some((known) => f9.equals(known.der))) {
+    throw new JitcaError(ErrorCodes.ATTESTATION_CHAIN, `"${input.f9.name}" is a root or intermediate, not a device's f9 certificate`);
+  }
 }

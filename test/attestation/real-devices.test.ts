@@ -91,6 +91,20 @@ describe('real YubiKey PIV attestations', () => {
     }
   });
 
+  it('refuses a chain shifted one step up: an f9 given as the slot, a Yubico root or intermediate as the f9', () => {
+    const pivRoot = trust.piv.roots.find((root) => root.name === PIV_ROOT);
+    const pivA = trust.piv.intermediates.find((c) => c.name === 'CN=Yubico PIV Attestation A 1');
+    const intermediateA = trust.piv.intermediates.find((c) => c.name.endsWith('CN=Yubico Attestation Intermediate A 1'));
+    expect(pivRoot && pivA && intermediateA).toBeTruthy();
+    const shifted = [
+      [certificate('piv-go-5.x-f9-intermediate.pem'), pivRoot],
+      [pivA, intermediateA],
+    ] as const;
+    for (const [slot, f9] of shifted) {
+      expect(codeOf(() => verifyPivAttestation({ slot: slot!, f9: f9! }, trust.piv, now))).toBe(ErrorCodes.ATTESTATION_CHAIN);
+    }
+  });
+
   it.each([
     ['tamemycerts-csr-5.2.7.pem', 'tamemycerts-5.2.7-9a-leaf.pem'],
     ['tamemycerts-csr-5.7.2.pem', 'tamemycerts-5.7.2-9a-leaf.pem'],
