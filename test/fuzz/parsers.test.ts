@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('parsers of hostile input, fuzzed', () => {
-  for (const name of ['ssh public key', 'ssh certificate', 'ssh KRL', 'DER reader', 'PKCS#10 CSR', 'JWT pre-checks']) {
+  for (const name of ['ssh public key', 'ssh certificate', 'ssh KRL', 'DER reader', 'PKCS#10 CSR', 'JWT pre-checks', 'ssh-sk attestation', 'PIV slot attestation']) {
     it(`${name}: only refusals with a code, no slow case, and every accepted input re-encodes to itself`, async () => {
       const target = fuzz.targets.find((candidate) => candidate.name === name);
       expect(target, name).toBeDefined();

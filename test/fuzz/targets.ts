@@ -2,6 +2,7 @@
  * Every fuzz target with its seeds, built once: what bench/fuzz.ts runs a million times each and
  * test/fuzz/parsers.test.ts a few thousand times each.
  */
+import { fidoBlobTarget, pivSlotTarget } from './attestation-targets.ts';
 import { jwtSeeds, jwtTarget } from './jwt-targets.ts';
 import type { FuzzTarget } from './run.ts';
 import { certificateTarget, krlTarget, publicKeyTarget, sshSeeds } from './ssh-targets.ts';
@@ -17,6 +18,6 @@ export async function fuzzTargets(): Promise<FuzzTargets> {
   const ssh = await sshSeeds();
   const x509 = x509Seeds();
   const jwt = await jwtSeeds();
-  const targets = [publicKeyTarget(ssh), certificateTarget(ssh), krlTarget(ssh), derTarget(x509), csrTarget(x509), jwtTarget(jwt)];
+  const targets = [publicKeyTarget(ssh), certificateTarget(ssh), krlTarget(ssh), derTarget(x509), csrTarget(x509), jwtTarget(jwt), fidoBlobTarget(), pivSlotTarget()];
   return { targets: targets as Array<FuzzTarget<never>>, close: jwt.close };
 }
