@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { ErrorCodes, JitcaError } from '../errors.ts';
 import { readCertificateBundle } from './attestation-certificate.ts';
-import type { AttestationTrust, RootSet } from './root-set.ts';
+import { extendRootSet, type AttestationTrust, type RootSet } from './root-set.ts';
 
 /** The files in ./roots (provenance in roots/PROVENANCE.md) and which set each belongs to. */
 const FILES = {
@@ -30,9 +31,34 @@ export function shippedAttestationTrust(): AttestationTrust {
   return shipped;
 }
 
-/** Certificates from PEM files an operator names (extra roots or intermediates); errors name the file. */
-export function loadCertificateFiles(paths: readonly string[]): RootSet['roots'] {
-  return paths.flatMap((path) => readCertificateBundle(readFileSync(path, 'utf8'), path));
+/** PEM files an operator adds to the shipped sets (a vendor jitca does not ship, a test CA). */
+export interface ExtraAttestationFiles {
+  pivRoots?: readonly string[];
+  pivIntermediates?: readonly string[];
+  fidoRoots?: readonly string[];
+  fidoIntermediates?: readonly string[];
+}
+
+/** The shipped trust plus the operator's files: what the local command and enrollment verify against. */
+export function loadAttestationTrust(extra: ExtraAttestationFiles = {}): AttestationTrust {
+  const shippedTrust = shippedAttestationTrust();
+  return {
+    piv: extendRootSet(shippedTrust.piv, { roots: loadCertificateFiles(extra.pivRoots), intermediates: loadCertificateFiles(extra.pivIntermediates) }),
+    fido: extendRootSet(shippedTrust.fido, { roots: loadCertificateFiles(extra.fidoRoots), intermediates: loadCertificateFiles(extra.fidoIntermediates) }),
+  };
+}
+
+/** Certificates from PEM files; an unreadable file is ERR_CONFIG_INVALID, a bad one ERR_ATTESTATION_MALFORMED, both naming it. */
+function loadCertificateFiles(paths: readonly string[] = []): RootSet['roots'] {
+  return paths.flatMap((path) => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new JitcaError(ErrorCodes.CONFIG_INVALID, `cannot read attestation certificate file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return readCertificateBundle(text, path);
+  });
 }
 
 function load(names: readonly string[]): RootSet['roots'] {

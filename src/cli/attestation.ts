@@ -6,8 +6,7 @@ import { verifyFidoAttestation } from '../attestation/fido-attestation.ts';
 import { parseGivenPublicKey, type GivenPublicKey } from '../attestation/given-public-key.ts';
 import { verifyPivAttestation } from '../attestation/piv-attestation.ts';
 import { verifyPivCsrAttestation } from '../attestation/piv-csr-attestation.ts';
-import { extendRootSet, type RootSet } from '../attestation/root-set.ts';
-import { loadCertificateFiles, shippedAttestationTrust } from '../attestation/shipped-roots.ts';
+import { loadAttestationTrust } from '../attestation/shipped-roots.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { collect } from './common.ts';
 
@@ -46,23 +45,23 @@ export function registerAttestation(program: Command): void {
 }
 
 function verify(options: VerifyOptions, now: Date): AttestationFacts {
-  const extra = { roots: loadCertificateFiles(options.root), intermediates: loadCertificateFiles(options.intermediate) };
-  const trust = (set: RootSet): RootSet => extendRootSet(set, extra);
-  const shipped = shippedAttestationTrust();
+  // The command does not know which kind a file is for; both sets get it.
+  const { root: roots, intermediate: intermediates } = options;
+  const trust = loadAttestationTrust({ pivRoots: roots, pivIntermediates: intermediates, fidoRoots: roots, fidoIntermediates: intermediates });
   const expectedKey = options.pubkey === undefined ? undefined : givenKey(options.pubkey);
   const modes = [options.pivSlot ?? options.pivF9, options.csr, options.skAttestation].filter((mode) => mode !== undefined);
   if (modes.length !== 1) throw usage('give exactly one of --piv-slot with --piv-f9, --csr, or --sk-attestation with --challenge and --pubkey');
-  if (options.csr !== undefined) return verifyPivCsrAttestation(read(options.csr, '--csr'), trust(shipped.piv), now, expectedKey);
+  if (options.csr !== undefined) return verifyPivCsrAttestation(read(options.csr, '--csr'), trust.piv, now, expectedKey);
   if (options.skAttestation !== undefined) {
     if (options.challenge === undefined || expectedKey === undefined) throw usage('--sk-attestation needs --challenge and --pubkey');
     if (expectedKey.form !== 'ssh') throw usage('--pubkey for --sk-attestation must be the sk-* key line (its .pub file)');
     const input = { blob: read(options.skAttestation, '--sk-attestation'), challenge: read(options.challenge, '--challenge'), sshKey: expectedKey.ssh };
-    return verifyFidoAttestation(input, trust(shipped.fido), now);
+    return verifyFidoAttestation(input, trust.fido, now);
   }
   if (options.pivSlot === undefined || options.pivF9 === undefined) throw usage('--piv-slot and --piv-f9 go together');
   const slot = readAttestationCertificate(read(options.pivSlot, '--piv-slot'), options.pivSlot);
   const f9 = readAttestationCertificate(read(options.pivF9, '--piv-f9'), options.pivF9);
-  return verifyPivAttestation({ slot, f9, ...(expectedKey === undefined ? {} : { expectedKey }) }, trust(shipped.piv), now);
+  return verifyPivAttestation({ slot, f9, ...(expectedKey === undefined ? {} : { expectedKey }) }, trust.piv, now);
 }
 
 /** A key line has a space, a PEM starts with its BEGIN line; anything else names a file. */
