@@ -20,8 +20,9 @@ export interface FidoAttestationInput {
 /**
  * Verifies an OpenSSH security-key enrollment (`ssh-sk-attest-v01`), in this order:
  * the attestation certificate chains to `roots` (ERR_ATTESTATION_CHAIN); its key signed the
- * authenticator data and SHA-256(challenge), as "packed" (authData ‖ clientDataHash) or, for a
- * P-256 credential, "fido-u2f" (0x00 ‖ rpIdHash ‖ clientDataHash ‖ credentialId ‖ 0x04 ‖ x ‖ y,
+ * authenticator data and SHA-256(challenge) (or a 32-byte challenge itself: clientDataHashes),
+ * as "packed" (authData ‖ clientDataHash) or, for a P-256 credential, "fido-u2f"
+ * (0x00 ‖ rpIdHash ‖ clientDataHash ‖ credentialId ‖ 0x04 ‖ x ‖ y,
  * the U2F registration layout libfido2 verifies): the blob does not say which format it was, so
  * both are tried (ERR_ATTESTATION_CHALLENGE); the credential key is the SSH key
  * (ERR_ATTESTATION_KEY_MISMATCH); the RP ID hash is SHA-256 of the key's application and user
@@ -42,8 +43,7 @@ export function verifyFidoAttestation(input: FidoAttestationInput, roots: RootSe
   if (blob.certificate.length > 0) {
     const certificate = readAttestationCertificate(blob.certificate, 'FIDO attestation certificate');
     root = verifyChain([certificate], roots, now).name;
-    const clientDataHash = createHash('sha256').update(input.challenge).digest();
-    if (!signedEnrollment(certificate.x509.publicKey, blob.signature, authData, clientDataHash)) {
+    if (!clientDataHashes(input.challenge).some((hash) => signedEnrollment(certificate.x509.publicKey, blob.signature, authData, hash))) {
       throw new JitcaError(
         ErrorCodes.ATTESTATION_CHALLENGE,
         'the enrollment signature does not verify over this authenticator data and challenge (another challenge, or altered data)',
@@ -66,6 +66,17 @@ export function verifyFidoAttestation(input: FidoAttestationInput, roots: RootSe
   };
   if (root !== undefined) facts.root = root;
   return facts;
+}
+
+/**
+ * OpenSSH hashes the challenge into the client data hash since 8.7; 8.4 to 8.6 (Debian 11's 8.4p1
+ * among them) passed the challenge itself, which libfido2 takes only when it is 32 bytes
+ * (openssh-portable 59a194825, "Hash challenge supplied by client during FIDO key enrollment").
+ * Either way the authenticator signed the verifier's own challenge, so both are accepted.
+ */
+function clientDataHashes(challenge: Uint8Array): Uint8Array[] {
+  const hashed = createHash('sha256').update(challenge).digest();
+  return challenge.length === 32 ? [hashed, challenge] : [hashed];
 }
 
 function signedEnrollment(key: KeyObject, signature: Uint8Array, authData: AuthenticatorData, clientDataHash: Uint8Array): boolean {

@@ -34,6 +34,14 @@ describe('an ssh-sk-attest-v01 enrollment by a test authenticator', () => {
     expect(verifyEnrollment({ keyKind: 'p256', format: 'packed' }).attested).toBe(true);
   });
 
+  it('accepts a 32-byte challenge signed as the client data hash itself, as OpenSSH 8.4 to 8.6 enrolled, and no other length', () => {
+    expect(verifyEnrollment({ rawChallenge: true }).attested).toBe(true);
+    const long = randomBytes(64);
+    const { blob, publicKeyLine } = enroll(authenticator, { challenge: long.subarray(0, 32), rawChallenge: true });
+    expect(codeOf(() => verifyFidoAttestation({ blob, challenge: long, sshKey: parseSshPublicKey(publicKeyLine) }, roots, now))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);
+    expect(codeOf(() => verifyEnrollment({ rawChallenge: true }, { challenge: randomBytes(32) }))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);
+  });
+
   it('refuses another challenge than the one signed', () => {
     expect(codeOf(() => verifyEnrollment({}, { challenge: randomBytes(32) }))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);
     expect(codeOf(() => verifyEnrollment({ keyKind: 'p256', format: 'fido-u2f' }, { challenge: randomBytes(32) }))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);

@@ -133,6 +133,8 @@ export interface EnrollmentOptions {
   flags?: number;
   format?: 'packed' | 'fido-u2f' | 'none';
   challenge: Uint8Array;
+  /** The challenge itself as the client data hash, as OpenSSH 8.4 to 8.6 passed it (32 bytes). */
+  rawChallenge?: boolean;
 }
 
 /** What `ssh-keygen -t ed25519-sk -O challenge=FILE -O write-attestation=FILE` leaves behind. */
@@ -149,7 +151,7 @@ export function enroll(authenticator: TestAuthenticator, options: EnrollmentOpti
   const length = Buffer.alloc(2);
   length.writeUInt16BE(credentialId.length);
   const authData = Buffer.concat([rpIdHash, Buffer.of(options.flags ?? 0x45), Buffer.alloc(4), Buffer.alloc(16, 0x2f), length, credentialId, cose]);
-  const clientDataHash = createHash('sha256').update(options.challenge).digest();
+  const clientDataHash = options.rawChallenge ? Buffer.from(options.challenge) : createHash('sha256').update(options.challenge).digest();
   const point = Buffer.concat([Buffer.of(4), x, y]);
   const format = options.format ?? 'packed';
   const signed =
