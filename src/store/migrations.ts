@@ -182,6 +182,24 @@ const leaderLeases: Migration = {
   },
 };
 
+/**
+ * The last trust-sync report of each SSH host (issue 19): which CA fingerprints it has installed
+ * and when it last fetched. Rotation readiness reads the hosts seen within its window, by
+ * last_seen; the table is capped by config (hostReports.maxHosts), so it never grows without bound.
+ */
+const hostReports: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('host_reports')
+      .addColumn('host', 'text', (c) => c.primaryKey())
+      .addColumn('installed', 'text', (c) => c.notNull())
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('last_seen', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('host_reports_last_seen_idx').on('host_reports').column('last_seen').execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -191,6 +209,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_ca_generations': caGenerations,
   '0006_write_probe': writeProbe,
   '0007_request_listing': requestListing,
+  '0010_host_reports': hostReports,
   '0014_leader_leases': leaderLeases,
 };
 

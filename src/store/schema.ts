@@ -88,7 +88,17 @@ export interface WriteProbeTable {
   id: number;
 }
 
+export interface HostReportsTable {
+  host: string;
+  /** JSON array of the SHA256:... fingerprints the host reported installed, sorted. */
+  installed: string;
+  /** The address the report came from (what the server saw, not what the host claims). */
+  address: string;
+  last_seen: string;
+}
+
 export interface DatabaseSchema {
+  host_reports: HostReportsTable;
   write_probe: WriteProbeTable;
   ca_generations: CaGenerationsTable;
   certificates: CertificatesTable;

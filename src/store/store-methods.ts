@@ -14,6 +14,8 @@ export const storeMethodKinds = {
   recordCaGenerations: 'thread',
   listCaGenerations: 'thread',
   listRevocations: 'thread',
+  recordHostReport: 'thread',
+  listHostReports: 'thread',
   getRequest: 'thread',
   findCertificateBySerial: 'thread',
   listApprovals: 'thread',

@@ -20,6 +20,7 @@ import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
 import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
 import { listRevocations } from './revocation-repository.ts';
+import { checkHostReport, listHostReports, upsertHostReport } from './host-report-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
@@ -32,6 +33,8 @@ import type {
   CaGeneration,
   CaGenerationsEntry,
   DecisionEntry,
+  HostReport,
+  HostReportLimits,
   ListAuditOptions,
   RequestListQuery,
   RevocationEntry,
@@ -122,6 +125,14 @@ export function createStore(
 
     listRevocations: (validAtIso: string): Promise<StoredRevocation[]> =>
       read('listing revocations', () => listRevocations(db, validAtIso)),
+
+    recordHostReport: async (report: HostReport, limits: HostReportLimits): Promise<'recorded' | 'full'> => {
+      // Outside read(): a malformed report is the caller's ERR_REQUEST_INVALID, not a store fault.
+      checkHostReport(report, limits);
+      return read(`recording the report of host ${report.host}`, () => upsertHostReport(db, report, limits));
+    },
+
+    listHostReports: (sinceIso: string): Promise<HostReport[]> => read('listing host reports', () => listHostReports(db, sinceIso)),
 
     getRequest: (id: string): Promise<StoredRequest | undefined> =>
       read(`reading request ${id}`, () => findRequest(db, id)),

@@ -172,6 +172,25 @@ export interface CaGenerationsEntry {
   event: AuditEventInput;
 }
 
+/** What an SSH host running trust-sync said at its last fetch (GET /v1/trust/bundle.json). */
+export interface HostReport {
+  /** The name the host gave (X-Jitca-Host): advisory, a host can lie about itself. */
+  host: string;
+  /** SHA256:... fingerprints of the SSH user CA keys it has installed, sorted. */
+  installed: string[];
+  /** The client address the server saw. */
+  address: string;
+  lastSeen: string;
+}
+
+/** What bounds the host_reports table: an unauthenticated caller can send reports. */
+export interface HostReportLimits {
+  /** Most distinct hosts kept; a new host beyond it is not recorded. */
+  maxHosts: number;
+  /** Rows last seen before this (ISO-8601) may be deleted to make room for a new host. */
+  staleBeforeIso: string;
+}
+
 /** A revocation with what a revocation list needs of its certificate. */
 export interface StoredRevocation {
   serial: string;
@@ -265,6 +284,14 @@ export interface Store {
   recordCaGenerations(entry: CaGenerationsEntry): Promise<AuditRecord>;
   /** Every CA generation, by CA then generation. */
   listCaGenerations(): Promise<CaGeneration[]>;
+  /**
+   * Inserts or updates the host's row (no audit record: a report is an observation, not a
+   * decision). A host not yet recorded when maxHosts rows exist is not written, after rows older
+   * than staleBeforeIso were removed to make room: 'full'.
+   */
+  recordHostReport(report: HostReport, limits: HostReportLimits): Promise<'recorded' | 'full'>;
+  /** Hosts last seen at or after `sinceIso`, by host name. */
+  listHostReports(sinceIso: string): Promise<HostReport[]>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
   listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
   getRequest(id: string): Promise<StoredRequest | undefined>;
