@@ -127,6 +127,26 @@ export const configFileSchema = Type.Object(
       },
       section,
     ),
+    /**
+     * What SSH hosts running trust-sync report (GET /v1/trust/bundle.json with X-Jitca-Host) and
+     * how rotation readiness reads it (rotation/host-readiness.ts). Reports are unauthenticated
+     * (SECURITY.md, "Host reports"), hence the caps.
+     */
+    hostReports: Type.Object(
+      {
+        /** Most distinct hosts recorded; hosts not seen within the window make room for new ones. */
+        maxHosts: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+        /** Most report writes per minute, all hosts together; a report over it is not recorded. */
+        writesPerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600 }),
+        /** A host reporting the same fingerprints again within this is not rewritten. */
+        rewriteAfterSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
+        /** Promotion of a next ssh-user generation waits until this share of the hosts seen reports it. */
+        readyShare: Type.Number({ minimum: 0, maximum: 1, default: 1 }),
+        /** The hosts that count: those seen within this many hours. */
+        windowHours: Type.Integer({ minimum: 1, maximum: 24 * 90, default: 24 }),
+      },
+      section,
+    ),
     /** Engineers' identity provider; without it only the local CLI issues. */
     oidc: Type.Optional(
       Type.Object(

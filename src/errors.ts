@@ -67,6 +67,8 @@ export const ErrorCodes = {
   /** The request's headers and body did not all arrive within server.requestTimeoutMs. */
   REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT',
   TTL_INVALID: 'ERR_TTL_INVALID',
+  /** trust-sync's X-Jitca-Host or X-Jitca-Installed header is malformed (too long, bad characters, not fingerprints). */
+  HOST_REPORT_INVALID: 'ERR_HOST_REPORT_INVALID',
   // Custody
   HSM_UNAVAILABLE: 'ERR_HSM_UNAVAILABLE',
   HSM_KEY_NOT_FOUND: 'ERR_HSM_KEY_NOT_FOUND',
@@ -86,6 +88,8 @@ export const ErrorCodes = {
   SERVER_TLS: 'ERR_SERVER_TLS',
   SERVER_REFUSED: 'ERR_SERVER_REFUSED',
   LOGIN_REQUIRED: 'ERR_LOGIN_REQUIRED',
+  /** A trust bundle (bundle.json) not signed by a key the host's pinned bundle lists, or not a valid JWS: nothing installed. */
+  TRUST_BUNDLE_UNTRUSTED: 'ERR_TRUST_BUNDLE_UNTRUSTED',
   // Kubernetes API (src/k8s)
   /** The apiserver could not be reached, timed out, or answered 429/5xx: the same call may work later. */
   KUBE_UNAVAILABLE: 'ERR_KUBE_UNAVAILABLE',
@@ -152,6 +156,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_POLICY_INVALID: { status: 500, retry: 'no' },
   ERR_POLICY_DENIED: { status: 403, retry: 'no' },
   ERR_REQUEST_INVALID: { status: 400, retry: 'no' },
+  ERR_HOST_REPORT_INVALID: { status: 400, retry: 'no' },
   ERR_REQUEST_NOT_FOUND: { status: 404, retry: 'no' },
   ERR_ROUTE_NOT_FOUND: { status: 404, retry: 'no' },
   ERR_CERTIFICATE_NOT_FOUND: { status: 404, retry: 'no' },
@@ -175,6 +180,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_SERVER_UNREACHABLE: { status: 500, retry: 'later' },
   ERR_SERVER_TLS: { status: 500, retry: 'no' },
   ERR_SERVER_REFUSED: { status: 500, retry: 'no' },
+  ERR_TRUST_BUNDLE_UNTRUSTED: { status: 500, retry: 'no' },
   ERR_LOGIN_REQUIRED: { status: 500, retry: 'no' },
   ERR_KUBE_UNAVAILABLE: { status: 500, retry: 'later' },
   ERR_KUBE_CONFLICT: { status: 500, retry: 'later' },

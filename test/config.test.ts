@@ -67,6 +67,7 @@ describe('buildConfig', () => {
         approveKubeApiserverClient: true,
         clusterName: 'default',
       },
+      hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       oidc: undefined,
       gateway: undefined,
     });
@@ -94,6 +95,7 @@ describe('buildConfig', () => {
         tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' },
       },
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
+      hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],
@@ -120,6 +122,7 @@ describe('buildConfig', () => {
         tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' },
       },
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
+      hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],

@@ -21,10 +21,13 @@ const statusByPrefixBeforeTheTable: Array<[RegExp, number]> = [
   // Added with the table: attestation input is the caller's, refused like a bad CSR.
   [/^ERR_ATTESTATION_/, 400],
 ];
+/** Codes added since the table, with the status each was given. */
+const statusOfCodesAddedSince: Record<string, number> = { ERR_HOST_REPORT_INVALID: 400 };
 const controllerRetryPrefixesBeforeTheTable = ['ERR_HSM_', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_FAILURE', 'ERR_KUBE_', 'ERR_CONFIG_INVALID'];
 const codes = Object.values(ErrorCodes);
 
 function oldStatus(code: string): number {
+  if (code in statusOfCodesAddedSince) return statusOfCodesAddedSince[code] as number;
   return statusByPrefixBeforeTheTable.find(([pattern]) => pattern.test(code))?.[1] ?? 500;
 }
 
