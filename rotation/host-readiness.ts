@@ -41,7 +41,7 @@ export function decideHostReadiness(reports: readonly HostReport[], fingerprint:
   if (hosts.length === 0) {
     return { ready: true, detail: `no host reported within the last ${window}: nothing to wait for (hosts report with jitca trust-sync)`, hosts: [] };
   }
-  // Whole hosts: 90 % of 10 is 9; the epsilon keeps 0.7 * 10 (7.000000000000001) from needing 8.
+  // Whole hosts: 90 % of 10 is 9; the epsilon keeps 7 % of 100 (7.000000000000001) from needing 8.
   const needed = Math.ceil(settings.readyShare * hosts.length - 1e-9);
   const missing = hosts.filter((host) => !host.hasGeneration).map((host) => host.name);
   const ready = withIt >= needed;

@@ -26,10 +26,10 @@ describe('decideHostReadiness (pure)', () => {
     expect(decideHostReadiness([host('a', [NEXT]), host('b', [OLD, NEXT])], NEXT, all).ready).toBe(true);
   });
 
-  it('counts whole hosts against the share: 7 of 10 meet 70 %, 6 of 10 do not; 0 % waits for nobody', () => {
-    const hosts = (withIt: number) => Array.from({ length: 10 }, (_, i) => host(`h${i}`, i < withIt ? [NEXT] : [OLD]));
-    expect(decideHostReadiness(hosts(7), NEXT, { readyShare: 0.7, windowHours: 24 }).ready).toBe(true);
-    expect(decideHostReadiness(hosts(6), NEXT, { readyShare: 0.7, windowHours: 24 }).ready).toBe(false);
+  it('counts whole hosts against the share: 7 of 100 meet 7 % (0.07 * 100 is 7.000000000000001 in floating point), 6 do not; 0 % waits for nobody', () => {
+    const hosts = (withIt: number) => Array.from({ length: 100 }, (_, i) => host(`h${i}`, i < withIt ? [NEXT] : [OLD]));
+    expect(decideHostReadiness(hosts(7), NEXT, { readyShare: 0.07, windowHours: 24 }).ready).toBe(true);
+    expect(decideHostReadiness(hosts(6), NEXT, { readyShare: 0.07, windowHours: 24 }).ready).toBe(false);
     expect(decideHostReadiness(hosts(0), NEXT, { readyShare: 0, windowHours: 24 }).ready).toBe(true);
   });
 
