@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
 import { syncTrustFiles, type TrustSyncTarget } from '../../src/client/trust-sync.ts';
-import { ErrorCodes, isJitcaError } from '../../src/errors.ts';
+import { ErrorCodes, isJitcaError, type ErrorCode } from '../../src/errors.ts';
 import { issueSshCertificate } from '../../src/issuance/issue-ssh-certificate.ts';
 import { revokeSshCertificate } from '../../src/issuance/revoke-ssh-certificate.ts';
 import { sshTrustBundle } from '../../src/issuance/trust-bundle.ts';
@@ -96,18 +96,19 @@ describe('jitca trust-sync: a host keeping TrustedUserCAKeys and RevokedKeys in 
     const unreachable = await errorOf(syncTrustFiles({ server: closed.url, targets }));
     expect(isJitcaError(unreachable, ErrorCodes.SERVER_UNREACHABLE)).toBe(true);
 
-    const bundle = sshTrustBundle(ca.runtime);
-    const replies: Array<[string, (url: string) => { status: number; body: Buffer | string }]> = [
-      ['a 503', () => ({ status: 503, body: '{"code":"ERR_STORE_UNAVAILABLE"}' })],
-      ['a KRL that is not one (the CA bundle is fine)', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? 'SSHKRL\n\0garbage' : bundle })],
-      ['an empty CA bundle', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? readFileSync(targets[1]!.file) : '\n' })],
-      ['an HTML error page as the CA bundle', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? readFileSync(targets[1]!.file) : '<html>proxy error</html>' })],
+    const bundle = (await app.inject({ method: 'GET', url: '/v1/trust/bundle.json' })).body;
+    const replies: Array<[string, (url: string) => { status: number; body: Buffer | string }, ErrorCode]> = [
+      ['a 503', () => ({ status: 503, body: '{"code":"ERR_STORE_UNAVAILABLE"}' }), ErrorCodes.SERVER_REFUSED],
+      ['a KRL that is not one (the CA bundle is fine)', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? 'SSHKRL\n\0garbage' : bundle }), ErrorCodes.SERVER_REFUSED],
+      ['an empty CA bundle', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? readFileSync(targets[1]!.file) : '\n' }), ErrorCodes.TRUST_BUNDLE_UNTRUSTED],
+      ['an HTML error page as the CA bundle', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? readFileSync(targets[1]!.file) : '<html>proxy error</html>' }), ErrorCodes.TRUST_BUNDLE_UNTRUSTED],
+      ['the bundle with its signature cut off', (url) => ({ status: 200, body: url.endsWith('ssh-krl') ? readFileSync(targets[1]!.file) : `${bundle.slice(0, bundle.lastIndexOf('.'))}.` }), ErrorCodes.TRUST_BUNDLE_UNTRUSTED],
     ];
-    for (const [what, reply] of replies) {
+    for (const [what, reply, code] of replies) {
       const fake = await fakeServer(reply);
       try {
         const error = await errorOf(syncTrustFiles({ server: fake.url, targets }));
-        expect(isJitcaError(error, ErrorCodes.SERVER_REFUSED), what).toBe(true);
+        expect(isJitcaError(error, code), what).toBe(true);
       } finally {
         await new Promise((resolve) => fake.server.close(resolve));
       }

@@ -21,3 +21,17 @@ export async function addNextSshGeneration(ca: CaFixture, generation: number, al
   });
   await ca.runtime.keyring.refresh();
 }
+
+/** Moves SSH user generations to the given states (a promotion, as the rotation engine will record it). */
+export async function setSshGenerationStates(ca: CaFixture, states: Record<number, 'next' | 'active' | 'retiring' | 'retired'>): Promise<void> {
+  const now = new Date().toISOString();
+  const rows = (await ca.runtime.store.listCaGenerations()).filter((row) => row.ca === 'ssh-user' && states[row.generation] !== undefined);
+  await ca.runtime.store.recordCaGenerations({
+    generations: rows.map((row) => {
+      const state = states[row.generation] as (typeof row)['state'];
+      return { ...row, state, ...(state === 'active' ? { activatedAt: now } : {}), ...(state === 'retiring' ? { retiringAt: now } : {}) };
+    }),
+    event: { type: 'ca.generations', actor: 'test', data: { states } },
+  });
+  await ca.runtime.keyring.refresh();
+}
