@@ -53,6 +53,7 @@ import {
   unauthorized,
 } from './kube-status.ts';
 import { makeServingCertificate } from './kube-tls.ts';
+import type { TrustObjectsDouble } from './kube-trust-objects.ts';
 
 export type { CsrCondition, CsrObject } from './kube-csr-validation.ts';
 export { KubeStatusError } from './kube-status.ts';
@@ -69,8 +70,8 @@ export type CsrWriteTarget = CsrSubresource | 'main';
 export interface AuthorizationQuestion {
   user: KubeUser;
   verb: string;
-  /** "certificatesigningrequests", or "signers" for the approve/sign checks. */
-  resource: 'certificatesigningrequests' | 'signers';
+  /** "certificatesigningrequests", "signers" for the approve/sign/attest checks, or "clustertrustbundles". */
+  resource: 'certificatesigningrequests' | 'signers' | 'clustertrustbundles';
   subresource?: CsrSubresource;
   /** Object name, or the signerName for "signers". */
   name?: string;
@@ -91,6 +92,8 @@ export interface KubeApiDoubleOptions {
   port?: number;
   /** Serving certificate to reuse (e.g. to come back on the same port with the same CA). */
   serving?: { certPem: string; keyPem: string };
+  /** Discovery, ConfigMaps and ClusterTrustBundles for trust publishing (kube-trust-objects.ts). */
+  trustObjects?: TrustObjectsDouble;
 }
 
 export interface CsrCreateInput {
@@ -551,6 +554,11 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions): Promise
     const authorization = request.headers.authorization ?? '';
     const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : '';
     const user = userOf(token);
+    if (options.trustObjects?.handles(url.pathname) === true && !url.pathname.startsWith(API_PREFIX)) {
+      const { code, body } = await options.trustObjects.handle(method, url, () => readBody(request));
+      send(response, code, body);
+      return;
+    }
     if (!url.pathname.startsWith(API_PREFIX)) {
       throw new KubeStatusError({ ...notFound(url.pathname).status, message: 'the server could not find the requested resource', details: {} });
     }
