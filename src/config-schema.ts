@@ -128,6 +128,21 @@ export const configFileSchema = Type.Object(
       section,
     ),
     /**
+     * Publishing the trusted generations in the cluster `jitca controller` talks to, on every
+     * keyring change (src/k8s/trust-publisher.ts). Off by default: it writes cluster objects.
+     */
+    kubernetesPublishing: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false }),
+        /** A ConfigMap (kube-client-ca.pem, ssh-user-ca.pub) in each; each needs a Role granting configmaps get/create/update. */
+        configMapNamespaces: Type.Array(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }), { maxItems: 100, default: [] }),
+        configMapName: Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', default: 'jitca-trust-bundle' }),
+        /** One ClusterTrustBundle per kube-client generation, when the cluster serves the API (v1, else v1beta1). */
+        clusterTrustBundles: Type.Boolean({ default: true }),
+      },
+      section,
+    ),
+    /**
      * What SSH hosts running trust-sync report (GET /v1/trust/bundle.json with X-Jitca-Host) and
      * how rotation readiness reads it (rotation/host-readiness.ts). Reports are unauthenticated
      * (SECURITY.md, "Host reports"), hence the caps.

@@ -67,6 +67,7 @@ describe('buildConfig', () => {
         approveKubeApiserverClient: true,
         clusterName: 'default',
       },
+      kubernetesPublishing: { enabled: false, configMapNamespaces: [], configMapName: 'jitca-trust-bundle', clusterTrustBundles: true },
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       oidc: undefined,
       gateway: undefined,
@@ -95,6 +96,7 @@ describe('buildConfig', () => {
         tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' },
       },
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
+      kubernetesPublishing: { enabled: true, configMapNamespaces: ['kube-system'], configMapName: 'trust', clusterTrustBundles: false },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {
@@ -122,6 +124,7 @@ describe('buildConfig', () => {
         tls: { certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' },
       },
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
+      kubernetesPublishing: { enabled: true, configMapNamespaces: ['kube-system'], configMapName: 'trust', clusterTrustBundles: false },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {

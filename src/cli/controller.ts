@@ -5,6 +5,7 @@ import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
 import { createKubeConfig } from '../k8s/kube-client.ts';
+import { startTrustPublishing } from '../k8s/trust-publishing.ts';
 import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
 import { stopOnSignals } from './common.ts';
 import { configFrom } from './config-from.ts';
@@ -32,8 +33,12 @@ export function registerController(program: Command): void {
       const logger = pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] });
       // activeCa is read per CSR: a rotation recorded by `serve` or another replica signs the next one.
       runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => logger.warn({ err: error }, 'CA keyring refresh failed'));
+      const kubeConfig = createKubeConfig(connection);
+      const stopPublishing = config.kubernetesPublishing.enabled
+        ? startTrustPublishing({ config, keyring: runtime.keyring, kubeConfig, logger })
+        : () => undefined;
       const controller = createCsrController({
-        kubeConfig: createKubeConfig(connection),
+        kubeConfig,
         policy: runtime.policy,
         store: runtime.store,
         activeCa: () => runtime.kubeCa,
@@ -44,6 +49,7 @@ export function registerController(program: Command): void {
         clusterName: config.kubernetes.clusterName,
       });
       stopOnSignals(async () => {
+        stopPublishing();
         await controller.stop();
         await runtime.close();
       });
