@@ -72,6 +72,11 @@ describe('deploy/kubernetes', () => {
     expect(signer('kubernetes.io/kube-apiserver-client-kubelet', 'approve')).toBe(false);
     expect(signer('kubernetes.io/kubelet-serving', 'approve')).toBe(false);
     expect(signer('jitca.dev/other', 'sign')).toBe(false);
+    // ClusterTrustBundles with spec.signerName need attest on that signer (issue 19): jitca's only.
+    expect(signer('jitca.dev/debug-client', 'attest')).toBe(true);
+    expect(signer('kubernetes.io/kube-apiserver-client', 'attest')).toBe(false);
+    expect(signer('jitca.dev/other', 'attest')).toBe(false);
+    for (const verb of ['get', 'list', 'create', 'update', 'delete']) expect(may(rules, { resource: 'clustertrustbundles', verb })).toBe(true);
     expect(rules.every((rule) => rule.apiGroups.length === 1 && rule.apiGroups[0] === 'certificates.k8s.io')).toBe(true);
   });
 
