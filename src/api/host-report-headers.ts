@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import { MAX_INSTALLED_FINGERPRINTS } from '../store/host-report-repository.ts';
+import { HOST_NAME_PATTERN, MAX_INSTALLED_FINGERPRINTS, SSH_FINGERPRINT_PATTERN } from '../host-report-format.ts';
 
 /**
  * What `jitca trust-sync` tells the CA with each fetch of /v1/trust/bundle.json:
@@ -14,9 +14,6 @@ import { MAX_INSTALLED_FINGERPRINTS } from '../store/host-report-repository.ts';
 export const HOST_HEADER = 'x-jitca-host';
 export const INSTALLED_HEADER = 'x-jitca-installed';
 
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
 export interface HostReportHeaders {
   host: string;
   installed: string[];
@@ -27,12 +24,12 @@ export function parseHostReportHeaders(headers: IncomingHttpHeaders): HostReport
   const host = headers[HOST_HEADER];
   const installed = headers[INSTALLED_HEADER];
   if (host === undefined && installed === undefined) return undefined;
-  if (typeof host !== 'string' || !HOST_NAME.test(host)) {
+  if (typeof host !== 'string' || !HOST_NAME_PATTERN.test(host)) {
     throw invalid('X-Jitca-Host must be one host name of 1 to 253 letters, digits, dots, hyphens or underscores', 'host');
   }
   if (Array.isArray(installed)) throw invalid('X-Jitca-Installed must be sent once', 'installed');
   const fingerprints = installed === undefined || installed.trim() === '' ? [] : installed.split(',').map((item) => item.trim());
-  if (fingerprints.length > MAX_INSTALLED_FINGERPRINTS || !fingerprints.every((fingerprint) => FINGERPRINT.test(fingerprint))) {
+  if (fingerprints.length > MAX_INSTALLED_FINGERPRINTS || !fingerprints.every((fingerprint) => SSH_FINGERPRINT_PATTERN.test(fingerprint))) {
     throw invalid(`X-Jitca-Installed must be at most ${MAX_INSTALLED_FINGERPRINTS} comma-separated SHA256:<base64> fingerprints`, 'installed');
   }
   return { host, installed: [...new Set(fingerprints)].sort() };

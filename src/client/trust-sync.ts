@@ -2,13 +2,11 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
+import { HOST_NAME_PATTERN } from '../host-report-format.ts';
 import { decodeKrl } from '../ssh/krl.ts';
 import type { SshPublicKey } from '../ssh/public-key.ts';
 import { requestBytes } from './http-json.ts';
 import { sshKeysOfTrustFile, verifyTrustBundle } from './trust-bundle-verify.ts';
-
-/** What the CA accepts in X-Jitca-Host (src/api/host-report-headers.ts). */
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /** What a host keeps in step with the CA: sshd's TrustedUserCAKeys and RevokedKeys files. */
 export interface TrustSyncTarget {
@@ -41,7 +39,7 @@ export interface TrustSyncOutcome {
  */
 export async function syncTrustFiles(options: { server: string; targets: readonly TrustSyncTarget[]; ca?: string | Buffer; host?: string }): Promise<TrustSyncOutcome[]> {
   for (const target of options.targets) checkWritable(target.file);
-  if (options.host !== undefined && !HOST_NAME.test(options.host)) {
+  if (options.host !== undefined && !HOST_NAME_PATTERN.test(options.host)) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'the host name must be 1 to 253 letters, digits, dots, hyphens or underscores; pass --host', { details: { field: 'host' } });
   }
   const fetched: Array<{ target: TrustSyncTarget; body: Buffer }> = [];

@@ -1,18 +1,14 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { HOST_NAME_PATTERN, MAX_INSTALLED_FINGERPRINTS, SSH_FINGERPRINT_PATTERN } from '../host-report-format.ts';
 import type { StoreDb } from './schema.ts';
 import type { HostReport, HostReportLimits } from './types.ts';
 
-/** A host name as trust-sync sends it (src/api/host-report-headers.ts checks the header the same way). */
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-/** More CA keys than any rotation publishes at once (next, active, retiring, and a spare). */
-export const MAX_INSTALLED_FINGERPRINTS = 16;
 
 /** The store's own check: a report reaches the table only in the shape the API accepts. */
 export function checkHostReport(report: HostReport, limits: HostReportLimits): void {
-  const problem = !HOST_NAME.test(report.host)
+  const problem = !HOST_NAME_PATTERN.test(report.host)
     ? 'host'
-    : report.installed.length > MAX_INSTALLED_FINGERPRINTS || !report.installed.every((fingerprint) => FINGERPRINT.test(fingerprint))
+    : report.installed.length > MAX_INSTALLED_FINGERPRINTS || !report.installed.every((fingerprint) => SSH_FINGERPRINT_PATTERN.test(fingerprint))
       ? 'installed'
       : report.address.length > 64
         ? 'address'
