@@ -34,7 +34,8 @@ export function registerTrustRoutes(runtime: CaRuntime): FastifyPluginAsync {
           request.log.warn({ err: error, host: report.host }, 'host report not recorded');
           return 'failed';
         });
-        if (outcome === 'rate-limited' || outcome === 'full') request.log.warn({ host: report.host, outcome }, 'host report not recorded');
+        // Debug, not warn: in a flood of made-up names this would be one line per request.
+        if (outcome === 'rate-limited' || outcome === 'full') request.log.debug({ host: report.host, outcome }, 'host report not recorded');
       }
       reply.header('etag', etag).header('cache-control', 'no-cache');
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
