@@ -219,7 +219,10 @@ const inCodeProvider: MigrationProvider = {
 
 /** Brings the schema to the latest version; safe to call on every open. */
 export async function migrateToLatest(db: Kysely<DatabaseSchema>): Promise<void> {
-  const migrator = new Migrator({ db, provider: inCodeProvider });
+  // Branches are given migration numbers ahead of time and land in any order: a database that
+  // already ran a higher number (0014) must still take a lower one that lands later (0010).
+  // Each migration creates or alters only its own objects, so the order between them is free.
+  const migrator = new Migrator({ db, provider: inCodeProvider, allowUnorderedMigrations: true });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) throw toStoreError(error, 'migrating the store schema');
 }

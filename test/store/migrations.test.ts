@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '../../src/store/database.ts';
-import { migrateToLatest } from '../../src/store/migrations.ts';
+import { Migrator } from 'kysely/migration';
+import { migrateToLatest, migrations } from '../../src/store/migrations.ts';
 import { issuedEntry, makeTempDir, openTempStore, removeDir } from './store-fixtures.ts';
 
 const dirs: string[] = [];
@@ -36,6 +37,20 @@ describe('schema migrations', () => {
       expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_log' }, { name: 'ca_generations' }, { name: 'certificates' }, { name: 'host_reports' }, { name: 'requests' }, { name: 'revocations' }, { name: 'write_probe' }]);
     } finally {
       raw.close();
+    }
+  });
+
+  it('a database that ran a higher-numbered migration first still takes one that lands later (0010 after 0014)', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const db = openSqliteDatabase(path.join(dir, 'jitca.db'));
+    try {
+      const landedFirst = Object.fromEntries(Object.entries(migrations).filter(([name]) => name !== '0010_host_reports'));
+      expect((await new Migrator({ db, provider: { getMigrations: () => Promise.resolve(landedFirst) } }).migrateToLatest()).error).toBeUndefined();
+      await migrateToLatest(db);
+      expect(await db.selectFrom('host_reports').selectAll().execute()).toEqual([]);
+    } finally {
+      await db.destroy();
     }
   });
 
