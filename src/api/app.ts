@@ -74,7 +74,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   }) as unknown as FastifyInstance;
   applyConnectionLimits(app.server, limits);
 
-  const metrics = createMetrics(() => runtime.store.countRequests('pending'));
+  const metrics = createMetrics(() => runtime.store.countRequests('pending'), () => runtime.store.threadHeap());
   if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
   const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
   const authenticated = authenticateHook(

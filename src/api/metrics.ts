@@ -12,8 +12,23 @@ export interface ApiMetrics {
   requestSeconds: Histogram<'method' | 'route' | 'status'>;
 }
 
-export function createMetrics(pendingCount: () => Promise<number>): ApiMetrics {
+export function createMetrics(pendingCount: () => Promise<number>, storeThreadHeap: () => Promise<{ usedBytes: number; totalBytes: number } | undefined>): ApiMetrics {
   const registry = new Registry();
+  // The store's worker thread has its own V8 heap, outside nodejs_heap_size_*: without this a
+  // leak there shows only as RSS (issue 12's soak).
+  new Gauge({
+      name: 'jitca_store_thread_heap_bytes',
+      help: "V8 heap of the store's worker thread, used and total",
+      labelNames: ['kind'],
+      registers: [registry],
+      async collect() {
+        const heap = await storeThreadHeap();
+        this.reset();
+        if (heap === undefined) return;
+        this.set({ kind: 'used' }, heap.usedBytes);
+        this.set({ kind: 'total' }, heap.totalBytes);
+      },
+    });
   // The process itself: CPU, memory, event-loop delay and GC pauses, what an operator looks at
   // first when latency rises (the event loop carries every request and every HSM completion).
   collectDefaultMetrics({ register: registry });

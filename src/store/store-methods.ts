@@ -3,7 +3,7 @@ import type { Store } from './types.ts';
 /**
  * How each Store method is answered when the store runs on its own thread (worker-store.ts):
  * `thread` methods are sent to the thread and answered there, `stats` from the counters the last
- * reply carried, `close` ends the thread. Typed by the Store interface, so a new method does not
+ * reply carried, `threadHeap` from the thread's isolate, `close` ends the thread. Typed by the Store interface, so a new method does not
  * compile until it has its line here (CONTRIBUTING.md, "How to add a store method"); the worker
  * proxy and the protocol are derived from this list.
  */
@@ -27,6 +27,7 @@ export const storeMethodKinds = {
   auditHead: 'thread',
   probeWrite: 'thread',
   stats: 'local',
+  threadHeap: 'local',
   close: 'close',
 } as const satisfies { readonly [method in keyof Store]: 'thread' | 'local' | 'close' };
 

@@ -207,6 +207,8 @@ export function createStore(
       }),
 
     stats: (): StoreStats => ({ ...stats }),
+    // Runs on the caller's thread (PostgreSQL, or inside the store thread itself): no isolate of its own.
+    threadHeap: () => Promise.resolve(undefined),
 
     close: (): Promise<void> => {
       closing ??= committer.idle().then(() => db.destroy());

@@ -321,6 +321,11 @@ export interface Store {
    */
   probeWrite(): Promise<void>;
   stats(): StoreStats;
+  /**
+   * The V8 heap of the store's own thread (SQLite runs in a worker thread with its own isolate,
+   * which the process's heap metrics do not include); undefined for stores without one.
+   */
+  threadHeap(): Promise<{ usedBytes: number; totalBytes: number } | undefined>;
   /** Waits for queued writes to commit, then closes the database. */
   close(): Promise<void>;
 }

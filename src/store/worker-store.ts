@@ -56,6 +56,10 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
   const store: Store = {
     ...forwarded,
     stats: () => stats,
+    async threadHeap() {
+      const heap = await current?.worker.getHeapStatistics();
+      return heap === undefined ? undefined : { usedBytes: heap.used_heap_size, totalBytes: heap.total_heap_size };
+    },
     close: async () => {
       if (closed) return;
       const last = current;

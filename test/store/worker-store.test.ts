@@ -38,6 +38,10 @@ describe('the store on its own thread', () => {
     const head = await store.auditHead();
     expect(head).toEqual({ seq: 50, hash: records.find((record) => record.seq === 50)?.hash });
     expect(await store.verifyAudit([head!])).toEqual({ ok: true, records: 50 });
+    // The thread's own isolate: what /metrics exports as jitca_store_thread_heap_bytes.
+    const heap = await store.threadHeap();
+    expect(heap!.usedBytes).toBeGreaterThan(0);
+    expect(heap!.totalBytes).toBeGreaterThanOrEqual(heap!.usedBytes);
     expect(await store.verifyAudit([{ seq: 51, hash: head!.hash }])).toEqual({ ok: false, records: 50, firstBroken: { seq: 51, reason: 'truncated' } });
   });
 
