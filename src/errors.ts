@@ -69,6 +69,18 @@ export const ErrorCodes = {
   TTL_INVALID: 'ERR_TTL_INVALID',
   /** trust-sync's X-Jitca-Host or X-Jitca-Installed header is malformed (too long, bad characters, not fingerprints). */
   HOST_REPORT_INVALID: 'ERR_HOST_REPORT_INVALID',
+
+  // Key enrollment (src/enrollment)
+  /** An enrollment challenge that is unknown, expired, already used, or issued to someone else. */
+  CHALLENGE_INVALID: 'ERR_CHALLENGE_INVALID',
+  /** Attestation evidence of a kind this CA does not verify (yet). */
+  ATTESTATION_UNSUPPORTED: 'ERR_ATTESTATION_UNSUPPORTED',
+  /** The key is already enrolled by the caller. */
+  KEY_ALREADY_ENROLLED: 'ERR_KEY_ALREADY_ENROLLED',
+  /** The key is enrolled by another person: a key belongs to one person. */
+  KEY_ENROLLED_ELSEWHERE: 'ERR_KEY_ENROLLED_ELSEWHERE',
+  /** No enrolled key with this id that the caller may see. */
+  ENROLLED_KEY_NOT_FOUND: 'ERR_ENROLLED_KEY_NOT_FOUND',
   // Custody
   HSM_UNAVAILABLE: 'ERR_HSM_UNAVAILABLE',
   HSM_KEY_NOT_FOUND: 'ERR_HSM_KEY_NOT_FOUND',
@@ -167,6 +179,11 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_RATE_LIMITED: { status: 429, retry: 'later' },
   ERR_REQUEST_TIMEOUT: { status: 408, retry: 'no' },
   ERR_TTL_INVALID: { status: 400, retry: 'no' },
+  ERR_CHALLENGE_INVALID: { status: 400, retry: 'no' },
+  ERR_ATTESTATION_UNSUPPORTED: { status: 400, retry: 'no' },
+  ERR_KEY_ALREADY_ENROLLED: { status: 409, retry: 'no' },
+  ERR_KEY_ENROLLED_ELSEWHERE: { status: 409, retry: 'no' },
+  ERR_ENROLLED_KEY_NOT_FOUND: { status: 404, retry: 'no' },
   ERR_HSM_UNAVAILABLE: { status: 503, retry: 'later' },
   ERR_HSM_KEY_NOT_FOUND: { status: 503, retry: 'after-fix' },
   ERR_HSM_FAILURE: { status: 503, retry: 'after-fix' },

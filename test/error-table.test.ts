@@ -11,8 +11,8 @@ const statusByPrefixBeforeTheTable: Array<[RegExp, number]> = [
   [/^ERR_AUTHN_UNAVAILABLE$/, 503],
   [/^ERR_AUTHN_/, 401],
   [/^ERR_(POLICY_DENIED|APPROVAL_REFUSED|FORBIDDEN|GATEWAY_REFUSED)$/, 403],
-  [/^ERR_(REQUEST|CERTIFICATE|ROUTE)_NOT_FOUND$/, 404],
-  [/^ERR_(REQUEST_NOT_PENDING|REQUEST_CHANGED|STORE_CONFLICT)$/, 409],
+  [/^ERR_(REQUEST|CERTIFICATE|ROUTE|ENROLLED_KEY)_NOT_FOUND$/, 404],
+  [/^ERR_(REQUEST_NOT_PENDING|REQUEST_CHANGED|STORE_CONFLICT|KEY_ALREADY_ENROLLED|KEY_ENROLLED_ELSEWHERE)$/, 409],
   [/^ERR_REQUEST_TIMEOUT$/, 408],
   [/^ERR_INPUT_TOO_LARGE$/, 413],
   [/^ERR_RATE_LIMITED$/, 429],
@@ -22,7 +22,7 @@ const statusByPrefixBeforeTheTable: Array<[RegExp, number]> = [
   [/^ERR_ATTESTATION_/, 400],
 ];
 /** Codes added since the table, with the status each was given. */
-const statusOfCodesAddedSince: Record<string, number> = { ERR_HOST_REPORT_INVALID: 400 };
+const statusOfCodesAddedSince: Record<string, number> = { ERR_HOST_REPORT_INVALID: 400, ERR_CHALLENGE_INVALID: 400 };
 const controllerRetryPrefixesBeforeTheTable = ['ERR_HSM_', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_FAILURE', 'ERR_KUBE_', 'ERR_CONFIG_INVALID'];
 const codes = Object.values(ErrorCodes);
 

@@ -21,6 +21,8 @@ import { compileCaGenerationUpsert } from './ca-generation-repository.ts';
 import type { CaGenerationUpsert } from './ca-generation-repository.ts';
 import { compileCertificateInsert } from './certificate-repository.ts';
 import type { CertificateInsert } from './certificate-repository.ts';
+import { compileEnrolledKeyDelete, compileEnrolledKeyInsert } from './enrolled-key-repository.ts';
+import type { EnrolledKeyDelete, EnrolledKeyInsert } from './enrolled-key-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
 import { compileRequestUpsert } from './request-repository.ts';
@@ -41,6 +43,8 @@ interface WriteStatements {
   insertApproval: ApprovalInsert;
   insertRevocation: RevocationInsert;
   upsertCaGeneration: CaGenerationUpsert;
+  insertEnrolledKey: EnrolledKeyInsert;
+  deleteEnrolledKey: EnrolledKeyDelete;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -56,6 +60,8 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     insertApproval: compileApprovalInsert(db),
     insertRevocation: compileRevocationInsert(db),
     upsertCaGeneration: compileCaGenerationUpsert(db),
+    insertEnrolledKey: compileEnrolledKeyInsert(db),
+    deleteEnrolledKey: compileEnrolledKeyDelete(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -152,6 +158,8 @@ async function writeEntry(
   }
   if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at);
   for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
+  if (entry.enrolledKey !== undefined) await statements.insertEnrolledKey(executor, entry.enrolledKey, at);
+  if (entry.removedKey !== undefined) await statements.deleteEnrolledKey(executor, entry.removedKey);
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,

@@ -14,6 +14,7 @@ import type {
   CaKind,
   CertificateKind,
   DecisionEntry,
+  EnrolledKey,
   IssuedCertificateInput,
   RequestInput,
   RequestState,
@@ -72,6 +73,10 @@ export interface PreparedEntry {
   decision?: PreparedDecision;
   revocation?: { serial: string; revokedBy: string; reason: string };
   caGenerations?: CaGeneration[];
+  /** A key enrolled (enrolled-key-entry.ts). */
+  enrolledKey?: Omit<EnrolledKey, 'enrolledAt'>;
+  /** A key's enrollment removed: the row with this id and owner must exist. */
+  removedKey?: { id: string; owner: string };
   event: PreparedEvent;
 }
 
@@ -94,6 +99,8 @@ const AUDIT_EVENT_TYPES = {
   'ca.generations': true,
   'policy.loaded': true,
   'ha.leader': true,
+  'key.enrolled': true,
+  'key.removed': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {
@@ -257,7 +264,7 @@ function principalsJson(principals: unknown[]): string {
   return canonicalJson(principals);
 }
 
-function prepareEvent(event: AuditEventInput): PreparedEvent {
+export function prepareEvent(event: AuditEventInput): PreparedEvent {
   if (typeof event !== 'object' || event === null) throw invalid('event', 'must be an object');
   const type = oneOf(event.type, AUDIT_EVENT_TYPES, 'event.type');
   const actor = text(event.actor, 'event.actor');
@@ -272,7 +279,7 @@ function prepareEvent(event: AuditEventInput): PreparedEvent {
  * Non-empty, bounded, and well-formed UTF-16: a lone surrogate would be replaced by U+FFFD when
  * written as UTF-8, so the record would read back different from what was hashed.
  */
-function text(value: unknown, field: string, max = MAX_TEXT): string {
+export function text(value: unknown, field: string, max = MAX_TEXT): string {
   if (!isText(value, max)) throw invalid(field, `must be a non-empty string of at most ${max} characters`);
   return value;
 }
@@ -281,20 +288,20 @@ function isText(value: unknown, max: number): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= max && value.isWellFormed();
 }
 
-function timestamp(value: unknown, field: string): string {
+export function timestamp(value: unknown, field: string): string {
   if (typeof value !== 'string' || !RFC3339.test(value) || Number.isNaN(Date.parse(value))) {
     throw invalid(field, 'must be an RFC 3339 timestamp such as 2025-01-02T03:04:05.000Z');
   }
   return value;
 }
 
-function oneOf<T extends string>(value: unknown, allowed: Record<T, true>, field: string): T {
+export function oneOf<T extends string>(value: unknown, allowed: Record<T, true>, field: string): T {
   if (typeof value !== 'string' || !Object.hasOwn(allowed, value)) {
     throw invalid(field, `must be one of ${Object.keys(allowed).join(', ')}`);
   }
   return value as T;
 }
 
-function invalid(field: string, problem: string): JitcaError {
+export function invalid(field: string, problem: string): JitcaError {
   return new JitcaError(ErrorCodes.REQUEST_INVALID, `${field} ${problem}`, { details: { field } });
 }

@@ -163,6 +163,35 @@ const requestListing: Migration = {
 };
 
 /**
+ * Keys enrolled to people (src/enrollment): one row per fingerprint, so a key belongs to one
+ * person; the owner index serves GET /v1/keys and the issuance lookup.
+ */
+const enrolledKeys: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('enrolled_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('attested', 'integer', (c) => c.notNull())
+      .addColumn('root', 'text')
+      .addColumn('serial', 'integer')
+      .addColumn('firmware', 'text')
+      .addColumn('pin_policy', 'text')
+      .addColumn('touch_policy', 'text')
+      .addColumn('form_factor', 'text')
+      .addColumn('flag_up', 'integer')
+      .addColumn('flag_uv', 'integer')
+      .addColumn('enrolled_at', 'text', (c) => c.notNull())
+      .addCheckConstraint('enrolled_keys_kind_known', sql`kind in ('software', 'piv', 'fido')`)
+      .execute();
+    await db.schema.createIndex('enrolled_keys_owner_idx').on('enrolled_keys').columns(['owner', 'enrolled_at']).execute();
+  },
+};
+
+/**
  * Leader leases for the singleton jobs (src/ha/postgres-lease.ts), on PostgreSQL only: SQLite is
  * one replica, which leads by being alone. Times are timestamptz because the expiry is judged by
  * the database's clock in SQL, never by a replica's.
@@ -210,6 +239,8 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_write_probe': writeProbe,
   '0007_request_listing': requestListing,
   '0010_host_reports': hostReports,
+
+  '0011_enrolled_keys': enrolledKeys,
   '0014_leader_leases': leaderLeases,
 };
 

@@ -97,8 +97,31 @@ export interface HostReportsTable {
   last_seen: string;
 }
 
+/** Migration 0011: keys enrolled to people (src/enrollment). */
+export interface EnrolledKeysTable {
+  id: string;
+  owner: string;
+  fingerprint: string;
+  public_key: string;
+  kind: string;
+  /** 0 or 1. */
+  attested: number;
+  root: string | null;
+  serial: number | null;
+  firmware: string | null;
+  pin_policy: string | null;
+  touch_policy: string | null;
+  /** JSON object {name, fips, cspn}. */
+  form_factor: string | null;
+  /** 0 or 1; null for non-FIDO keys. */
+  flag_up: number | null;
+  flag_uv: number | null;
+  enrolled_at: string;
+}
+
 export interface DatabaseSchema {
   host_reports: HostReportsTable;
+  enrolled_keys: EnrolledKeysTable;
   write_probe: WriteProbeTable;
   ca_generations: CaGenerationsTable;
   certificates: CertificatesTable;

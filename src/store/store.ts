@@ -15,6 +15,8 @@ import { openSqliteStoreDatabase } from './database.ts';
 import { listCaGenerations } from './ca-generation-repository.ts';
 import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
 import type { PreparedEntry } from './entry-validation.ts';
+import { prepareKeyEnrollmentEntry, prepareKeyRemovalEntry } from './enrolled-key-entry.ts';
+import { findEnrolledKey, listEnrolledKeys } from './enrolled-key-repository.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
@@ -35,6 +37,10 @@ import type {
   DecisionEntry,
   HostReport,
   HostReportLimits,
+
+  EnrolledKey,
+  KeyEnrollmentEntry,
+  KeyRemovalEntry,
   ListAuditOptions,
   RequestListQuery,
   RevocationEntry,
@@ -63,6 +69,7 @@ export interface OpenStoreOptions extends StoreOptions {
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_AUDIT_PAGE = 1000;
 const MAX_AUDIT_PAGE = 10000;
+const MAX_ENROLLED_KEYS_PAGE = 1000;
 
 /** Opens (creating if needed) the SQLite store and brings its schema up to date. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -120,6 +127,22 @@ export function createStore(
     appendAudit: (event: AuditEventInput) => write(() => prepareAuditEvent(event)),
     recordRevocation: (entry: RevocationEntry) => write(() => prepareRevocationEntry(entry)),
     recordCaGenerations: (entry: CaGenerationsEntry) => write(() => prepareCaGenerationsEntry(entry)),
+
+    recordKeyEnrollment: (entry: KeyEnrollmentEntry) => write(() => prepareKeyEnrollmentEntry(entry)),
+    recordKeyRemoval: (entry: KeyRemovalEntry) => write(() => prepareKeyRemovalEntry(entry)),
+
+    listEnrolledKeys: async (listOptions: { owner?: string; limit?: number } = {}): Promise<EnrolledKey[]> => {
+      const limit = listOptions.limit ?? MAX_ENROLLED_KEYS_PAGE;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ENROLLED_KEYS_PAGE) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `limit ${limit} must be an integer from 1 to ${MAX_ENROLLED_KEYS_PAGE}`, {
+          details: { field: 'limit' },
+        });
+      }
+      return read('listing enrolled keys', () => listEnrolledKeys(db, listOptions.owner, limit));
+    },
+
+    findEnrolledKey: (by: { id: string } | { fingerprint: string }): Promise<EnrolledKey | undefined> =>
+      read('reading an enrolled key', () => findEnrolledKey(db, by)),
 
     listCaGenerations: (): Promise<CaGeneration[]> => read('listing CA generations', () => listCaGenerations(db)),
 

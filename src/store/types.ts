@@ -26,7 +26,10 @@ export type AuditEventType =
   /** serve or controller started deciding with this policy file (its SHA-256 and roles). */
   | 'policy.loaded'
   /** A replica started or stopped running the singleton jobs (src/ha: lease term and holder). */
-  | 'ha.leader';
+  | 'ha.leader'
+  /** A key was enrolled to a person (src/enrollment), or its enrollment removed. */
+  | 'key.enrolled'
+  | 'key.removed';
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -251,6 +254,52 @@ export interface DecisionEntry {
   event: AuditEventInput;
 }
 
+/**
+ * An enrolled key: bound to one person (its owner), with what its attestation proved. One row per
+ * fingerprint: a key belongs to one person.
+ */
+export interface EnrolledKey {
+  /** Random id the API names the enrollment by. */
+  id: string;
+  /** The authenticated subject who enrolled it. */
+  owner: string;
+  /** SHA256:base64 fingerprint of the key. */
+  fingerprint: string;
+  /** authorized_keys line, no comment. */
+  publicKey: string;
+  kind: EnrolledKeyKind;
+  /** False for software keys and FIDO "none" attestations. */
+  attested: boolean;
+  /** Subject of the attestation root that verified it. */
+  root?: string;
+  /** Device serial (PIV). */
+  serial?: number;
+  firmware?: string;
+  pinPolicy?: string;
+  touchPolicy?: string;
+  formFactor?: { name: string; fips: boolean; cspn: boolean };
+  /** FIDO user presence / verification flags at generation. */
+  flags?: { up: boolean; uv: boolean };
+  /** ISO-8601; the store's clock at the write (ignored on input). */
+  enrolledAt: string;
+}
+
+export type EnrolledKeyKind = 'software' | 'piv' | 'fido';
+
+/** A key enrolled with its key.enrolled audit record, one transaction. */
+export interface KeyEnrollmentEntry {
+  key: Omit<EnrolledKey, 'enrolledAt'>;
+  event: AuditEventInput;
+}
+
+/** An enrollment removed with its key.removed audit record, one transaction. */
+export interface KeyRemovalEntry {
+  id: string;
+  /** The owner read with the row: the removal fails if the row is gone or now someone else's. */
+  owner: string;
+  event: AuditEventInput;
+}
+
 export interface ListAuditOptions {
   /** Return records with seq > afterSeq (default 0: from the start). */
   afterSeq?: number;
@@ -282,6 +331,17 @@ export interface Store {
   recordRevocation(entry: RevocationEntry): Promise<AuditRecord>;
   /** Writes generation rows (new ones inserted, existing ones' state and dates updated) and the audit record in one transaction. */
   recordCaGenerations(entry: CaGenerationsEntry): Promise<AuditRecord>;
+  /**
+   * Writes the enrolled key and its audit record in one transaction. A fingerprint already
+   * enrolled (by anyone) -> ERR_KEY_ALREADY_ENROLLED, nothing written.
+   */
+  recordKeyEnrollment(entry: KeyEnrollmentEntry): Promise<AuditRecord>;
+  /** Deletes the enrollment and writes its audit record in one transaction; no such row for that owner -> ERR_ENROLLED_KEY_NOT_FOUND, nothing written. */
+  recordKeyRemoval(entry: KeyRemovalEntry): Promise<AuditRecord>;
+  /** Enrolled keys, oldest first; only `owner`'s when given. At most `limit` (1..1000, default 1000). */
+  listEnrolledKeys(options?: { owner?: string; limit?: number }): Promise<EnrolledKey[]>;
+  /** The enrollment with this id or fingerprint, whoever owns it. */
+  findEnrolledKey(by: { id: string } | { fingerprint: string }): Promise<EnrolledKey | undefined>;
   /** Every CA generation, by CA then generation. */
   listCaGenerations(): Promise<CaGeneration[]>;
   /**

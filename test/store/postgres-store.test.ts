@@ -12,6 +12,7 @@ import { AUDIT_CHAIN_LOCK_KEY, openPostgresDatabase, openPostgresStore } from '.
 import type { AuditRecord, Store } from '../../src/store/types.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
+import { checkEnrolledKeys } from './enrolled-key-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
 import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
 
@@ -98,6 +99,11 @@ describe('PostgreSQL store', () => {
   it('lists requests as the SQLite store does: newest first by (createdAt, id), within states and scope, page after page', async () => {
     const { store } = await open(freshDatabase());
     await checkRequestList(store);
+  });
+
+  it('records, lists and removes enrolled keys as the SQLite store does (migration 0011)', async () => {
+    const { store } = await open(freshDatabase());
+    await checkEnrolledKeys(store);
   });
 
   it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {

@@ -71,11 +71,20 @@ describe('the store on its own thread', () => {
           s.listAudit({ afterSeq: 1 }),
           s.verifyAudit(),
           s.auditHead(),
+          s.listEnrolledKeys(),
+          s.listEnrolledKeys({ owner: 'alice' }),
+          s.findEnrolledKey({ fingerprint: 'SHA256:k1' }),
         ]);
       expect(await reads(store)).toEqual(await reads(local));
       // And the writes: a revocation through the thread is what the in-process store reads back.
       await store.recordRevocation({ serial, revokedBy: 'admin', reason: 'test', event: { type: 'ssh.revoked', actor: 'admin', data: { serial } } });
       await store.appendAudit({ type: 'policy.loaded', actor: 'system', data: {} });
+      await store.recordKeyEnrollment({
+        key: { id: 'k1', owner: 'alice', fingerprint: 'SHA256:k1', publicKey: 'ssh-ed25519 AAAA', kind: 'software', attested: false },
+        event: { type: 'key.enrolled', actor: 'alice', data: {} },
+      });
+      expect(await reads(store)).toEqual(await reads(local));
+      await store.recordKeyRemoval({ id: 'k1', owner: 'alice', event: { type: 'key.removed', actor: 'alice', data: {} } });
       expect(await reads(store)).toEqual(await reads(local));
       expect((await local.listRevocations('2025-03-01T12:10:00.000Z')).map((revocation) => revocation.serial)).toEqual([serial]);
     } finally {
