@@ -7,6 +7,7 @@
 import { cidrWithinAny } from './cidr.ts';
 import { formatDuration } from './duration.ts';
 import { gatewayMayActOn } from './gateway.ts';
+import { keyRequirementRefusal } from './key-requirements.ts';
 import { SCOPE_WILDCARD } from './patterns.ts';
 import { echo, findRequestProblem } from './request-shape.ts';
 import type { Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant, SubjectKey } from './types.ts';
@@ -43,6 +44,9 @@ export function evaluateSshRequest(
     );
   }
 
+  const keyRefusal = keyRequirementRefusal(role, key);
+  if (keyRefusal !== undefined) return deny(keyRefusal.rule, keyRefusal.message);
+
   const principals = request.principals ?? role.principals;
   const badPrincipal = principals.find((principal) => !role.principals.includes(principal));
   if (badPrincipal !== undefined) {
@@ -73,7 +77,8 @@ export function evaluateSshRequest(
     ...(role.forceCommand === undefined ? {} : { forceCommand: role.forceCommand }),
     ...(sourceAddresses === undefined ? {} : { sourceAddresses: [...sourceAddresses] }),
     extensions: [...role.extensions],
-    verifyRequired: role.verifyRequired ?? false,
+    // A role requiring user verification at enrollment also makes sshd require it at each login.
+    verifyRequired: role.verifyRequired === true || role.key?.userVerification === true,
   };
 
   if (role.approval.mode === 'auto') return { outcome: 'approve', grant, notes };

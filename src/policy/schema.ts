@@ -199,6 +199,25 @@ const roleSchema: JsonSchema = {
     approval: approvalSchema,
     allowGateway: { type: 'boolean', default: false },
     kubernetes: roleKubernetesSchema,
+    key: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enrolled: { type: 'boolean' },
+        attested: { type: 'string', enum: ['piv', 'fido', 'either'] },
+        minPinPolicy: { type: 'string', enum: ['once', 'always'] },
+        minTouchPolicy: { type: 'string', enum: ['cached', 'always'] },
+        userVerification: { type: 'boolean' },
+        minFirmware: { type: 'string', pattern: '^\\d{1,4}\\.\\d{1,4}\\.\\d{1,4}$', description: 'a firmware version "major.minor.patch", e.g. "5.4.3"' },
+        roots: {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_LIST_ITEMS,
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1, maxLength: 512, description: "an attestation root certificate's subject" },
+        },
+      },
+    },
   },
 };
 
@@ -219,5 +238,6 @@ export const policySchema: JsonSchema = {
     },
     roles: { type: 'array', minItems: 1, maxItems: MAX_ROLES, items: roleSchema },
     revokerGroups: { ...groupListSchema, description: "groups whose members may revoke anyone's SSH certificate through the API" },
+    keyAdminGroups: { ...groupListSchema, description: "groups whose members may list and remove anyone's enrolled keys" },
   },
 };

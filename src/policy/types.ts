@@ -69,6 +69,40 @@ export interface Role {
   allowGateway?: boolean;
   /** Kubernetes client certificates (CertificateSigningRequests) this role may be issued; absent: none. */
   kubernetes?: RoleKubernetes;
+  /** What the certified key must be: enrolled, attested, and the hardware properties (key-requirements.ts). */
+  key?: KeyRequirements;
+}
+
+/**
+ * A role's requirements on the key (any one of them implies `enrolled`). The PIV ones read the
+ * attestation's policy extension, the FIDO one its authenticator-data flags.
+ */
+export interface KeyRequirements {
+  /** The key must be enrolled by the requester (a plain software key suffices). */
+  enrolled?: boolean;
+  /** Its enrollment must be attested by this kind of hardware. */
+  attested?: 'piv' | 'fido' | 'either';
+  /** PIV: the slot's PIN policy at least this (never < once < always; Bio match-* count as once/always). */
+  minPinPolicy?: 'once' | 'always';
+  /** PIV: the slot's touch policy at least this (never < cached < always). */
+  minTouchPolicy?: 'cached' | 'always';
+  /** FIDO: the key was made with user verification (UV flag); also writes verify-required. */
+  userVerification?: boolean;
+  /** The attested firmware at least this "major.minor.patch". */
+  minFirmware?: string;
+  /** Subjects of the attestation roots accepted; absent: any root the CA trusts. */
+  roots?: string[];
+}
+
+/** What the enrollment of a key established (the enrollment record's facts, policy's view of them). */
+export interface KeyEnrollmentFacts {
+  kind: 'software' | 'piv' | 'fido';
+  attested: boolean;
+  root?: string;
+  firmware?: string;
+  pinPolicy?: string;
+  touchPolicy?: string;
+  flags?: { up: boolean; uv: boolean };
 }
 
 /**
@@ -93,6 +127,8 @@ export interface Policy {
   roles: Role[];
   /** Groups whose members may revoke anyone's SSH certificate through the API (holders always may revoke their own). */
   revokerGroups?: string[];
+  /** Groups whose members may list and remove anyone's enrolled keys (engineers always may their own). */
+  keyAdminGroups?: string[];
 }
 
 /**
@@ -104,6 +140,8 @@ export interface SubjectKey {
   type: string;
   /** sk-* types: the private key lives on a FIDO authenticator (PROTOCOL.u2f). */
   isSecurityKey: boolean;
+  /** The requester's enrollment of this key; absent when the key is not enrolled to them. */
+  enrollment?: KeyEnrollmentFacts;
 }
 
 /** What the requester asks for; everything optional narrows the role, never widens it. */
