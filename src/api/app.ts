@@ -4,12 +4,16 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { CaRuntime } from '../ca-runtime.ts';
+import type { AttestationVerifier } from '../enrollment/attestation-verifier.ts';
+import { noAttestationVerifier } from '../enrollment/attestation-verifier.ts';
+import { createChallengeRegistry } from '../enrollment/challenges.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
 import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
+import { keyRoutes } from './key-routes.ts';
 import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadership.ts';
@@ -36,6 +40,8 @@ export interface AppOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** Whether this replica runs the singleton jobs (src/ha), exported in /metrics. */
   leadership?: () => LeadershipStatus;
+  /** Verifies PIV and FIDO evidence at enrollment; default: none verified (plain keys only). */
+  attestationVerifier?: AttestationVerifier;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -143,6 +149,17 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     personal.register(requestListRoutes({ issuance, preValidation }));
     personal.register(revocationRoutes({ issuance, metrics, preValidation }));
     personal.register(x509Routes({ issuance: x509Issuance, metrics, preValidation }));
+    personal.register(
+      keyRoutes({
+        enrollment: {
+          store: runtime.store,
+          challenges: createChallengeRegistry(runtime.sshIssuance.clock),
+          verifier: options.attestationVerifier ?? noAttestationVerifier,
+        },
+        management: { store: runtime.store, policy: runtime.policy },
+        preValidation,
+      }),
+    );
   });
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));

@@ -46,6 +46,7 @@ export async function createApiFixture(
     connectionLimits?: AppOptions['connectionLimits'];
     /** The API's JSON log lines, at debug, go here (default: no logging). */
     logStream?: NodeJS.WritableStream;
+    attestationVerifier?: AppOptions['attestationVerifier'];
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
@@ -70,6 +71,7 @@ export async function createApiFixture(
     rateLimitPerMinute: options.rateLimitPerMinute,
     ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
     connectionLimits: options.connectionLimits,
+    ...(options.attestationVerifier === undefined ? {} : { attestationVerifier: options.attestationVerifier }),
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
