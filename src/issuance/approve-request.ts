@@ -1,5 +1,6 @@
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { canApprove, evaluateSshRequest } from '../policy/evaluate.ts';
+import { withEnrollment } from './enrolled-subject-key.ts';
 import type { Identity, SshCertificateRequest } from '../policy/types.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
 import type { StoredRequest } from '../store/types.ts';
@@ -104,7 +105,8 @@ export function approveRequest(
     // role the approvals were given for. Without naming it, a request that named no role would be
     // matched afresh and could land on another role with other approvers and a wider grant.
     const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
-    const decision = evaluateSshRequest(context.policy, requester, { ...requestFromBody(request.body), role }, subjectKey);
+    const judgedKey = await withEnrollment(context.store, context.policy, requester, subjectKey);
+    const decision = evaluateSshRequest(context.policy, requester, { ...requestFromBody(request.body), role }, judgedKey);
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },

@@ -8,6 +8,7 @@ import { formatAuthorizedKeysLine, parseSshPublicKey, type SshPublicKey } from '
 import type { Store } from '../store/store.ts';
 import type { AuditEventInput, RequestInput } from '../store/types.ts';
 import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
+import { withEnrollment } from './enrolled-subject-key.ts';
 import { newRequestId } from './request-id.ts';
 import { issueCertificate, validityWindow, type CertificateTemplate, type SigningCa } from './issuing-core.ts';
 import { scopeExtensions } from './scope-extensions.ts';
@@ -58,7 +59,7 @@ export async function issueSshCertificate(
   const subjectKey = parseSshPublicKey(input.publicKey);
   const request = requestOf(input);
   const requestId = newRequestId();
-  const decision = evaluateSshRequest(context.policy, identity, request, subjectKey);
+  const decision = evaluateSshRequest(context.policy, identity, request, await withEnrollment(context.store, context.policy, identity, subjectKey));
   const now = context.clock.now();
   const body = requestBody(request, subjectKey, identity);
 
