@@ -6,6 +6,7 @@ import { loadPolicyWithDigest } from '../policy/load.ts';
 import type { Decision, Identity, Role } from '../policy/types.ts';
 import { DEFAULT_JITCA_SIGNER } from '../policy/csr-evaluate.ts';
 import { collect } from './common.ts';
+import { readEnrolledKeyFile } from './enrolled-key-file.ts';
 import { forCommandLine } from './command-line-wording.ts';
 import { secondsValue } from './option-values.ts';
 import { DEFAULT_CSR_USAGES, evaluateCsrFile, type CsrEvaluateOptions } from './policy-evaluate-csr.ts';
@@ -17,6 +18,7 @@ interface EvaluateOptions extends SshRequestOptions, Partial<Omit<CsrEvaluateOpt
   group: string[];
   via: string;
   keyType: string;
+  enrolledKey?: string;
   expect?: string;
 }
 
@@ -54,7 +56,8 @@ export function registerPolicy(program: Command): void {
     .option('--identity <name>', 'the requester of an SSH certificate')
     .option('--group <group>', 'a group of the requester (repeatable)', collect, [])
     .option('--via <channel>', `how the requester authenticated: ${VIA.join(', ')}`, 'oidc')
-    .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519');
+    .option('--key-type <type>', 'type of the key to certify, e.g. ssh-ed25519, sk-ssh-ed25519@openssh.com', 'ssh-ed25519')
+    .option('--enrolled-key <file>', "the key's enrollment as JSON (a GET /v1/keys entry or `jitca attestation verify` output); absent: the key is not enrolled");
   addSshRequestOptions(evaluate)
     .option('--csr <file>', 'decide this PEM certificate request as a Kubernetes CSR instead, as `jitca controller` would')
     .option('--username <name>', "with --csr: the CSR's spec.username (who created it)")
@@ -76,6 +79,7 @@ export function registerPolicy(program: Command): void {
       const decision = evaluateSshRequest(loaded, identity, sshRequestFromOptions(options), {
         type: options.keyType,
         isSecurityKey: options.keyType.startsWith('sk-'),
+        ...(options.enrolledKey === undefined ? {} : { enrollment: readEnrolledKeyFile(options.enrolledKey) }),
       });
       process.stdout.write(`${JSON.stringify(summarise(decision), null, 2)}\n`);
       checkExpected(expected, decision.outcome);
