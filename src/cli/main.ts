@@ -27,6 +27,8 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   deny: async () => (await import('./requests.ts')).registerDeny,
   gateway: async () => (await import('./gateway.ts')).registerGateway,
   attestation: async () => (await import('./attestation.ts')).registerAttestation,
+  enroll: async () => (await import('./enroll.ts')).registerEnroll,
+  keys: async () => (await import('./enroll.ts')).registerKeys,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */

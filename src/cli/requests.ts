@@ -20,7 +20,7 @@ interface ListOptions extends ClientOption {
 const STATES = ['pending', 'approved', 'issued', 'denied', 'expired'];
 
 /** The engineer's client config and token, as `ssh-cert` uses them. */
-async function session(options: ClientOption): Promise<ApiSession> {
+export async function session(options: ClientOption): Promise<ApiSession> {
   const config = loadClientConfig(options.clientConfig);
   const token = await currentToken(config);
   return { server: config.server, token, ...(config.caFile === undefined ? {} : { ca: readFileSync(config.caFile) }) };

@@ -7,51 +7,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttestationFacts } from '../../src/attestation/attestation-facts.ts';
 import { fixedClock } from '../../src/clock.ts';
-import { noAttestationVerifier, type AttestationVerifier } from '../../src/enrollment/attestation-verifier.ts';
-import { formatAuthorizedKeysLine, parseSshPublicKey } from '../../src/ssh/public-key.ts';
-import { SshWriter } from '../../src/ssh/wire.ts';
+import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
-import { testPolicy } from '../support/ca-fixture.ts';
+import { enrollmentPolicy as policy, fidoFactsVerifier, skKeyLine } from '../support/enrollment-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
-
-const policy = {
-  ...testPolicy,
-  keyAdminGroups: ['sre-leads'],
-  roles: [
-    ...testPolicy.roles,
-    { name: 'enrolled-only', groups: ['sre'], principals: ['db'], maxTtlSeconds: 600, scope: { clusters: ['prod'], namespaces: ['payments'] }, approval: { mode: 'auto' }, key: { enrolled: true } },
-    {
-      name: 'fido-uv',
-      groups: ['sre'],
-      principals: ['db'],
-      maxTtlSeconds: 600,
-      scope: { clusters: ['prod'], namespaces: ['payments'] },
-      approval: { mode: 'auto' },
-      key: { attested: 'fido', userVerification: true },
-    },
-  ],
-};
-
-/** An sk-ssh-ed25519 public key over a real Ed25519 point (no FIDO device here). */
-function skKeyLine(ed25519Line: string): string {
-  const key = parseSshPublicKey(ed25519Line);
-  const point = key.blob.subarray(key.blob.length - 32);
-  const blob = new SshWriter().writeString('sk-ssh-ed25519@openssh.com').writeString(point).writeString('ssh:').toBytes();
-  return formatAuthorizedKeysLine({ type: 'sk-ssh-ed25519@openssh.com', blob });
-}
-
-/**
- * Stands in for the FIDO verifier (built separately) where these tests exercise enrollment and
- * policy: it answers the facts a verified ssh-sk-attest-v01 blob with the UV flag decodes to.
- */
-const fidoFactsVerifier: AttestationVerifier = {
-  verify(evidence, publicKey): AttestationFacts {
-    if (evidence.kind !== 'fido' || evidence.attestation !== 'dmVyaWZpZWQ=') return noAttestationVerifier.verify(evidence, publicKey, new Uint8Array());
-    return { kind: 'fido', attested: true, root: 'CN=Yubico U2F Root CA Serial 457200631', flags: { up: true, uv: true }, publicKey: formatAuthorizedKeysLine(publicKey) };
-  },
-};
 
 describe('key enrollment API', () => {
   let api: ApiFixture;
