@@ -38,6 +38,8 @@ export async function revokeSshCertificate(
   authorize(certificate.identity);
   await store.recordRevocation({
     serial,
+    caKeyId: certificate.caKeyId,
+    validBefore: certificate.validBefore,
     revokedBy: actor.subject,
     reason,
     event: {

@@ -156,7 +156,7 @@ async function writeEntry(
       await statements.insertApproval(executor, { requestId: decision.request.id, at, ...decision.approval });
     }
   }
-  if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at);
+  if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at, head.seq + 1);
   for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
   if (entry.enrolledKey !== undefined) await statements.insertEnrolledKey(executor, entry.enrolledKey, at);
   if (entry.removedKey !== undefined) await statements.deleteEnrolledKey(executor, entry.removedKey);

@@ -68,10 +68,18 @@ export interface PreparedDecision {
   approval?: { approver: string; reason?: string };
 }
 
+export interface PreparedRevocation {
+  serial: string;
+  caKeyId: string;
+  validBefore: string;
+  revokedBy: string;
+  reason: string;
+}
+
 /** One unit of the group commit: an audit event, with the decision it records if any. */
 export interface PreparedEntry {
   decision?: PreparedDecision;
-  revocation?: { serial: string; revokedBy: string; reason: string };
+  revocation?: PreparedRevocation;
   caGenerations?: CaGeneration[];
   /** A key enrolled (enrolled-key-entry.ts). */
   enrolledKey?: Omit<EnrolledKey, 'enrolledAt'>;
@@ -134,6 +142,8 @@ export function prepareRevocationEntry(entry: RevocationEntry): PreparedEntry {
   return {
     revocation: {
       serial: checkSerial(entry.serial),
+      caKeyId: text(entry.caKeyId, 'caKeyId'),
+      validBefore: timestamp(entry.validBefore, 'validBefore'),
       revokedBy: text(entry.revokedBy, 'revokedBy'),
       reason: text(entry.reason, 'reason'),
     },

@@ -229,6 +229,29 @@ const hostReports: Migration = {
   },
 };
 
+/**
+ * What the KRL needs on the revocation row itself (issue 21): the signing CA generation, the
+ * certificate's valid_before and the seq of the revocation's audit record, backfilled from the
+ * certificates (and their `ssh.revoked` records). The KRL then reads only live revocations through
+ * the index on valid_before instead of joining every revocation ever made with its certificate,
+ * and a replica learns that the set changed from max(audit_seq) (indexed: one B-tree descent).
+ * The NOT NULL defaults exist only so the columns can be added to a table that has rows.
+ */
+const revocationKrlColumns: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('revocations').addColumn('ca_key_id', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.schema.alterTable('revocations').addColumn('valid_before', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.schema.alterTable('revocations').addColumn('audit_seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await sql`update revocations set
+        ca_key_id = (select c.ca_key_id from certificates c where c.serial = revocations.serial),
+        valid_before = (select c.valid_before from certificates c where c.serial = revocations.serial),
+        audit_seq = coalesce((select max(a.seq) from audit_log a, certificates c
+          where c.serial = revocations.serial and a.request_id = c.request_id and a.type = 'ssh.revoked'), 0)`.execute(db);
+    await db.schema.createIndex('revocations_valid_before_idx').on('revocations').column('valid_before').execute();
+    await db.schema.createIndex('revocations_audit_seq_idx').on('revocations').column('audit_seq').execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -238,8 +261,8 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_ca_generations': caGenerations,
   '0006_write_probe': writeProbe,
   '0007_request_listing': requestListing,
+  '0008_revocation_krl_columns': revocationKrlColumns,
   '0010_host_reports': hostReports,
-
   '0011_enrolled_keys': enrolledKeys,
   '0014_leader_leases': leaderLeases,
 };

@@ -1,22 +1,39 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { compileStatement } from './compiled-statement.ts';
+import type { PreparedRevocation } from './entry-validation.ts';
 import type { RevocationsTable, StoreDb } from './schema.ts';
 import type { StatementExecutor } from './statement-executor.ts';
 import { classifyDatabaseError } from './store-errors.ts';
-import type { CertificateKind, StoredRevocation } from './types.ts';
+import type { StoredRevocation } from './types.ts';
 
-const REVOCATION_COLUMNS = { serial: true, revoked_at: true, revoked_by: true, reason: true } as const satisfies Record<keyof RevocationsTable, true>;
+const REVOCATION_COLUMNS = {
+  serial: true,
+  revoked_at: true,
+  revoked_by: true,
+  reason: true,
+  ca_key_id: true,
+  valid_before: true,
+  audit_seq: true,
+} as const satisfies Record<keyof RevocationsTable, true>;
 
-export type RevocationInsert = (executor: StatementExecutor, revocation: { serial: string; revokedBy: string; reason: string }, at: string) => Promise<void>;
+export type RevocationInsert = (executor: StatementExecutor, revocation: PreparedRevocation, at: string, auditSeq: number) => Promise<void>;
 
 /** One revocation per serial: revoking again is ERR_STORE_CONFLICT. Compiled once per store. */
 export function compileRevocationInsert(db: StoreDb): RevocationInsert {
   const statement = compileStatement<RevocationsTable>(REVOCATION_COLUMNS, (row) => db.insertInto('revocations').values(row));
-  return async (executor, revocation, at) => {
+  return async (executor, revocation, at, auditSeq) => {
     try {
       await executor.run(
         statement.sql,
-        statement.bind({ serial: revocation.serial, revoked_at: at, revoked_by: revocation.revokedBy, reason: revocation.reason }),
+        statement.bind({
+          serial: revocation.serial,
+          revoked_at: at,
+          revoked_by: revocation.revokedBy,
+          reason: revocation.reason,
+          ca_key_id: revocation.caKeyId,
+          valid_before: revocation.validBefore,
+          audit_seq: auditSeq,
+        }),
       );
     } catch (error) {
       if (classifyDatabaseError(error) !== 'unique-violation') throw error;
@@ -28,31 +45,40 @@ export function compileRevocationInsert(db: StoreDb): RevocationInsert {
   };
 }
 
-export async function listRevocations(db: StoreDb, validAtIso: string): Promise<StoredRevocation[]> {
-  const rows = await db
+/**
+ * Revocations of certificates still valid at validAtIso: a range of the index on valid_before, so
+ * the cost follows the live revocations, not every one ever made. Unordered in SQL: with an ORDER
+ * BY serial SQLite walks the primary key instead, every revocation ever made, to skip a sort.
+ */
+export function liveRevocationsQuery(db: StoreDb, validAtIso: string) {
+  return db
     .selectFrom('revocations')
-    .innerJoin('certificates', 'certificates.serial', 'revocations.serial')
-    .select([
-      'revocations.serial',
-      'certificates.kind',
-      'certificates.identity',
-      'certificates.ca_key_id',
-      'certificates.valid_before',
-      'revocations.revoked_at',
-      'revocations.revoked_by',
-      'revocations.reason',
-    ])
-    .where('certificates.valid_before', '>', validAtIso)
-    .orderBy('revocations.serial')
-    .execute();
+    .select(['serial', 'ca_key_id', 'valid_before', 'revoked_at', 'revoked_by', 'reason'])
+    .where('valid_before', '>', validAtIso);
+}
+
+export async function listRevocations(db: StoreDb, validAtIso: string): Promise<StoredRevocation[]> {
+  const rows = await liveRevocationsQuery(db, validAtIso).execute();
+  rows.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
   return rows.map((row) => ({
     serial: row.serial,
-    kind: row.kind as CertificateKind,
-    identity: row.identity,
     caKeyId: row.ca_key_id,
     validBefore: row.valid_before,
     revokedAt: row.revoked_at,
     revokedBy: row.revoked_by,
     reason: row.reason,
   }));
+}
+
+/**
+ * Rises whenever a revocation is recorded, on any replica: audit seqs are unique, and one is
+ * visible only once every lower one has committed (batch-writer.ts). 0 with none. One descent of
+ * the index on audit_seq.
+ */
+export async function readRevocationsRevision(db: StoreDb): Promise<number> {
+  const row = await db
+    .selectFrom('revocations')
+    .select((eb) => eb.fn.max('audit_seq').as('revision'))
+    .executeTakeFirst();
+  return Number(row?.revision ?? 0);
 }

@@ -46,6 +46,11 @@ export interface RevocationsTable {
   revoked_at: string;
   revoked_by: string;
   reason: string;
+  /** The certificate's signing CA generation and valid_before, copied so the KRL needs no join (0008). */
+  ca_key_id: string;
+  valid_before: string;
+  /** Seq of the revocation's `ssh.revoked` audit record: max() says whether the set changed. */
+  audit_seq: number;
 }
 
 export interface ApprovalsTable {

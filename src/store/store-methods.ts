@@ -20,6 +20,7 @@ export const storeMethodKinds = {
   listRevocations: 'thread',
   recordHostReport: 'thread',
   listHostReports: 'thread',
+  revocationsRevision: 'thread',
   getRequest: 'thread',
   findCertificateBySerial: 'thread',
   listApprovals: 'thread',

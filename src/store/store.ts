@@ -21,8 +21,8 @@ import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
 import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
-import { listRevocations } from './revocation-repository.ts';
 import { checkHostReport, listHostReports, upsertHostReport } from './host-report-repository.ts';
+import { listRevocations, readRevocationsRevision } from './revocation-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
@@ -156,6 +156,8 @@ export function createStore(
     },
 
     listHostReports: (sinceIso: string): Promise<HostReport[]> => read('listing host reports', () => listHostReports(db, sinceIso)),
+
+    revocationsRevision: (): Promise<number> => read('reading the revocations revision', () => readRevocationsRevision(db)),
 
     getRequest: (id: string): Promise<StoredRequest | undefined> =>
       read(`reading request ${id}`, () => findRequest(db, id)),

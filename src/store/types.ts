@@ -136,6 +136,9 @@ export interface StoredCertificate extends IssuedCertificateInput {
 export interface RevocationEntry {
   /** Decimal serial of a certificate in the store. */
   serial: string;
+  /** The certificate's caKeyId and validBefore, as the store has them: what the KRL lists it by. */
+  caKeyId: string;
+  validBefore: string;
   revokedBy: string;
   reason: string;
   event: AuditEventInput;
@@ -194,11 +197,9 @@ export interface HostReportLimits {
   staleBeforeIso: string;
 }
 
-/** A revocation with what a revocation list needs of its certificate. */
+/** A revocation with what a revocation list needs of its certificate (only SSH user certificates are revoked). */
 export interface StoredRevocation {
   serial: string;
-  kind: CertificateKind;
-  identity: string;
   caKeyId: string;
   validBefore: string;
   revokedAt: string;
@@ -354,6 +355,11 @@ export interface Store {
   listHostReports(sinceIso: string): Promise<HostReport[]>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
   listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
+  /**
+   * A number that rises whenever a revocation is recorded (by this process or another replica):
+   * a cheap "is my KRL still current" (0 with no revocations).
+   */
+  revocationsRevision(): Promise<number>;
   getRequest(id: string): Promise<StoredRequest | undefined>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;

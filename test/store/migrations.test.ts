@@ -30,7 +30,7 @@ describe('schema migrations', () => {
     const raw = new Database(path.join(dir, 'jitca.db'), { readonly: true });
     try {
       const applied = raw.prepare('select name from kysely_migration').all();
-      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0014_leader_leases' }]);
+      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0008_revocation_krl_columns' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0014_leader_leases' }]);
       const tables = raw
         .prepare("select name from sqlite_master where type = 'table' and name not like 'kysely%' order by name")
         .all();
@@ -81,6 +81,43 @@ describe('schema migrations', () => {
       expect(await pragma('synchronous')).toBe(2); // 2 = FULL
       expect(await pragma('foreign_keys')).toBe(1);
       expect(await pragma('busy_timeout')).toBe(1234);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('0008: revocations carry what the KRL needs', () => {
+  it('backfills ca_key_id, valid_before and audit_seq of existing revocations from their certificates and audit records', async () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    const dbPath = path.join(dir, 'jitca.db');
+    const db = openSqliteDatabase(dbPath);
+    try {
+      const upTo7 = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+      expect((await upTo7.migrateTo('0007_request_listing')).error).toBeUndefined();
+      const entry = issuedEntry('req-old-revoked');
+      const certificate = entry.certificate;
+      if (certificate === undefined) throw new Error('fixture has a certificate');
+      await db.insertInto('requests').values({
+        id: 'req-old-revoked', kind: 'ssh-user', requester: 'alice', role: null, state: 'issued', body: '{}', decision: '{}',
+        created_at: '2025-03-01T12:00:00.000Z', expires_at: null, updated_at: '2025-03-01T12:00:00.000Z', version: 0,
+      }).execute();
+      await db.insertInto('certificates').values({
+        serial: certificate.serial, kind: 'ssh-user', identity: 'alice', key_id: 'k', key_fingerprint: 'f', principals: '[]', scope: '{}',
+        valid_after: certificate.validAfter, valid_before: certificate.validBefore, ca_key_id: 'ssh-user-ca/1', request_id: 'req-old-revoked',
+        certificate: 'c', created_at: '2025-03-01T12:00:00.000Z',
+      }).execute();
+      for (const [seq, type] of [[1, 'ssh.issued'], [2, 'ssh.revoked']] as const) {
+        await db.insertInto('audit_log').values({ seq, at: '2025-03-01T12:00:00.000Z', type, actor: 'alice', subject: null, request_id: 'req-old-revoked', data: '{}', prev_hash: '', hash: '' }).execute();
+      }
+      // The 0003 shape: no KRL columns yet.
+      await sql`insert into revocations (serial, revoked_at, revoked_by, reason) values (${certificate.serial}, '2025-03-01T12:05:00.000Z', 'bob', 'lost')`.execute(db);
+
+      await migrateToLatest(db);
+      expect(await db.selectFrom('revocations').select(['serial', 'ca_key_id', 'valid_before', 'audit_seq']).execute()).toEqual([
+        { serial: certificate.serial, ca_key_id: 'ssh-user-ca/1', valid_before: certificate.validBefore, audit_seq: 2 },
+      ]);
     } finally {
       await db.destroy();
     }

@@ -88,9 +88,10 @@ describe('PostgreSQL store', () => {
     expect(await store.countRequests('issued')).toBe(1);
     expect(await store.auditHead()).toEqual({ seq: 1, hash: record.hash });
     const serial = entry.certificate?.serial ?? '';
-    await store.recordRevocation({ serial, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: { serial } } });
+    const certificateFacts = { caKeyId: 'ssh-user-ca/1', validBefore: entry.certificate?.validBefore ?? '' };
+    await store.recordRevocation({ serial, ...certificateFacts, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: { serial } } });
     expect(await store.listRevocations('2025-03-01T12:00:00.000Z')).toMatchObject([{ serial, caKeyId: 'ssh-user-ca/1', revokedBy: 'secteam' }]);
-    const again = await errorOf(store.recordRevocation({ serial, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: {} } }));
+    const again = await errorOf(store.recordRevocation({ serial, ...certificateFacts, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: {} } }));
     expect(isJitcaError(again, ErrorCodes.STORE_CONFLICT)).toBe(true);
     expect(await store.verifyAudit([{ seq: 1, hash: record.hash }])).toEqual({ ok: true, records: 2 });
     expect(await rowCounts(url)).toEqual({ requests: 1, certificates: 1, audit_log: 2 });

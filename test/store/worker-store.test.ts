@@ -68,6 +68,7 @@ describe('the store on its own thread', () => {
           s.countRequests('denied'),
           s.listOverduePending('2030-01-01T00:00:00.000Z', 5),
           s.listRevocations('2025-03-01T12:10:00.000Z'),
+          s.revocationsRevision(),
           s.listAudit({ afterSeq: 1 }),
           s.verifyAudit(),
           s.auditHead(),
@@ -77,7 +78,7 @@ describe('the store on its own thread', () => {
         ]);
       expect(await reads(store)).toEqual(await reads(local));
       // And the writes: a revocation through the thread is what the in-process store reads back.
-      await store.recordRevocation({ serial, revokedBy: 'admin', reason: 'test', event: { type: 'ssh.revoked', actor: 'admin', data: { serial } } });
+      await store.recordRevocation({ serial, caKeyId: 'ssh-user-ca/1', validBefore: '2025-03-01T12:30:00.000Z', revokedBy: 'admin', reason: 'test', event: { type: 'ssh.revoked', actor: 'admin', data: { serial } } });
       await store.appendAudit({ type: 'policy.loaded', actor: 'system', data: {} });
       await store.recordKeyEnrollment({
         key: { id: 'k1', owner: 'alice', fingerprint: 'SHA256:k1', publicKey: 'ssh-ed25519 AAAA', kind: 'software', attested: false },
