@@ -22,6 +22,7 @@ import { openWorkerStore } from './store/worker-store.ts';
 import { openPostgresStore } from './store/postgres-database.ts';
 import type { CaKind } from './store/types.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
+import { createSshKrlCache, type SshKrlCache } from './issuance/ssh-krl-cache.ts';
 import { activeKubeClientCa, ensureKubeCaCertificate, type KubeClientCa } from './issuance/kube-client-ca.ts';
 
 /**
@@ -44,6 +45,8 @@ export interface CaRuntime {
   sshIssuance: SshIssuanceContext;
   /** The Kubernetes client CA generation that signs now, read at each access. */
   readonly kubeCa: KubeClientCa;
+  /** The published KRL, rebuilt once per change (issuance/ssh-krl-cache.ts). */
+  sshKrl: SshKrlCache;
   close(): Promise<void>;
 }
 
@@ -128,6 +131,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
     const kubeCa = activeKubeClientCa(config, keyring);
     kubeCa();
     const openedStore = store;
+    const sshKrl = createSshKrlCache({ store: openedStore, keyring, config, clock });
     const runtime: CaRuntime = {
       config,
       keys,
@@ -150,7 +154,9 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
       get kubeCa() {
         return kubeCa();
       },
+      sshKrl,
       async close() {
+        sshKrl.close();
         keyring.close();
         await openedStore.close();
         keys.close();

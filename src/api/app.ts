@@ -147,7 +147,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     personal.register(sshRoutes({ issuance, metrics, preValidation }));
     personal.register(requestRoutes({ issuance, metrics, preValidation }));
     personal.register(requestListRoutes({ issuance, preValidation }));
-    personal.register(revocationRoutes({ issuance, metrics, preValidation }));
+    personal.register(revocationRoutes({ issuance, metrics, preValidation, onRevoked: () => runtime.sshKrl.invalidate() }));
     personal.register(x509Routes({ issuance: x509Issuance, metrics, preValidation }));
     personal.register(
       keyRoutes({

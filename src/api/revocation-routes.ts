@@ -12,6 +12,8 @@ export interface RevocationRoutesOptions {
   metrics: ApiMetrics;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
+  /** A revocation was recorded: the published KRL must be rebuilt before it is served again. */
+  onRevoked: () => void;
 }
 
 const serialParamsSchema = {
@@ -61,6 +63,7 @@ export function revocationRoutes(options: RevocationRoutesOptions): FastifyPlugi
           }
           allowedBy = check.rule;
         });
+        options.onRevoked();
         options.metrics.revoked.inc({ rule: allowedBy });
         return { serial: certificate.serial, revoked: true, keyId: certificate.keyId, validBefore: certificate.validBefore };
       },

@@ -3,7 +3,6 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { loadKubeClientCa } from '../issuance/kube-client-ca.ts';
 import { signedTrustBundleSource } from '../issuance/signed-trust-bundle.ts';
-import { sshKrlOf } from '../issuance/ssh-krl.ts';
 import { sshTrustBundle } from '../issuance/trust-bundle.ts';
 import { createHostReportRecorder } from './host-report-recorder.ts';
 import { parseHostReportHeaders } from './host-report-headers.ts';
@@ -42,18 +41,21 @@ export function registerTrustRoutes(runtime: CaRuntime): FastifyPluginAsync {
       return reply.type('application/jose; charset=utf-8').send(jws);
     });
 
-    // sshd RevokedKeys: the same revocations give the same bytes (ssh-krl.ts), so the ETag holds
-    // until something is revoked or a revoked certificate expires.
+    // sshd RevokedKeys: from memory, rebuilt once per change (ssh-krl-cache.ts), so a full GET does
+    // no database work and a 304 only compares the ETag.
     app.get('/v1/trust/ssh-krl', async (request, reply) => {
-      const krl = await sshKrlOf(runtime, runtime.sshIssuance.clock.now());
-      return sendWithEtag(request, reply, Buffer.from(krl), 'application/octet-stream');
+      const krl = await runtime.sshKrl.current();
+      return sendTagged(request, reply, krl.bytes, krl.etag, 'application/octet-stream');
     });
   };
 }
 
 /** 200 with the body and its content-hash ETag, or 304 when the client already has that version. */
 function sendWithEtag(request: FastifyRequest, reply: FastifyReply, body: string | Buffer, type: string): FastifyReply {
-  const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
+  return sendTagged(request, reply, body, `"${createHash('sha256').update(body).digest('base64url')}"`, type);
+}
+
+function sendTagged(request: FastifyRequest, reply: FastifyReply, body: string | Buffer, etag: string, type: string): FastifyReply {
   reply.header('etag', etag).header('cache-control', 'no-cache');
   if (request.headers['if-none-match'] === etag) return reply.code(304).send();
   return reply.type(type).send(body);

@@ -7,6 +7,7 @@ import { assertListenSafe } from '../api/listen-address.ts';
 import { writeFileAtomic } from '../atomic-file.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
+import { KRL_REFRESH_MS } from '../issuance/ssh-krl-cache.ts';
 import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
@@ -50,6 +51,9 @@ export function registerServe(program: Command): void {
       const app = await buildAppFromConfig(runtime, config, undefined, { leadership: () => singletons?.status() ?? NOT_STARTED });
       // A rotation recorded by another process (or replica) takes effect here within this interval.
       runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'CA keyring refresh failed'));
+      // A revocation recorded by `jitca revoke` or another replica reaches the KRL within this interval
+      // (every replica polls: each serves its own KRL, so this is not a singleton job).
+      runtime.sshKrl.watch(KRL_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'KRL revocation poll failed'));
       const leaseDatabase = config.store.postgresUrl === undefined ? undefined : openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 });
       const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
       singletons = runSingletonJobs({ jobs: singletonJobs(runtime, app.log), store: runtime.store, log: app.log, leaseDatabase, timing });

@@ -63,6 +63,24 @@ describe('POST /v1/ssh/certificates/{serial}/revoke', () => {
     }
   });
 
+  it('a revocation through the API is in the next GET of the KRL at once, though the KRL was built and cached before it', async () => {
+    const cached = await api.app.inject({ method: 'GET', url: '/v1/trust/ssh-krl' });
+    const etag = String(cached.headers['etag']);
+    expect((await api.app.inject({ method: 'GET', url: '/v1/trust/ssh-krl', headers: { 'if-none-match': etag } })).statusCode).toBe(304);
+    const { serial, certificate } = await issueForAlice();
+    expect((await revoke(api.tokens.alice, serial)).statusCode).toBe(200);
+
+    const fresh = await api.app.inject({ method: 'GET', url: '/v1/trust/ssh-krl', headers: { 'if-none-match': etag } });
+    expect(fresh.statusCode).toBe(200);
+    const krlFile = path.join(key.dir, 'fresh.krl');
+    writeFileSync(krlFile, fresh.rawPayload);
+    const certificateFile = path.join(key.dir, 'fresh-cert.pub');
+    writeFileSync(certificateFile, `${certificate}\n`);
+    expect(spawnSync('ssh-keygen', ['-Q', '-f', krlFile, certificateFile], { encoding: 'utf8' }).stdout).toMatch(/REVOKED/);
+    const newEtag = String(fresh.headers['etag']);
+    expect((await api.app.inject({ method: 'GET', url: '/v1/trust/ssh-krl', headers: { 'if-none-match': newEtag } })).statusCode).toBe(304);
+  });
+
   it('takes every reason the schema takes (tab, newline, astral characters up to the limit), and refuses whitespace alone at the schema', async () => {
     for (const reason of ['laptop\tlost', 'INC-11:\n\tkey on a shared host', '\u{1F511}'.repeat(MAX_REASON_LENGTH)]) {
       const { serial } = await issueForAlice();

@@ -81,6 +81,8 @@ describe('jitca trust-sync: a host keeping TrustedUserCAKeys and RevokedKeys in 
     );
     if (issued.status !== 'issued') throw new Error('expected issued');
     await revokeSshCertificate(ca.runtime.store, { subject: 'secteam', groups: [], via: 'local-cli' }, issued.serial, 'test');
+    // Revoked past the API (as `jitca revoke` does): serve's KRL poll is what notices; run it now.
+    expect(await ca.runtime.sshKrl.refresh()).toBe(true);
     expect(await syncTrustFiles({ server, targets })).toMatchObject([{ outcome: 'unchanged' }, { outcome: 'updated' }]);
     const certificate = path.join(dir, 'alice-cert.pub');
     writeFileSync(certificate, `${issued.certificate}\n`);

@@ -101,6 +101,8 @@ describe('revoking an SSH certificate before it expires', () => {
 
       const { serial, file } = await issue();
       expect(jitca('revoke', '--serial', serial, '--reason', 'rotated out').status).toBe(0);
+      // Another process revoked it: serve's poll (KRL_REFRESH_MS) is what notices; run it now.
+      expect(await ca.runtime.sshKrl.refresh()).toBe(true);
       const second = await app.inject({ method: 'GET', url: '/v1/trust/ssh-krl', headers: { 'if-none-match': etag } });
       expect(second.statusCode).toBe(200);
       const krlFile = path.join(sshd.dir, 'fetched.krl');
