@@ -7,6 +7,9 @@ export interface InProcessIssuance {
   seconds: number;
   commits: number;
   concurrency: number;
+  /** Per-certificate latency (call to durable), ms. */
+  p50Ms: number;
+  p99Ms: number;
 }
 
 const maxIssued = 200_000;
@@ -21,17 +24,30 @@ export async function measureInProcessIssuance(runtime: CaRuntime, publicKey: st
   const commitsBefore = runtime.store.stats().commits;
   const identity = { subject: 'alice', groups: ['oncall-payments'], via: 'local-cli' as const };
   let issued = 0;
+  const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline && issued < maxIssued) {
+        const callStarted = performance.now();
         const result = await issueSshCertificate(runtime.sshIssuance, identity, { publicKey, ttlSeconds: 600 });
         if (result.status !== 'issued') throw new Error('bench policy must auto-approve');
+        latencies.push(performance.now() - callStarted);
         issued++;
       }
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  return { perSecond: issued / elapsed, issued, seconds: elapsed, commits: runtime.store.stats().commits - commitsBefore, concurrency };
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return {
+    perSecond: issued / elapsed,
+    issued,
+    seconds: elapsed,
+    commits: runtime.store.stats().commits - commitsBefore,
+    concurrency,
+    p50Ms: percentile(0.5),
+    p99Ms: percentile(0.99),
+  };
 }
