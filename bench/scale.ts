@@ -2,6 +2,7 @@
  * jitca on a large store (issue 21). Measures on the empty store, fills it to N certificates and
  * M revocations through the store API (bench/scale-fill.ts), and measures again in the same run:
  *   - in-process issuance: rate and p99 (target: >= 0.9x and <= 1.2x the empty store's);
+ *   - the store alone: recordDecision writes/s (5,000, many in flight), where the store's size shows first;
  *   - the KRL build as `jitca bundle --format krl` runs it (target < 0.5 s);
  *   - GET /v1/trust/ssh-krl against `jitca serve` (a separate process): the first (it builds),
  *     then full GETs and If-None-Match 304s from its cache (target < 5 ms), and its memory;
@@ -41,10 +42,13 @@ const liveRevocations = Number(args['live-revocations']);
 const seconds = Number(args.seconds);
 const KRL_BUILDS = 5;
 const GETS = 200;
+const STORE_WRITES = 5000;
 
 interface Phase {
   certificatesInStore: number;
   issuance: { perSecond: number; p99Ms: number; p50Ms: number };
+  /** recordDecision alone (no signing), the fill's path: where the size of the store shows first. */
+  storeWritesPerSecond: number;
   krlBuildMs: number;
   krlSerials: number;
   firstGetMs: number;
@@ -105,11 +109,14 @@ async function fill(config: JitcaConfig): Promise<number> {
 
 async function measurePhase(config: JitcaConfig, configFile: string, publicKey: string, port: number): Promise<Phase> {
   const runtime = await openCaRuntime(config);
-  let issuance, krlBuildMs, krlSerials, auditRecords, auditVerifyPerSecond;
+  let issuance, storeWritesPerSecond, krlBuildMs, krlSerials, auditRecords, auditVerifyPerSecond;
   try {
     // Warm-up, discarded: the first phase would otherwise also measure V8 compiling the pipeline.
     await measureInProcessIssuance(runtime, publicKey, Math.min(2, seconds));
     issuance = await measureInProcessIssuance(runtime, publicKey, seconds);
+    const writesStarted = performance.now();
+    await fillStore(runtime.store, await fillTemplateFrom(runtime.store), { certificates: STORE_WRITES, revocations: 0, liveRevocations: 0, nowMs: Date.now() });
+    storeWritesPerSecond = STORE_WRITES / ((performance.now() - writesStarted) / 1000);
     const builds: number[] = [];
     let krl: Uint8Array = new Uint8Array();
     for (let i = 0; i < KRL_BUILDS; i++) {
@@ -159,6 +166,7 @@ async function measurePhase(config: JitcaConfig, configFile: string, publicKey: 
     return {
       certificatesInStore,
       issuance,
+      storeWritesPerSecond,
       krlBuildMs,
       krlSerials,
       firstGetMs,
@@ -180,6 +188,7 @@ function print(label: string, phase: Phase): void {
     `${label}: ${phase.certificatesInStore} certificates, ${(phase.storeBytes / 2 ** 20).toFixed(1)} MiB ` +
       `(${(phase.storeBytes / Math.max(1, phase.certificatesInStore)).toFixed(0)} B/certificate); ` +
       `issuance ${phase.issuance.perSecond.toFixed(0)}/s p50 ${phase.issuance.p50Ms.toFixed(1)} ms p99 ${phase.issuance.p99Ms.toFixed(1)} ms; ` +
+      `store writes ${phase.storeWritesPerSecond.toFixed(0)}/s; ` +
       `KRL build ${phase.krlBuildMs.toFixed(1)} ms (${phase.krlSerials} serials); ` +
       `GET ssh-krl first ${phase.firstGetMs.toFixed(1)} ms, then p50 ${phase.fullGet.p50Ms.toFixed(2)} ms p99 ${phase.fullGet.p99Ms.toFixed(2)} ms (${phase.fullGet.bytes} B), ` +
       `If-None-Match ${phase.notModified.status} p50 ${phase.notModified.p50Ms.toFixed(2)} ms p99 ${phase.notModified.p99Ms.toFixed(2)} ms; ` +
@@ -194,6 +203,7 @@ function compare(empty: Phase, filled: Phase): void {
   const addedCertificates = filled.certificatesInStore - empty.certificatesInStore;
   console.log('filled / empty:');
   console.log(`  issuance rate ${ratio(filled.issuance.perSecond, empty.issuance.perSecond)} (target >= 0.9x), p99 ${ratio(filled.issuance.p99Ms, empty.issuance.p99Ms)} (target <= 1.2x)`);
+  console.log(`  store writes (recordDecision alone) ${ratio(filled.storeWritesPerSecond, empty.storeWritesPerSecond)}`);
   console.log(`  KRL build ${filled.krlBuildMs.toFixed(1)} ms vs ${empty.krlBuildMs.toFixed(1)} ms (target < 500 ms)`);
   console.log(`  GET ssh-krl p99 ${filled.fullGet.p99Ms.toFixed(2)} ms vs ${empty.fullGet.p99Ms.toFixed(2)} ms (target < 5 ms); 304 p99 ${filled.notModified.p99Ms.toFixed(2)} ms`);
   console.log(`  server RSS ${filled.serverRssMiB.toFixed(0)} vs ${empty.serverRssMiB.toFixed(0)} MiB`);
