@@ -52,7 +52,7 @@ export async function fillStore(store: Store, template: FillTemplate, plan: Fill
     i < plan.liveRevocations ? plan.nowMs + 30 * 60_000 : plan.nowMs - 86_400_000 - i * 1000;
 
   await pool(plan.certificates, inFlight, async (i) => {
-    const id = newRequestId();
+    const id = newRequestId(Date.now());
     const serial = randomSerial().toString();
     serials[i] = serial;
     const validBefore = validBeforeOf(i);

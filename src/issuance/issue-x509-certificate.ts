@@ -53,7 +53,7 @@ export async function issueX509ClientCertificate(
   input: X509IssuanceInput,
 ): Promise<X509IssuanceResult> {
   const csr = parseCsr(input.csr);
-  const requestId = newRequestId();
+  const requestId = newRequestId(context.clock.now());
   const asked = organizationsAsked(context.policy, identity, csr.subject.organizations);
   const decision = evaluateX509Request(context.policy, identity, {
     signerName: context.signerName,
