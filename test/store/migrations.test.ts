@@ -3,8 +3,8 @@ import { sql } from 'kysely';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '../../src/store/database.ts';
-import { Migrator } from 'kysely/migration';
-import { migrateToLatest, migrations } from '../../src/store/migrations.ts';
+import { migrateToLatest } from '../../src/store/migrations.ts';
+import { checkRevocationBackfill } from './revocation-backfill-case.ts';
 import { issuedEntry, makeTempDir, openTempStore, removeDir } from './store-fixtures.ts';
 
 const dirs: string[] = [];
@@ -91,33 +91,9 @@ describe('0008: revocations carry what the KRL needs', () => {
   it('backfills ca_key_id, valid_before and audit_seq of existing revocations from their certificates and audit records', async () => {
     const dir = makeTempDir();
     dirs.push(dir);
-    const dbPath = path.join(dir, 'jitca.db');
-    const db = openSqliteDatabase(dbPath);
+    const db = openSqliteDatabase(path.join(dir, 'jitca.db'));
     try {
-      const upTo7 = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
-      expect((await upTo7.migrateTo('0007_request_listing')).error).toBeUndefined();
-      const entry = issuedEntry('req-old-revoked');
-      const certificate = entry.certificate;
-      if (certificate === undefined) throw new Error('fixture has a certificate');
-      await db.insertInto('requests').values({
-        id: 'req-old-revoked', kind: 'ssh-user', requester: 'alice', role: null, state: 'issued', body: '{}', decision: '{}',
-        created_at: '2025-03-01T12:00:00.000Z', expires_at: null, updated_at: '2025-03-01T12:00:00.000Z', version: 0,
-      }).execute();
-      await db.insertInto('certificates').values({
-        serial: certificate.serial, kind: 'ssh-user', identity: 'alice', key_id: 'k', key_fingerprint: 'f', principals: '[]', scope: '{}',
-        valid_after: certificate.validAfter, valid_before: certificate.validBefore, ca_key_id: 'ssh-user-ca/1', request_id: 'req-old-revoked',
-        certificate: 'c', created_at: '2025-03-01T12:00:00.000Z',
-      }).execute();
-      for (const [seq, type] of [[1, 'ssh.issued'], [2, 'ssh.revoked']] as const) {
-        await db.insertInto('audit_log').values({ seq, at: '2025-03-01T12:00:00.000Z', type, actor: 'alice', subject: null, request_id: 'req-old-revoked', data: '{}', prev_hash: '', hash: '' }).execute();
-      }
-      // The 0003 shape: no KRL columns yet.
-      await sql`insert into revocations (serial, revoked_at, revoked_by, reason) values (${certificate.serial}, '2025-03-01T12:05:00.000Z', 'bob', 'lost')`.execute(db);
-
-      await migrateToLatest(db);
-      expect(await db.selectFrom('revocations').select(['serial', 'ca_key_id', 'valid_before', 'audit_seq']).execute()).toEqual([
-        { serial: certificate.serial, ca_key_id: 'ssh-user-ca/1', valid_before: certificate.validBefore, audit_seq: 2 },
-      ]);
+      await checkRevocationBackfill(db);
     } finally {
       await db.destroy();
     }

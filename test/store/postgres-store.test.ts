@@ -14,6 +14,7 @@ import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
 import { checkEnrolledKeys } from './enrolled-key-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
+import { checkRevocationBackfill } from './revocation-backfill-case.ts';
 import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
 
 let cluster: PostgresCluster;
@@ -261,6 +262,15 @@ describe('PostgreSQL store', () => {
     expect(after.seq).toBe(2);
     expect(await store.getRequest('while-down')).toBeUndefined();
     expect(await store.verifyAudit()).toEqual({ ok: true, records: 2 });
+  });
+
+  it('migration 0008 backfills the KRL columns of existing revocations as on SQLite', async () => {
+    const db = openPostgresDatabase(freshDatabase());
+    try {
+      await checkRevocationBackfill(db);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('opens the same database again without re-running migrations', async () => {
