@@ -68,6 +68,13 @@ export const configFileSchema = Type.Object(
       },
       section,
     ),
+    retention: Type.Object(
+      {
+        /** `jitca retention` removes (after exporting) the rows of requests this many days past their expiry. */
+        daysAfterExpiry: Type.Integer({ minimum: 1, maximum: 36_500, default: 400 }),
+      },
+      section,
+    ),
     /** Resolved against the working directory; unset, policy.json in dataDir. */
     policyFile: Type.Optional(Type.String(nonEmpty)),
     ssh: Type.Object(

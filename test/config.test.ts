@@ -44,6 +44,7 @@ describe('buildConfig', () => {
         sessions: 4,
       },
       store: { sqlitePath: path.join(dir, 'state', 'jitca.sqlite'), leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
+      retention: { daysAfterExpiry: 400 },
       policyFile: path.join(dir, 'state', 'policy.json'),
       ssh: { caName: 'ssh-user-ca', keyAlgorithm: 'ed25519', backdateSeconds: 60 },
       server: {
@@ -80,6 +81,7 @@ describe('buildConfig', () => {
       dataDir: 'from-file',
       hsm: { modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinEnv: 'JITCA_PIN', sessions: 8 },
       store: { sqlitePath: 'db/ca.sqlite', postgresUrl: 'postgres://db/jitca' },
+      retention: { daysAfterExpiry: 30 },
       policyFile: 'policies/p.json',
       ssh: { caName: 'users', keyAlgorithm: 'ecdsa-p384', backdateSeconds: 5 },
       server: {
@@ -108,6 +110,7 @@ describe('buildConfig', () => {
       dataDir: path.join(dir, 'from-file'),
       hsm: { embedded: false, modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinFile: undefined, pinEnv: 'JITCA_PIN', sessions: 8 },
       store: { sqlitePath: path.join(dir, 'from-file', 'db', 'ca.sqlite'), postgresUrl: 'postgres://db/jitca', leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
+      retention: { daysAfterExpiry: 30 },
       policyFile: path.join(dir, 'policies', 'p.json'),
       ssh: { caName: 'users', keyAlgorithm: 'ecdsa-p384', backdateSeconds: 5 },
       server: {

@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   audit: async () => (await import('./audit.ts')).registerAudit,
   policy: async () => (await import('./policy.ts')).registerPolicy,
   revoke: async () => (await import('./revoke.ts')).registerRevoke,
+  retention: async () => (await import('./retention.ts')).registerRetention,
   'trust-sync': async () => (await import('./trust-sync.ts')).registerTrustSync,
   controller: async () => (await import('./controller.ts')).registerController,
   login: async () => (await import('./login.ts')).registerLogin,

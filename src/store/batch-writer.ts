@@ -29,6 +29,8 @@ import { compileRequestUpsert } from './request-repository.ts';
 import type { RequestUpsert } from './request-repository.ts';
 import { compileRevocationInsert } from './revocation-repository.ts';
 import type { RevocationInsert } from './revocation-repository.ts';
+import { compileRetiredRowsDelete } from './retention-repository.ts';
+import type { RetiredRowsDelete } from './retention-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutor, StatementExecutorFactory } from './statement-executor.ts';
@@ -42,6 +44,7 @@ interface WriteStatements {
   insertCertificate: CertificateInsert;
   insertApproval: ApprovalInsert;
   insertRevocation: RevocationInsert;
+  deleteRetiredRows: RetiredRowsDelete;
   upsertCaGeneration: CaGenerationUpsert;
   insertEnrolledKey: EnrolledKeyInsert;
   deleteEnrolledKey: EnrolledKeyDelete;
@@ -59,6 +62,7 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     insertCertificate: compileCertificateInsert(db),
     insertApproval: compileApprovalInsert(db),
     insertRevocation: compileRevocationInsert(db),
+    deleteRetiredRows: compileRetiredRowsDelete(db),
     upsertCaGeneration: compileCaGenerationUpsert(db),
     insertEnrolledKey: compileEnrolledKeyInsert(db),
     deleteEnrolledKey: compileEnrolledKeyDelete(db),
@@ -157,6 +161,7 @@ async function writeEntry(
     }
   }
   if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at, head.seq + 1);
+  for (const requestId of entry.retiredRequestIds ?? []) await statements.deleteRetiredRows(executor, requestId);
   for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
   if (entry.enrolledKey !== undefined) await statements.insertEnrolledKey(executor, entry.enrolledKey, at);
   if (entry.removedKey !== undefined) await statements.deleteEnrolledKey(executor, entry.removedKey);

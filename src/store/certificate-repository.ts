@@ -73,7 +73,7 @@ export async function findCertificate(db: StoreDb, serial: string): Promise<Stor
   return row === undefined ? undefined : toStoredCertificate(row);
 }
 
-function toStoredCertificate(row: CertificatesTable): StoredCertificate {
+export function toStoredCertificate(row: CertificatesTable): StoredCertificate {
   return {
     serial: row.serial,
     kind: row.kind as StoredCertificate['kind'],

@@ -18,6 +18,7 @@ import type {
   IssuedCertificateInput,
   RequestInput,
   RequestState,
+  RetentionEntry,
   RevocationEntry,
 } from './types.ts';
 
@@ -85,6 +86,9 @@ export interface PreparedEntry {
   enrolledKey?: Omit<EnrolledKey, 'enrolledAt'>;
   /** A key's enrollment removed: the row with this id and owner must exist. */
   removedKey?: { id: string; owner: string };
+
+  /** Ids of requests whose rows are removed (retention). */
+  retiredRequestIds?: string[];
   event: PreparedEvent;
 }
 
@@ -109,6 +113,8 @@ const AUDIT_EVENT_TYPES = {
   'ha.leader': true,
   'key.enrolled': true,
   'key.removed': true,
+
+  'retention.pruned': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {
@@ -149,6 +155,16 @@ export function prepareRevocationEntry(entry: RevocationEntry): PreparedEntry {
     },
     event: prepareEvent(entry.event),
   };
+}
+
+export const MAX_RETIRED_PER_ENTRY = 1000;
+
+export function prepareRetentionEntry(entry: RetentionEntry): PreparedEntry {
+  if (typeof entry !== 'object' || entry === null) throw invalid('entry', 'must be an object');
+  if (!Array.isArray(entry.requestIds) || entry.requestIds.length === 0 || entry.requestIds.length > MAX_RETIRED_PER_ENTRY) {
+    throw invalid('requestIds', `must be an array of 1 to ${MAX_RETIRED_PER_ENTRY} request ids`);
+  }
+  return { retiredRequestIds: entry.requestIds.map((id, i) => text(id, `requestIds[${i}]`)), event: prepareEvent(entry.event) };
 }
 
 export function prepareCaGenerationsEntry(entry: CaGenerationsEntry): PreparedEntry {

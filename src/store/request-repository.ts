@@ -92,7 +92,7 @@ export async function findRequest(db: StoreDb, id: string): Promise<StoredReques
   return row === undefined ? undefined : toStoredRequest(row);
 }
 
-function toStoredRequest(row: RequestsTable): StoredRequest {
+export function toStoredRequest(row: RequestsTable): StoredRequest {
   const request: StoredRequest = {
     id: row.id,
     kind: row.kind as StoredRequest['kind'],

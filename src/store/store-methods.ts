@@ -22,6 +22,8 @@ export const storeMethodKinds = {
   listHostReports: 'thread',
   revocationsRevision: 'thread',
   getRequest: 'thread',
+  listRetired: 'thread',
+  recordRetention: 'thread',
   findCertificateBySerial: 'thread',
   listApprovals: 'thread',
   listRequests: 'thread',

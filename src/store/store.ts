@@ -13,7 +13,7 @@ import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
 import { listCaGenerations } from './ca-generation-repository.ts';
-import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRevocationEntry } from './entry-validation.ts';
+import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRetentionEntry, prepareRevocationEntry, MAX_RETIRED_PER_ENTRY } from './entry-validation.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { prepareKeyEnrollmentEntry, prepareKeyRemovalEntry } from './enrolled-key-entry.ts';
 import { findEnrolledKey, listEnrolledKeys } from './enrolled-key-repository.ts';
@@ -23,6 +23,7 @@ import { checkRequestListQuery } from './request-list-query.ts';
 import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
 import { checkHostReport, listHostReports, upsertHostReport } from './host-report-repository.ts';
 import { listRevocations, readRevocationsRevision } from './revocation-repository.ts';
+import { listRetired } from './retention-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
@@ -43,6 +44,8 @@ import type {
   KeyRemovalEntry,
   ListAuditOptions,
   RequestListQuery,
+  RetentionEntry,
+  RetiredRequest,
   RevocationEntry,
   Store,
   StoreStats,
@@ -127,6 +130,14 @@ export function createStore(
     appendAudit: (event: AuditEventInput) => write(() => prepareAuditEvent(event)),
     recordRevocation: (entry: RevocationEntry) => write(() => prepareRevocationEntry(entry)),
     recordCaGenerations: (entry: CaGenerationsEntry) => write(() => prepareCaGenerationsEntry(entry)),
+    recordRetention: (entry: RetentionEntry) => write(() => prepareRetentionEntry(entry)),
+
+    listRetired: async (beforeIso: string, limit: number): Promise<RetiredRequest[]> => {
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RETIRED_PER_ENTRY) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `limit ${limit} must be an integer from 1 to ${MAX_RETIRED_PER_ENTRY}`, { details: { field: 'limit' } });
+      }
+      return read('listing requests past retention', () => listRetired(db, beforeIso, limit));
+    },
 
     recordKeyEnrollment: (entry: KeyEnrollmentEntry) => write(() => prepareKeyEnrollmentEntry(entry)),
     recordKeyRemoval: (entry: KeyRemovalEntry) => write(() => prepareKeyRemovalEntry(entry)),

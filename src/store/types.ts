@@ -29,7 +29,9 @@ export type AuditEventType =
   | 'ha.leader'
   /** A key was enrolled to a person (src/enrollment), or its enrollment removed. */
   | 'key.enrolled'
-  | 'key.removed';
+  | 'key.removed'
+  /** A retention run exported and removed the rows of requests long expired (never audit records). */
+  | 'retention.pruned';
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -207,6 +209,20 @@ export interface StoredRevocation {
   reason: string;
 }
 
+/** A request past retention, with every row that goes with it: what a retention run exports, then removes. */
+export interface RetiredRequest {
+  request: StoredRequest;
+  certificate?: StoredCertificate;
+  approvals: StoredApproval[];
+  revocation?: { revokedAt: string; revokedBy: string; reason: string };
+}
+
+/** Removes these requests' rows (request, certificate, approvals, revocation) with one audit record, in one transaction. */
+export interface RetentionEntry {
+  requestIds: string[];
+  event: AuditEventInput;
+}
+
 export interface StoredApproval {
   requestId: string;
   approver: string;
@@ -361,6 +377,13 @@ export interface Store {
    */
   revocationsRevision(): Promise<number>;
   getRequest(id: string): Promise<StoredRequest | undefined>;
+  /**
+   * Requests created before `beforeIso` whose certificate (if any) expired before it too, oldest
+   * first, at most `limit` (1..1000), each with its certificate, approvals and revocation.
+   */
+  listRetired(beforeIso: string, limit: number): Promise<RetiredRequest[]>;
+  /** Removes the requests' rows and writes the audit record in one transaction; an id already gone is no error. */
+  recordRetention(entry: RetentionEntry): Promise<AuditRecord>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;
   /**

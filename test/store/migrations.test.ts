@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '../../src/store/database.ts';
-import { migrateToLatest } from '../../src/store/migrations.ts';
+import { Migrator } from 'kysely/migration';
+import { migrateToLatest, migrations } from '../../src/store/migrations.ts';
 import { checkRevocationBackfill } from './revocation-backfill-case.ts';
 import { issuedEntry, makeTempDir, openTempStore, removeDir } from './store-fixtures.ts';
 
