@@ -264,6 +264,32 @@ describe('PostgreSQL store', () => {
     expect(await store.verifyAudit()).toEqual({ ok: true, records: 2 });
   });
 
+  it('reads the KRL\'s revocations, their revision, and the rows past retention, and removes those, as SQLite does', async () => {
+    const { store } = await open(freshDatabase());
+    const old = issuedEntry('req-pg-old');
+    old.request.createdAt = '2024-01-01T00:00:00.000Z';
+    if (old.certificate === undefined) throw new Error('fixture has a certificate');
+    old.certificate.validBefore = '2024-01-01T00:30:00.000Z';
+    await store.recordDecision(old);
+    await store.recordDecision(issuedEntry('req-pg-live'));
+    expect(await store.revocationsRevision()).toBe(0);
+    const serial = old.certificate.serial;
+    const revoked = await store.recordRevocation({
+      serial, caKeyId: 'ssh-user-ca/1', validBefore: old.certificate.validBefore, revokedBy: 'bob', reason: 'lost',
+      event: { type: 'ssh.revoked', actor: 'bob', data: { serial } },
+    });
+    expect(await store.revocationsRevision()).toBe(revoked.seq);
+    expect((await store.listRevocations('2024-01-01T00:00:00.000Z')).map((entry) => entry.serial)).toEqual([serial]);
+    expect(await store.listRevocations('2024-01-01T00:30:00.000Z')).toEqual([]);
+
+    const retired = await store.listRetired('2024-06-01T00:00:00.000Z', 10);
+    expect(retired.map((entry) => [entry.request.id, entry.certificate?.serial, entry.revocation?.reason])).toEqual([['req-pg-old', serial, 'lost']]);
+    await store.recordRetention({ requestIds: ['req-pg-old'], event: { type: 'retention.pruned', actor: 'ops', data: { requests: 1 } } });
+    expect(await store.getRequest('req-pg-old')).toBeUndefined();
+    expect(await store.getRequest('req-pg-live')).toBeDefined();
+    expect((await store.verifyAudit()).ok).toBe(true);
+  });
+
   it('migration 0008 backfills the KRL columns of existing revocations as on SQLite', async () => {
     const db = openPostgresDatabase(freshDatabase());
     try {
