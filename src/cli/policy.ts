@@ -20,6 +20,7 @@ interface EvaluateOptions extends SshRequestOptions, Partial<Omit<CsrEvaluateOpt
   keyType: string;
   enrolledKey?: string;
   expect?: string;
+  at?: string;
 }
 
 const VIA = ['local-cli', 'oidc', 'gateway'] as const;
@@ -64,6 +65,7 @@ export function registerPolicy(program: Command): void {
     .option('--usage <usage>', `with --csr: a usage in the CSR's spec.usages (repeatable; default ${DEFAULT_CSR_USAGES.map((u) => `"${u}"`).join(', ')})`, collect)
     .option('--signer-name <name>', 'with --csr: spec.signerName; any name but kubernetes.io/kube-apiserver-client is taken as jitca\'s own signer', DEFAULT_JITCA_SIGNER)
     .option('--expiration-seconds <seconds>', "with --csr: the CSR's spec.expirationSeconds (default: not set)", secondsValue('--expiration-seconds'))
+    .option('--at <time>', 'when the request is made, for working hours: an ISO 8601 time with a zone, e.g. 2026-03-29T09:30:00+02:00 (default: now)')
     .option('--expect <outcome>', `exit 1 unless the outcome is this: ${OUTCOMES.join(', ')} (with --csr also ignore)`)
     .action((file: string, options: EvaluateOptions) => {
       if (options.csr !== undefined) {
@@ -80,7 +82,7 @@ export function registerPolicy(program: Command): void {
         type: options.keyType,
         isSecurityKey: options.keyType.startsWith('sk-'),
         ...(options.enrolledKey === undefined ? {} : { enrollment: readEnrolledKeyFile(options.enrolledKey) }),
-      });
+      }, evaluationTime(options.at));
       process.stdout.write(`${JSON.stringify(summarise(decision), null, 2)}\n`);
       checkExpected(expected, decision.outcome);
     });
@@ -93,6 +95,18 @@ function evaluateCsrCommand(file: string, options: EvaluateOptions & { csr: stri
   const decision = evaluateCsrFile(loaded, options);
   process.stdout.write(`${JSON.stringify(decision, null, 2)}\n`);
   checkExpected(expected, decision.outcome);
+}
+
+/** A zone is required: a bare local time would be read in this machine's zone, not the policy's. */
+const ISO_TIME_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function evaluationTime(at: string | undefined): Date {
+  if (at === undefined) return new Date();
+  const parsed = ISO_TIME_WITH_ZONE.test(at) ? new Date(at) : undefined;
+  if (parsed === undefined || Number.isNaN(parsed.getTime())) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--at must be an ISO 8601 time with a zone, e.g. 2026-03-29T09:30:00+02:00; got ${JSON.stringify(at)}`);
+  }
+  return parsed;
 }
 
 function checkExpected(expected: string | undefined, outcome: string): void {

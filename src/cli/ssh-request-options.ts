@@ -15,6 +15,7 @@ export interface SshRequestOptions {
   node?: string;
   command?: string[];
   sourceAddress?: string[];
+  operation?: string[];
 }
 
 export function addSshRequestOptions(command: Command): Command {
@@ -27,7 +28,8 @@ export function addSshRequestOptions(command: Command): Command {
     .option('--pod <pod>', 'scope: pod')
     .option('--node <node>', 'scope: node')
     .option('--command <command>', 'allowed command, narrowing the role (repeatable)', collect)
-    .option('--source-address <cidr>', 'source address restriction (repeatable)', collect);
+    .option('--source-address <cidr>', 'source address restriction (repeatable)', collect)
+    .option('--operation <operation>', 'operation needed, e.g. view-logs, exec (repeatable; default: the least the role allows)', collect);
 }
 
 /** The request those flags describe; what was not given is left out, as in an API body. */
@@ -42,5 +44,7 @@ export function sshRequestFromOptions(options: SshRequestOptions): SshCertificat
     ...(Object.keys(scope).length === 0 ? {} : { scope }),
     ...(options.command === undefined ? {} : { commands: options.command }),
     ...(options.sourceAddress === undefined ? {} : { sourceAddresses: options.sourceAddress }),
+    // Checked by policy (rule "operations.unknown"), as an API body's operations are.
+    ...(options.operation === undefined ? {} : { operations: options.operation as SshCertificateRequest['operations'] }),
   };
 }

@@ -79,13 +79,24 @@ export function approveRequest(
     const requester = requesterOf(request);
     const prior = (await context.store.listApprovals(requestId)).map((approval) => approval.approver);
     const role = request.role ?? '';
-    const check = canApprove(context.policy, role, approver, requester.subject, prior);
+    // Policy may have changed since the request was made: the grant is decided again, now, for the
+    // role the approvals were given for. Without naming it, a request that named no role would be
+    // matched afresh and could land on another role with other approvers and a wider grant. The
+    // operations and working hours are judged at the request's time: approving at 9:00 a request
+    // made at 3:00 does not make it a working-hours request.
+    // The role the approvals are given for is named, so a request that named none is not matched
+    // afresh onto another role with other approvers and a wider grant if the policy changed.
+    const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
+    const judgedKey = await withEnrollment(context.store, context.policy, requester, subjectKey);
+    const decision = evaluateSshRequest(context.policy, requester, { ...requestFromBody(request.body), role }, judgedKey, new Date(request.createdAt));
+    const needed = decision.outcome === 'pending' ? decision.approval : undefined;
+    const check = canApprove(context.policy, role, approver, requester.subject, prior, needed);
     if (!check.ok) {
       throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, check.message, { details: { rule: check.rule, requestId } });
     }
     const approvers = [...prior, approver.subject];
     const roleDefinition = context.policy.roles.find((candidate) => candidate.name === role);
-    const required = roleDefinition?.approval.mode === 'manual' ? roleDefinition.approval.approvals : 1;
+    const required = needed?.approvals ?? (roleDefinition?.approval.mode === 'manual' ? roleDefinition.approval.approvals : 1);
     const now = context.clock.now();
 
     if (approvers.length < required) {
@@ -101,12 +112,6 @@ export function approveRequest(
       return { status: 'pending', requestId, approvals: approvers, required };
     }
 
-    // Policy may have changed since the request was made: the grant is decided again, now, for the
-    // role the approvals were given for. Without naming it, a request that named no role would be
-    // matched afresh and could land on another role with other approvers and a wider grant.
-    const subjectKey = parseSshPublicKey(String(request.body['publicKey']));
-    const judgedKey = await withEnrollment(context.store, context.policy, requester, subjectKey);
-    const decision = evaluateSshRequest(context.policy, requester, { ...requestFromBody(request.body), role }, judgedKey);
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
         request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },

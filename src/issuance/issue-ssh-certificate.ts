@@ -58,9 +58,9 @@ export async function issueSshCertificate(
 ): Promise<SshIssuanceResult> {
   const subjectKey = parseSshPublicKey(input.publicKey);
   const request = requestOf(input);
-  const requestId = newRequestId(context.clock.now());
-  const decision = evaluateSshRequest(context.policy, identity, request, await withEnrollment(context.store, context.policy, identity, subjectKey));
   const now = context.clock.now();
+  const requestId = newRequestId(now);
+  const decision = evaluateSshRequest(context.policy, identity, request, await withEnrollment(context.store, context.policy, identity, subjectKey), new Date(now));
   const body = requestBody(request, subjectKey, identity);
 
   if (decision.outcome === 'deny') {

@@ -8,6 +8,7 @@ interface ScopeExtensionNames {
   pod: string;
   node: string;
   commands: string;
+  operations: string;
 }
 
 /** The names depend only on the policy's extension domain: built once per domain, not per certificate. */
@@ -24,6 +25,7 @@ function namesFor(domain: string): ScopeExtensionNames {
       pod: `scope-pod@${domain}`,
       node: `scope-node@${domain}`,
       commands: `commands@${domain}`,
+      operations: `operations@${domain}`,
     };
     namesByDomain.set(domain, names);
   }
@@ -48,5 +50,7 @@ export function scopeExtensions(grant: SshGrant, domain: string, approvalReferen
   if (grant.scope.node !== undefined) extensions[names.node] = grant.scope.node;
   // JSON keeps commands with spaces and commas unambiguous for the gateway.
   if (grant.commands !== undefined) extensions[names.commands] = JSON.stringify(grant.commands);
+  // Operation names are plain words from a fixed list, so a comma-separated list is unambiguous.
+  if (grant.operations !== undefined) extensions[names.operations] = grant.operations.join(',');
   return extensions;
 }

@@ -4,7 +4,7 @@
  * two distinct signatures, for kubectl debug).
  */
 import { gatewayMayActOn } from './gateway.ts';
-import type { Identity, Policy } from './types.ts';
+import type { ApprovalRule, Identity, Policy } from './types.ts';
 
 export type ApprovalCheck = { ok: true } | { ok: false; rule: string; message: string };
 
@@ -14,10 +14,12 @@ export function canApprove(
   approver: Identity,
   requester: string,
   priorApprovers: readonly string[],
+  /** What the request's operations and working hours need (evaluate.ts); absent: the role's own approval. */
+  needed?: { approverGroups: string[]; approvals: 1 | 2 },
 ): ApprovalCheck {
   const found = policy.roles.find((candidate) => candidate.name === role);
   if (found === undefined) return refuse('role.unknown', `role "${role}" does not exist in the policy`);
-  const approval = found.approval;
+  const approval: ApprovalRule = needed === undefined ? found.approval : { mode: 'manual', ...needed };
   if (approval.mode !== 'manual') {
     return refuse('approval.not-required', `role ${found.name} is approved automatically; there is nothing to approve`);
   }

@@ -8,9 +8,11 @@ import { cidrWithinAny } from './cidr.ts';
 import { formatDuration } from './duration.ts';
 import { gatewayMayActOn } from './gateway.ts';
 import { keyRequirementRefusal } from './key-requirements.ts';
+import { approvalStrictness, resolveOperations } from './operations.ts';
 import { SCOPE_WILDCARD } from './patterns.ts';
 import { echo, findRequestProblem } from './request-shape.ts';
-import type { Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant, SubjectKey } from './types.ts';
+import type { ApprovalRule, Decision, Identity, Policy, Role, Scope, SshCertificateRequest, SshGrant, SubjectKey } from './types.ts';
+import { isWithinWorkingHours } from './working-hours.ts';
 
 export { canApprove, type ApprovalCheck } from './approval.ts';
 
@@ -21,6 +23,11 @@ export function evaluateSshRequest(
   identity: Identity,
   request: SshCertificateRequest,
   key: SubjectKey,
+  /**
+   * When the request is made, for a role's working hours. Absent (callers that predate them) counts
+   * as outside the window: a role with working hours then asks for on-call or approval, never less.
+   */
+  at?: Date,
 ): Decision {
   const shapeProblem = findRequestProblem(request);
   if (shapeProblem !== undefined) return deny('request.invalid', shapeProblem);
@@ -56,7 +63,15 @@ export function evaluateSshRequest(
     );
   }
 
-  const ttl = resolveTtl(role, request.ttlSeconds, notes);
+  const operations = resolveOperations(role, request.operations);
+  if (operations !== undefined && 'rule' in operations) return deny(operations.rule, operations.message);
+  // The strictest requested operation's lifetime caps the role's, under the role's own ttlOverMax.
+  const limits =
+    operations === undefined
+      ? role
+      : { ...role, maxTtlSeconds: operations.maxTtlSeconds, defaultTtlSeconds: Math.min(role.defaultTtlSeconds, operations.maxTtlSeconds) };
+
+  const ttl = resolveTtl(limits, request.ttlSeconds, notes);
   if (typeof ttl !== 'number') return ttl;
 
   const scope = resolveScope(role, request.scope ?? {}, notes);
@@ -79,15 +94,43 @@ export function evaluateSshRequest(
     extensions: [...role.extensions],
     // A role requiring user verification at enrollment also makes sshd require it at each login.
     verifyRequired: role.verifyRequired === true || role.key?.userVerification === true,
+    ...(operations === undefined ? {} : { operations: [...operations.operations] }),
   };
 
-  if (role.approval.mode === 'auto') return { outcome: 'approve', grant, notes };
+  const approval = approvalAt(role, identity, operations?.approval ?? role.approval, at, notes);
+  if ('outcome' in approval) return approval;
+  if (approval.mode === 'auto') return { outcome: 'approve', grant, notes };
   return {
     outcome: 'pending',
     grant,
-    approval: { approverGroups: [...role.approval.approverGroups], approvals: role.approval.approvals },
+    approval: { approverGroups: [...approval.approverGroups], approvals: approval.approvals },
     notes,
   };
+}
+
+/**
+ * Outside a role's working hours, on-call members are decided as usual and everyone else needs the
+ * window's outsideApproval (the stricter of it and the operations' own), or is refused without one.
+ */
+function approvalAt(role: Role, identity: Identity, approval: ApprovalRule, at: Date | undefined, notes: string[]): ApprovalRule | Deny {
+  const hours = role.workingHours;
+  if (hours === undefined) return approval;
+  if (at !== undefined && isWithinWorkingHours(hours, at)) return approval;
+  const groups = Array.isArray(identity.groups) ? identity.groups : [];
+  if (hours.onCallGroups.some((group) => groups.includes(group))) {
+    notes.push(`outside the working hours of role ${role.name}; allowed as on-call`);
+    return approval;
+  }
+  const window = `${hours.days.join(',')} ${hours.start}-${hours.end} ${hours.timeZone}`;
+  if (hours.outsideApproval === undefined) {
+    return deny(
+      'working-hours.on-call',
+      `outside the working hours of role ${role.name} (${window}) only on-call may request (${hours.onCallGroups.join(', ')})`,
+    );
+  }
+  const outside: ApprovalRule = { mode: 'manual', ...hours.outsideApproval };
+  notes.push(`outside the working hours of role ${role.name} (${window}) and not on-call: needs manual approval`);
+  return approvalStrictness(outside) >= approvalStrictness(approval) ? outside : approval;
 }
 
 function selectRole(policy: Policy, identity: Identity, requested: string | undefined): Role | Deny {

@@ -18,7 +18,7 @@ import {
   compilePattern,
 } from './patterns.ts';
 
-const REQUEST_FIELDS = new Set(['role', 'principals', 'ttlSeconds', 'scope', 'commands', 'sourceAddresses', 'reason']);
+const REQUEST_FIELDS = new Set(['role', 'principals', 'ttlSeconds', 'scope', 'commands', 'sourceAddresses', 'operations', 'reason']);
 const SCOPE_FIELDS: Readonly<Record<string, { pattern: RegExp; what: string }>> = {
   cluster: { pattern: compilePattern(CLUSTER_PATTERN), what: 'a cluster name (letters, digits, ".", "_", "-")' },
   namespace: { pattern: compilePattern(NAMESPACE_PATTERN), what: 'a namespace name (RFC 1123 label)' },
@@ -28,6 +28,7 @@ const SCOPE_FIELDS: Readonly<Record<string, { pattern: RegExp; what: string }>> 
 const ROLE_NAME = compilePattern(ROLE_NAME_PATTERN);
 const PRINCIPAL = compilePattern(PRINCIPAL_PATTERN);
 const COMMAND = compilePattern(COMMAND_PATTERN);
+const OPERATION_WORD = /^[a-z][a-z-]{0,31}$/;
 
 /** A message describing the first malformed value, or undefined when the request is well formed. */
 export function findRequestProblem(request: unknown): string | undefined {
@@ -37,7 +38,7 @@ export function findRequestProblem(request: unknown): string | undefined {
       return `request field "${echo(key)}" is not known; allowed: ${[...REQUEST_FIELDS].join(', ')}`;
     }
   }
-  const { role, principals, ttlSeconds, scope, commands, sourceAddresses, reason } = request;
+  const { role, principals, ttlSeconds, scope, commands, sourceAddresses, operations, reason } = request;
   if (role !== undefined && (typeof role !== 'string' || !ROLE_NAME.test(role))) {
     return `role must be a role name (lower-case letters, digits, "-"), got ${describe(role)}`;
   }
@@ -77,6 +78,11 @@ export function findRequestProblem(request: unknown): string | undefined {
     return parsed.ok ? undefined : `is not a CIDR block: it ${parsed.reason}`;
   });
   if (sourceProblem !== undefined) return sourceProblem;
+  // Which names exist is policy (rule "operations.unknown"); here only that they are short words.
+  const operationProblem = findListProblem('operations', operations, (value) =>
+    OPERATION_WORD.test(value) ? undefined : 'is not an operation name (lower-case letters and "-")',
+  );
+  if (operationProblem !== undefined) return operationProblem;
   if (reason !== undefined) {
     if (typeof reason !== 'string') return `reason must be text, got ${describe(reason)}`;
     return findReasonProblem(reason);

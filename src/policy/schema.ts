@@ -24,6 +24,8 @@ import {
   SCOPE_WILDCARD,
   SSH_EXTENSION_NAMES,
 } from './patterns.ts';
+import { OPERATION_NAMES } from './operations.ts';
+import { CLOCK_TIME_PATTERN, WEEKDAYS } from './working-hours.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -97,6 +99,45 @@ const approvalSchema: JsonSchema = {
       },
     },
   ],
+};
+
+/** Role.operations: one row of the approval matrix each; semantics.ts refuses a name listed twice. */
+const operationsSchema: JsonSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: OPERATION_NAMES.length,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'approval', 'maxTtlSeconds'],
+    properties: {
+      name: { type: 'string', enum: [...OPERATION_NAMES] },
+      approval: approvalSchema,
+      maxTtlSeconds: { type: 'integer', minimum: MIN_TTL_SECONDS, maximum: MAX_TTL_SECONDS },
+    },
+  },
+};
+
+const clockTimeSchema: JsonSchema = { type: 'string', pattern: CLOCK_TIME_PATTERN, description: 'a time of day "HH:MM" (24-hour)' };
+
+/** Role.workingHours; semantics.ts checks that Intl knows the time zone. */
+const workingHoursSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['days', 'start', 'end', 'timeZone', 'onCallGroups'],
+  properties: {
+    days: { type: 'array', minItems: 1, maxItems: 7, uniqueItems: true, items: { type: 'string', enum: [...WEEKDAYS] } },
+    start: clockTimeSchema,
+    end: clockTimeSchema,
+    timeZone: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_+/-]+$', description: 'an IANA time zone such as "Europe/Berlin"' },
+    onCallGroups: groupListSchema,
+    outsideApproval: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['approverGroups', 'approvals'],
+      properties: { approverGroups: groupListSchema, approvals: { type: 'integer', enum: [1, 2] } },
+    },
+  },
 };
 
 /**
@@ -218,6 +259,8 @@ const roleSchema: JsonSchema = {
         },
       },
     },
+    operations: operationsSchema,
+    workingHours: workingHoursSchema,
   },
 };
 

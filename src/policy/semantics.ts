@@ -4,6 +4,7 @@
  */
 import { SCOPE_WILDCARD } from './patterns.ts';
 import type { Policy, Role } from './types.ts';
+import { isKnownTimeZone } from './working-hours.ts';
 
 export interface PolicyProblem {
   /** JSON Pointer (RFC 6901) into the policy file. */
@@ -58,6 +59,23 @@ function findRoleProblem(role: Role, at: string): PolicyProblem | undefined {
       `is "${role.forceCommand}", which is not in commands (${role.commands.join(', ')}); a forced command must be one the role allows`,
     );
   }
+  const operationsProblem = findOperationsProblem(role, at);
+  if (operationsProblem !== undefined) return operationsProblem;
+  if (role.workingHours !== undefined) {
+    const hours = role.workingHours;
+    if (!isKnownTimeZone(hours.timeZone)) {
+      return problem(`${at}/workingHours/timeZone`, `is "${hours.timeZone}", which is not an IANA time zone this Node knows`);
+    }
+    if (hours.start === hours.end) {
+      return problem(`${at}/workingHours/end`, `is "${hours.end}", the same as start; the window would be empty`);
+    }
+    const onCall = findReservedGroup(hours.onCallGroups, `${at}/workingHours/onCallGroups`);
+    if (onCall !== undefined) return onCall;
+    if (hours.outsideApproval !== undefined) {
+      const approver = findReservedGroup(hours.outsideApproval.approverGroups, `${at}/workingHours/outsideApproval/approverGroups`);
+      if (approver !== undefined) return approver;
+    }
+  }
   for (const dimension of ['clusters', 'namespaces', 'pods', 'nodes'] as const) {
     const values = role.scope[dimension];
     if (values !== undefined && values.length > 1 && values.includes(SCOPE_WILDCARD)) {
@@ -65,6 +83,26 @@ function findRoleProblem(role: Role, at: string): PolicyProblem | undefined {
         `${at}/scope/${dimension}/${values.indexOf(SCOPE_WILDCARD)}`,
         `is "*" next to other values; use either ["*"] or a list of names`,
       );
+    }
+  }
+  return undefined;
+}
+
+function findOperationsProblem(role: Role, at: string): PolicyProblem | undefined {
+  const seen = new Set<string>();
+  for (const [index, operation] of (role.operations ?? []).entries()) {
+    const path = `${at}/operations/${index}`;
+    if (seen.has(operation.name)) return problem(`${path}/name`, `is "${operation.name}", already listed; each operation once`);
+    seen.add(operation.name);
+    if (operation.maxTtlSeconds > role.maxTtlSeconds) {
+      return problem(
+        `${path}/maxTtlSeconds`,
+        `is ${operation.maxTtlSeconds}, more than the role's maxTtlSeconds ${role.maxTtlSeconds}; an operation may only shorten it`,
+      );
+    }
+    if (operation.approval.mode === 'manual') {
+      const approver = findReservedGroup(operation.approval.approverGroups, `${path}/approval/approverGroups`);
+      if (approver !== undefined) return approver;
     }
   }
   return undefined;

@@ -36,6 +36,38 @@ export type ApprovalRule =
   /** approvals: how many distinct approvers (never the requester) must approve. */
   | { mode: 'manual'; approverGroups: string[]; approvals: 1 | 2 };
 
+/**
+ * The operations of the design documents' approval matrix (issue 15). Each maps to one RBAC Role on
+ * the Kubernetes side (deploy/kubernetes/) and travels in the extension operations@<domain>.
+ */
+export type OperationName = 'view-logs' | 'view-config' | 'exec' | 'debug' | 'port-forward';
+
+/** One row of the matrix as a role grants it. */
+export interface OperationGrant {
+  name: OperationName;
+  approval: ApprovalRule;
+  /** Longest certificate lifetime when this operation is requested, seconds (never above the role's). */
+  maxTtlSeconds: number;
+}
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/**
+ * The design documents' rule "outside working hours requires on-call": inside the window a request
+ * is decided as usual; outside it, members of onCallGroups are decided as usual and everyone else
+ * needs outsideApproval (absent: refused).
+ */
+export interface WorkingHours {
+  days: Weekday[];
+  /** "HH:MM", local time in timeZone; the window is [start, end). */
+  start: string;
+  end: string;
+  /** IANA time zone, e.g. "Europe/Berlin"; daylight saving is the zone's. */
+  timeZone: string;
+  onCallGroups: string[];
+  outsideApproval?: { approverGroups: string[]; approvals: 1 | 2 };
+}
+
 export interface Role {
   name: string;
   description?: string;
@@ -71,6 +103,12 @@ export interface Role {
   kubernetes?: RoleKubernetes;
   /** What the certified key must be: enrolled, attested, and the hardware properties (key-requirements.ts). */
   key?: KeyRequirements;
+  /**
+   * The operations the role grants (the approval matrix). Absent: the role predates the matrix and
+   * is decided by `approval` and `maxTtlSeconds` alone, with no operations in the certificate.
+   */
+  operations?: OperationGrant[];
+  workingHours?: WorkingHours;
 }
 
 /**
@@ -152,6 +190,8 @@ export interface SshCertificateRequest {
   scope?: Partial<Scope>;
   commands?: string[];
   sourceAddresses?: string[];
+  /** Operations needed; absent: the least the role allows. */
+  operations?: OperationName[];
   reason?: string;
 }
 
@@ -166,6 +206,8 @@ export interface SshGrant {
   sourceAddresses?: string[];
   extensions: SshExtensionName[];
   verifyRequired: boolean;
+  /** The operations granted, when the role lists any (extension operations@<domain>). */
+  operations?: OperationName[];
 }
 
 export type Decision =
