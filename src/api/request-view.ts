@@ -16,6 +16,7 @@ export interface RequestViewReply {
   principals?: string[];
   scope?: Record<string, string>;
   commands?: string[];
+  operations?: string[];
   ttlSeconds?: number;
   reason?: string;
   createdAt: string;
@@ -44,6 +45,7 @@ export function requestView(stored: StoredRequest, approvals: readonly StoredApp
   assign(view, 'principals', stringsOf(asked['principals']));
   assign(view, 'scope', scopeOf(asked['scope']));
   assign(view, 'commands', stringsOf(asked['commands']));
+  assign(view, 'operations', stringsOf(asked['operations']));
   assign(view, 'ttlSeconds', integerOf(asked['ttlSeconds']));
   assign(view, 'reason', stringOf(stored.body['reason']));
   assign(view, 'expiresAt', stored.expiresAt);

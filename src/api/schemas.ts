@@ -54,6 +54,8 @@ export const sshCertificateRequestSchema = {
     scope: scopeSchema,
     commands: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: MAX_COMMAND_LENGTH } },
     sourceAddresses: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: MAX_CIDR_LENGTH } },
+    // Which names exist is policy's answer (rule "operations.unknown", 403), not the schema's.
+    operations: { type: 'array', maxItems: MAX_LIST_ITEMS, items: { type: 'string', minLength: 1, maxLength: 32 }, description: 'operations needed (view-logs, view-config, exec, debug, port-forward); default: the least the role allows' },
     reason: reasonSchema,
   },
 } as const;
@@ -135,6 +137,7 @@ export const requestViewSchema = {
       properties: { cluster: { type: 'string' }, namespace: { type: 'string' }, pod: { type: 'string' }, node: { type: 'string' } },
     },
     commands: stringList,
+    operations: { ...stringList, description: 'the operations of the approval matrix granted (or asked)' },
     ttlSeconds: { type: 'integer' },
     reason: { type: 'string', description: "the requester's reason" },
     createdAt: { type: 'string', format: 'date-time' },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { issueSshCertificate, type SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
-import type { Scope } from '../policy/types.ts';
+import type { Scope, SshCertificateRequest } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { noteForLog } from './request-log.ts';
@@ -15,6 +15,7 @@ interface SshCertificateBody {
   scope?: Partial<Scope>;
   commands?: string[];
   sourceAddresses?: string[];
+  operations?: string[];
   reason: string;
 }
 
@@ -50,6 +51,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
           scope: body.scope,
           commands: body.commands,
           sourceAddresses: body.sourceAddresses,
+          operations: body.operations as SshCertificateRequest['operations'],
           reason: body.reason,
         });
         if (result.status === 'pending') {

@@ -23,6 +23,7 @@ interface SshCertOptions {
   pod?: string;
   node?: string;
   command?: string[];
+  operation?: string[];
   reason: string;
   agent?: boolean;
 }
@@ -41,6 +42,7 @@ export function registerSshCert(program: Command): void {
     .option('--pod <pod>', 'scope: pod')
     .option('--node <node>', 'scope: node')
     .option('--command <command>', 'narrow allowed commands (repeatable)', collect)
+    .option('--operation <operation>', 'operation needed: view-logs, view-config, exec, debug, port-forward (repeatable; default: the least the role allows)', collect)
     .requiredOption('--reason <text>', 'why you need access (audited)')
     .option('--agent', 'add key and certificate to ssh-agent for exactly the certificate lifetime')
     .action(async (options: SshCertOptions) => {
@@ -68,6 +70,7 @@ export function registerSshCert(program: Command): void {
           principals: options.principal,
           scope: Object.keys(scope).length === 0 ? undefined : scope,
           commands: options.command,
+          operations: options.operation,
           reason: options.reason,
         },
         { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => waiting.show(line) },

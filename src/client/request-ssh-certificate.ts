@@ -15,6 +15,7 @@ export interface SshCertificateAsk {
   ttl?: string;
   scope?: Record<string, string>;
   commands?: string[];
+  operations?: string[];
   reason: string;
 }
 

@@ -30,6 +30,7 @@ export function requestDetails(request: RequestReply): string {
     `principals ${list(request['principals'])}`,
     `scope      ${scopeText(request['scope'])}`,
     `commands   ${list(request['commands'])}`,
+    `operations ${list(request['operations'])}`,
     `ttl        ${typeof request['ttlSeconds'] === 'number' ? `${request['ttlSeconds']}s` : '-'}`,
     `reason     ${text(request['reason'] ?? '-')}`,
     `created    ${text(request['createdAt'], 40)}`,

@@ -158,6 +158,7 @@ export async function signAndRecord(
         principals: grant.principals,
         scope: grant.scope,
         commands: grant.commands,
+        operations: grant.operations,
         forceCommand: grant.forceCommand,
         sourceAddresses: grant.sourceAddresses,
         ttlSeconds: grant.ttlSeconds,

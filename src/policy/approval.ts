@@ -4,7 +4,7 @@
  * two distinct signatures, for kubectl debug).
  */
 import { gatewayMayActOn } from './gateway.ts';
-import type { ApprovalRule, Identity, Policy } from './types.ts';
+import type { ApprovalRule, Identity, Policy, Role } from './types.ts';
 
 export type ApprovalCheck = { ok: true } | { ok: false; rule: string; message: string };
 
@@ -42,6 +42,23 @@ export function canApprove(
     return refuse('approval.complete', `this request already has the ${approval.approvals} approval(s) role ${found.name} needs`);
   }
   return { ok: true };
+}
+
+/**
+ * Every group that may be asked to approve a request of this role: the role's own approvers, each
+ * operation's, and those outside working hours. Seeing and denying requests go by the role, so an
+ * approver of one operation sees the role's requests; approving is checked against what the one
+ * request needs (canApprove's `needed`).
+ */
+export function approverGroupsOf(role: Role): string[] {
+  const groups = new Set<string>();
+  const add = (approval: ApprovalRule | undefined): void => {
+    if (approval?.mode === 'manual') for (const group of approval.approverGroups) groups.add(group);
+  };
+  add(role.approval);
+  for (const operation of role.operations ?? []) add(operation.approval);
+  for (const group of role.workingHours?.outsideApproval?.approverGroups ?? []) groups.add(group);
+  return [...groups];
 }
 
 function refuse(rule: string, message: string): ApprovalCheck {

@@ -7,6 +7,7 @@
  * Then the gateway rule (gateway.ts): through the SSH gateway, nothing of a role without
  * `allowGateway: true` is shown, listed or acted on.
  */
+import { approverGroupsOf } from './approval.ts';
 import { gatewayMayActOn } from './gateway.ts';
 import type { Identity, Policy } from './types.ts';
 
@@ -32,12 +33,10 @@ export type RequestView = 'all' | 'mine' | 'to-approve';
 
 export type RequestAccess = { ok: true } | { ok: false; hidden: true } | { ok: false; hidden: false; rule: 'role.gateway'; message: string };
 
-/** Roles whose requests this person approves: manual roles naming one of their groups. */
+/** Roles whose requests this person approves: roles naming one of their groups to approve anything (approval.ts). */
 export function rolesApprovedBy(policy: Policy, identity: Identity): string[] {
   const groups = Array.isArray(identity.groups) ? identity.groups : [];
-  return policy.roles
-    .filter((role) => role.approval.mode === 'manual' && role.approval.approverGroups.some((group) => groups.includes(group)))
-    .map((role) => role.name);
+  return policy.roles.filter((role) => approverGroupsOf(role).some((group) => groups.includes(group))).map((role) => role.name);
 }
 
 export function requestScope(policy: Policy, identity: Identity, view: RequestView): RequestScope {
