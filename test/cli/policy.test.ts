@@ -123,3 +123,36 @@ describe('jitca policy (no CA needed)', () => {
     expect(noUser.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --csr needs --username/);
   });
 });
+
+describe('jitca policy evaluate --at (working hours)', () => {
+  const windowed = path.join(dir, 'working-hours.json');
+  const document = JSON.parse(readFileSync(example, 'utf8')) as { roles: Array<Record<string, unknown>> };
+  document.roles[0]!['workingHours'] = {
+    days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+    start: '09:00',
+    end: '18:00',
+    timeZone: 'Europe/Berlin',
+    onCallGroups: ['oncall-payments-primary'],
+  };
+  writeFileSync(windowed, JSON.stringify(document));
+  const evaluate = (at: string, ...groups: string[]) =>
+    run(['policy', 'evaluate', windowed, '--identity', 'alice', '--group', 'oncall-payments', ...groups.flatMap((g) => ['--group', g]), '--operation', 'view-logs', '--at', at]);
+
+  it('decides inside the window, refuses outside it unless on-call, and follows daylight saving', async () => {
+    const inside = await evaluate('2026-03-30T09:30:00+02:00');
+    expect(JSON.parse(inside.stdout)).toMatchObject({ outcome: 'approve', grant: { operations: ['view-logs'] } });
+    // 07:30 UTC: 08:30 in Berlin on the Friday before the change to summer time, 09:30 the Monday after.
+    expect(JSON.parse((await evaluate('2026-03-27T07:30:00Z')).stdout)).toMatchObject({ outcome: 'deny', rule: 'working-hours.on-call' });
+    expect(JSON.parse((await evaluate('2026-03-30T07:30:00Z')).stdout)).toMatchObject({ outcome: 'approve' });
+    const onCall = await evaluate('2026-03-28T03:00:00Z', 'oncall-payments-primary');
+    expect(JSON.parse(onCall.stdout)).toMatchObject({ outcome: 'approve', notes: expect.arrayContaining([expect.stringContaining('allowed as on-call')]) });
+  });
+
+  it('refuses a time without a zone or not a time', async () => {
+    for (const at of ['2026-03-30T09:30:00', 'tomorrow']) {
+      const result = await evaluate(at);
+      expect(result.status, at).not.toBe(0);
+      expect(result.stderr).toContain('--at must be an ISO 8601 time with a zone');
+    }
+  });
+});

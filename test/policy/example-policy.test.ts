@@ -91,3 +91,23 @@ describe('deploy/policy.example.json', () => {
     expect(ask('bob', ['sre'], [])).toMatchObject({ outcome: 'deny', rule: 'csr.no-role' });
   });
 });
+
+describe("deploy/policy.example.json: the issue's operation matrix", () => {
+  const policy = loadPolicy(examplePath);
+  const alice = person('alice', ['oncall-payments']);
+
+  it.each([
+    ['view-logs', 'approve', undefined, 1800],
+    ['view-config', 'approve', undefined, 1800],
+    ['exec', 'pending', 1, 1800],
+    ['debug', 'pending', 2, 900],
+    ['port-forward', 'pending', 1, 3600],
+  ] as const)('%s: %s, %s approver(s), at most %i s', (operation, outcome, approvals, max) => {
+    const decision = evaluateSshRequest(policy, alice, { operations: [operation], ttlSeconds: 86_400, reason: 'INC-1' }, PLAIN_KEY);
+    expect(decision.outcome).toBe(outcome);
+    if (decision.outcome === 'deny') return;
+    expect(decision.grant.ttlSeconds).toBe(max);
+    expect(decision.grant.operations).toEqual([operation]);
+    if (decision.outcome === 'pending') expect(decision.approval).toEqual({ approverGroups: ['sre-leads'], approvals });
+  });
+});
