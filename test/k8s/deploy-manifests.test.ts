@@ -39,7 +39,7 @@ function may(rules: PolicyRule[], question: Omit<AuthorizationQuestion, 'user'>)
 describe('deploy/kubernetes', () => {
   it('every manifest parses and names its apiVersion, kind and name; kustomization lists every file', () => {
     const all = objects();
-    expect(all.length).toBe(14);
+    expect(all.length).toBe(20);
     for (const object of all) {
       expect(object.apiVersion).toMatch(/^[a-z0-9./]+$/);
       expect(object.metadata.name).toMatch(/^[a-z0-9:.-]+$/);
@@ -52,7 +52,7 @@ describe('deploy/kubernetes', () => {
     const kubectl = spawnSync('kubectl', ['kustomize', DEPLOY_DIR], { encoding: 'utf8' });
     if (kubectl.error !== undefined) return; // kubectl not installed here
     expect(kubectl.status).toBe(0);
-    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(14);
+    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(20);
   });
 
   it('the controller ClusterRole is least privilege: read/watch CSRs, update approval and status, approve/sign only named signers', () => {
@@ -120,5 +120,32 @@ describe('deploy/kubernetes', () => {
       for (const subject of (object['subjects'] as Array<{ kind: string }> | undefined) ?? []) expect(subject.kind).not.toBe('User');
       expect(JSON.stringify(object['rules'] ?? [])).not.toContain('" "');
     }
+  });
+});
+
+describe('deploy/kubernetes: the RBAC Roles of the operation matrix (issue 15)', () => {
+  /** Namespaced core-group checks, as the apiserver's RBAC authorizer matches them. */
+  function allows(rules: PolicyRule[], verb: string, resource: string, name?: string): boolean {
+    return rules.some(
+      (rule) =>
+        rule.apiGroups.includes(resource.startsWith('deployments') ? 'apps' : '') &&
+        rule.verbs.includes(verb) &&
+        rule.resources.includes(resource) &&
+        (rule.resourceNames === undefined || (name !== undefined && rule.resourceNames.includes(name))),
+    );
+  }
+  const rules = (name: string): PolicyRule[] => (find('Role', name) as K8sObject & { rules: PolicyRule[] }).rules;
+
+  it.each([
+    ['debug-read-only', [['get', 'pods/log'], ['list', 'pods'], ['get', 'configmaps', 'app-config'], ['list', 'deployments']], [['create', 'pods/exec'], ['create', 'pods/portforward'], ['get', 'secrets'], ['get', 'configmaps', 'db-credentials'], ['list', 'configmaps']]],
+    ['debug-exec', [['create', 'pods/exec'], ['patch', 'pods/ephemeralcontainers'], ['get', 'pods']], [['create', 'pods/portforward'], ['get', 'secrets'], ['delete', 'pods']]],
+    ['debug-portforward', [['create', 'pods/portforward'], ['get', 'pods']], [['create', 'pods/exec'], ['patch', 'pods/ephemeralcontainers'], ['get', 'pods/log']]],
+  ] as const)('%s allows what its operations need and nothing of the others', (name, granted, refused) => {
+    for (const [verb, resource, object] of granted) expect(allows(rules(name), verb, resource, object), `${verb} ${resource}`).toBe(true);
+    for (const [verb, resource, object] of refused) expect(allows(rules(name), verb, resource, object), `${verb} ${resource}`).toBe(false);
+    expect(find('Role', name).metadata.namespace).toBe('payments');
+    expect((find('RoleBinding', name) as K8sObject & { subjects: unknown; roleRef: unknown }).subjects).toEqual([
+      { kind: 'Group', name: `jit:payments:${name}`, apiGroup: 'rbac.authorization.k8s.io' },
+    ]);
   });
 });
