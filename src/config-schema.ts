@@ -154,6 +154,20 @@ export const configFileSchema = Type.Object(
      * how rotation readiness reads it (rotation/host-readiness.ts). Reports are unauthenticated
      * (SECURITY.md, "Host reports"), hence the caps.
      */
+    /**
+     * PEM files added to the Yubico attestation roots jitca ships (src/attestation/roots): another
+     * vendor's roots, an organisation's own, or intermediates a device does not send. Paths are
+     * taken as given.
+     */
+    attestation: Type.Object(
+      {
+        pivRoots: Type.Array(Type.String(nonEmpty), { default: [] }),
+        pivIntermediates: Type.Array(Type.String(nonEmpty), { default: [] }),
+        fidoRoots: Type.Array(Type.String(nonEmpty), { default: [] }),
+        fidoIntermediates: Type.Array(Type.String(nonEmpty), { default: [] }),
+      },
+      section,
+    ),
     hostReports: Type.Object(
       {
         /** Most distinct hosts recorded; hosts not seen within the window make room for new ones. */

@@ -69,6 +69,7 @@ describe('buildConfig', () => {
         clusterName: 'default',
       },
       kubernetesPublishing: { enabled: false, configMapNamespaces: [], configMapName: 'jitca-trust-bundle', clusterTrustBundles: true },
+      attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       oidc: undefined,
       gateway: undefined,
@@ -128,6 +129,7 @@ describe('buildConfig', () => {
       },
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
       kubernetesPublishing: { enabled: true, configMapNamespaces: ['kube-system'], configMapName: 'trust', clusterTrustBundles: false },
+      attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {

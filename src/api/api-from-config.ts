@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { createGatewayAuthenticator, type GatewayAuthenticator, type GatewayCertificateRule } from '../authn/gateway-identity.ts';
 import { discoverJwksUri } from '../authn/oidc-discovery.ts';
 import { createOidcVerifier, discoverOidcVerifier, type OidcVerifier } from '../authn/oidc-verifier.ts';
+import { loadAttestationTrust } from '../attestation/shipped-roots.ts';
 import type { CaRuntime } from '../ca-runtime.ts';
+import { hardwareAttestationVerifier } from '../enrollment/hardware-attestation-verifier.ts';
 import type { JitcaConfig } from '../config.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { createApiAuthenticator } from './request-authenticator.ts';
@@ -20,6 +22,8 @@ export async function buildAppFromConfig(
   const tls = config.server.tls;
   return buildApp(runtime, {
     authenticator: createApiAuthenticator(engineers, gateway),
+    // Read at start: a root file that cannot be read stops serve rather than refusing enrollments later.
+    attestationVerifier: hardwareAttestationVerifier(loadAttestationTrust(config.attestation), () => new Date(runtime.sshIssuance.clock.now())),
     logger,
     ...extras,
     rateLimitPerMinute: config.server.rateLimitPerMinute,

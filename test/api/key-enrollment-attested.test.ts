@@ -1,0 +1,91 @@
+/**
+ * Enrollment through the real attestation verifiers (hardwareAttestationVerifier, as serve wires
+ * it), against roots the test makes: a FIDO enrollment answering the API's own challenge, one
+ * answering another challenge, one without user verification, and a PIV slot + f9 pair.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../../src/clock.ts';
+import { hardwareAttestationVerifier } from '../../src/enrollment/hardware-attestation-verifier.ts';
+import { formatAuthorizedKeysLine, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
+import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { enroll as authenticatorEnroll, pivChain, testAuthenticator, type PivChain, type TestAuthenticator } from '../support/attestation-builder.ts';
+import { enrollmentPolicy as policy } from '../support/enrollment-fixture.ts';
+import { createPublicKey } from 'node:crypto';
+
+const UP = 0x01;
+const UV = 0x04;
+const AT = 0x40;
+
+function pem(der: Uint8Array): string {
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+describe('key enrollment through the real attestation verifiers', () => {
+  let api: ApiFixture;
+  let authenticator: TestAuthenticator;
+  let piv: PivChain;
+  const clock = fixedClock(Date.now());
+
+  beforeAll(async () => {
+    authenticator = await testAuthenticator();
+    piv = await pivChain();
+    const trust = {
+      fido: { roots: [authenticator.root.certificate], intermediates: [] },
+      // The test chain runs slot -> f9 -> intermediate -> root, as firmware 5.7.4+ does: the device does not send the intermediate.
+      piv: { roots: [piv.root.certificate], intermediates: [piv.intermediate.certificate] },
+    };
+    api = await createApiFixture({ policy, issuanceClock: clock, attestationVerifier: hardwareAttestationVerifier(trust, () => new Date(clock.now())) });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const as = (who: keyof ApiFixture['tokens']) => ({ authorization: `Bearer ${api.tokens[who]}` });
+  const challenge = async (who: keyof ApiFixture['tokens']): Promise<string> =>
+    (await api.app.inject({ method: 'POST', url: '/v1/keys/challenge', headers: as(who) })).json<{ challenge: string }>().challenge;
+  const enroll = (who: keyof ApiFixture['tokens'], payload: Record<string, unknown>) => api.app.inject({ method: 'POST', url: '/v1/keys', headers: as(who), payload });
+  const issue = (who: keyof ApiFixture['tokens'], publicKey: string, role: string) =>
+    api.app.inject({ method: 'POST', url: '/v1/ssh/certificates', headers: as(who), payload: { publicKey, role, ttl: '5m', reason: 'INC-20' } });
+
+  it('a FIDO key made against the API challenge enrolls as attested, and a role requiring attested UV keys certifies it', async () => {
+    const id = await challenge('dave');
+    const made = authenticatorEnroll(authenticator, { challenge: Buffer.from(id, 'base64url'), flags: UP | UV | AT });
+    const enrolled = await enroll('dave', { publicKey: made.publicKeyLine, challenge: id, attestation: { kind: 'fido', attestation: Buffer.from(made.blob).toString('base64') } });
+    expect(enrolled.statusCode).toBe(201);
+    expect(enrolled.json()).toMatchObject({ kind: 'fido', attested: true, root: expect.stringContaining('Test FIDO Root'), flags: { up: true, uv: true } });
+    expect((await issue('dave', made.publicKeyLine, 'fido-uv')).statusCode).toBe(201);
+  });
+
+  it('refuses an attestation over another challenge, and enrolls nothing', async () => {
+    const id = await challenge('dave');
+    const made = authenticatorEnroll(authenticator, { challenge: Buffer.alloc(32, 9), flags: UP | UV | AT });
+    const refused = await enroll('dave', { publicKey: made.publicKeyLine, challenge: id, attestation: { kind: 'fido', attestation: Buffer.from(made.blob).toString('base64') } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().code).toBe('ERR_ATTESTATION_CHALLENGE');
+    const mine = (await api.app.inject({ method: 'GET', url: '/v1/keys', headers: as('dave') })).json<{ keys: Array<{ publicKey: string }> }>();
+    expect(JSON.stringify(mine)).not.toContain(made.publicKeyLine.split(' ')[1]);
+  });
+
+  it('a key made without user verification enrolls, and the UV role refuses it naming key.user-verification', async () => {
+    const id = await challenge('dave');
+    const made = authenticatorEnroll(authenticator, { challenge: Buffer.from(id, 'base64url'), flags: UP | AT });
+    const enrolled = await enroll('dave', { publicKey: made.publicKeyLine, challenge: id, attestation: { kind: 'fido', attestation: Buffer.from(made.blob).toString('base64') } });
+    expect(enrolled.json()).toMatchObject({ attested: true, flags: { up: true, uv: false } });
+    const refused = await issue('dave', made.publicKeyLine, 'fido-uv');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().details.rule).toBe('key.user-verification');
+  });
+
+  it('a PIV slot key enrolls with the facts its slot certificate states; another key with the same evidence is refused', async () => {
+    const slotKey = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey(piv.slotKey)));
+    const evidence = { kind: 'piv', slotCertificate: pem(piv.slot.der), f9Certificate: pem(piv.device.certificate.der) };
+    const enrolled = await enroll('dave', { publicKey: slotKey, challenge: await challenge('dave'), attestation: evidence });
+    expect(enrolled.statusCode).toBe(201);
+    expect(enrolled.json()).toMatchObject({ kind: 'piv', attested: true, serial: 31000001, firmware: '5.7.4', pinPolicy: 'always', touchPolicy: 'always' });
+
+    const other = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey((await pivChain()).slotKey)));
+    const refused = await enroll('dave', { publicKey: other, challenge: await challenge('dave'), attestation: evidence });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().code).toBe('ERR_ATTESTATION_KEY_MISMATCH');
+  });
+});
