@@ -183,6 +183,18 @@ export const configFileSchema = Type.Object(
       },
       section,
     ),
+    /** The CA rotation schedule (rotation/rotation-plan.ts), for both CAs. */
+    rotation: Type.Object(
+      {
+        /** How long a generation signs before the next one is promoted. */
+        periodDays: Type.Integer({ minimum: 1, maximum: 3650, default: 90 }),
+        /** How long `next` is published before it may be promoted (and the lead time of its generation). */
+        overlapDays: Type.Integer({ minimum: 1, maximum: 365, default: 7 }),
+        /** Whether `serve` runs the schedule itself (off when a CronJob runs `jitca rotate apply`). */
+        inServe: Type.Boolean({ default: true }),
+      },
+      section,
+    ),
     /** Engineers' identity provider; without it only the local CLI issues. */
     oidc: Type.Optional(
       Type.Object(

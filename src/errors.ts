@@ -109,6 +109,11 @@ export const ErrorCodes = {
   KUBE_CONFLICT: 'ERR_KUBE_CONFLICT',
   /** Any other refusal (401, 403, 404, 422, ...); details.status holds the HTTP status and reason. */
   KUBE_REQUEST_FAILED: 'ERR_KUBE_REQUEST_FAILED',
+  // CA rotation (rotation/)
+  /** Another process holds the rotation lock, or this one lost it (its fencing number is stale). */
+  ROTATION_LOCKED: 'ERR_ROTATION_LOCKED',
+  /** A rotation step that cannot be taken in the CA's state (no generation to roll back to, no --yes). */
+  ROTATION_REFUSED: 'ERR_ROTATION_REFUSED',
   // Configuration
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
   /** The SSH gateway refused a certificate at login; details.rule names the check. */
@@ -202,6 +207,8 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_KUBE_UNAVAILABLE: { status: 500, retry: 'later' },
   ERR_KUBE_CONFLICT: { status: 500, retry: 'later' },
   ERR_KUBE_REQUEST_FAILED: { status: 500, retry: 'after-fix' },
+  ERR_ROTATION_LOCKED: { status: 409, retry: 'later' },
+  ERR_ROTATION_REFUSED: { status: 409, retry: 'no' },
   ERR_CONFIG_INVALID: { status: 500, retry: 'after-fix' },
   ERR_GATEWAY_REFUSED: { status: 403, retry: 'no' },
 };

@@ -71,6 +71,7 @@ describe('buildConfig', () => {
       kubernetesPublishing: { enabled: false, configMapNamespaces: [], configMapName: 'jitca-trust-bundle', clusterTrustBundles: true },
       attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
+      rotation: { periodDays: 90, overlapDays: 7, inServe: true },
       oidc: undefined,
       gateway: undefined,
     });

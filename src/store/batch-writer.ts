@@ -18,6 +18,8 @@ import type { UnhashedAuditRecord } from './audit-chain.ts';
 import { compileAuditWrites } from './audit-repository.ts';
 import type { AuditHead, AuditWrites } from './audit-repository.ts';
 import { compileCaGenerationUpsert } from './ca-generation-repository.ts';
+import { compileFenceCheck } from './rotation-lock-repository.ts';
+import type { FenceCheck } from './rotation-lock-repository.ts';
 import type { CaGenerationUpsert } from './ca-generation-repository.ts';
 import { compileCertificateInsert } from './certificate-repository.ts';
 import type { CertificateInsert } from './certificate-repository.ts';
@@ -48,6 +50,7 @@ interface WriteStatements {
   upsertCaGeneration: CaGenerationUpsert;
   insertEnrolledKey: EnrolledKeyInsert;
   deleteEnrolledKey: EnrolledKeyDelete;
+  checkFence: FenceCheck;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -66,6 +69,7 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     upsertCaGeneration: compileCaGenerationUpsert(db),
     insertEnrolledKey: compileEnrolledKeyInsert(db),
     deleteEnrolledKey: compileEnrolledKeyDelete(db),
+    checkFence: compileFenceCheck(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -162,6 +166,8 @@ async function writeEntry(
   }
   if (entry.revocation !== undefined) await statements.insertRevocation(executor, entry.revocation, at, head.seq + 1);
   for (const requestId of entry.retiredRequestIds ?? []) await statements.deleteRetiredRows(executor, requestId);
+  // Before the rows, in the same transaction: a step under a lost hold writes nothing.
+  if (entry.fence !== undefined) await statements.checkFence(executor, entry.fence);
   for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
   if (entry.enrolledKey !== undefined) await statements.insertEnrolledKey(executor, entry.enrolledKey, at);
   if (entry.removedKey !== undefined) await statements.deleteEnrolledKey(executor, entry.removedKey);

@@ -11,6 +11,7 @@ import type {
   CaGeneration,
   CaGenerationState,
   CaGenerationsEntry,
+  RotationFence,
   CaKind,
   CertificateKind,
   DecisionEntry,
@@ -89,6 +90,7 @@ export interface PreparedEntry {
 
   /** Ids of requests whose rows are removed (retention). */
   retiredRequestIds?: string[];
+  fence?: RotationFence;
   event: PreparedEvent;
 }
 
@@ -172,7 +174,11 @@ export function prepareCaGenerationsEntry(entry: CaGenerationsEntry): PreparedEn
   if (!Array.isArray(entry.generations) || entry.generations.length === 0 || entry.generations.length > MAX_GENERATIONS_PER_ENTRY) {
     throw invalid('generations', `must be an array of 1 to ${MAX_GENERATIONS_PER_ENTRY} generations`);
   }
-  return { caGenerations: entry.generations.map((generation, i) => prepareCaGeneration(generation, `generations[${i}]`)), event: prepareEvent(entry.event) };
+  const caGenerations = entry.generations.map((generation, i) => prepareCaGeneration(generation, `generations[${i}]`));
+  if (entry.fence === undefined) return { caGenerations, event: prepareEvent(entry.event) };
+  if (!Number.isSafeInteger(entry.fence.fence) || entry.fence.fence < 1) throw invalid('fence.fence', 'must be a positive integer');
+  const fence = { lock: text(entry.fence.lock, 'fence.lock'), holder: text(entry.fence.holder, 'fence.holder'), fence: entry.fence.fence };
+  return { caGenerations, fence, event: prepareEvent(entry.event) };
 }
 
 function prepareCaGeneration(generation: CaGeneration, field: string): CaGeneration {

@@ -252,6 +252,26 @@ const revocationKrlColumns: Migration = {
   },
 };
 
+/**
+ * The single rotator's lock (rotation/rotation-lock.ts): one row per lock name with its holder,
+ * when the hold ends unless renewed, and a fencing number raised at each new hold. Every
+ * generation write of a rotation step checks the number in its own transaction, so a holder that
+ * paused past its expiry cannot act after another took over.
+ */
+const rotationLock: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('rotation_lock')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('fence', 'integer', (c) => c.notNull())
+      .execute();
+    // Retirement reads each generation's last certificate: by CA key, latest expiry.
+    await db.schema.createIndex('certificates_ca_key_valid_before_idx').on('certificates').columns(['ca_key_id', 'valid_before']).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -262,6 +282,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_write_probe': writeProbe,
   '0007_request_listing': requestListing,
   '0008_revocation_krl_columns': revocationKrlColumns,
+  '0009_rotation_lock': rotationLock,
   '0010_host_reports': hostReports,
   '0011_enrolled_keys': enrolledKeys,
   '0014_leader_leases': leaderLeases,

@@ -88,6 +88,15 @@ export interface CaGenerationsTable {
   retired_at: string | null;
 }
 
+/** One row per lock name (migration 0009): see rotation/rotation-lock.ts. */
+export interface RotationLockTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+  /** Raised by one at every new hold; a write made under an older number is refused. */
+  fence: number;
+}
+
 /** Always empty: store.probeWrite writes and deletes its one row in a transaction. */
 export interface WriteProbeTable {
   id: number;
@@ -129,6 +138,7 @@ export interface DatabaseSchema {
   enrolled_keys: EnrolledKeysTable;
   write_probe: WriteProbeTable;
   ca_generations: CaGenerationsTable;
+  rotation_lock: RotationLockTable;
   certificates: CertificatesTable;
   requests: RequestsTable;
   approvals: ApprovalsTable;

@@ -14,6 +14,7 @@ import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
 import { listCaGenerations } from './ca-generation-repository.ts';
 import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRetentionEntry, prepareRevocationEntry, MAX_RETIRED_PER_ENTRY } from './entry-validation.ts';
+import { acquireRotationLock, lastValidBefore, releaseRotationLock } from './rotation-lock-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { prepareKeyEnrollmentEntry, prepareKeyRemovalEntry } from './enrolled-key-entry.ts';
 import { findEnrolledKey, listEnrolledKeys } from './enrolled-key-repository.ts';
@@ -47,6 +48,8 @@ import type {
   RetentionEntry,
   RetiredRequest,
   RevocationEntry,
+  RotationFence,
+  RotationLockRequest,
   Store,
   StoreStats,
   StoredApproval,
@@ -156,6 +159,15 @@ export function createStore(
       read('reading an enrolled key', () => findEnrolledKey(db, by)),
 
     listCaGenerations: (): Promise<CaGeneration[]> => read('listing CA generations', () => listCaGenerations(db)),
+
+    acquireRotationLock: (request: RotationLockRequest): Promise<RotationFence | undefined> =>
+      read(`acquiring the lock ${request.lock}`, () => acquireRotationLock(db, request)),
+
+    releaseRotationLock: (fence: RotationFence, nowIso: string): Promise<void> =>
+      read(`releasing the lock ${fence.lock}`, () => releaseRotationLock(db, fence, nowIso)),
+
+    lastValidBefore: (caKeyId: string): Promise<string | undefined> =>
+      read(`reading the last certificate of ${caKeyId}`, () => lastValidBefore(db, caKeyId)),
 
     listRevocations: (validAtIso: string): Promise<StoredRevocation[]> =>
       read('listing revocations', () => listRevocations(db, validAtIso)),

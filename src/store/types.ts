@@ -178,6 +178,25 @@ export interface CaGeneration {
 export interface CaGenerationsEntry {
   generations: CaGeneration[];
   event: AuditEventInput;
+  /**
+   * The rotation lock's fencing number the writer holds (rotation steps): the write commits only
+   * while the lock still carries it, else ERR_ROTATION_LOCKED and nothing is written.
+   */
+  fence?: RotationFence;
+}
+
+export interface RotationFence {
+  lock: string;
+  holder: string;
+  fence: number;
+}
+
+/** A request for the rotation lock: held by `holder` until `expiresAt` unless renewed. */
+export interface RotationLockRequest {
+  lock: string;
+  holder: string;
+  nowIso: string;
+  expiresAtIso: string;
 }
 
 /** What an SSH host running trust-sync said at its last fetch (GET /v1/trust/bundle.json). */
@@ -369,6 +388,16 @@ export interface Store {
   recordHostReport(report: HostReport, limits: HostReportLimits): Promise<'recorded' | 'full'>;
   /** Hosts last seen at or after `sinceIso`, by host name. */
   listHostReports(sinceIso: string): Promise<HostReport[]>;
+  /**
+   * Takes (or renews, for its holder) the named lock when it is free or expired, raising its
+   * fencing number on every new hold; one atomic statement on SQLite and PostgreSQL. Undefined
+   * when another holder's hold has not expired.
+   */
+  acquireRotationLock(request: RotationLockRequest): Promise<RotationFence | undefined>;
+  /** Ends the hold if `fence` still holds it (expires it now); a lost hold is left as it is. */
+  releaseRotationLock(fence: RotationFence, nowIso: string): Promise<void>;
+  /** The latest valid_before of the certificates signed with this CA key, undefined when none. */
+  lastValidBefore(caKeyId: string): Promise<string | undefined>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
   listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
   /**
