@@ -30,6 +30,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   attestation: async () => (await import('./attestation.ts')).registerAttestation,
   enroll: async () => (await import('./enroll.ts')).registerEnroll,
   keys: async () => (await import('./enroll.ts')).registerKeys,
+  rotate: async () => (await import('./rotate.ts')).registerRotate,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */
