@@ -94,7 +94,7 @@ async function run(command: Command, options: RotateOptions, action: 'status' | 
     if (options.json === true) process.stdout.write(`${JSON.stringify(taken, null, 2)}\n`);
     else if (action === 'rollback') {
       const [{ step }] = taken as [TakenStep];
-      process.stdout.write(`rolled back: ${step.ca} generation ${step.generation} is active again, generation ${step.replaces ?? '?'} is next (still published)\n`);
+      process.stdout.write(`rolled back: ${step.ca} generation ${step.generation} is active again, generation ${step.kind === 'promote' ? step.replaces : '?'} is next (still published)\n`);
     } else process.stdout.write(taken.length === 0 ? 'nothing was due\n' : taken.map((t) => `${describe(t.step)}${t.forced ? ' (forced)' : ''}\n`).join(''));
   } finally {
     await runtime.close();
