@@ -102,6 +102,7 @@ describe('buildConfig', () => {
       kubernetes: { caName: 'kc', keyAlgorithm: 'rsa-3072', caValidityDays: 30, signerName: 'a.example/b', approveKubeApiserverClient: false, clusterName: 'prod' },
       kubernetesPublishing: { enabled: true, configMapNamespaces: ['kube-system'], configMapName: 'trust', clusterTrustBundles: false },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
+      rotation: { periodDays: 30, overlapDays: 3, inServe: false },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],
@@ -132,6 +133,7 @@ describe('buildConfig', () => {
       kubernetesPublishing: { enabled: true, configMapNamespaces: ['kube-system'], configMapName: 'trust', clusterTrustBundles: false },
       attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
+      rotation: { periodDays: 30, overlapDays: 3, inServe: false },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],
