@@ -18,6 +18,8 @@ import { checkLeaderTiming } from '../ha/leader-timing.ts';
 import { runSingletonJobs, type SingletonJob, type SingletonJobs, type SingletonJobsLog } from '../ha/singleton-jobs.ts';
 import { openPostgresDatabase } from '../store/postgres-database.ts';
 import { stopOnSignals } from './common.ts';
+import { rotationEngineFor } from '../../rotation/rotation-composition.ts';
+import { scheduleRotation } from '../../rotation/rotation-scheduler.ts';
 import { configFrom } from './config-from.ts';
 import { portValue } from './option-values.ts';
 
@@ -91,6 +93,19 @@ function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog): SingletonJob[
         return () => witness.stop();
       },
     },
+    // The rotation schedule, unless a CronJob (`jitca rotate apply`) runs it instead; the store's
+    // rotation lock keeps it single even beside the CronJob or a hand-run apply.
+    ...(runtime.config.rotation.inServe
+      ? [
+          {
+            name: 'rotation-schedule',
+            start: () => {
+              const schedule = scheduleRotation(rotationEngineFor(runtime, 'system:schedule', { lockWaitMs: 0 }), () => runtime.keyring.refresh(), log);
+              return () => schedule.stop();
+            },
+          },
+        ]
+      : []),
   ];
 }
 

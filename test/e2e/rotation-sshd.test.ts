@@ -14,6 +14,7 @@ import { ErrorCodes } from '../../src/errors.ts';
 import { issueSshCertificate } from '../../src/issuance/issue-ssh-certificate.ts';
 import { sshTrustBundle } from '../../src/issuance/trust-bundle.ts';
 import { createRotationEngine, type RotationEngine } from '../../rotation/rotation-engine.ts';
+import { scheduleRotation } from '../../rotation/rotation-scheduler.ts';
 import { timeBasedReadiness } from '../../rotation/time-readiness.ts';
 import { createCaFixture, type CaFixture } from '../support/ca-fixture.ts';
 import { codeOfAsync } from '../support/error-codes.ts';
@@ -159,5 +160,28 @@ describe('SSH user CA rotation against a real sshd', () => {
     const refused = results.find((result) => result.status === 'rejected');
     expect((refused as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCodes.ROTATION_LOCKED });
     expect((await states()).filter((state) => state.endsWith(':active'))).toHaveLength(1);
+  });
+
+  it('serve\'s schedule applies a due step by itself and refreshes the keyring', async () => {
+    clock.advance(schedule.periodMs);
+    const logged: string[] = [];
+    let changed!: () => void;
+    const refreshed = new Promise<void>((resolve) => (changed = resolve));
+    const scheduler = scheduleRotation(
+      engine,
+      async () => {
+        await ca.runtime.keyring.refresh();
+        changed();
+      },
+      { info: (_data, message) => logged.push(message), warn: (_data, message) => logged.push(message) },
+      10,
+    );
+    try {
+      await refreshed;
+    } finally {
+      await scheduler.stop();
+    }
+    expect(logged).toContain('CA rotation steps taken on schedule');
+    expect(ca.runtime.keyring.trusted('ssh-user').map((generation) => generation.state)).toContain('next');
   });
 });
