@@ -39,7 +39,7 @@ function may(rules: PolicyRule[], question: Omit<AuthorizationQuestion, 'user'>)
 describe('deploy/kubernetes', () => {
   it('every manifest parses and names its apiVersion, kind and name; kustomization lists every file', () => {
     const all = objects();
-    expect(all.length).toBe(20);
+    expect(all.length).toBe(21);
     for (const object of all) {
       expect(object.apiVersion).toMatch(/^[a-z0-9./]+$/);
       expect(object.metadata.name).toMatch(/^[a-z0-9:.-]+$/);
@@ -52,7 +52,21 @@ describe('deploy/kubernetes', () => {
     const kubectl = spawnSync('kubectl', ['kustomize', DEPLOY_DIR], { encoding: 'utf8' });
     if (kubectl.error !== undefined) return; // kubectl not installed here
     expect(kubectl.status).toBe(0);
-    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(20);
+    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(21);
+  });
+
+  it('runs `jitca rotate apply` daily, never two at once, on the Deployment\'s volumes and locked down like it', () => {
+    type PodSpec = { containers: Array<{ args: string[]; volumeMounts: unknown; securityContext: unknown }>; volumes: unknown };
+    const cronJob = find('CronJob', 'jitca-rotate') as K8sObject & { spec: { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { template: { spec: PodSpec } } } } };
+    const deployment = find('Deployment', 'jitca-csr-controller') as K8sObject & { spec: { template: { spec: PodSpec } } };
+    expect(cronJob.spec.schedule).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(cronJob.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = cronJob.spec.jobTemplate.spec.template.spec;
+    const controllerPod = deployment.spec.template.spec;
+    expect(pod.containers[0]?.args.slice(2)).toEqual(['rotate', 'apply', '--ca', 'all']);
+    expect(pod.volumes).toEqual(controllerPod.volumes);
+    expect(pod.containers[0]?.volumeMounts).toEqual(controllerPod.containers[0]?.volumeMounts);
+    expect(pod.containers[0]?.securityContext).toEqual(controllerPod.containers[0]?.securityContext);
   });
 
   it('the controller ClusterRole is least privilege: read/watch CSRs, update approval and status, approve/sign only named signers', () => {
