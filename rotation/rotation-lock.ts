@@ -34,7 +34,7 @@ export async function withRotationLock<T>(
       try {
         return await act(fence);
       } finally {
-        await store.releaseRotationLock(fence, new Date(clock.now()).toISOString());
+        await store.releaseRotationLock(fence);
       }
     }
     if (Date.now() >= deadline) {

@@ -30,10 +30,13 @@ export async function acquireRotationLock(db: StoreDb, request: RotationLockRequ
   return row === undefined ? undefined : { lock: request.lock, holder: request.holder, fence: Number(row.fence) };
 }
 
-export async function releaseRotationLock(db: StoreDb, fence: RotationFence, nowIso: string): Promise<void> {
+/** Expired since the epoch: any later acquire's `expires_at <= now` holds. */
+const FREE = new Date(0).toISOString();
+
+export async function releaseRotationLock(db: StoreDb, fence: RotationFence): Promise<void> {
   await db
     .updateTable('rotation_lock')
-    .set({ expires_at: nowIso })
+    .set({ expires_at: FREE })
     .where('name', '=', fence.lock)
     .where('holder', '=', fence.holder)
     .where('fence', '=', fence.fence)

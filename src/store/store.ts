@@ -163,8 +163,7 @@ export function createStore(
     acquireRotationLock: (request: RotationLockRequest): Promise<RotationFence | undefined> =>
       read(`acquiring the lock ${request.lock}`, () => acquireRotationLock(db, request)),
 
-    releaseRotationLock: (fence: RotationFence, nowIso: string): Promise<void> =>
-      read(`releasing the lock ${fence.lock}`, () => releaseRotationLock(db, fence, nowIso)),
+    releaseRotationLock: (fence: RotationFence): Promise<void> => read(`releasing the lock ${fence.lock}`, () => releaseRotationLock(db, fence)),
 
     lastValidBefore: (caKeyId: string): Promise<string | undefined> =>
       read(`reading the last certificate of ${caKeyId}`, () => lastValidBefore(db, caKeyId)),

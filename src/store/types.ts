@@ -394,8 +394,11 @@ export interface Store {
    * when another holder's hold has not expired.
    */
   acquireRotationLock(request: RotationLockRequest): Promise<RotationFence | undefined>;
-  /** Ends the hold if `fence` still holds it (expires it now); a lost hold is left as it is. */
-  releaseRotationLock(fence: RotationFence, nowIso: string): Promise<void>;
+  /**
+   * Ends the hold if `fence` still holds it: free for anyone at once, whatever their clock says (a
+   * clock stepped back must not keep the lock held); a lost hold is left as it is.
+   */
+  releaseRotationLock(fence: RotationFence): Promise<void>;
   /** The latest valid_before of the certificates signed with this CA key, undefined when none. */
   lastValidBefore(caKeyId: string): Promise<string | undefined>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */

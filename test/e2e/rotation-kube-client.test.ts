@@ -106,4 +106,17 @@ describe('Kubernetes client CA rotation, verified by openssl against the publish
     expect(verifies(bundle, lastOfFirst)).toBe(false);
     expect(verifies(bundle, second)).toBe(true);
   });
+
+  it('keeps a retired key in the HSM unless --destroy, which destroys it once and audits it', async () => {
+    const keysOf = (): number[] => ca.runtime.keys.list(ca.runtime.config.kubernetes.caName).map((key) => key.generation);
+    expect(keysOf()).toEqual([1, 2]);
+    await engine.apply(['kube-client']);
+    expect(keysOf()).toEqual([1, 2]);
+    await engine.apply(['kube-client'], { destroy: true });
+    expect(keysOf()).toEqual([2]);
+    await engine.apply(['kube-client'], { destroy: true });
+    const destroyed = (await ca.runtime.store.listAudit()).filter((record) => record.type === 'ca.rotated' && record.data['step'] === 'destroy');
+    expect(destroyed.map((record) => record.data)).toEqual([{ step: 'destroy', ca: 'kube-client', generation: 1, keyId: 'kube-client-ca/1' }]);
+    expect((await ca.runtime.store.listCaGenerations()).find((row) => row.ca === 'kube-client' && row.generation === 1)?.state).toBe('retired');
+  });
 });
