@@ -4,8 +4,9 @@ import type { JitcaConfig } from '../src/config.ts';
 import { ensureKubeCaCertificate } from '../src/issuance/kube-client-ca.ts';
 import type { KeyManager } from '../src/keys/key-manager.ts';
 import { parseKeyAlgorithmName, type KeyAlgorithm } from '../src/keys/signer.ts';
-import type { CaKind } from '../src/store/types.ts';
-import type { PromotionReadiness } from './promotion-readiness.ts';
+import type { CaKind, Store } from '../src/store/types.ts';
+import { createHostReadiness } from './host-readiness.ts';
+import type { PromotionReadiness, ReadinessVerdict } from './promotion-readiness.ts';
 import { createRotationEngine, type RotationEngine, type RotationEngineOptions } from './rotation-engine.ts';
 import { timeBasedReadiness } from './time-readiness.ts';
 
@@ -13,11 +14,12 @@ const DAY_MS = 86_400_000;
 
 /**
  * The engine for a configuration: schedule and algorithms from config, the kube-client CA
- * certificate written for each generation, and readiness by time for both CAs unless the caller
- * passes the ssh-user one (host reports).
+ * certificate written for each generation. Readiness: the overlap by time for both CAs, and for
+ * ssh-user also trust-sync's host reports (hostReports.readyShare of the hosts seen), unless the
+ * caller passes its own ssh-user readiness.
  */
 export function rotationEngineFor(
-  parts: { config: JitcaConfig; keys: KeyManager; store: RotationEngineOptions['store']; clock: Clock },
+  parts: { config: JitcaConfig; keys: KeyManager; store: RotationEngineOptions['store'] & Pick<Store, 'listHostReports'>; clock: Clock },
   actor: string,
   extra: { sshReadiness?: PromotionReadiness; onProgress?: RotationEngineOptions['onProgress']; lockWaitMs?: number } = {},
 ): RotationEngine {
@@ -31,7 +33,10 @@ export function rotationEngineFor(
     actor,
     caNames: { 'ssh-user': config.ssh.caName, 'kube-client': config.kubernetes.caName },
     algorithms: { 'ssh-user': algorithmOf(config.ssh.keyAlgorithm), 'kube-client': algorithmOf(config.kubernetes.keyAlgorithm) },
-    readiness: { 'ssh-user': extra.sshReadiness ?? byTime, 'kube-client': byTime },
+    readiness: {
+      'ssh-user': extra.sshReadiness ?? allOf([byTime, createHostReadiness({ store: parts.store, settings: config.hostReports })]),
+      'kube-client': byTime,
+    },
     schedule: { periodMs: config.rotation.periodDays * DAY_MS, overlapMs, skewMs: config.ssh.backdateSeconds * 1000 },
     publishGeneration: async (ca: CaKind, generation, signer) => {
       if (ca === 'kube-client') await ensureKubeCaCertificate(config, signer, generation, parts.clock);
@@ -45,4 +50,15 @@ function algorithmOf(name: string): KeyAlgorithm {
   const algorithm = parseKeyAlgorithmName(name);
   if (algorithm === undefined) throw new JitcaError(ErrorCodes.CONFIG_INVALID, `unknown key algorithm ${name}`);
   return algorithm;
+}
+
+/** Ready when every one is; the details joined, the host rows kept. */
+function allOf(readiness: readonly PromotionReadiness[]): PromotionReadiness {
+  return {
+    async check(ca, next, now): Promise<ReadinessVerdict> {
+      const verdicts = await Promise.all(readiness.map((one) => one.check(ca, next, now)));
+      const hosts = verdicts.flatMap((verdict) => verdict.hosts ?? []);
+      return { ready: verdicts.every((verdict) => verdict.ready), detail: verdicts.map((verdict) => verdict.detail).join('; '), ...(hosts.length === 0 ? {} : { hosts }) };
+    },
+  };
 }

@@ -140,6 +140,8 @@ function rowsOf(planned: Planned, backdateSeconds: number) {
           : (generation.retiredAt ?? null),
       fingerprint: keygenFingerprint(generation.publicKey),
       readiness: generation.state === 'next' ? (facts.readiness?.detail ?? null) : null,
+      // For ssh-user: each host seen in the readiness window and whether it has this generation.
+      hosts: generation.state === 'next' ? (facts.readiness?.hosts ?? []) : [],
     })),
   );
 }
