@@ -207,6 +207,7 @@ describe('jitca CLI on the embedded defaults', () => {
         ['bundle', '--format', 'pem'],
         ['issue-ssh', '--identity', 'alice', '--pubkey', `${key}.pub`, '--role', 'oncall-payments'],
         ['controller', '--kubeconfig', path.join(parent, 'kubeconfig')],
+        ['rotate', 'apply', '--force'],
       ];
       for (const dir of [missing, empty]) {
         for (const args of commands) {
@@ -223,9 +224,19 @@ describe('jitca CLI on the embedded defaults', () => {
     }
   }, 120_000);
 
+  it('rotate apply --emergency says what it would break and does nothing without --yes', () => {
+    expect(run(dataDir, ['init']).status).toBe(0); // idempotent: this test may run alone
+    const before = run(dataDir, ['rotate', 'status', '--json']);
+    expect(before.status).toBe(0);
+    const refused = run(dataDir, ['rotate', 'apply', '--emergency', '--ca', 'ssh-user', '--reason', 'INC-1']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^jitca: ERR_ROTATION_REFUSED: apply --emergency retires the active ssh-user generation at once: every certificate it signed stops working now/);
+    expect(run(dataDir, ['rotate', 'status', '--json']).stdout).toBe(before.stdout);
+  });
+
   it('every command answers --help', async () => {
-    const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig', 'gateway'];
-    const argsList = [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help'], ['gateway', 'principals', '--help']];
+    const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig', 'gateway', 'rotate'];
+    const argsList = [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help'], ['gateway', 'principals', '--help'], ['rotate', 'status', '--help'], ['rotate', 'apply', '--help']];
     // Side by side: each is a process start, and one after another they took most of a minute on a loaded machine.
     const results = await Promise.all(argsList.map((args) => promisify(execFile)(jitca, ['--data-dir', dataDir, ...args], { encoding: 'utf8', timeout: 60_000 })));
     for (const [i, result] of results.entries()) expect(result.stdout, argsList[i]!.join(' ')).toMatch(/Usage: jitca/);
