@@ -31,6 +31,9 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   enroll: async () => (await import('./enroll.ts')).registerEnroll,
   keys: async () => (await import('./enroll.ts')).registerKeys,
   rotate: async () => (await import('./rotate.ts')).registerRotate,
+  whoami: async () => (await import('./session.ts')).registerWhoami,
+  status: async () => (await import('./session.ts')).registerStatus,
+  logout: async () => (await import('./session.ts')).registerLogout,
 };
 
 /** Global options that take a value, so their value is not mistaken for the command name. */

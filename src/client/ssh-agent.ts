@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 
 /** ssh-add(1): "Exit status is ... 2 if ssh-add is unable to contact the authentication agent." */
@@ -21,5 +24,21 @@ export function checkSshAgentReachable(env: NodeJS.ProcessEnv = process.env): vo
   }
   if (listed.status === CANNOT_CONTACT_AGENT || listed.status === null) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--agent: no ssh-agent answers on SSH_AUTH_SOCK (${socket}); start one (eval "$(ssh-agent)") or leave out --agent`);
+  }
+}
+
+/**
+ * Deletes one identity from ssh-agent by its public line (a certificate line deletes just that
+ * certificate). ssh-add -d reads a file, so the public line goes through a private temp directory.
+ * Returns whether ssh-add reported success.
+ */
+export function removeFromSshAgent(publicLine: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const dir = mkdtempSync(path.join(tmpdir(), 'jitca-agent-'));
+  try {
+    const file = path.join(dir, 'identity.pub');
+    writeFileSync(file, `${publicLine}\n`, { mode: 0o600 });
+    return spawnSync('ssh-add', ['-d', file], { env, stdio: 'ignore', timeout: 10_000 }).status === 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

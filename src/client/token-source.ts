@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../atomic-file.ts';
@@ -22,6 +22,25 @@ export function cacheToken(config: ClientConfig, accessToken: string, expiresInS
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const entry: CachedToken = { accessToken, expiresAt: new Date(now + expiresInSeconds * 1000).toISOString() };
   writeFileAtomic(config.tokenCache, JSON.stringify(entry), 0o600);
+}
+
+/** The cached token and when it expires, expired or not; undefined when there is none (whoami). */
+export function readCachedToken(config: ClientConfig): { accessToken: string; expiresAt: Date } | undefined {
+  try {
+    const cached = JSON.parse(readFileSync(config.tokenCache, 'utf8')) as CachedToken;
+    const expiresAt = new Date(cached.expiresAt);
+    if (typeof cached.accessToken !== 'string' || Number.isNaN(expiresAt.getTime())) return undefined;
+    return { accessToken: cached.accessToken, expiresAt };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `jitca logout`: true when there was a cached token to forget. */
+export function forgetToken(config: ClientConfig): boolean {
+  const had = readCachedToken(config) !== undefined;
+  rmSync(config.tokenCache, { force: true });
+  return had;
 }
 
 /** The bearer token for the jitca API: from the token command, or the cache `jitca login` filled. */
