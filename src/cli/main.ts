@@ -21,6 +21,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   controller: async () => (await import('./controller.ts')).registerController,
   login: async () => (await import('./login.ts')).registerLogin,
   'ssh-cert': async () => (await import('./ssh-cert.ts')).registerSshCert,
+  'ssh-cert-revoke': async () => (await import('./ssh-cert-revoke.ts')).registerSshCertRevoke,
   'kube-credential': async () => (await import('./kube-credential.ts')).registerKubeCredential,
   kubeconfig: async () => (await import('./kubeconfig.ts')).registerKubeconfig,
   requests: async () => (await import('./requests.ts')).registerRequests,
@@ -39,13 +40,20 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
 /** Global options that take a value, so their value is not mistaken for the command name. */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--data-dir']);
 
-function commandName(argv: readonly string[]): string | undefined {
+function commandIndex(argv: readonly string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
-    else if (!arg.startsWith('-')) return arg;
+    else if (!arg.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** `ssh-cert revoke ...` becomes `ssh-cert-revoke ...` (ssh-cert-revoke.ts says why it is not a subcommand). */
+function withTwoWordCommands(argv: readonly string[]): string[] {
+  const index = commandIndex(argv);
+  if (index < 0 || argv[index] !== 'ssh-cert' || argv[index + 1] !== 'revoke') return [...argv];
+  return [...argv.slice(0, index), 'ssh-cert-revoke', ...argv.slice(index + 2)];
 }
 
 /** The version package.json declares, as `jitca --version` prints it. */
@@ -65,10 +73,12 @@ const program = new Command('jitca')
 exitQuietlyWhenStdoutCloses(reportAndExit);
 
 try {
-  const name = commandName(process.argv.slice(2));
+  const argv = [...process.argv.slice(0, 2), ...withTwoWordCommands(process.argv.slice(2))];
+  const index = commandIndex(argv.slice(2));
+  const name = index < 0 ? undefined : argv[index + 2];
   const wanted = name !== undefined && Object.hasOwn(commands, name) ? [commands[name]!] : Object.values(commands);
   for (const load of wanted) (await load())(program);
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (error) {
   reportAndExit(error);
 }

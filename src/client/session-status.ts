@@ -43,7 +43,7 @@ function summarize(certificate: ParsedSshCertificate, where: string, line: strin
   };
 }
 
-function certificatesOnDisk(key: string): CertificateSummary[] {
+export function certificatesOnDisk(key: string): CertificateSummary[] {
   const dir = path.dirname(key);
   let names: string[];
   try {
