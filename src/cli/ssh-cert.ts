@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../atomic-file.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { ROLE_NAME_PATTERN } from '../policy/patterns.ts';
 import { loadClientConfig } from '../client/client-config.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { checkSshAgentReachable } from '../client/ssh-agent.ts';
@@ -28,6 +30,22 @@ interface SshCertOptions {
   agent?: boolean;
 }
 
+/**
+ * One key, and so one <key>-cert.pub, per role named with --role: a certificate for one role does
+ * not overwrite another's, and ssh -i or ssh-add picks the role by file. Without --role the server
+ * picks the role, and the certificate keeps the name it always had (jitca_ed25519-cert.pub), so
+ * ssh configurations that name it keep working.
+ */
+function defaultKeyForRole(role: string | undefined): string {
+  const base = path.join(os.homedir(), '.ssh', 'jitca_ed25519');
+  if (role === undefined) return base;
+  // The role becomes part of a file name: only a name the policy could hold (no "/" or "..").
+  if (!new RegExp(ROLE_NAME_PATTERN).test(role)) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--role ${JSON.stringify(role.slice(0, 70))} is not a role name (lower-case letters, digits and "-")`);
+  }
+  return `${base}-${role}`;
+}
+
 export function registerSshCert(program: Command): void {
   program
     .command('ssh-cert')
@@ -35,7 +53,7 @@ export function registerSshCert(program: Command): void {
     .option('--client-config <file>', 'helper configuration (default ~/.config/jitca/client.json)')
     .option('--role <role>', 'policy role, e.g. oncall-payments')
     .option('--ttl <duration>', 'lifetime, e.g. 30m', durationValue)
-    .option('--key <file>', 'private key to certify (default ~/.ssh/jitca_ed25519, generated when missing)')
+    .option('--key <file>', 'private key to certify (default ~/.ssh/jitca_ed25519, or ~/.ssh/jitca_ed25519-<role> with --role; generated when missing)')
     .option('--principal <principal>', 'narrow principals (repeatable)', collect)
     .option('--cluster <cluster>', 'scope: cluster')
     .option('--namespace <namespace>', 'scope: namespace')
@@ -48,7 +66,7 @@ export function registerSshCert(program: Command): void {
     .action(async (options: SshCertOptions) => {
       const config = loadClientConfig(options.clientConfig);
       if (options.agent === true) checkSshAgentReachable();
-      const key = options.key ?? path.join(os.homedir(), '.ssh', 'jitca_ed25519');
+      const key = options.key ?? defaultKeyForRole(options.role);
       if (!existsSync(key)) {
         // A fresh key that never leaves this machine; the certificate is what expires.
         execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca', '-f', key]);
@@ -79,6 +97,8 @@ export function registerSshCert(program: Command): void {
       // Atomic: ssh or ssh-add reading the file meanwhile sees the old certificate or the new one.
       writeFileAtomic(certificatePath, `${result.certificate}\n`, 0o644);
       const remaining = Math.floor((result.validBefore.getTime() - Date.now()) / 1000);
+      // The server says what it changed, a capped --ttl above all: the engineer asked for longer.
+      for (const note of result.notes) process.stderr.write(`jitca: ${note}\n`);
       process.stderr.write(`jitca: wrote ${certificatePath} (serial ${result.serial}, valid ${remaining}s more)\n`);
       if (options.agent === true && remaining > 0) {
         // ssh-add picks up <key>-cert.pub next to the key; -t drops both when the cert expires.

@@ -26,6 +26,17 @@ export interface ReceivedCertificate {
   serial: string;
   /** From the certificate itself, not the JSON around it: ssh-add -t is set from this. */
   validBefore: Date;
+  /** What the server changed from the ask (e.g. "ttl 2h exceeds role r max 30m; capped to 30m"), terminal-safe. */
+  notes: string[];
+}
+
+/** More notes than any policy evaluation writes: a longer list is not jitca's. */
+const MAX_NOTES = 10;
+
+function notesOf(body: Record<string, unknown>): string[] {
+  const notes = body['notes'];
+  if (!Array.isArray(notes)) return [];
+  return notes.filter((note): note is string => typeof note === 'string').slice(0, MAX_NOTES).map((note) => terminalSafe(note, 300));
 }
 
 export interface Progress {
@@ -110,6 +121,7 @@ function received(response: JsonResponse, publicKey: string): ReceivedCertificat
     certificate: `${certificate.type} ${encodeBase64(certificate.blob)}`,
     serial: certificate.serial.toString(),
     validBefore: new Date(Number(certificate.validBefore) * 1000),
+    notes: notesOf(response.body),
   };
 }
 

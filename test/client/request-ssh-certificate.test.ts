@@ -77,7 +77,7 @@ describe('requestSshCertificate checks what the server hands back before ssh-cer
     await expect(ask()).rejects.toMatchObject({ code: ErrorCodes.CERTIFICATE_INVALID });
     reply = { requestId: 'r1', certificate: `${line} $(touch /tmp/x)`, serial: '1', validBefore: '2999-01-01T00:00:00Z' };
     const received = await ask();
-    expect(received).toEqual({ requestId: 'r1', certificate: line.split(' ').slice(0, 2).join(' '), serial: '42', validBefore: new Date(Number(now + 600n) * 1000) });
+    expect(received).toEqual({ requestId: 'r1', certificate: line.split(' ').slice(0, 2).join(' '), serial: '42', validBefore: new Date(Number(now + 600n) * 1000), notes: [] });
   });
 
   it('refuses a certificate for a different public key than the one sent', async () => {

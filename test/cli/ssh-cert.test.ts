@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 
 const jitca = path.resolve(import.meta.dirname, '../../bin/jitca');
 
-describe('jitca ssh-cert revoke', () => {
+describe('jitca ssh-cert and ssh-cert revoke against a running API', () => {
   let api: ApiFixture;
   let dir: string;
   let agent: ChildProcess | undefined;
@@ -18,8 +18,8 @@ describe('jitca ssh-cert revoke', () => {
   let key: string;
 
   /** Spawned asynchronously: the API answers in this process, so a synchronous child would block it. */
-  async function jitcaRun(args: string[]): Promise<{ status: number | null; stderr: string }> {
-    const child = spawn(jitca, [...args, '--client-config', clientConfig, '--key', key], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  async function jitcaRun(args: string[], keyArgs = ['--key', key]): Promise<{ status: number | null; stderr: string }> {
+    const child = spawn(jitca, [...args, '--client-config', clientConfig, ...keyArgs], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
@@ -34,7 +34,7 @@ describe('jitca ssh-cert revoke', () => {
     api = await createApiFixture();
     await api.app.listen({ port: 0, host: '127.0.0.1' });
     const server = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}`;
-    dir = mkdtempSync(path.join(tmpdir(), 'jitca-ssh-cert-revoke-'));
+    dir = mkdtempSync(path.join(tmpdir(), 'jitca-ssh-cert-'));
     const socket = path.join(dir, 'agent.sock');
     agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
@@ -72,5 +72,26 @@ describe('jitca ssh-cert revoke', () => {
     expect(again.stderr).toMatch(/ERR_/);
     const hostile = await jitcaRun(['ssh-cert', 'revoke', '--serial', '../../v1/x', '--reason', 'x']);
     expect(hostile.stderr).toMatch(/ERR_REQUEST_INVALID/);
+  });
+
+  it('keeps one certificate per --role next to its own key, and says when --ttl was capped', async () => {
+    const sshDir = path.join(dir, '.ssh');
+    mkdirSync(sshDir, { mode: 0o700 });
+    const forRole = await jitcaRun(['ssh-cert', '--role', 'oncall-payments', '--ttl', '2h', '--reason', 'INC-8'], []);
+    expect(forRole.status).toBe(0);
+    expect(forRole.stderr).toMatch(/^jitca: ttl 7200s \(2h\) exceeds role oncall-payments max 1800s \(30m\); capped to 1800s \(30m\)$/m);
+    const roleCertificate = path.join(sshDir, 'jitca_ed25519-oncall-payments-cert.pub');
+    expect(forRole.stderr).toContain(`wrote ${roleCertificate}`);
+    const roleLine = readFileSync(roleCertificate, 'utf8');
+
+    const serverPicked = await jitcaRun(['ssh-cert', '--reason', 'INC-8'], []);
+    expect(serverPicked.status).toBe(0);
+    expect(serverPicked.stderr).not.toMatch(/capped/);
+    expect(serverPicked.stderr).toContain(`wrote ${path.join(sshDir, 'jitca_ed25519-cert.pub')}`);
+    expect(readFileSync(roleCertificate, 'utf8')).toBe(roleLine);
+
+    const hostile = await jitcaRun(['ssh-cert', '--role', '../../tmp/x', '--reason', 'INC-8'], []);
+    expect(hostile.stderr).toMatch(/ERR_REQUEST_INVALID.*--role/);
+    expect(readdirSync(sshDir).sort()).toEqual(['jitca_ed25519', 'jitca_ed25519-cert.pub', 'jitca_ed25519-oncall-payments', 'jitca_ed25519-oncall-payments-cert.pub', 'jitca_ed25519-oncall-payments.pub', 'jitca_ed25519.pub']);
   });
 });
