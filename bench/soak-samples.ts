@@ -7,6 +7,8 @@ export interface Sample {
   at: number;
   rssMiB: number;
   heapUsedMiB: number;
+  /** The store's worker thread has its own V8 heap, which nodejs_heap_* leaves out (issue 12). */
+  storeThreadHeapMiB: number;
   /** Event-loop delay over the interval since the previous sample (prom-client resets it per scrape). */
   eventLoopP99Ms: number;
   openFds: number;
@@ -20,6 +22,7 @@ export interface Sample {
 export const SAMPLED: Array<[keyof Omit<Sample, 'at'>, string]> = [
   ['rssMiB', 'RSS (MiB)'],
   ['heapUsedMiB', 'heap used (MiB)'],
+  ['storeThreadHeapMiB', 'store thread heap used (MiB)'],
   ['eventLoopP99Ms', 'event-loop delay p99 (ms)'],
   ['openFds', 'open file descriptors'],
   ['nonSocketFds', 'open descriptors other than sockets'],
@@ -41,6 +44,7 @@ export async function takeSample(at: number, pid: number, url: string, sqlitePat
     at,
     rssMiB: rssKiB / 1024,
     heapUsedMiB: metric('nodejs_heap_size_used_bytes') / MiB,
+    storeThreadHeapMiB: metric('jitca_store_thread_heap_bytes\\{kind="used"\\}') / MiB,
     eventLoopP99Ms: metric('nodejs_eventloop_lag_p99_seconds') * 1000,
     ...descriptors(pid),
     dbMiB: size(sqlitePath),

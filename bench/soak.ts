@@ -143,10 +143,10 @@ try {
   console.log(`mix: ${[...counts.byOperation].map(([name, n]) => `${name} ${n}`).join(', ')}`);
   const unexpected = [...counts.unexpected].map(([key, n]) => `${key}: ${n}`);
   console.log(`unexpected statuses: ${unexpected.length === 0 ? 'none' : unexpected.join(', ')}`);
-  console.log('samples (s: RSS MiB, heap MiB, loop p99 ms, fds, non-socket fds, db MiB, wal MiB, audit records):');
+  console.log('samples (s: RSS MiB, heap MiB, store thread heap MiB, loop p99 ms, fds, non-socket fds, db MiB, wal MiB, audit records):');
   for (const s of samples) {
     console.log(
-      `  ${s.at.toFixed(0)}: ${s.rssMiB.toFixed(1)}, ${s.heapUsedMiB.toFixed(1)}, ${s.eventLoopP99Ms.toFixed(1)}, ${s.openFds}, ${s.nonSocketFds}, ${s.dbMiB.toFixed(2)}, ${s.walMiB.toFixed(2)}, ${s.auditRecords}`,
+      `  ${s.at.toFixed(0)}: ${s.rssMiB.toFixed(1)}, ${s.heapUsedMiB.toFixed(1)}, ${s.storeThreadHeapMiB.toFixed(1)}, ${s.eventLoopP99Ms.toFixed(1)}, ${s.openFds}, ${s.nonSocketFds}, ${s.dbMiB.toFixed(2)}, ${s.walMiB.toFixed(2)}, ${s.auditRecords}`,
     );
   }
   const steady = samples.filter((s) => s.at >= warmupSeconds);
