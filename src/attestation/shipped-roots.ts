@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { readShippedText } from '../single-executable.ts';
 import { readCertificateBundle } from './attestation-certificate.ts';
 import { extendRootSet, type AttestationTrust, type RootSet } from './root-set.ts';
 
@@ -62,5 +63,5 @@ function loadCertificateFiles(paths: readonly string[] = []): RootSet['roots'] {
 }
 
 function load(names: readonly string[]): RootSet['roots'] {
-  return names.flatMap((name) => readCertificateBundle(readFileSync(new URL(`./roots/${name}`, import.meta.url), 'utf8'), name));
+  return names.flatMap((name) => readCertificateBundle(readShippedText(`attestation/roots/${name}`, () => new URL(`./roots/${name}`, import.meta.url)), name));
 }

@@ -6,6 +6,7 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { buildKubeconfig } from '../client/kubeconfig.ts';
 import { kubeconfigWriteTarget, mergeIntoKubeconfigFile } from '../client/kubeconfig-merge.ts';
 import { toYaml } from '../client/kubeconfig-yaml.ts';
+import { isSingleExecutable } from '../single-executable.ts';
 
 interface KubeconfigCliOptions {
   cluster: string;
@@ -20,8 +21,13 @@ interface KubeconfigCliOptions {
   kubeconfig?: string;
 }
 
-/** This checkout's launcher: kubectl runs plugins without a shell, so an absolute path is safest. */
-const JITCA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/jitca');
+/**
+ * The jitca that kubectl should run: this single executable, or this checkout's launcher.
+ * kubectl runs plugins without a shell, so an absolute path is safest.
+ */
+function ownCommand(): string {
+  return isSingleExecutable() ? process.execPath : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/jitca');
+}
 
 export function registerKubeconfig(program: Command): void {
   program
@@ -52,7 +58,7 @@ export function registerKubeconfig(program: Command): void {
         // kubectl runs the plugin from wherever the engineer is: relative paths would break.
         clientConfigFile: options.clientConfig === undefined ? undefined : path.resolve(options.clientConfig),
         namespace: options.namespace,
-        command: options.command ?? JITCA_BIN,
+        command: options.command ?? ownCommand(),
       });
       if (options.merge === true) {
         const target = kubeconfigWriteTarget(options.kubeconfig, { KUBECONFIG: process.env['KUBECONFIG'], HOME: process.env['HOME'] });
