@@ -76,4 +76,10 @@ describe('the client as a single executable', () => {
     const { stdout } = await run(['kubeconfig', '--cluster', 'prod', '--server', 'https://127.0.0.1:6443', '--client-config', '/dev/null']);
     expect(stdout).toContain(`command: ${JSON.stringify(exe)}`);
   });
+
+  it('attestation verify reads the shipped attestation roots from the executable (it refuses only the missing input)', async () => {
+    const refused = await run(['attestation', 'verify']).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/^jitca: ERR_[A-Z_]+: give exactly one of --piv-slot/);
+  });
 });
