@@ -31,8 +31,10 @@ function withoutComments(source: string): string {
   return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
-function importsOf(file: string): Import[] {
-  const source = withoutComments(readFileSync(path.join(ROOT, file), 'utf8'));
+/** With valuesOnly, `import type`/`export type` statements are left out: they load nothing at run time. */
+function importsOf(file: string, valuesOnly = false): Import[] {
+  const text = withoutComments(readFileSync(path.join(ROOT, file), 'utf8'));
+  const source = valuesOnly ? text.replace(/\b(?:import|export)\s+type\s[^;]*;/g, '') : text;
   const specifiers = [
     ...source.matchAll(/\b(?:import|export)\s[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/g),
     ...source.matchAll(/\bimport\s*['"]([^'"]+)['"]/g),
@@ -45,7 +47,7 @@ function importsOf(file: string): Import[] {
 }
 
 const ALL = [...sourceFiles('src'), ...sourceFiles('hsm'), ...sourceFiles('rotation')];
-const IMPORTS = ALL.flatMap(importsOf);
+const IMPORTS = ALL.flatMap((file) => importsOf(file));
 const show = (imports: Import[]): string[] => imports.map(({ from, to }) => `${from} -> ${to}`);
 
 describe('import rules', () => {
@@ -87,5 +89,24 @@ describe('import rules', () => {
           i.to === 'src/keys/ed25519-point.ts' ||
           (i.from.startsWith('src/x509/') && i.to === 'src/policy/types.ts');
     expect(show(IMPORTS.filter((i) => /^src\/(ssh|x509)\//.test(i.from) && !leafAllowed(i)))).toEqual([]);
+  });
+
+  it('the client entry point (the single executable) reaches none of the CA: no HSM, store, database driver or API server', () => {
+    // What it loads at run time (type-only imports load nothing), followed file by file.
+    const reached = new Set(['src/cli/client-main.ts']);
+    const imports: Import[] = [];
+    for (const file of reached) {
+      for (const i of importsOf(file, true)) {
+        imports.push(i);
+        if (/^(src|hsm|rotation)\//.test(i.to)) reached.add(i.to);
+      }
+    }
+    const serverSide = (to: string): boolean =>
+      /^(hsm|rotation)\//.test(to) ||
+      /^src\/(store|api|k8s|gateway|ha)\//.test(to) ||
+      ['src/ca-runtime.ts', 'src/config.ts', 'src/config-schema.ts'].includes(to) ||
+      /^(pkcs11js|better-sqlite3|pg|kysely|fastify|@fastify\/.*|@kubernetes\/client-node|node:sqlite)$/.test(to);
+    expect(reached.size).toBeGreaterThan(20);
+    expect(show(imports.filter((i) => serverSide(i.to)))).toEqual([]);
   });
 });
