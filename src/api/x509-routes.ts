@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { issueX509ClientCertificate, type X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
 import { parseDuration } from '../policy/duration.ts';
-import type { Scope } from '../policy/types.ts';
+import { OPERATION_NAMES } from '../policy/operations.ts';
+import type { OperationName, Scope } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { noteForLog } from './request-log.ts';
@@ -23,6 +24,14 @@ const x509RequestSchema = {
     ttl: { type: 'string', minLength: 1, maxLength: 32 },
     cluster: { type: 'string', minLength: 1, maxLength: 256 },
     scope: scopeSchema,
+    operations: {
+      type: 'array',
+      minItems: 1,
+      maxItems: OPERATION_NAMES.length,
+      uniqueItems: true,
+      items: { type: 'string', enum: [...OPERATION_NAMES] },
+      description: "the operations needed; the certificate's groups are theirs (absent: the least the role allows)",
+    },
   },
 } as const;
 
@@ -37,13 +46,14 @@ const x509ReplySchema = {
     notBefore: { type: 'string', format: 'date-time' },
     notAfter: { type: 'string', format: 'date-time' },
     groups: { type: 'array', items: { type: 'string' } },
+    operations: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 
 /** POST /v1/x509/certificates: a short-lived Kubernetes client certificate for the caller. */
 export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: { csr: string; ttl?: string; cluster?: string; scope?: Partial<Scope> } }>(
+    app.post<{ Body: { csr: string; ttl?: string; cluster?: string; scope?: Partial<Scope>; operations?: OperationName[] } }>(
       '/v1/x509/certificates',
       {
         preValidation: options.preValidation,
@@ -57,6 +67,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
           csr: body.csr,
           ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
           scope,
+          ...(body.operations === undefined ? {} : { operations: body.operations }),
         });
         options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
         noteForLog(request, { role: result.role });
@@ -68,6 +79,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
           notBefore: result.notBefore.toISOString(),
           notAfter: result.notAfter.toISOString(),
           groups: result.organizations,
+          ...(result.operations === undefined ? {} : { operations: result.operations }),
         });
       },
     );

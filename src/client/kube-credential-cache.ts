@@ -16,11 +16,13 @@ export interface KubeCredential {
   notAfter: Date;
 }
 
-/** Whose certificate an entry is: the server, the cluster, and who the token named when it was issued. */
+/** Whose certificate an entry is: the server, the cluster, who the token named when it was issued, and the operations asked. */
 export interface KubeCredentialScope {
   server: string;
   cluster: string;
   identity: TokenIdentity;
+  /** The --operation values asked, sorted; absent or empty when none were named. A certificate for others carries other groups. */
+  operations?: string[];
 }
 
 /**
@@ -32,6 +34,8 @@ interface CacheEntry {
   server: string;
   cluster: string;
   identity: TokenIdentity;
+  /** Absent in entries written before operations existed: the same as none asked. */
+  operations?: string[];
   serial: string;
   certificate: string;
   privateKey: string;
@@ -81,6 +85,10 @@ function sameIdentity(a: TokenIdentity | undefined, b: TokenIdentity): boolean {
   );
 }
 
+function sameList(a: unknown, b: readonly string[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
 /**
  * The cached credential for this server, cluster and identity, or undefined when there is none or
  * it is not usable (unreadable, another server's, issued while the token named someone else or
@@ -96,6 +104,7 @@ export function readCachedKubeCredential(file: string, expected: KubeCredentialS
   }
   if (entry.version !== 2 || entry.server !== expected.server || entry.cluster !== expected.cluster) return undefined;
   if (!sameIdentity(entry.identity, expected.identity)) return undefined;
+  if (!sameList(entry.operations ?? [], expected.operations ?? [])) return undefined;
   if (typeof entry.certificate !== 'string' || typeof entry.privateKey !== 'string' || typeof entry.serial !== 'string') return undefined;
   try {
     const certificate = new X509Certificate(entry.certificate);
@@ -125,6 +134,7 @@ export function writeCachedKubeCredential(file: string, scope: KubeCredentialSco
     server: scope.server,
     cluster: scope.cluster,
     identity: scope.identity,
+    operations: scope.operations ?? [],
     serial: credential.serial,
     certificate: credential.certificatePem,
     privateKey: credential.privateKeyPem,

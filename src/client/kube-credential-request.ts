@@ -7,6 +7,8 @@ export interface X509CertificateAsk {
   csr: string;
   ttl?: string;
   cluster?: string;
+  /** The operations needed (view-logs, exec, ...); the certificate's groups are theirs. */
+  operations?: string[];
 }
 
 export interface IssuedX509Certificate {

@@ -18,6 +18,8 @@ export interface KubeCredentialOptions {
   cluster: string;
   /** Asked lifetime, e.g. "30m"; the role's limits apply on the server. */
   ttl?: string;
+  /** The operations needed (--operation); absent: the least the role allows. */
+  operations?: string[];
   clock?: Clock;
 }
 
@@ -48,7 +50,8 @@ export async function obtainKubeCredential(config: ClientConfig, options: KubeCr
   const token = await currentToken(config, clock.now());
   // Unverified (token-identity.ts): a cache key only. A token it cannot read is the server's to refuse.
   const identity = readTokenIdentity(token, { subject: config.subjectClaim ?? 'sub', groups: config.groupsClaim ?? 'groups' });
-  const scope = identity === undefined ? undefined : { server: config.server, cluster, identity };
+  const operations = [...new Set(options.operations ?? [])].sort();
+  const scope = identity === undefined ? undefined : { server: config.server, cluster, identity, operations };
   const cached = scope === undefined ? undefined : readCachedKubeCredential(cacheFile, scope);
   if (cached !== undefined && !needsRefresh(cached, clock.now())) return { credential: cached, source: 'cache', cacheFile };
 
@@ -56,7 +59,7 @@ export async function obtainKubeCredential(config: ClientConfig, options: KubeCr
   const issued = await requestX509Certificate(
     config.server,
     token,
-    { csr: csrPem, cluster, ...(options.ttl === undefined ? {} : { ttl: options.ttl }) },
+    { csr: csrPem, cluster, ...(options.ttl === undefined ? {} : { ttl: options.ttl }), ...(operations.length === 0 ? {} : { operations }) },
     { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile) },
   );
   const credential = {

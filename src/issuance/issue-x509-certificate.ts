@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
-import type { Identity, Policy, Scope } from '../policy/types.ts';
-import { evaluateX509Request, organizationsAsked } from '../policy/x509-evaluate.ts';
+import type { Identity, OperationName, Policy, Scope } from '../policy/types.ts';
+import { evaluateX509Request, organizationsAsked, type X509Decision } from '../policy/x509-evaluate.ts';
 import type { Store } from '../store/types.ts';
 import { parseCsr } from '../x509/csr.ts';
 import { issueClientCertificate, type SignedCertificate } from '../x509/issue-client-certificate.ts';
@@ -27,6 +27,8 @@ export interface X509IssuanceInput {
   csr: string;
   ttlSeconds?: number;
   scope?: Partial<Scope>;
+  /** The operations needed; the certificate's O values are their groups (absent: the CSR's, or the least the role allows). */
+  operations?: OperationName[];
 }
 
 export interface X509IssuanceResult {
@@ -38,6 +40,8 @@ export interface X509IssuanceResult {
   notBefore: Date;
   notAfter: Date;
   organizations: string[];
+  /** The operations the certificate's groups enable, when the role's operations name Kubernetes groups. */
+  operations?: OperationName[];
   role: string;
 }
 
@@ -54,21 +58,18 @@ export async function issueX509ClientCertificate(
 ): Promise<X509IssuanceResult> {
   const csr = parseCsr(input.csr);
   const requestId = newRequestId(context.clock.now());
-  const asked = organizationsAsked(context.policy, identity, csr.subject.organizations);
-  const decision = evaluateX509Request(context.policy, identity, {
-    signerName: context.signerName,
-    organizations: asked,
-    key: csr,
-    ttlSeconds: input.ttlSeconds,
-    scope: input.scope,
-  });
+  const groups = organizationsAsked(context.policy, identity, csr.subject.organizations, input.operations);
+  const asked = Array.isArray(groups) ? groups : [];
+  const decision: X509Decision = Array.isArray(groups)
+    ? evaluateX509Request(context.policy, identity, { signerName: context.signerName, organizations: asked, key: csr, ttlSeconds: input.ttlSeconds, scope: input.scope })
+    : { outcome: 'deny', rule: groups.rule, message: groups.message };
   const now = context.clock.now();
-  const body = { ttlSeconds: input.ttlSeconds, scope: input.scope, organizations: asked, keyAlgorithm: csr.keyAlgorithm };
+  const body = { ttlSeconds: input.ttlSeconds, scope: input.scope, operations: input.operations, organizations: asked, keyAlgorithm: csr.keyAlgorithm };
   if (decision.outcome === 'deny') {
     const refusal = { rule: decision.rule, message: decision.message };
     await context.store.recordDecision({
       request: { id: requestId, kind: 'x509-client', requester: identity.subject, state: 'denied', body: boundedForDenial(body), decision: boundedForDenial(refusal), createdAt: new Date(now).toISOString() },
-      event: boundedDenialEvent(auditEvent('x509.denied', identity, requestId, { rule: refusal.rule, message: refusal.message, organizations: asked })),
+      event: boundedDenialEvent(auditEvent('x509.denied', identity, requestId, { rule: refusal.rule, message: refusal.message, operations: input.operations, organizations: asked })),
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, refusal.message, { details: { rule: refusal.rule, requestId } });
   }
@@ -115,6 +116,7 @@ export async function issueX509ClientCertificate(
         serial,
         role: grant.role,
         organizations: grant.organizations,
+        operations: grant.operations,
         expirationSeconds: grant.expirationSeconds,
         capped: grant.capped,
         scope,
@@ -132,6 +134,7 @@ export async function issueX509ClientCertificate(
     notBefore,
     notAfter,
     organizations: grant.organizations,
+    ...(grant.operations === undefined ? {} : { operations: grant.operations }),
     role: grant.role,
   };
 }

@@ -30,7 +30,8 @@
  * O itself: other attributes are ignored, and the Approved condition says so, as it says when the
  * lifetime is cut or requested extensions are dropped (CsrGrant.ignored).
  */
-import type { Policy, Role } from './types.ts';
+import { operationsForGroups, type OperationsOutcome } from './operations.ts';
+import type { ApprovalRule, OperationName, Policy, Role } from './types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
 
 /** How the controller serves a signerName: only approve/deny, or approve and sign itself. */
@@ -57,6 +58,7 @@ export type CsrDenyRule =
   | 'csr.system-group'
   | 'csr.no-role'
   | 'csr.groups-not-allowed'
+  | 'csr.groups-beyond-operations'
   | 'csr.key'
   | 'csr.usages'
   | 'csr.subject-alt-names'
@@ -99,6 +101,8 @@ export interface CsrGrant {
    * is the role's only namespace, or "*" when it spans several (RBAC groups then decide).
    */
   scope?: { cluster: string; namespace: string };
+  /** The operations the O values enable, when the role's operations name Kubernetes groups (the audit names them). */
+  operations?: OperationName[];
 }
 
 export interface CsrIgnored {
@@ -240,9 +244,22 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
       `${what} is not allowed for user ${echo(input.username)} by roles ${open.map((r) => r.name).join(', ')} (allowed O values: ${allowed.join(', ')}; one role must allow all of them)`,
     );
   }
+  // A role whose operations name Kubernetes groups covers only the exact groups of some operations.
+  const fitting: { role: (typeof covering)[number]; operations: OperationsOutcome | undefined; approval: ApprovalRule }[] = [];
+  let beyondOperations: string | undefined;
+  for (const candidate of covering) {
+    const operations = operationsForGroups(candidate, organizations);
+    if (operations !== undefined && 'rule' in operations) {
+      beyondOperations ??= operations.message;
+      continue;
+    }
+    fitting.push({ role: candidate, operations, approval: operations?.approval ?? candidate.approval });
+  }
+  if (fitting.length === 0 && beyondOperations !== undefined) return deny('csr.groups-beyond-operations', beyondOperations);
   // Prefer a role that approves by itself; then policy order.
-  const role = covering.find((candidate) => candidate.approval.mode === 'auto') ?? covering[0];
-  if (role === undefined) return deny('csr.no-role', 'no role applies');
+  const chosen = fitting.find((candidate) => candidate.approval.mode === 'auto') ?? fitting[0];
+  if (chosen === undefined) return deny('csr.no-role', 'no role applies');
+  const { role, operations, approval } = chosen;
 
   const key = input.csr.keyAlgorithm;
   const keyOk = key.kind === 'ed25519' || (key.kind === 'ecdsa' && (key.curve === 'P-256' || key.curve === 'P-384')) || (key.kind === 'rsa' && key.bits >= 2048);
@@ -277,7 +294,8 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     );
   }
 
-  const max = role.kubernetes.maxExpirationSeconds ?? DEFAULT_MAX_EXPIRATION_SECONDS;
+  // The shortest lifetime among the operations enabled caps the role's.
+  const max = Math.min(role.kubernetes.maxExpirationSeconds ?? DEFAULT_MAX_EXPIRATION_SECONDS, operations?.maxTtlSeconds ?? Infinity);
   const asked = input.expirationSeconds;
   let expirationSeconds = max;
   let capped = false;
@@ -310,18 +328,20 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     usages: [...input.usages],
     ignored: mode === 'sign' ? ignoredBySigner(input.csr) : { extensions: [], subjectAttributes: [] },
     ...(mode === 'sign' && input.scopeCluster !== undefined ? { scope: { cluster: input.scopeCluster, namespace: onlyNamespace(role) } } : {}),
+    ...(operations === undefined ? {} : { operations: [...operations.operations] }),
   };
   const changes = describeChanges(grant, asked);
-  if (role.approval.mode === 'manual') {
+  const forOperations = operations === undefined ? '' : ` for operations ${operations.operations.join(', ')}`;
+  if (approval.mode === 'manual') {
     return {
       outcome: 'pending',
       rule: 'csr.manual-approval',
-      message: `csr.manual-approval: role ${role.name} needs a person from ${role.approval.approverGroups.join(', ')} to approve (kubectl certificate approve)${changes}`,
+      message: `csr.manual-approval: role ${role.name}${forOperations} needs a person from ${approval.approverGroups.join(', ')} to approve (kubectl certificate approve)${changes}`,
       grant,
-      approverGroups: [...role.approval.approverGroups],
+      approverGroups: [...approval.approverGroups],
     };
   }
-  return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}, lifetime ${expirationSeconds} s${changes}`, grant };
+  return { outcome: 'approve', rule: 'csr.allowed', message: `csr.allowed: role ${role.name}${forOperations}, lifetime ${expirationSeconds} s${changes}`, grant };
 }
 
 /** The namespace a certificate of this role is bound to: its only namespace, or "*" for several (or any). */

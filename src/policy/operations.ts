@@ -66,3 +66,52 @@ export function approvalStrictness(approval: ApprovalRule): number {
 function strictness(grant: OperationGrant): number {
   return approvalStrictness(grant.approval);
 }
+
+/** The role's operations that reach Kubernetes; undefined when none names kubernetesGroups (the role predates them). */
+export function kubernetesOperations(role: Role): (OperationGrant & { kubernetesGroups: string[] })[] | undefined {
+  const grants = (role.operations ?? []).filter((grant): grant is OperationGrant & { kubernetesGroups: string[] } => grant.kubernetesGroups !== undefined);
+  return grants.length === 0 ? undefined : grants;
+}
+
+/** The O values for the operations named (absent: the least the role allows), in the role's order. */
+export function groupsForOperations(role: Role, asked: readonly OperationName[] | undefined): string[] | OperationsRefusal {
+  const grants = kubernetesOperations(role);
+  if (grants === undefined) {
+    return { rule: 'operations.not-allowed', message: `role ${role.name} grants no operations on Kubernetes; leave operations out` };
+  }
+  const resolved = resolveOperations({ ...role, operations: grants }, asked);
+  if (resolved === undefined) return { rule: 'operations.not-allowed', message: `role ${role.name} grants no operations on Kubernetes` };
+  if ('rule' in resolved) return resolved;
+  const chosen = grants.filter((grant) => resolved.operations.includes(grant.name));
+  return [...new Set(chosen.flatMap((grant) => grant.kubernetesGroups))];
+}
+
+/**
+ * The operations a certificate with these O values would enable, and what they demand. RBAC sees
+ * groups, not operations: a certificate carrying an operation's groups can do that operation,
+ * whatever was asked for. So every operation whose groups are all present counts (the strictest of
+ * them decides approval, the shortest lifetime caps), and the O values must be exactly the union of
+ * those operations' groups: a group that no operation grants, or only part of one's, is refused.
+ * undefined when the role's operations name no Kubernetes groups (decided as before the matrix).
+ */
+export function operationsForGroups(role: Role, organizations: readonly string[]): OperationsOutcome | OperationsRefusal | undefined {
+  const grants = kubernetesOperations(role);
+  if (grants === undefined) return undefined;
+  const enabled = grants.filter((grant) => grant.kubernetesGroups.every((group) => organizations.includes(group)));
+  const covered = new Set(enabled.flatMap((grant) => grant.kubernetesGroups));
+  const beyond = organizations.filter((group) => !covered.has(group));
+  if (beyond.length > 0 || enabled.length === 0) {
+    const table = grants.map((grant) => `${grant.name}: ${grant.kubernetesGroups.join('+')}`).join('; ');
+    const what = beyond.length > 0 ? `group(s) ${beyond.map((group) => JSON.stringify(group)).join(', ')} are` : 'no groups are';
+    return {
+      rule: 'csr.groups-beyond-operations',
+      message: `${what} not exactly the groups of operations granted by role ${role.name} (${table})`,
+    };
+  }
+  const strictest = enabled.reduce((a, b) => (strictness(b) > strictness(a) ? b : a));
+  return {
+    operations: enabled.map((grant) => grant.name),
+    approval: strictest.approval,
+    maxTtlSeconds: Math.min(...enabled.map((grant) => grant.maxTtlSeconds)),
+  };
+}

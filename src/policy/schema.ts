@@ -114,6 +114,7 @@ const operationsSchema: JsonSchema = {
       name: { type: 'string', enum: [...OPERATION_NAMES] },
       approval: approvalSchema,
       maxTtlSeconds: { type: 'integer', minimum: MIN_TTL_SECONDS, maximum: MAX_TTL_SECONDS },
+      kubernetesGroups: { ...groupListSchema, description: "the Kubernetes groups (O values) this operation grants; each one of the role's kubernetes.groups" },
     },
   },
 };

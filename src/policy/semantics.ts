@@ -104,8 +104,22 @@ function findOperationsProblem(role: Role, at: string): PolicyProblem | undefine
       const approver = findReservedGroup(operation.approval.approverGroups, `${path}/approval/approverGroups`);
       if (approver !== undefined) return approver;
     }
+    const groupsProblem = findOperationGroupsProblem(role, operation.kubernetesGroups ?? [], `${path}/kubernetesGroups`);
+    if (groupsProblem !== undefined) return groupsProblem;
   }
   return undefined;
+}
+
+/** An operation's Kubernetes groups must be groups the role hands out at all (kubernetes.groups). */
+function findOperationGroupsProblem(role: Role, groups: readonly string[], at: string): PolicyProblem | undefined {
+  if (groups.length === 0) return undefined;
+  if (role.kubernetes === undefined) {
+    return problem(at, `names Kubernetes groups, but the role has no kubernetes section; add kubernetes.groups listing them`);
+  }
+  const allowed = role.kubernetes.groups;
+  const index = groups.findIndex((group) => !allowed.includes(group));
+  if (index < 0) return undefined;
+  return problem(`${at}/${index}`, `is "${groups[index]}", which is not in the role's kubernetes.groups (${allowed.join(', ')})`);
 }
 
 function findReservedGroup(groups: readonly string[], at: string): PolicyProblem | undefined {

@@ -48,6 +48,13 @@ export interface OperationGrant {
   approval: ApprovalRule;
   /** Longest certificate lifetime when this operation is requested, seconds (never above the role's). */
   maxTtlSeconds: number;
+  /**
+   * The Kubernetes groups (client certificate O values) this operation grants, each one of the
+   * role's kubernetes.groups and bound to an RBAC Role (deploy/kubernetes/rbac-operation-roles.json).
+   * Once any operation of a role names some, the role's Kubernetes certificates carry exactly the
+   * groups of the operations granted (operations.ts operationsForGroups).
+   */
+  kubernetesGroups?: string[];
 }
 
 export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';

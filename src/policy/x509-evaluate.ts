@@ -10,8 +10,9 @@
 import type { ParsedCsr } from '../x509/csr.ts';
 import { evaluateCsr, type CsrGrant } from './csr-evaluate.ts';
 import { clusterRefusal, resolveScope } from './evaluate.ts';
+import { groupsForOperations, kubernetesOperations, type OperationsRefusal } from './operations.ts';
 import { findRequestProblem } from './request-shape.ts';
-import type { Identity, Policy, Scope } from './types.ts';
+import type { Identity, OperationName, Policy, Scope } from './types.ts';
 
 export interface X509RequestInput {
   /** jitca's own signerName: the API issues as that signer, under the same role rules. */
@@ -34,12 +35,36 @@ export type X509Decision =
     }
   | { outcome: 'deny'; rule: string; message: string };
 
-/** The CSR's O values; without any, the groups of the role that would approve by itself. */
-export function organizationsAsked(policy: Policy, identity: Identity, fromCsr: readonly string[]): string[] {
-  if (fromCsr.length > 0) return [...fromCsr];
+/**
+ * The O values asked: the groups of the operations named (from the first role open to the person
+ * that grants them all on Kubernetes), else the CSR's O values, else the groups of the role that
+ * would approve by itself (for a role whose operations name groups: the least operation's).
+ */
+export function organizationsAsked(
+  policy: Policy,
+  identity: Identity,
+  fromCsr: readonly string[],
+  operations?: readonly OperationName[],
+): string[] | OperationsRefusal {
   const open = policy.roles.filter((role) => role.kubernetes !== undefined && role.groups.some((group) => identity.groups.includes(group)));
+  if (operations !== undefined) {
+    // Two sources for the groups would leave one of them silently ignored.
+    if (fromCsr.length > 0) return { rule: 'request.invalid', message: 'name either operations or O values in the CSR, not both' };
+    const withOperations = open.filter((role) => kubernetesOperations(role) !== undefined);
+    let refusal: OperationsRefusal | undefined;
+    for (const role of withOperations) {
+      const groups = groupsForOperations(role, operations);
+      if (Array.isArray(groups)) return groups;
+      refusal ??= groups;
+    }
+    return refusal ?? { rule: 'operations.not-allowed', message: 'no role open to you grants operations on Kubernetes; leave operations out' };
+  }
+  if (fromCsr.length > 0) return [...fromCsr];
   const role = open.find((candidate) => candidate.approval.mode === 'auto') ?? open[0];
-  return role?.kubernetes === undefined ? [] : [...role.kubernetes.groups];
+  if (role?.kubernetes === undefined) return [];
+  if (kubernetesOperations(role) === undefined) return [...role.kubernetes.groups];
+  const least = groupsForOperations(role, undefined);
+  return Array.isArray(least) ? least : [];
 }
 
 export function evaluateX509Request(policy: Policy, identity: Identity, input: X509RequestInput): X509Decision {
