@@ -84,14 +84,14 @@ describe('jitca policy (no CA needed)', () => {
   }
 
   it('evaluate --csr decides a Kubernetes CSR as the controller does, and --expect makes it a test', async () => {
-    const alice = csrFile('alice', '/CN=alice/O=oncall-payments');
+    const alice = csrFile('alice', '/CN=alice/O=jit:payments:debug-read-only');
     const allowed = await run(['policy', 'evaluate', example, '--csr', alice, '--username', 'alice', '--group', 'oncall-payments', '--expiration-seconds', '3600', '--expect', 'approve']);
     expect(allowed.stderr).toBe('');
     expect(allowed.status).toBe(0);
     expect(JSON.parse(allowed.stdout)).toMatchObject({
       outcome: 'approve',
       rule: 'csr.allowed',
-      grant: { role: 'oncall-payments', commonName: 'alice', organizations: ['oncall-payments'], expirationSeconds: 1800, capped: true },
+      grant: { role: 'oncall-payments', commonName: 'alice', organizations: ['jit:payments:debug-read-only'], expirationSeconds: 1800, capped: true, operations: ['view-logs', 'view-config'] },
     });
 
     // kube-controller-manager signs these and cannot be made to issue less: over the maximum is denied.

@@ -67,13 +67,13 @@ describe('the policy `jitca init` writes serves the documented Kubernetes flow',
     expect(readFileSync(path.join(dir, 'policy.json'))).toEqual(readFileSync(example));
     const checked = spawnSync(jitca, ['policy', 'check', path.join(dir, 'policy.json')], { encoding: 'utf8' });
     expect(checked.status).toBe(0);
-    expect(checked.stdout).toMatch(/role oncall-payments;.*kubernetes oncall-payments/);
+    expect(checked.stdout).toMatch(/role oncall-payments;.*kubernetes jit:payments:debug-read-only,/);
   });
 
   it('approves and signs an on-call engineer’s jitca.dev/debug-client CSR', async () => {
     kube.create(ALICE_TOKEN, {
       name: 'alice-debug',
-      requestPem: csrPem('/CN=alice/O=oncall-payments'),
+      requestPem: csrPem('/CN=alice/O=jit:payments:debug-read-only'),
       signerName: 'jitca.dev/debug-client',
       usages: ['client auth', 'digital signature'],
       expirationSeconds: 1800,
@@ -91,7 +91,7 @@ describe('the policy `jitca init` writes serves the documented Kubernetes flow',
   it('approves a kube-apiserver-client CSR within the role’s 30 minutes, and denies a group no role grants', async () => {
     kube.create(ALICE_TOKEN, {
       name: 'alice-apiserver-client',
-      requestPem: csrPem('/CN=alice/O=oncall-payments'),
+      requestPem: csrPem('/CN=alice/O=jit:payments:debug-read-only'),
       signerName: 'kubernetes.io/kube-apiserver-client',
       usages: ['client auth'],
       expirationSeconds: 1800,

@@ -39,7 +39,7 @@ function may(rules: PolicyRule[], question: Omit<AuthorizationQuestion, 'user'>)
 describe('deploy/kubernetes', () => {
   it('every manifest parses and names its apiVersion, kind and name; kustomization lists every file', () => {
     const all = objects();
-    expect(all.length).toBe(21);
+    expect(all.length).toBe(23);
     for (const object of all) {
       expect(object.apiVersion).toMatch(/^[a-z0-9./]+$/);
       expect(object.metadata.name).toMatch(/^[a-z0-9:.-]+$/);
@@ -52,7 +52,7 @@ describe('deploy/kubernetes', () => {
     const kubectl = spawnSync('kubectl', ['kustomize', DEPLOY_DIR], { encoding: 'utf8' });
     if (kubectl.error !== undefined) return; // kubectl not installed here
     expect(kubectl.status).toBe(0);
-    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(21);
+    expect(kubectl.stdout.match(/^kind: /gm)).toHaveLength(23);
   });
 
   it('runs `jitca rotate apply` daily, never two at once, on the Deployment\'s volumes and locked down like it', () => {
@@ -152,7 +152,8 @@ describe('deploy/kubernetes: the RBAC Roles of the operation matrix (issue 15)',
 
   it.each([
     ['debug-read-only', [['get', 'pods/log'], ['list', 'pods'], ['get', 'configmaps', 'app-config'], ['list', 'deployments']], [['create', 'pods/exec'], ['create', 'pods/portforward'], ['get', 'secrets'], ['get', 'configmaps', 'db-credentials'], ['list', 'configmaps']]],
-    ['debug-exec', [['create', 'pods/exec'], ['patch', 'pods/ephemeralcontainers'], ['get', 'pods']], [['create', 'pods/portforward'], ['get', 'secrets'], ['delete', 'pods']]],
+    ['debug-exec', [['create', 'pods/exec'], ['get', 'pods']], [['patch', 'pods/ephemeralcontainers'], ['create', 'pods/portforward'], ['get', 'secrets'], ['delete', 'pods']]],
+    ['debug-ephemeral', [['patch', 'pods/ephemeralcontainers'], ['create', 'pods/attach'], ['get', 'pods']], [['create', 'pods/exec'], ['create', 'pods/portforward'], ['get', 'secrets'], ['delete', 'pods']]],
     ['debug-portforward', [['create', 'pods/portforward'], ['get', 'pods']], [['create', 'pods/exec'], ['patch', 'pods/ephemeralcontainers'], ['get', 'pods/log']]],
   ] as const)('%s allows what its operations need and nothing of the others', (name, granted, refused) => {
     for (const [verb, resource, object] of granted) expect(allows(rules(name), verb, resource, object), `${verb} ${resource}`).toBe(true);
@@ -161,5 +162,18 @@ describe('deploy/kubernetes: the RBAC Roles of the operation matrix (issue 15)',
     expect((find('RoleBinding', name) as K8sObject & { subjects: unknown; roleRef: unknown }).subjects).toEqual([
       { kind: 'Group', name: `jit:payments:${name}`, apiGroup: 'rbac.authorization.k8s.io' },
     ]);
+  });
+
+  it("the example policy's operations name exactly the groups these RoleBindings bind", () => {
+    const example = JSON.parse(readFileSync(path.resolve(DEPLOY_DIR, '../policy.example.json'), 'utf8')) as {
+      roles: Array<{ operations?: Array<{ kubernetesGroups?: string[] }> }>;
+    };
+    const named = new Set(example.roles.flatMap((role) => (role.operations ?? []).flatMap((operation) => operation.kubernetesGroups ?? [])));
+    const bound = new Set(
+      ['debug-read-only', 'debug-exec', 'debug-ephemeral', 'debug-portforward'].flatMap((name) =>
+        ((find('RoleBinding', name) as K8sObject & { subjects: Array<{ name: string }> }).subjects).map((subject) => subject.name),
+      ),
+    );
+    expect([...named].sort()).toEqual([...bound].sort());
   });
 });

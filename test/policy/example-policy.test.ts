@@ -83,10 +83,12 @@ describe('deploy/policy.example.json', () => {
         usages: ['client auth', 'digital signature'],
         csr: { subject: { commonName: username, organizations, other: [] }, keyAlgorithm: { kind: 'ed25519' }, requestedExtensions: { all: [] } },
       });
-    expect(ask('alice', ['oncall-payments'], ['oncall-payments'])).toMatchObject({ outcome: 'approve', grant: { role: 'oncall-payments', expirationSeconds: 1800 } });
+    expect(ask('alice', ['oncall-payments'], ['jit:payments:debug-read-only'])).toMatchObject({ outcome: 'approve', grant: { role: 'oncall-payments', expirationSeconds: 1800 } });
     expect(ask('carl', ['jit:oncall:cluster'], ['jit:oncall:cluster'])).toMatchObject({ outcome: 'approve', grant: { role: 'jit-cluster-read' } });
     expect(ask('alice', ['jit:oncall:payments'], ['jit:oncall:payments'])).toMatchObject({ outcome: 'pending', approverGroups: ['sre-leads'] });
     expect(ask('alice', ['oncall-payments'], ['jit:oncall:cluster'])).toMatchObject({ outcome: 'deny', rule: 'csr.groups-not-allowed' });
+    // The role's operations name its Kubernetes groups: the one group no operation grants alone is refused.
+    expect(ask('alice', ['oncall-payments'], ['jit:payments:debug-ephemeral'])).toMatchObject({ outcome: 'deny', rule: 'csr.groups-beyond-operations' });
     // break-glass is bound to the VPN ranges, which a client certificate cannot carry.
     expect(ask('bob', ['sre'], [])).toMatchObject({ outcome: 'deny', rule: 'csr.no-role' });
   });
@@ -109,5 +111,33 @@ describe("deploy/policy.example.json: the issue's operation matrix", () => {
     expect(decision.grant.ttlSeconds).toBe(max);
     expect(decision.grant.operations).toEqual([operation]);
     if (decision.outcome === 'pending') expect(decision.approval).toEqual({ approverGroups: ['sre-leads'], approvals });
+  });
+});
+
+describe("deploy/policy.example.json: the operation matrix on Kubernetes (O values = the operations' groups)", () => {
+  const policy = loadPolicy(examplePath);
+  const ask = (organizations: string[]) =>
+    evaluateCsr(policy, {
+      username: 'alice',
+      groups: ['oncall-payments'],
+      signerName: DEFAULT_JITCA_SIGNER,
+      expirationSeconds: 86_400,
+      usages: ['client auth', 'digital signature'],
+      csr: { subject: { commonName: 'alice', organizations, other: [] }, keyAlgorithm: { kind: 'ed25519' }, requestedExtensions: { all: [] } },
+    });
+
+  it.each([
+    // view-logs and view-config share the read-only Role: a certificate with its group can do both.
+    [['jit:payments:debug-read-only'], ['view-logs', 'view-config'], 'approve', undefined, 1800],
+    [['jit:payments:debug-exec'], ['exec'], 'pending', ['sre-leads'], 1800],
+    [['jit:payments:debug-exec', 'jit:payments:debug-ephemeral'], ['exec', 'debug'], 'pending', ['sre-leads'], 900],
+    [['jit:payments:debug-portforward'], ['port-forward'], 'pending', ['sre-leads'], 3600],
+    [['jit:payments:debug-read-only', 'jit:payments:debug-portforward'], ['view-logs', 'view-config', 'port-forward'], 'pending', ['sre-leads'], 1800],
+  ] as const)('O=%j enables %j: %s, capped to %i s', (organizations, operations, outcome, approvers, max) => {
+    const decision = ask([...organizations]);
+    expect(decision.outcome).toBe(outcome);
+    if (decision.outcome !== 'approve' && decision.outcome !== 'pending') return;
+    expect(decision.grant).toMatchObject({ organizations, operations, expirationSeconds: max, capped: true });
+    if (decision.outcome === 'pending') expect(decision.approverGroups).toEqual(approvers);
   });
 });
