@@ -81,6 +81,8 @@ function eventData(csr: Csr, decision: StoredCsrDecision, instance: string, extr
     message: decision.message,
     instance,
     ...(decision.grant === undefined ? {} : { role: decision.grant.role, groups: decision.grant.organizations }),
+    // The matrix's operations the groups enable (issue 15): what an auditor asks about, not the RBAC group names.
+    ...(decision.grant?.operations === undefined ? {} : { operations: decision.grant.operations }),
     ...(decision.serial === undefined ? {} : { serial: decision.serial }),
     ...(decision.approvedBy === undefined ? {} : { approvedBy: decision.approvedBy }),
     ...extra,
