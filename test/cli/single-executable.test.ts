@@ -30,6 +30,8 @@ describe('the client as a single executable', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'jitca-sea-'));
     const built = promisify(execFile)(path.join(ROOT, 'scripts/build-client'), [path.join(dir, 'out')], { encoding: 'utf8' });
+    // Awaited below, after the API starts; a failed build must fail this hook, not surface as an unhandled rejection first.
+    built.catch(() => undefined);
     ca = await createCaFixture();
     app = buildApp(ca.runtime, { authenticator: createApiAuthenticator(undefined, undefined), logger: false });
     server = await app.listen({ host: '127.0.0.1', port: 0 });
