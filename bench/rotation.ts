@@ -9,7 +9,8 @@
  *
  * Run: ./scripts/node node bench/rotation.ts [--rate 200] [--seconds 45]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,10 +38,10 @@ const audience = 'urn:jitca:api';
 const oidc = await startOidcProvider({ accounts: { alice: { groups: ['oncall-payments'] } }, audience });
 let server: ReturnType<typeof spawn> | undefined;
 
-/** Wall time of a command, milliseconds, and its stdout. */
-function timed(args: string[]): { ms: number; stdout: string } {
+/** Wall time of a command, milliseconds, and its stdout. Asynchronous: the load goes on meanwhile. */
+async function timed(args: string[]): Promise<{ ms: number; stdout: string }> {
   const started = performance.now();
-  const stdout = execFileSync(jitca, ['--config', path.join(dataDir, 'config.json'), '--data-dir', dataDir, ...args], { encoding: 'utf8' });
+  const { stdout } = await promisify(execFile)(jitca, ['--config', path.join(dataDir, 'config.json'), '--data-dir', dataDir, ...args], { encoding: 'utf8' });
   return { ms: performance.now() - started, stdout };
 }
 
@@ -100,20 +101,20 @@ try {
     await Promise.all(inFlight);
   })();
 
-  const startup = timed(['--version']).ms;
+  const startup = (await timed(['--version'])).ms;
   const steps: Array<[string, number, number]> = [];
   const step = async (label: string, args: string[], atSecond: number): Promise<void> => {
     const wait = started + atSecond * 1000 - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const at = second();
-    steps.push([label, timed(args).ms, at]);
+    steps.push([label, (await timed(args)).ms, at]);
   };
   await step('ssh-user: generate next', ['rotate', 'apply', '--force', '--ca', 'ssh-user'], seconds * 0.15);
   await step('ssh-user: promote next', ['rotate', 'apply', '--force', '--ca', 'ssh-user'], seconds * 0.35);
   await step('kube-client: generate next', ['rotate', 'apply', '--force', '--ca', 'kube-client'], seconds * 0.55);
   await step('kube-client: promote next', ['rotate', 'apply', '--force', '--ca', 'kube-client'], seconds * 0.7);
   await load;
-  const status = timed(['rotate', 'status', '--ca', 'all']);
+  const status = await timed(['rotate', 'status', '--ca', 'all']);
 
   console.log(machineLine());
   console.log(`load: ${rate}/s open loop for ${seconds} s against jitca serve (SQLite, SoftHSM2, Ed25519)`);
