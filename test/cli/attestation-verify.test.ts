@@ -1,27 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runJitca } from '../support/jitca-cli.ts';
 import { encodePem } from '../../src/x509/pem.ts';
 import { pivChain } from '../support/attestation-builder.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const jitca = path.join(root, 'bin/jitca');
 const fixture = (name: string): string => path.join(root, 'test/fixtures/attestation', name);
 const dir = mkdtempSync(path.join(tmpdir(), 'jitca-attestation-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(jitca, ['attestation', 'verify', ...args], { encoding: 'utf8', timeout: 30_000 });
-    return { status: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { status: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const run = (args: string[]) => runJitca(['attestation', 'verify', ...args]);
 
 describe('jitca attestation verify (no server)', () => {
   it('prints the facts of real PIV, CSR and FIDO attestations as one JSON object, and refuses a mismatched key with its code', async () => {

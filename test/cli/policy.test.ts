@@ -1,26 +1,17 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runJitca } from '../support/jitca-cli.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const jitca = path.join(root, 'bin/jitca');
 const example = path.join(root, 'deploy/policy.example.json');
 const dir = mkdtempSync(path.join(tmpdir(), 'jitca-policy-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(jitca, args, { encoding: 'utf8', timeout: 30_000 });
-    return { status: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { status: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const run = runJitca;
 
 describe('jitca policy (no CA needed)', () => {
   it('check validates the file, prints the SHA-256 that policy.loaded audits, and one line per role', async () => {
