@@ -41,6 +41,7 @@ async function startReplica(): Promise<Replica> {
     if (child.exitCode !== null) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  child.kill('SIGKILL'); // not left running after the test gives up on it
   throw new Error(`replica on ${port} did not become ready: ${stderr}`);
 }
 
