@@ -9,15 +9,6 @@ const ALGORITHMS = ['EdDSA', 'ES256', 'ES384', 'RS256'];
 /** A bundle lists a handful of generations; anything far larger is not one. */
 const MAX_BUNDLE_BYTES = 256 * 1024;
 
-/** The SSH user CA keys a TrustedUserCAKeys file lists (blank lines and comments skipped). */
-export function sshKeysOfTrustFile(content: string): SshPublicKey[] {
-  return content
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => parseSshPublicKey(line));
-}
-
 /**
  * Checks a bundle.json (compact JWS) and returns the TrustedUserCAKeys content it carries.
  *

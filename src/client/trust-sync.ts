@@ -6,7 +6,8 @@ import { HOST_NAME_PATTERN } from '../host-report-format.ts';
 import { decodeKrl } from '../ssh/krl.ts';
 import type { SshPublicKey } from '../ssh/public-key.ts';
 import { requestBytes } from './http-json.ts';
-import { sshKeysOfTrustFile, verifyTrustBundle } from './trust-bundle-verify.ts';
+import { sshKeysOfTrustFile } from '../ssh/trusted-ca-keys-file.ts';
+import { verifyTrustBundle } from './trust-bundle-verify.ts';
 
 /** What a host keeps in step with the CA: sshd's TrustedUserCAKeys and RevokedKeys files. */
 export interface TrustSyncTarget {

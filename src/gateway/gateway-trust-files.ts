@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes, isJitcaError, JitcaError } from '../errors.ts';
 import { decodeKrl } from '../ssh/krl.ts';
-import { parseSshPublicKey, sshFingerprint } from '../ssh/public-key.ts';
+import { sshFingerprint } from '../ssh/public-key.ts';
+import { sshKeysOfTrustFile } from '../ssh/trusted-ca-keys-file.ts';
 
 /** The two files trust-sync keeps current on an SSH host, as sshd_config names them. */
 export interface GatewayTrustFiles {
@@ -22,12 +23,9 @@ export interface TrustFileContent {
  * file revokes nothing, and blank and `#` lines in the CA file are skipped.
  */
 export function readGatewayTrustFiles(files: GatewayTrustFiles): TrustFileContent {
-  const trustedCaFingerprints = new Set<string>();
-  for (const line of read(files.trustedCaKeys).toString('utf8').split('\n')) {
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    trustedCaFingerprints.add(sshFingerprint(within(files.trustedCaKeys, () => parseSshPublicKey(trimmed)).blob));
-  }
+  const caFile = read(files.trustedCaKeys).toString('utf8');
+  const caKeys = within(files.trustedCaKeys, () => sshKeysOfTrustFile(caFile));
+  const trustedCaFingerprints = new Set(caKeys.map((key) => sshFingerprint(key.blob)));
   const revokedSerials = new Map<string, Set<bigint>>();
   const krl = read(files.revokedKeys);
   if (krl.length > 0) {
