@@ -54,3 +54,20 @@ export const benchPolicy = {
  * bench standing in for many of them.
  */
 export const benchConnectionLimits = { maxConnections: 2048, maxConnectionsPerAddress: 2048 };
+
+/** `--name N` from the command line, a positive number, or `fallback`. */
+export function numberOption(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+/** Polls `jitca serve`'s /readyz every 100 ms; throws when it is not ready within `seconds`. */
+export async function waitUntilReady(url: string, seconds: number): Promise<void> {
+  for (let attempt = 0; attempt < seconds * 10; attempt++) {
+    if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`jitca serve did not become ready in ${seconds} s`);
+}

@@ -20,17 +20,10 @@ import { parseCertificate } from '../src/ssh/certificate-parse.ts';
 import { sshFingerprint } from '../src/ssh/public-key.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
-import { benchConnectionLimits, benchPolicy, machineLine } from './references.ts';
+import { benchConnectionLimits, benchPolicy, machineLine, numberOption, waitUntilReady } from './references.ts';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
-}
-
-const rate = option('rate', 200);
-const seconds = option('seconds', 45);
+const rate = numberOption('rate', 200);
+const seconds = numberOption('seconds', 45);
 const root = path.resolve(import.meta.dirname, '..');
 const jitca = path.join(root, 'bin/jitca');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-rotation-bench-'));
@@ -58,12 +51,7 @@ try {
 
   server = spawn(jitca, ['--config', path.join(dataDir, 'config.json'), '--data-dir', dataDir, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  let ready = false;
-  for (let attempt = 0; attempt < 300 && !ready; attempt++) {
-    ready = await fetch(`${url}/readyz`).then((response) => response.ok, () => false);
-    if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (!ready) throw new Error('jitca serve did not become ready');
+  await waitUntilReady(url, 30);
 
   // Per second: certificates by the CA key that signed them, and every other status.
   const perSecond: Array<{ byCa: Map<string, number>; failed: Map<number, number> }> = Array.from({ length: Math.ceil(seconds) + 30 }, () => ({ byCa: new Map(), failed: new Map() }));

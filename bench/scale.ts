@@ -24,7 +24,7 @@ import { sshKrlOf } from '../src/issuance/ssh-krl.ts';
 import { decodeKrl } from '../src/ssh/krl.ts';
 import { freePort } from '../test/support/sshd.ts';
 import { measureInProcessIssuance } from './in-process-issuance.ts';
-import { benchPolicy, machineLine } from './references.ts';
+import { benchPolicy, machineLine, waitUntilReady } from './references.ts';
 import { fillStore, fillTemplateFrom } from './scale-fill.ts';
 
 const { values: args } = parseArgs({
@@ -142,7 +142,7 @@ async function measurePhase(config: JitcaConfig, configFile: string, publicKey: 
   });
   try {
     const url = `http://127.0.0.1:${port}`;
-    await waitReady(url);
+    await waitUntilReady(url, 30);
     const krlUrl = `${url}/v1/trust/ssh-krl`;
     let started = performance.now();
     const first = await fetch(krlUrl);
@@ -245,14 +245,6 @@ function serverMemory(server: ChildProcess): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('jitca serve did not become ready in 30 s');
 }
 
 async function stop(server: ChildProcess): Promise<void> {

@@ -19,21 +19,14 @@ import { initializeCa } from '../src/ca-runtime.ts';
 import { buildConfig } from '../src/config.ts';
 import { startOidcProvider } from '../test/support/oidc-provider.ts';
 import { freePort } from '../test/support/sshd.ts';
-import { benchConnectionLimits, benchPolicy, machineLine } from './references.ts';
+import { benchConnectionLimits, benchPolicy, machineLine, numberOption, waitUntilReady } from './references.ts';
 import { auditStats, leastSquares, SAMPLED, takeSample, type Sample } from './soak-samples.ts';
 import { createTraffic, measureSaturatedRate, runAtRate, type SoakIdentities } from './soak-traffic.ts';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  const value = at === -1 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
-}
-
-const minutes = option('minutes', 10);
-const saturateSeconds = option('saturate-seconds', 5);
-const warmupSeconds = option('warmup-seconds', Math.max(30, minutes * 6));
-const fixedRate = process.argv.includes('--rate') ? option('rate', 1) : undefined;
+const minutes = numberOption('minutes', 10);
+const saturateSeconds = numberOption('saturate-seconds', 5);
+const warmupSeconds = numberOption('warmup-seconds', Math.max(30, minutes * 6));
+const fixedRate = process.argv.includes('--rate') ? numberOption('rate', 1) : undefined;
 const SAMPLE_EVERY_MS = 10_000;
 const audience = 'urn:jitca:api';
 const root = path.resolve(import.meta.dirname, '..');
@@ -92,12 +85,7 @@ try {
   server = spawn(path.join(root, 'bin/jitca'), ['--config', configFile, '--data-dir', dataDir, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = server.pid!;
   const url = `http://127.0.0.1:${port}`;
-  let ready = false;
-  for (let attempt = 0; attempt < 200 && !ready; attempt++) {
-    ready = await fetch(`${url}/readyz`).then((response) => response.ok, () => false);
-    if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (!ready) throw new Error('jitca serve did not become ready');
+  await waitUntilReady(url, 20);
   const target = { url, publicKey, tokens };
 
   await measureSaturatedRate(target, 2, 16); // warm-up: JIT, JWKS cache, SQLite pages
