@@ -3,7 +3,8 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 /**
  * A principal as it may appear in an authorized_principals line: sshd takes the principal as the
  * text after the line's last space, so it must hold no whitespace, and a leading `#` would make
- * the line a comment. The same conservative charset jitca's policy gives principals.
+ * the line a comment. Narrower than the policy's PRINCIPAL_PATTERN (any non-space, non-comma
+ * text): the gateway only admits principals that cannot change how sshd reads the line.
  */
 const PRINCIPAL = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,255}$/;
 /** POSIX portable user names (useradd's default rule), the accounts sshd passes as %u. */
