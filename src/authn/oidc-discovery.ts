@@ -1,4 +1,5 @@
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { readBoundedBody } from './bounded-response.ts';
 import { trustedFetchUrl } from './jwt-verifier-config.ts';
 
 const MAX_DISCOVERY_BYTES = 256 * 1024;
@@ -11,23 +12,24 @@ const MAX_DISCOVERY_BYTES = 256 * 1024;
 export async function discoverJwksUri(issuer: string, timeoutMs = 5000): Promise<string> {
   trustedFetchUrl('issuer', issuer);
   const location = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  let body: string;
+  let body: Uint8Array | undefined;
   try {
     const response = await fetch(location, { redirect: 'error', signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
     if (response.status !== 200) {
       throw new JitcaError(ErrorCodes.AUTHN_UNAVAILABLE, `the issuer's discovery document answered HTTP ${response.status}`, { retryable: true });
     }
-    body = await response.text();
+    // Read up to the cap and no further: a body that streams on is refused, not buffered.
+    body = await readBoundedBody(response, MAX_DISCOVERY_BYTES);
   } catch (error) {
     if (error instanceof JitcaError) throw error;
     throw new JitcaError(ErrorCodes.AUTHN_UNAVAILABLE, 'the issuer\'s discovery document could not be fetched', { retryable: true, cause: error });
   }
-  if (body.length > MAX_DISCOVERY_BYTES) {
+  if (body === undefined) {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `the issuer's discovery document is larger than ${MAX_DISCOVERY_BYTES} bytes`);
   }
   let document: unknown;
   try {
-    document = JSON.parse(body);
+    document = JSON.parse(new TextDecoder().decode(body));
   } catch {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, 'the issuer\'s discovery document is not JSON');
   }

@@ -64,6 +64,16 @@ describe('identity provider outage', () => {
     await verifiesAgain(fresh, token, 5000);
   });
 
+  test('a key set that streams on is refused at 256 KiB (not read until the timeout), then recovers', async () => {
+    const token = await idp.tokenFor('alice');
+    const fresh = verifier({ jwksCooldownMs: 300 });
+    idp.setJwksFault('huge');
+    const error = await expectAuthnError(fresh.verify(token), ErrorCodes.AUTHN_UNAVAILABLE, token);
+    expect(error.details).toMatchObject({ reason: 'jwks_too_large' });
+    idp.setJwksFault('none');
+    await verifiesAgain(fresh, token, 5000);
+  });
+
   test('a cached key set keeps verifying through an outage until jwksCacheMaxAgeMs runs out', async () => {
     const token = await idp.tokenFor('alice');
     const cached = verifier({ jwksCacheMaxAgeMs: 600, jwksCooldownMs: 100 });
@@ -158,11 +168,12 @@ describe('key rotation', () => {
 
   test('a retired key stops verifying once the cached key set expires (jwksCacheMaxAgeMs)', async () => {
     const old = await idp.tokenFor('alice');
-    const cached = verifier({ jwksCacheMaxAgeMs: 800, jwksCooldownMs: 100 });
+    // 2.5 s of cache: the rotation (an RSA key generation) must fit inside it on a loaded machine.
+    const cached = verifier({ jwksCacheMaxAgeMs: 2500, jwksCooldownMs: 100 });
     await expect(cached.verify(old)).resolves.toMatchObject({ subject: 'alice' });
     await idp.rotateKeys({ retire: true });
     await expect(cached.verify(old)).resolves.toMatchObject({ subject: 'alice' });
-    await sleep(900);
+    await sleep(2600);
     const error = await expectAuthnError(cached.verify(old), ErrorCodes.AUTHN_SIGNATURE, old);
     expect(error.details).toMatchObject({ reason: 'ERR_JWKS_NO_MATCHING_KEY' });
     await expect(cached.verify(await idp.tokenFor('alice'))).resolves.toMatchObject({ subject: 'alice' });

@@ -70,7 +70,7 @@ export interface TokenEndpointResponse {
 }
 
 /** What the JWKS endpoint does; anything but 'none' simulates an identity-provider outage. */
-export type JwksFault = 'none' | 'http-503' | 'hang' | 'not-json';
+export type JwksFault = 'none' | 'http-503' | 'hang' | 'not-json' | 'huge';
 
 export interface OidcTestProvider {
   issuer: string;
@@ -348,6 +348,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
     if (path === '/jwks') jwksRequests++;
     if (path === '/jwks' && jwksFault !== 'none') {
       if (jwksFault === 'hang') return; // never answers: the verifier's fetch times out
+      if (jwksFault === 'huge') return streamHugeKeySet(res);
       res.statusCode = jwksFault === 'http-503' ? 503 : 200;
       res.setHeader('content-type', 'application/json');
       res.end(jwksFault === 'not-json' ? '{"keys": [' : '{"error":"unavailable"}');
@@ -362,6 +363,27 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
     }
     handler(req, res);
   });
+
+  /**
+   * A key set that never ends (up to 64 MiB, no Content-Length): valid-looking JSON keys, written
+   * as fast as the reader takes them, so a reader without a cap would buffer all of it.
+   */
+  function streamHugeKeySet(res: http.ServerResponse): void {
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/json');
+    const filler = `{"kty":"oct","kid":"${'x'.repeat(1000)}"},`;
+    let written = 0;
+    const pump = (): void => {
+      while (written < 64 * 1024 * 1024) {
+        written += filler.length;
+        if (!res.write(filler)) return void res.once('drain', pump);
+      }
+      res.end('{}]}');
+    };
+    res.write('{"keys":[');
+    res.on('close', () => (written = Number.POSITIVE_INFINITY));
+    pump();
+  }
 
   async function form(path: string, fields: Record<string, string>, auth?: string): Promise<TokenEndpointResponse> {
     const response = await fetch(`${issuer}${path}`, {
