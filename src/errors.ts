@@ -73,6 +73,10 @@ export const ErrorCodes = {
   // Key enrollment (src/enrollment)
   /** An enrollment challenge that is unknown, expired, already used, or issued to someone else. */
   CHALLENGE_INVALID: 'ERR_CHALLENGE_INVALID',
+  /** A key enrolled without evidence that proves possession, and without the signature that would. */
+  KEY_POSSESSION_MISSING: 'ERR_KEY_POSSESSION_MISSING',
+  /** The possession signature is malformed, in another namespace, by another key or over another challenge. */
+  KEY_POSSESSION_INVALID: 'ERR_KEY_POSSESSION_INVALID',
   /** Attestation evidence of a kind this CA does not verify (yet). */
   ATTESTATION_UNSUPPORTED: 'ERR_ATTESTATION_UNSUPPORTED',
   /** The key is already enrolled by the caller. */
@@ -185,6 +189,8 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_REQUEST_TIMEOUT: { status: 408, retry: 'no' },
   ERR_TTL_INVALID: { status: 400, retry: 'no' },
   ERR_CHALLENGE_INVALID: { status: 400, retry: 'no' },
+  ERR_KEY_POSSESSION_MISSING: { status: 400, retry: 'no' },
+  ERR_KEY_POSSESSION_INVALID: { status: 400, retry: 'no' },
   ERR_ATTESTATION_UNSUPPORTED: { status: 400, retry: 'no' },
   ERR_KEY_ALREADY_ENROLLED: { status: 409, retry: 'no' },
   ERR_KEY_ENROLLED_ELSEWHERE: { status: 409, retry: 'no' },

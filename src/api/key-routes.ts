@@ -3,7 +3,9 @@ import type { EnrollmentContext, EnrollmentInput } from '../enrollment/enroll-ke
 import { enrollKey } from '../enrollment/enroll-key.ts';
 import type { KeyManagementContext } from '../enrollment/manage-keys.ts';
 import { listKeys, removeKey } from '../enrollment/manage-keys.ts';
+import { ENROLLMENT_NAMESPACE } from '../enrollment/possession-proof.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { MAX_SSHSIG_INPUT_BYTES } from '../ssh/sshsig.ts';
 import type { EnrolledKey } from '../store/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import { errorResponses } from './schemas.ts';
@@ -23,6 +25,12 @@ const enrollBodySchema = {
   properties: {
     publicKey: { type: 'string', minLength: 1, maxLength: 16384, description: 'authorized_keys line of the key to enroll' },
     challenge: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'id from POST /v1/keys/challenge' },
+    signature: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_SSHSIG_INPUT_BYTES,
+      description: `ssh-keygen -Y sign -n ${ENROLLMENT_NAMESPACE} output over the challenge's 32 bytes, made with the key: required unless the attestation is FIDO or a PIV CSR`,
+    },
     attestation: {
       oneOf: [
         {
@@ -68,7 +76,7 @@ const challengeReplySchema = {
   type: 'object',
   required: ['challenge', 'expiresAt'],
   properties: {
-    challenge: { type: 'string', description: '32 random bytes, base64url: sign it (ssh-keygen -O challenge=) and send it back as the enrollment challenge' },
+    challenge: { type: 'string', description: `32 random bytes, base64url: sign them (ssh-keygen -Y sign -n ${ENROLLMENT_NAMESPACE}, or -O challenge= for a new FIDO key) and send this back as the enrollment challenge` },
     expiresAt: { type: 'string' },
   },
 } as const;

@@ -1,7 +1,9 @@
 /**
  * `jitca enroll` and `jitca keys list|remove`: the engineer binds a key to themself, with the
  * evidence their hardware gives (PIV attestation certificates, a PIV CSR, or a FIDO attestation
- * made over the CA's challenge), and manages their enrolled keys.
+ * made over the CA's challenge), and manages their enrolled keys. A plain key or a PIV slot
+ * attestation also brings a signature over the challenge by the key itself (ssh-agent or the key
+ * file), since nothing else in it proves the engineer holds the key.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +19,11 @@ import {
   skKeygenArguments,
   type EnrollmentEvidence,
 } from '../client/key-enrollment.ts';
+import { signEnrollmentChallenge } from '../client/possession-signature.ts';
 import { terminalSafe } from '../client/terminal-text.ts';
+import { evidenceProvesPossession } from '../enrollment/possession-proof.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
+import { parseSshPublicKey } from '../ssh/public-key.ts';
 import { session } from './requests.ts';
 
 interface EnrollOptions {
@@ -71,7 +76,7 @@ export function registerEnroll(program: Command): void {
     .command('enroll')
     .description('enroll a public key as yours (plain, PIV-attested, or a FIDO key made with the CA\'s challenge)')
     .option('--client-config <file>', 'helper configuration (default ~/.config/jitca/client.json)')
-    .option('--key <file.pub>', 'the public key to enroll')
+    .option('--key <file.pub>', 'the public key to enroll; signed for through ssh-agent, or with the private key beside it')
     .option('--piv-slot <file.pem>', "PIV: the slot's attestation certificate (ykman piv keys attest SLOT FILE)")
     .option('--piv-f9 <file.pem>', "PIV: the device's f9 certificate (ykman piv certificates export f9 FILE)")
     .option('--piv-csr <file.pem>', 'PIV: a certificate request carrying the attestation (yubico-piv-tool)')
@@ -90,8 +95,17 @@ export function registerEnroll(program: Command): void {
       } else {
         if (options.key === undefined) throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'name the public key with --key FILE.pub (or make a FIDO key with --generate-sk FILE)');
         const { evidence, challengeFromFile } = evidenceFrom(options);
-        const challenge = challengeFromFile ?? (await fetchChallenge(api)).id;
-        reply = await enrollPublicKey(api, readText(options.key, '--key').trim(), challenge, evidence);
+        const publicKey = readText(options.key, '--key').trim();
+        if (evidenceProvesPossession(evidence?.kind)) {
+          reply = await enrollPublicKey(api, publicKey, challengeFromFile ?? (await fetchChallenge(api)).id, { ...(evidence === undefined ? {} : { attestation: evidence }) });
+        } else {
+          const challenge = await fetchChallenge(api);
+          const signature = await signEnrollmentChallenge(parseSshPublicKey(publicKey), challenge.bytes, {
+            ...(process.env['SSH_AUTH_SOCK'] === undefined ? {} : { agentSocket: process.env['SSH_AUTH_SOCK'] }),
+            ...(options.key.endsWith('.pub') ? { privateKeyFile: options.key.slice(0, -'.pub'.length) } : {}),
+          });
+          reply = await enrollPublicKey(api, publicKey, challenge.id, { ...(evidence === undefined ? {} : { attestation: evidence }), signature });
+        }
       }
       process.stdout.write(`${terminalSafe(keyLine(reply), 2000)}\n`);
     });
@@ -131,7 +145,7 @@ async function generateAndEnroll(api: Awaited<ReturnType<typeof session>>, optio
     const run = spawnSync('ssh-keygen', argv, { stdio: 'inherit' });
     if (run.status !== 0) throw new JitcaError(ErrorCodes.REQUEST_INVALID, `ssh-keygen ${argv.join(' ')} failed (exit ${run.status ?? run.signal}); is the security key plugged in?`);
     const attestation = readFileSync(attestationFile).toString('base64');
-    return await enrollPublicKey(api, readText(`${options.generateSk}.pub`, '--generate-sk').trim(), challenge.id, { kind: 'fido', attestation });
+    return await enrollPublicKey(api, readText(`${options.generateSk}.pub`, '--generate-sk').trim(), challenge.id, { attestation: { kind: 'fido', attestation } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

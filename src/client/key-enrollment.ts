@@ -34,9 +34,11 @@ export function challengeIdOf(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64url');
 }
 
-export async function enrollPublicKey(session: ApiSession, publicKey: string, challenge: string, attestation?: EnrollmentEvidence): Promise<EnrolledKeyReply> {
+/** `proof`: the evidence, and the possession signature (possession-signature.ts) where the evidence does not sign the challenge. */
+export async function enrollPublicKey(session: ApiSession, publicKey: string, challenge: string, proof: { attestation?: EnrollmentEvidence; signature?: string } = {}): Promise<EnrolledKeyReply> {
+  const { attestation, signature } = proof;
   const response = await requestJson(`${session.server}/v1/keys`, {
-    body: { publicKey, challenge, ...(attestation === undefined ? {} : { attestation }) },
+    body: { publicKey, challenge, ...(attestation === undefined ? {} : { attestation }), ...(signature === undefined ? {} : { signature }) },
     headers: authorization(session),
     ca: session.ca,
   });

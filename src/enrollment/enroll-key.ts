@@ -1,7 +1,8 @@
 /**
  * POST /v1/keys: binds a public key to the authenticated person. Decide, then act: the challenge
- * is spent, the evidence verified and ownership checked before the one write (row + key.enrolled
- * audit record, one transaction); any refusal writes nothing.
+ * is spent, possession of the key proven (possession-proof.ts), the evidence verified and
+ * ownership checked before the one write (row + key.enrolled audit record, one transaction); any
+ * refusal writes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import type { AttestationFacts } from '../attestation/attestation-facts.ts';
@@ -11,6 +12,7 @@ import { formatAuthorizedKeysLine, parseSshPublicKey } from '../ssh/public-key.t
 import type { EnrolledKey, Store } from '../store/types.ts';
 import type { AttestationEvidence, AttestationVerifier } from './attestation-verifier.ts';
 import type { ChallengeRegistry } from './challenges.ts';
+import { evidenceProvesPossession, verifyPossession } from './possession-proof.ts';
 
 export interface EnrollmentContext {
   store: Store;
@@ -25,6 +27,11 @@ export interface EnrollmentInput {
   challenge: string;
   /** Absent: the key is enrolled as a software key (not attested). */
   attestation?: AttestationEvidence;
+  /**
+   * Armoured SSHSIG over the challenge's bytes by the key (possession-proof.ts): required unless
+   * the attestation itself proves possession (FIDO, PIV CSR); checked whenever it is sent.
+   */
+  signature?: string;
 }
 
 export async function enrollKey(context: EnrollmentContext, identity: Identity, input: EnrollmentInput): Promise<EnrolledKey> {
@@ -35,6 +42,7 @@ export async function enrollKey(context: EnrollmentContext, identity: Identity, 
   const challenge = context.challenges.consume(identity.subject, input.challenge);
   const key = parseSshPublicKey(input.publicKey);
   const publicKey = formatAuthorizedKeysLine(key);
+  if (input.signature !== undefined || !evidenceProvesPossession(input.attestation?.kind)) verifyPossession(input.signature, key, challenge);
   const facts = input.attestation === undefined ? undefined : context.verifier.verify(input.attestation, key, challenge);
   if (facts !== undefined && facts.publicKey !== publicKey) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, 'the attested key is not the key being enrolled', { details: { field: 'attestation' } });

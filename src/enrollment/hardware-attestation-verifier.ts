@@ -14,7 +14,8 @@ import type { AttestationVerifier } from './attestation-verifier.ts';
  * The verifier `serve` gives enrollment: the PIV and FIDO verifiers of src/attestation against
  * `trust` (the shipped Yubico roots and the operator's own), each bound to the key being enrolled.
  * FIDO evidence also answers the challenge enrollment issued; PIV evidence carries no challenge
- * (the device signs none), so only the PIV CSR form proves possession of the key.
+ * (the device signs none), so a slot attestation comes with a possession signature, which
+ * enrollment checks before it asks this verifier (possession-proof.ts).
  */
 export function hardwareAttestationVerifier(trust: AttestationTrust, now: () => Date): AttestationVerifier {
   return {

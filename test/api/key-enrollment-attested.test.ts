@@ -1,16 +1,23 @@
 /**
  * Enrollment through the real attestation verifiers (hardwareAttestationVerifier, as serve wires
  * it), against roots the test makes: a FIDO enrollment answering the API's own challenge, one
- * answering another challenge, one without user verification, and a PIV slot + f9 pair.
+ * answering another challenge, one without user verification, and a PIV slot + f9 pair, whose
+ * possession signature a real ssh-agent makes (as it would through the PIV token's PKCS#11 module).
  */
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEnrollmentChallenge } from '../../src/client/possession-signature.ts';
 import { fixedClock } from '../../src/clock.ts';
 import { hardwareAttestationVerifier } from '../../src/enrollment/hardware-attestation-verifier.ts';
-import { formatAuthorizedKeysLine, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
+import { formatAuthorizedKeysLine, parseSshPublicKey, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { enroll as authenticatorEnroll, pivChain, testAuthenticator, type PivChain, type TestAuthenticator } from '../support/attestation-builder.ts';
 import { enrollmentPolicy as policy } from '../support/enrollment-fixture.ts';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 
 const UP = 0x01;
 const UV = 0x04;
@@ -24,7 +31,18 @@ describe('key enrollment through the real attestation verifiers', () => {
   let api: ApiFixture;
   let authenticator: TestAuthenticator;
   let piv: PivChain;
+  let agent: ChildProcess | undefined;
+  let agentDir: string;
+  const agentSocket = (): string => path.join(agentDir, 'agent.sock');
   const clock = fixedClock(Date.now());
+
+  /** Puts a private key into the test's ssh-agent, as ssh-add -s would put a PIV slot's. */
+  const addToAgent = (key: KeyObject, name: string): void => {
+    const file = path.join(agentDir, name);
+    writeFileSync(file, key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    execFileSync('ssh-add', ['-q', file], { env: { ...process.env, SSH_AUTH_SOCK: agentSocket() }, stdio: 'ignore' });
+    rmSync(file);
+  };
 
   beforeAll(async () => {
     authenticator = await testAuthenticator();
@@ -35,9 +53,15 @@ describe('key enrollment through the real attestation verifiers', () => {
       piv: { roots: [piv.root.certificate], intermediates: [piv.intermediate.certificate] },
     };
     api = await createApiFixture({ policy, issuanceClock: clock, attestationVerifier: hardwareAttestationVerifier(trust, () => new Date(clock.now())) });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'jitca-enroll-agent-'));
+    // -D: in the foreground, so this test holds the process and ends it.
+    agent = spawn('ssh-agent', ['-D', '-a', agentSocket()], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(agentSocket()); i++) await sleep(50);
   });
   afterAll(async () => {
+    agent?.kill();
     await api?.close();
+    if (agentDir !== undefined) rmSync(agentDir, { recursive: true, force: true });
   });
 
   const as = (who: keyof ApiFixture['tokens']) => ({ authorization: `Bearer ${api.tokens[who]}` });
@@ -76,15 +100,27 @@ describe('key enrollment through the real attestation verifiers', () => {
     expect(refused.json().details.rule).toBe('key.user-verification');
   });
 
-  it('a PIV slot key enrolls with the facts its slot certificate states; another key with the same evidence is refused', async () => {
+  it('a PIV slot key enrolls with the facts its slot certificate states and a signature from the agent; without the signature, or another key with the same evidence, it is refused', async () => {
+    addToAgent(piv.slotKey, 'slot');
     const slotKey = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey(piv.slotKey)));
     const evidence = { kind: 'piv', slotCertificate: pem(piv.slot.der), f9Certificate: pem(piv.device.certificate.der) };
-    const enrolled = await enroll('dave', { publicKey: slotKey, challenge: await challenge('dave'), attestation: evidence });
-    expect(enrolled.statusCode).toBe(201);
+    const signedBy = async (publicKey: string, id: string) =>
+      signEnrollmentChallenge(parseSshPublicKey(publicKey), Buffer.from(id, 'base64url'), { agentSocket: agentSocket() });
+
+    // The slot attestation is the device's, for anyone who asks: alone it proves no one holds the key.
+    const unsigned = await enroll('alice', { publicKey: slotKey, challenge: await challenge('alice'), attestation: evidence });
+    expect([unsigned.statusCode, unsigned.json().code]).toEqual([400, 'ERR_KEY_POSSESSION_MISSING']);
+
+    const id = await challenge('dave');
+    const enrolled = await enroll('dave', { publicKey: slotKey, challenge: id, attestation: evidence, signature: await signedBy(slotKey, id) });
+    expect(enrolled.statusCode, enrolled.body).toBe(201);
     expect(enrolled.json()).toMatchObject({ kind: 'piv', attested: true, serial: 31000001, firmware: '5.7.4', pinPolicy: 'always', touchPolicy: 'always' });
 
-    const other = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey((await pivChain()).slotKey)));
-    const refused = await enroll('dave', { publicKey: other, challenge: await challenge('dave'), attestation: evidence });
+    const otherSlotKey = (await pivChain()).slotKey;
+    addToAgent(otherSlotKey, 'other');
+    const other = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey(otherSlotKey)));
+    const otherId = await challenge('dave');
+    const refused = await enroll('dave', { publicKey: other, challenge: otherId, attestation: evidence, signature: await signedBy(other, otherId) });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().code).toBe('ERR_ATTESTATION_KEY_MISMATCH');
   });

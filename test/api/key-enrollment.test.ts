@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
 import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
-import { enrollmentPolicy as policy, fidoFactsVerifier, skKeyLine } from '../support/enrollment-fixture.ts';
+import { enrollmentPolicy as policy, fidoFactsVerifier, possessionSignature, skKeyLine } from '../support/enrollment-fixture.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 describe('key enrollment API', () => {
@@ -20,7 +20,7 @@ describe('key enrollment API', () => {
 
   beforeAll(async () => {
     api = await createApiFixture({ policy, issuanceClock: clock, attestationVerifier: fidoFactsVerifier });
-    keys = [0, 1, 2, 3, 4].map(() => createTempSshKey('jitca-enroll-'));
+    keys = [0, 1, 2, 3, 4, 5, 6].map(() => createTempSshKey('jitca-enroll-'));
   });
   afterAll(async () => {
     await api?.close();
@@ -35,6 +35,8 @@ describe('key enrollment API', () => {
   };
   const enroll = (who: keyof ApiFixture['tokens'], payload: Record<string, unknown>) =>
     api.app.inject({ method: 'POST', url: '/v1/keys', headers: as(who), payload });
+  /** The body for enrolling `key` with challenge `id`, signed by the key as `jitca enroll` signs it. */
+  const signed = (key: TempSshKey, id: string) => ({ publicKey: key.publicKey, challenge: id, signature: possessionSignature(key.keyPath, id) });
   const enrolledRows = (): number => {
     const db = new Database(api.ca.config.store.sqlitePath, { readonly: true });
     try {
@@ -53,11 +55,11 @@ describe('key enrollment API', () => {
 
     // Someone else's challenge is refused, and stays usable by its owner.
     let before = unchanged();
-    const stolen = await enroll('alice', { publicKey: keys[0]!.publicKey, challenge: mine });
+    const stolen = await enroll('alice', signed(keys[0]!, mine));
     expect([stolen.statusCode, stolen.json().code]).toEqual([400, 'ERR_CHALLENGE_INVALID']);
     expect(unchanged()).toEqual(before);
 
-    const first = await enroll('dave', { publicKey: keys[0]!.publicKey, challenge: mine });
+    const first = await enroll('dave', signed(keys[0]!, mine));
     expect(first.statusCode).toBe(201);
     expect(first.json()).toMatchObject({ owner: 'dave', kind: 'software', attested: false, fingerprint: parseSshPublicKey(keys[0]!.publicKey).fingerprint });
     const audit = (await api.ca.runtime.store.listAudit({ limit: 1000 })).filter((record) => record.type === 'key.enrolled');
@@ -65,31 +67,32 @@ describe('key enrollment API', () => {
 
     // Replayed.
     before = unchanged();
-    const replay = await enroll('dave', { publicKey: keys[1]!.publicKey, challenge: mine });
+    const replay = await enroll('dave', signed(keys[1]!, mine));
     expect([replay.statusCode, replay.json().code]).toEqual([400, 'ERR_CHALLENGE_INVALID']);
     // Expired (5 minutes).
     const late = await challenge('dave');
     clock.advance(5 * 60 * 1000 + 1);
-    const expired = await enroll('dave', { publicKey: keys[1]!.publicKey, challenge: late });
+    const expired = await enroll('dave', signed(keys[1]!, late));
     expect([expired.statusCode, expired.json().code]).toEqual([400, 'ERR_CHALLENGE_INVALID']);
     // Never issued.
-    const unknown = await enroll('dave', { publicKey: keys[1]!.publicKey, challenge: 'A'.repeat(43) });
+    const unknown = await enroll('dave', signed(keys[1]!, 'A'.repeat(43)));
     expect([unknown.statusCode, unknown.json().code]).toEqual([400, 'ERR_CHALLENGE_INVALID']);
     expect(unchanged()).toEqual(before);
   });
 
   it('one key, one person: the same key again is refused for its owner and for anyone else; hostile bodies write nothing', async () => {
     const before = unchanged();
-    const again = await enroll('dave', { publicKey: keys[0]!.publicKey, challenge: await challenge('dave') });
+    const again = await enroll('dave', signed(keys[0]!, await challenge('dave')));
     expect([again.statusCode, again.json().code]).toEqual([409, 'ERR_KEY_ALREADY_ENROLLED']);
-    const other = await enroll('alice', { publicKey: keys[0]!.publicKey, challenge: await challenge('alice') });
+    // Someone who holds the key too (a shared key) still cannot make it theirs.
+    const other = await enroll('alice', signed(keys[0]!, await challenge('alice')));
     expect([other.statusCode, other.json().code]).toEqual([409, 'ERR_KEY_ENROLLED_ELSEWHERE']);
     const malformed = await enroll('dave', { publicKey: 'ssh-ed25519 AAAAnope', challenge: await challenge('dave') });
     expect([malformed.statusCode, malformed.json().code]).toEqual([400, 'ERR_WIRE_TRUNCATED']);
-    const extra = await enroll('dave', { publicKey: keys[1]!.publicKey, challenge: await challenge('dave'), owner: 'alice' });
+    const extra = await enroll('dave', { ...signed(keys[1]!, await challenge('dave')), owner: 'alice' });
     expect([extra.statusCode, extra.json().code]).toEqual([400, 'ERR_REQUEST_INVALID']);
     // PIV evidence: no PIV verifier is wired in this app.
-    const piv = await enroll('dave', { publicKey: keys[1]!.publicKey, challenge: await challenge('dave'), attestation: { kind: 'piv', slotCertificate: 'x', f9Certificate: 'y' } });
+    const piv = await enroll('dave', { ...signed(keys[1]!, await challenge('dave')), attestation: { kind: 'piv', slotCertificate: 'x', f9Certificate: 'y' } });
     expect([piv.statusCode, piv.json().code]).toEqual([400, 'ERR_ATTESTATION_UNSUPPORTED']);
     const gateway = await api.app.inject({ method: 'POST', url: '/v1/keys/challenge', headers: { authorization: `Bearer ${api.gatewayToken}`, 'x-jitca-on-behalf-of': 'dave' } });
     expect(gateway.statusCode).toBeGreaterThanOrEqual(400);
@@ -97,7 +100,7 @@ describe('key enrollment API', () => {
   });
 
   it('lists own keys; key admins list anyone\'s; others may not', async () => {
-    expect((await enroll('alice', { publicKey: keys[2]!.publicKey, challenge: await challenge('alice') })).statusCode).toBe(201);
+    expect((await enroll('alice', signed(keys[2]!, await challenge('alice')))).statusCode).toBe(201);
     const list = (who: keyof ApiFixture['tokens'], query = '') => api.app.inject({ method: 'GET', url: `/v1/keys${query}`, headers: as(who) });
     expect((await list('alice')).json().keys.map((key: { owner: string }) => key.owner)).toEqual(['alice']);
     expect((await list('dave')).json().keys.map((key: { owner: string }) => key.owner)).toEqual(['dave']);
@@ -142,5 +145,39 @@ describe('key enrollment API', () => {
     writeFileSync(file, `${issued.json().certificate}\n`);
     const shown = execFileSync('ssh-keygen', ['-L', '-f', file], { encoding: 'utf8' });
     expect(shown).toMatch(/Critical Options:\s*\n\s*verify-required/);
+  });
+
+  it('a plain key enrolls only with a signature over the challenge by that key; each refusal spends its challenge and writes nothing', async () => {
+    // Alice tries to enroll dave's public key (public keys are public) to block him from enrolling it.
+    const [daves, alices] = [keys[5]!, keys[6]!];
+    const before = unchanged();
+    const refusal = async (payload: Record<string, unknown>) => {
+      const response = await enroll('alice', payload);
+      return [response.statusCode, response.json().code, response.json().details?.field];
+    };
+
+    const missingId = await challenge('alice');
+    expect(await refusal({ publicKey: daves.publicKey, challenge: missingId })).toEqual([400, 'ERR_KEY_POSSESSION_MISSING', 'signature']);
+    // Signed by her own key, not the one being enrolled.
+    let id = await challenge('alice');
+    expect(await refusal({ publicKey: daves.publicKey, challenge: id, signature: possessionSignature(alices.keyPath, id) })).toEqual([400, 'ERR_KEY_POSSESSION_INVALID', 'signature']);
+    // A signature dave made, over his own challenge: not over hers.
+    const davesId = await challenge('dave');
+    const davesSignature = possessionSignature(daves.keyPath, davesId);
+    expect(await refusal({ publicKey: daves.publicKey, challenge: await challenge('alice'), signature: davesSignature })).toEqual([400, 'ERR_KEY_POSSESSION_INVALID', 'signature']);
+    // Over her challenge by dave's key, but in another namespace (a login signature dave was tricked into).
+    id = await challenge('alice');
+    expect(await refusal({ publicKey: daves.publicKey, challenge: id, signature: possessionSignature(daves.keyPath, id, 'jitca-login@jitca.dev') })).toEqual([400, 'ERR_KEY_POSSESSION_INVALID', 'signature']);
+    expect(await refusal({ publicKey: daves.publicKey, challenge: await challenge('alice'), signature: 'not an SSH signature' })).toEqual([400, 'ERR_KEY_POSSESSION_INVALID', 'signature']);
+    // A refused enrollment spent its challenge: even the right signature over it is refused now.
+    expect(await refusal({ publicKey: alices.publicKey, challenge: missingId, signature: possessionSignature(alices.keyPath, missingId) })).toEqual([400, 'ERR_CHALLENGE_INVALID', undefined]);
+    expect(unchanged()).toEqual(before);
+
+    // Dave, who holds the key, enrolls it; the same body again is a replay of a spent challenge.
+    const body = { publicKey: daves.publicKey, challenge: davesId, signature: davesSignature };
+    const enrolled = await enroll('dave', body);
+    expect([enrolled.statusCode, enrolled.json().owner, enrolled.json().kind]).toEqual([201, 'dave', 'software']);
+    const replayed = await enroll('dave', body);
+    expect([replayed.statusCode, replayed.json().code]).toEqual([400, 'ERR_CHALLENGE_INVALID']);
   });
 });

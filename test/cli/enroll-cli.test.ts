@@ -4,12 +4,15 @@
  * No FIDO device here: the sk key is a public key over a real Ed25519 point and its attestation is
  * judged by the test verifier (test/support/enrollment-fixture.ts).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skKeygenArguments } from '../../src/client/key-enrollment.ts';
+import { signEnrollmentChallenge } from '../../src/client/possession-signature.ts';
+import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { enrollmentPolicy, fidoFactsVerifier, skKeyLine, TEST_FIDO_EVIDENCE } from '../support/enrollment-fixture.ts';
 
@@ -33,6 +36,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: numbe
 describe('jitca enroll / keys / ssh-cert --key', () => {
   let api: ApiFixture;
   let home: string;
+  let agent: ChildProcess | undefined;
 
   beforeAll(async () => {
     api = await createApiFixture({ policy: enrollmentPolicy, attestationVerifier: fidoFactsVerifier });
@@ -43,11 +47,15 @@ describe('jitca enroll / keys / ssh-cert --key', () => {
     writeFileSync(path.join(home, 'client.json'), JSON.stringify({ server, tokenCommand: ['cat', path.join(home, 'token')], tokenCache: path.join(home, 'cache', 'token.json') }));
   });
   afterAll(async () => {
+    agent?.kill();
     await api?.close();
     rmSync(home, { recursive: true, force: true });
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ JITCA_CLIENT_CONFIG: path.join(home, 'client.json'), HOME: home });
+  // No agent unless a test starts one: the signature then comes from the key file beside the .pub.
+  const env = (): NodeJS.ProcessEnv => ({ JITCA_CLIENT_CONFIG: path.join(home, 'client.json'), HOME: home, SSH_AUTH_SOCK: '' });
+  const enrolledFingerprints = async (): Promise<string> =>
+    (await api.app.inject({ method: 'GET', url: '/v1/keys', headers: { authorization: `Bearer ${api.tokens.dave}` } })).body;
 
   it('builds the ssh-keygen command line that makes a FIDO key attested over the CA\'s challenge', () => {
     expect(skKeygenArguments({ keyFile: '/h/.ssh/id_sk', challengeFile: '/t/c', attestationFile: '/t/a', verifyRequired: true })).toEqual([
@@ -96,5 +104,27 @@ describe('jitca enroll / keys / ssh-cert --key', () => {
     const certified = await runCli(['ssh-cert', '--role', 'fido-uv', '--ttl', '5m', '--namespace', 'payments', '--reason', 'INC-20', '--key', sk], env());
     expect(certified.status, certified.stderr).toBe(0);
     expect(execFileSync('ssh-keygen', ['-L', '-f', `${sk}-cert.pub`], { encoding: 'utf8' })).toMatch(/Critical Options:\s*\n\s*verify-required/);
+  });
+
+  it('signs for a key only ssh-agent holds (no private key file) through the agent; with neither, refuses to sign', async () => {
+    const key = path.join(home, 'agent-only');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '256', '-N', '', '-f', key]);
+    const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+
+    const socket = path.join(home, 'agent.sock');
+    agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
+    execFileSync('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+    rmSync(key);
+
+    // Neither the agent (not asked) nor a key file: nothing can sign, so nothing is sent.
+    const publicKey = parseSshPublicKey(readFileSync(`${key}.pub`, 'utf8'));
+    await expect(signEnrollmentChallenge(publicKey, Buffer.alloc(32), { privateKeyFile: key })).rejects.toMatchObject({ code: 'ERR_REQUEST_INVALID' });
+    expect(await enrolledFingerprints()).not.toContain(fingerprint);
+
+    const enrolled = await runCli(['enroll', '--key', `${key}.pub`], { ...env(), SSH_AUTH_SOCK: socket });
+    expect(enrolled.stderr).toBe('');
+    expect(enrolled.stdout).toMatch(/^key_[0-9a-f]{32} dave SHA256:\S+ kind=software attested=false enrolled /);
+    expect(await enrolledFingerprints()).toContain(fingerprint);
   });
 });

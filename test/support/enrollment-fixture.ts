@@ -1,6 +1,8 @@
 /** A policy with roles that require enrolled and FIDO-attested keys, and what the tests of them share. */
+import { execFileSync } from 'node:child_process';
 import type { AttestationFacts } from '../../src/attestation/attestation-facts.ts';
 import { noAttestationVerifier, type AttestationVerifier } from '../../src/enrollment/attestation-verifier.ts';
+import { ENROLLMENT_NAMESPACE } from '../../src/enrollment/possession-proof.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { SshWriter } from '../../src/ssh/wire.ts';
 import { testPolicy } from './ca-fixture.ts';
@@ -45,3 +47,8 @@ export const fidoFactsVerifier: AttestationVerifier = {
   },
 };
 
+
+/** The possession signature over challenge `id`'s bytes, as the real `ssh-keygen -Y sign` makes it with the private key file. */
+export function possessionSignature(privateKeyFile: string, id: string, namespace = ENROLLMENT_NAMESPACE): string {
+  return execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', namespace, '-f', privateKeyFile], { input: Buffer.from(id, 'base64url'), encoding: 'utf8' });
+}
