@@ -5,6 +5,7 @@ import { readAttestationCertificate } from './attestation-certificate.ts';
 import type { AttestationFacts } from './attestation-facts.ts';
 import { parseAuthenticatorData, type AuthenticatorData, type CredentialKey } from './authenticator-data.ts';
 import { verifyChain } from './certificate-chain.ts';
+import { certificateAaguid, formatAaguid } from './fido-aaguid.ts';
 import type { RootSet } from './root-set.ts';
 import { parseSshSkAttestationBlob } from './ssh-sk-attestation-blob.ts';
 
@@ -27,6 +28,11 @@ export interface FidoAttestationInput {
  * both are tried (ERR_ATTESTATION_CHALLENGE); the credential key is the SSH key
  * (ERR_ATTESTATION_KEY_MISMATCH); the RP ID hash is SHA-256 of the key's application and user
  * presence is set (ERR_ATTESTATION_AUTHENTICATOR). UV is reported, not required: a role asks for it.
+ * A "packed" attestation whose certificate names an AAGUID (id-fido-gen-ce-aaguid) must be for
+ * that model: the authenticator data's AAGUID equal to it (ERR_ATTESTATION_AUTHENTICATOR), as
+ * WebAuthn §8.2 checks. The "fido-u2f" layout signs neither the AAGUID nor the flags (libfido2
+ * writes a zero AAGUID and UP for a U2F device), so there is no AAGUID to compare and UV is
+ * reported as not verified.
  *
  * A blob without an attestation certificate (fmt "none", or a self attestation signed by the
  * credential key itself) proves nothing about hardware: the key and authenticator data are still
@@ -40,13 +46,24 @@ export function verifyFidoAttestation(input: FidoAttestationInput, roots: RootSe
     throw new JitcaError(ErrorCodes.ATTESTATION_KEY_MISMATCH, `a FIDO attestation is about a security key (sk-*), not a ${input.sshKey.type} key`);
   }
   let root: string | undefined;
+  let format: SignedFormat | undefined;
   if (blob.certificate.length > 0) {
     const certificate = readAttestationCertificate(blob.certificate, 'FIDO attestation certificate');
     root = verifyChain([certificate], roots, now).name;
-    if (!clientDataHashes(input.challenge).some((hash) => signedEnrollment(certificate.x509.publicKey, blob.signature, authData, hash))) {
+    format = clientDataHashes(input.challenge)
+      .map((hash) => signedEnrollmentFormat(certificate.x509.publicKey, blob.signature, authData, hash))
+      .find((signed) => signed !== undefined);
+    if (format === undefined) {
       throw new JitcaError(
         ErrorCodes.ATTESTATION_CHALLENGE,
         'the enrollment signature does not verify over this authenticator data and challenge (another challenge, or altered data)',
+      );
+    }
+    const model = format === 'packed' ? certificateAaguid(certificate) : undefined;
+    if (model !== undefined && !Buffer.from(model).equals(authData.aaguid)) {
+      throw new JitcaError(
+        ErrorCodes.ATTESTATION_AUTHENTICATOR,
+        `the authenticator data names model (AAGUID) ${formatAaguid(authData.aaguid)}, but its attestation certificate is for ${formatAaguid(model)}`,
       );
     }
   }
@@ -61,7 +78,7 @@ export function verifyFidoAttestation(input: FidoAttestationInput, roots: RootSe
   const facts: AttestationFacts = {
     kind: 'fido',
     attested: root !== undefined,
-    flags: { ...authData.flags },
+    flags: format === 'fido-u2f' ? { up: authData.flags.up, uv: false } : { ...authData.flags },
     publicKey: formatAuthorizedKeysLine(input.sshKey),
   };
   if (root !== undefined) facts.root = root;
@@ -79,12 +96,15 @@ function clientDataHashes(challenge: Uint8Array): Uint8Array[] {
   return challenge.length === 32 ? [hashed, challenge] : [hashed];
 }
 
-function signedEnrollment(key: KeyObject, signature: Uint8Array, authData: AuthenticatorData, clientDataHash: Uint8Array): boolean {
+type SignedFormat = 'packed' | 'fido-u2f';
+
+/** Which layout the attestation key signed, or undefined when neither verifies. */
+function signedEnrollmentFormat(key: KeyObject, signature: Uint8Array, authData: AuthenticatorData, clientDataHash: Uint8Array): SignedFormat | undefined {
   const packed = Buffer.concat([authData.raw, clientDataHash]);
-  if (verifies(key, packed, signature)) return true;
-  if (authData.credentialKey.kind !== 'p256') return false; // U2F keys are P-256 only
+  if (verifies(key, packed, signature)) return 'packed';
+  if (authData.credentialKey.kind !== 'p256') return undefined; // U2F keys are P-256 only
   const u2f = Buffer.concat([Uint8Array.of(0), authData.rpIdHash, clientDataHash, authData.credentialId, credentialPoint(authData.credentialKey)]);
-  return verifies(key, u2f, signature);
+  return verifies(key, u2f, signature) ? 'fido-u2f' : undefined;
 }
 
 function verifies(key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {

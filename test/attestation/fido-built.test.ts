@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readAttestationCertificate } from '../../src/attestation/attestation-certificate.ts';
 import { verifyFidoAttestation } from '../../src/attestation/fido-attestation.ts';
+import { derOctetString } from '../../src/x509/der-writer.ts';
 import type { RootSet } from '../../src/attestation/root-set.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { SshWriter } from '../../src/ssh/wire.ts';
-import { enroll, testAuthenticator, testCa, type EnrollmentOptions, type TestAuthenticator } from '../support/attestation-builder.ts';
+import { enroll, extension, issue, testAuthenticator, testCa, type EnrollmentOptions, type TestAuthenticator } from '../support/attestation-builder.ts';
+import { createMemorySigner } from '../support/memory-signer.ts';
 import { codeOf } from '../support/error-codes.ts';
 
 const now = new Date(Date.UTC(2026, 10, 23));
@@ -86,5 +88,46 @@ describe('an ssh-sk-attest-v01 enrollment by a test authenticator', () => {
     v00[v00.indexOf(Buffer.from('v01'))+ 2] = '0'.charCodeAt(0);
     expect(attempt(v00)).toBe(ErrorCodes.ATTESTATION_MALFORMED);
     expect(attempt(new SshWriter().writeString('ssh-sk-attest-v01').toBytes())).toBe(ErrorCodes.ATTESTATION_MALFORMED);
+  });
+});
+
+describe('the AAGUID of a "packed" attestation against its certificate (id-fido-gen-ce-aaguid)', () => {
+  // Real models' AAGUIDs (test/fixtures/attestation/PROVENANCE.md): YubiKey 5 NFC, YubiKey 5.
+  const yk5nfc = Buffer.from('2fc0579f811347eab116bb5a8db9202a', 'hex');
+  const yk5 = Buffer.from('fa2b99dc9e3942578f924a30d23c4118', 'hex');
+  let nfc: TestAuthenticator;
+  let nfcRoots: RootSet;
+
+  beforeAll(async () => {
+    nfc = await testAuthenticator({ aaguid: yk5nfc });
+    nfcRoots = { roots: [nfc.root.certificate], intermediates: [] };
+  });
+
+  const verify = (by: TestAuthenticator, options: Partial<EnrollmentOptions>, withRoots: RootSet) => {
+    const { blob, publicKeyLine } = enroll(by, { challenge, ...options });
+    return verifyFidoAttestation({ blob, challenge, sshKey: parseSshPublicKey(publicKeyLine) }, withRoots, now);
+  };
+
+  it('accepts authenticator data naming the model the certificate is for', () => {
+    expect(verify(nfc, { aaguid: yk5nfc }, nfcRoots)).toMatchObject({ attested: true, flags: { up: true, uv: true } });
+  });
+
+  it('refuses authenticator data naming another model, though the certificate signed it', () => {
+    expect(codeOf(() => verify(nfc, { aaguid: yk5 }, nfcRoots))).toBe(ErrorCodes.ATTESTATION_AUTHENTICATOR);
+    expect(codeOf(() => verify(nfc, { aaguid: Buffer.alloc(16) }, nfcRoots))).toBe(ErrorCodes.ATTESTATION_AUTHENTICATOR);
+    expect(codeOf(() => verify(nfc, { keyKind: 'p256', format: 'packed', aaguid: yk5 }, nfcRoots))).toBe(ErrorCodes.ATTESTATION_AUTHENTICATOR);
+  });
+
+  it('"fido-u2f" signs no AAGUID and no flags: a zero AAGUID passes, and UV is never claimed', () => {
+    expect(verify(nfc, { keyKind: 'p256', format: 'fido-u2f', aaguid: Buffer.alloc(16), flags: 0x45 }, nfcRoots)).toMatchObject({ attested: true, flags: { up: true, uv: false } });
+  });
+
+  it('a certificate without the extension has nothing to compare; a malformed one is refused', async () => {
+    expect(verifyEnrollment({ aaguid: yk5 }).attested).toBe(true);
+    const root = await testCa('Test FIDO Root');
+    const signer = createMemorySigner({ kind: 'ecdsa', curve: 'P-256' });
+    const certificate = await issue('Test U2F EE Serial 2', signer, root, { ca: false, extensions: [extension('1.3.6.1.4.1.45724.1.1.4', derOctetString(yk5.subarray(0, 15)))] });
+    const malformed = { root, certificate, attestationKey: signer.privateKey };
+    expect(codeOf(() => verify(malformed, {}, { roots: [root.certificate], intermediates: [] }))).toBe(ErrorCodes.ATTESTATION_MALFORMED);
   });
 });

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readAttestationCertificate } from '../../src/attestation/attestation-certificate.ts';
 import { verifyChain } from '../../src/attestation/certificate-chain.ts';
+import { parseAuthenticatorData } from '../../src/attestation/authenticator-data.ts';
+import { certificateAaguid, formatAaguid } from '../../src/attestation/fido-aaguid.ts';
 import { verifyFidoAttestation } from '../../src/attestation/fido-attestation.ts';
+import { parseSshSkAttestationBlob } from '../../src/attestation/ssh-sk-attestation-blob.ts';
 import { parseGivenPublicKey } from '../../src/attestation/given-public-key.ts';
 import { verifyPivAttestation } from '../../src/attestation/piv-attestation.ts';
 import { verifyPivCsrAttestation } from '../../src/attestation/piv-csr-attestation.ts';
@@ -142,6 +145,27 @@ describe('real YubiKey FIDO attestations', () => {
     other[0] = (other[0] ?? 0) ^ 1;
     expect(codeOf(() => verifyFidoAttestation({ blob, challenge: other, sshKey }, trust.fido, now))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);
     expect(codeOf(() => verifyFidoAttestation({ blob, challenge: new Uint8Array(), sshKey }, trust.fido, now))).toBe(ErrorCodes.ATTESTATION_CHALLENGE);
+  });
+
+  it("is checked for its model: the authenticator data's AAGUID is its certificate's, the YubiKey 5 NFC's", () => {
+    // The blob verified above passes the AAGUID check; these are the two values it compared.
+    const parsed = parseSshSkAttestationBlob(blob);
+    const named = certificateAaguid(readAttestationCertificate(parsed.certificate, 'the blob certificate'));
+    expect(named === undefined ? undefined : formatAaguid(named)).toBe('2fc0579f-8113-47ea-b116-bb5a8db9202a');
+    expect(formatAaguid(parseAuthenticatorData(parsed.authenticatorData).aaguid)).toBe('2fc0579f-8113-47ea-b116-bb5a8db9202a');
+  });
+
+  it.each([
+    ['webauthn-yubico-u2f-ee-yk5-61730834.pem', 'fa2b99dc-9e39-4257-8f92-4a30d23c4118'],
+    ['webauthn-yubico-u2f-ee-yk5nano-413943488.pem', 'cb69481e-8ff7-4039-93ec-0a2729a154a8'],
+    ['webauthn-yubico-u2f-ee-yk5ci-737246328.pem', 'c5ef55ff-ad9a-4b9f-b580-adebafe026d0'],
+    ['webauthn-yubico-u2f-ee-securitykey-1955003842.pem', 'f8a011f3-8c0a-4d15-8006-17111f9edc7d'],
+    ['webauthn-yubico-u2f-ee-yk5nfc-fips-1713722333.pem', 'c1f9a0bc-1dd2-404a-b27f-8e29047a43fd'],
+    ['webauthn-yubico-u2f-ee-yk5ci-fips-2014804379.pem', '85203421-48f9-4355-9bc8-8a53846e5083'],
+    ['webauthn-yubico-u2f-ee-ykbio-5.5.4-1049544373.pem', 'd8522d9f-575b-4866-88a9-ba99fa02f35b'],
+  ])('%s names AAGUID %s (PROVENANCE)', (name, aaguid) => {
+    const named = certificateAaguid(certificate(name));
+    expect(named === undefined ? undefined : formatAaguid(named)).toBe(aaguid);
   });
 
   it('refuses the blob when the FIDO root set does not hold the U2F root', () => {

@@ -118,10 +118,12 @@ export interface TestAuthenticator {
   attestationKey: KeyObject;
 }
 
-export async function testAuthenticator(): Promise<TestAuthenticator> {
+/** `aaguid`: the model its certificate is for (id-fido-gen-ce-aaguid); absent, as on U2F-only keys. */
+export async function testAuthenticator(options: { aaguid?: Uint8Array } = {}): Promise<TestAuthenticator> {
   const root = await testCa('Test FIDO Root');
   const signer = createMemorySigner({ kind: 'ecdsa', curve: 'P-256' });
-  const certificate = await issue('Test U2F EE Serial 1', signer, root, { ca: false });
+  const extensions = options.aaguid === undefined ? [] : [extension('1.3.6.1.4.1.45724.1.1.4', derOctetString(options.aaguid))];
+  const certificate = await issue('Test U2F EE Serial 1', signer, root, { ca: false, extensions });
   return { root, certificate, attestationKey: signer.privateKey };
 }
 
@@ -135,6 +137,8 @@ export interface EnrollmentOptions {
   challenge: Uint8Array;
   /** The challenge itself as the client data hash, as OpenSSH 8.4 to 8.6 passed it (32 bytes). */
   rawChallenge?: boolean;
+  /** The authenticator data's AAGUID (default 16 bytes of 0x2f). */
+  aaguid?: Uint8Array;
 }
 
 /** What `ssh-keygen -t ed25519-sk -O challenge=FILE -O write-attestation=FILE` leaves behind. */
@@ -150,7 +154,7 @@ export function enroll(authenticator: TestAuthenticator, options: EnrollmentOpti
   const credentialId = Buffer.alloc(64, 7);
   const length = Buffer.alloc(2);
   length.writeUInt16BE(credentialId.length);
-  const authData = Buffer.concat([rpIdHash, Buffer.of(options.flags ?? 0x45), Buffer.alloc(4), Buffer.alloc(16, 0x2f), length, credentialId, cose]);
+  const authData = Buffer.concat([rpIdHash, Buffer.of(options.flags ?? 0x45), Buffer.alloc(4), options.aaguid ?? Buffer.alloc(16, 0x2f), length, credentialId, cose]);
   const clientDataHash = options.rawChallenge ? Buffer.from(options.challenge) : createHash('sha256').update(options.challenge).digest();
   const point = Buffer.concat([Buffer.of(4), x, y]);
   const format = options.format ?? 'packed';
