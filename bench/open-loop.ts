@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 /**
  * An open-loop load generator: requests start on a fixed schedule (rate per second, evenly spaced),
@@ -17,9 +18,12 @@ export interface OpenLoopOptions {
   url: string;
   rate: number;
   seconds: number;
-  body: string;
+  /** One body for every request, or one per request (a single-use token in the body). */
+  body: string | ((index: number) => string);
   headers: (index: number) => Record<string, string>;
   maxInFlight?: number;
+  /** For an https URL: the PEM roots to verify the server with. */
+  ca?: string;
 }
 
 export interface OpenLoopResult {
@@ -40,8 +44,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   const maxInFlight = options.maxInFlight ?? 512;
   const total = Math.round(options.seconds * options.rate);
   const interval = 1000 / options.rate;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
   const target = new URL(options.url);
+  const tls = target.protocol === 'https:';
+  const agent = tls ? new https.Agent({ keepAlive: true, maxSockets: maxInFlight, ca: options.ca }) : new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
+  const bodyFor = typeof options.body === 'string' ? ((body: string) => () => body)(options.body) : options.body;
   const latencies: number[] = [];
   let sent = 0;
   let ok = 0;
@@ -55,7 +61,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
     new Promise((resolve) => {
       inFlight += 1;
       sent += 1;
-      const request = http.request(
+      const request = (tls ? https : http).request(
         { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...options.headers(index) } },
         (response) => {
           response.resume();
@@ -71,7 +77,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
         failed += 1;
         finish();
       });
-      request.end(options.body);
+      request.end(bodyFor(index));
       function finish(): void {
         inFlight -= 1;
         const next = waiting.shift();

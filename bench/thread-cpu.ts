@@ -36,3 +36,10 @@ export function cpuPerOperation(before: ThreadCpu, after: ThreadCpu, operations:
   }
   return `${parts.join(', ')}; total ${total.toFixed(0)} µs`;
 }
+
+/** All threads' CPU between the two samples, divided over `operations`, in µs. */
+export function totalCpuPerOperation(before: ThreadCpu, after: ThreadCpu, operations: number): number {
+  let ticks = 0;
+  for (const [name, value] of after) ticks += value - (before.get(name) ?? 0);
+  return ((ticks / TICKS_PER_SECOND) * 1e6) / operations;
+}
