@@ -5,14 +5,15 @@
  *   - step-ca, POST /ssh/sign over HTTPS: ECDSA P-256 SSH user CA key in a new SoftHSM2 token
  *     (pkcs11 KMS), OIDC provisioner trusting the bench's issuer, badger, no request log
  *     (bench/peer/step-ca.ts); one fresh RS256 ID token per request, minted before each phase;
- *   - jitca, POST /v1/ssh/certificates over HTTP as bench/api.ts runs it (bench/peer/jitca.ts),
+ *   - jitca, POST /v1/ssh/certificates over HTTP as bench/api.ts runs it (bench/peer/jitca.ts; over
+ *     HTTPS with --jitca-tls),
  *     with an Ed25519 and with a P-256 SSH user CA key; 16 engineers' access tokens from the
  *     issuer's device flow, reused as bench/api.ts reuses them.
  * Per round and server: saturated certificates/s, server CPU µs per certificate (all its threads,
  * from /proc), open-loop p50/p99; then the ratios issue 16 names (bench/peer/report.ts).
  *
  * Build the peer first: scripts/setup-peer && scripts/build-step-ca
- * Run: ./scripts/node node bench/peer-step-ca.ts [--rounds 5] [--seconds 10] [--warmup 2] [--max-rate 3000] [--rate 500]
+ * Run: ./scripts/node node bench/peer-step-ca.ts [--rounds 5] [--seconds 10] [--warmup 2] [--max-rate 3000] [--rate 500] [--jitca-tls]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -54,12 +55,12 @@ try {
     async start(dir) {
       const server = await startStepCa({ binary: stepCaBinary, dir, issuer: oidc.issuer, clientId: stepCaClientId });
       const publicKeyBlob = publicKey.split(' ')[1]!;
+      // Whole bodies, built off the clock like the tokens in them: the load generator only sends them.
       const prepare = (count: number) => {
-        const tokens = minter.mint(count);
-        return (index: number) => ({
-          body: JSON.stringify({ publicKey: publicKeyBlob, ott: tokens[index], certType: 'user', principals: [engineers[index % engineers.length]], validBefore: '10m' }),
-          headers: {},
-        });
+        const bodies = minter
+          .mint(count)
+          .map((ott, index) => JSON.stringify({ publicKey: publicKeyBlob, ott, certType: 'user', principals: [engineers[index % engineers.length]], validBefore: '10m' }));
+        return (index: number) => ({ body: bodies[index]!, headers: {} });
       };
       return { ...server, target: { url: `${server.url}/ssh/sign`, pid: server.pid, ca: server.ca, prepare } };
     },
@@ -68,13 +69,14 @@ try {
     name,
     async start(dir) {
       const tokens = await Promise.all(engineers.map((engineer) => oidc.tokenFor(engineer, { expiresInSeconds: 3600 })));
-      const server = await startJitca({ dir, keyAlgorithm, issuer: oidc.issuer, jwksUri: oidc.jwksUri, audience });
+      const server = await startJitca({ dir, keyAlgorithm, issuer: oidc.issuer, jwksUri: oidc.jwksUri, audience, tls: options.jitcaTls });
       const body = JSON.stringify({ publicKey, ttl: '10m', reason: 'bench' });
       const prepare = () => (index: number) => ({ body, headers: { authorization: `Bearer ${tokens[index % tokens.length]}` } });
-      return { ...server, target: { url: `${server.url}/v1/ssh/certificates`, pid: server.pid, prepare } };
+      return { ...server, target: { url: `${server.url}/v1/ssh/certificates`, pid: server.pid, ca: server.ca, prepare } };
     },
   });
-  const servers = [stepCa, jitca('jitca Ed25519', 'ed25519'), jitca('jitca P-256', 'ecdsa-p256')];
+  const transport = options.jitcaTls ? ' HTTPS' : '';
+  const servers = [stepCa, jitca(`jitca Ed25519${transport}`, 'ed25519'), jitca(`jitca P-256${transport}`, 'ecdsa-p256')];
 
   console.log(machineLine());
   console.log(
@@ -136,7 +138,7 @@ function describe(m: Measurement): string {
   const o = m.openLoop;
   return (
     `saturated ${m.rate.toFixed(0)}/s (${m.ok} ok, ${m.failed} failed${m.exhausted ? ', ran out of prepared requests: raise --max-rate' : ''}), ` +
-    `CPU ${m.cpuMicroseconds.toFixed(0)} µs/cert (${m.cpuByThread}); ` +
+    `server CPU ${m.cpuMicroseconds.toFixed(0)} µs/cert (${m.cpuByThread}), load generator ${m.loadGeneratorCpuMicroseconds.toFixed(0)} µs/cert; ` +
     `open loop ${o.rate}/s: p50 ${o.p50.toFixed(1)} ms, p99 ${o.p99.toFixed(1)} ms, failed ${o.failed}, late ${o.late}`
   );
 }

@@ -39,15 +39,22 @@ export interface Measurement {
   exhausted: boolean;
   cpuMicroseconds: number;
   cpuByThread: string;
+  /** This process's CPU per certificate in the saturated phase: the load generator shares the cores (and pays the client side of TLS). */
+  loadGeneratorCpuMicroseconds: number;
   openLoop: OpenLoopResult;
 }
 
 export async function measure(target: Target, options: PhaseOptions): Promise<Measurement> {
-  await closedLoop(target, options.warmupSeconds, options.maxRate);
+  await closedLoop(target, options.warmupSeconds, options.maxRate, target.prepare(Math.ceil(options.warmupSeconds * options.maxRate)));
+  // Prepared before the CPU samples: minting tokens is neither server nor load-generator work.
+  const prepared = target.prepare(Math.ceil(options.seconds * options.maxRate));
   const before = threadCpu(target.pid);
-  const saturated = await closedLoop(target, options.seconds, options.maxRate);
+  const benchBefore = threadCpu(process.pid);
+  const saturated = await closedLoop(target, options.seconds, options.maxRate, prepared);
   const after = threadCpu(target.pid);
-  const cpu = cpuPerOperation(before, after, saturated.ok);
+  const benchAfter = threadCpu(process.pid);
+  // A server that refuses every request (a token it does not accept, a bad request) is a broken set-up, not a result.
+  if (saturated.ok === 0) throw new Error(`${target.url}: no certificate issued in the saturated phase (${saturated.failed} failed)`);
 
   const count = Math.ceil(options.seconds * options.openLoopRate);
   const request = target.prepare(count);
@@ -59,12 +66,22 @@ export async function measure(target: Target, options: PhaseOptions): Promise<Me
     headers: (index) => request(index).headers,
     ca: target.ca,
   });
-  return { ...saturated, cpuMicroseconds: totalCpuPerOperation(before, after, saturated.ok), cpuByThread: cpu, openLoop };
+  return {
+    ...saturated,
+    cpuMicroseconds: totalCpuPerOperation(before, after, saturated.ok),
+    cpuByThread: cpuPerOperation(before, after, saturated.ok),
+    loadGeneratorCpuMicroseconds: totalCpuPerOperation(benchBefore, benchAfter, saturated.ok),
+    openLoop,
+  };
 }
 
-async function closedLoop(target: Target, seconds: number, maxRate: number): Promise<Omit<Measurement, 'cpuMicroseconds' | 'cpuByThread' | 'openLoop'>> {
+async function closedLoop(
+  target: Target,
+  seconds: number,
+  maxRate: number,
+  request: ReturnType<Target['prepare']>,
+): Promise<Pick<Measurement, 'rate' | 'ok' | 'failed' | 'exhausted'>> {
   const amount = Math.ceil(seconds * maxRate);
-  const request = target.prepare(amount);
   let next = 0;
   let ok = 0;
   let lastOkAt = 0;

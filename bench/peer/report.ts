@@ -14,11 +14,15 @@ export interface PeerOptions {
   maxRate: number;
   /** The open-loop phase's rate. */
   rate: number;
+  /** jitca serves HTTPS as step-ca does (default: plain HTTP, as bench/api.ts and issue 16's figures). */
+  jitcaTls: boolean;
 }
 
-export const DEFAULT_PEER_OPTIONS: PeerOptions = { rounds: 5, seconds: 10, warmupSeconds: 2, maxRate: 3000, rate: 500 };
+export const DEFAULT_PEER_OPTIONS: PeerOptions = { rounds: 5, seconds: 10, warmupSeconds: 2, maxRate: 3000, rate: 500, jitcaTls: false };
 
-const FLAGS: Record<string, keyof PeerOptions> = {
+type NumberOption = Exclude<keyof PeerOptions, 'jitcaTls'>;
+
+const NUMBER_FLAGS: Record<string, NumberOption> = {
   '--rounds': 'rounds',
   '--seconds': 'seconds',
   '--warmup': 'warmupSeconds',
@@ -27,17 +31,25 @@ const FLAGS: Record<string, keyof PeerOptions> = {
 };
 
 /** Bounds that keep a mistyped flag from minting millions of tokens or running for hours. */
-const LIMITS: Record<keyof PeerOptions, number> = { rounds: 50, seconds: 120, warmupSeconds: 30, maxRate: 20_000, rate: 5000 };
+const LIMITS: Record<NumberOption, number> = { rounds: 50, seconds: 120, warmupSeconds: 30, maxRate: 20_000, rate: 5000 };
 
 export function parsePeerOptions(argv: string[]): PeerOptions {
   const options = { ...DEFAULT_PEER_OPTIONS };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = FLAGS[argv[i]!];
-    if (key === undefined) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(FLAGS).join(', ')})`);
+  let i = 0;
+  while (i < argv.length) {
+    const flag = argv[i]!;
+    if (flag === '--jitca-tls') {
+      options.jitcaTls = true;
+      i += 1;
+      continue;
+    }
+    const key = NUMBER_FLAGS[flag];
+    if (key === undefined) throw new Error(`unknown option ${flag} (known: ${[...Object.keys(NUMBER_FLAGS), '--jitca-tls'].join(', ')})`);
     const value = Number(argv[i + 1]);
-    if (!Number.isFinite(value) || value <= 0 || value > LIMITS[key]) throw new Error(`${argv[i]} must be a number in (0, ${LIMITS[key]}]`);
+    if (!Number.isFinite(value) || value <= 0 || value > LIMITS[key]) throw new Error(`${flag} must be a number in (0, ${LIMITS[key]}]`);
     if (key === 'rounds' && !Number.isInteger(value)) throw new Error('--rounds must be a whole number');
     options[key] = value;
+    i += 2;
   }
   return options;
 }

@@ -1,9 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { freePort } from '../../test/support/sshd.ts';
+import { answersOk } from './probe.ts';
 import { spawnTracked, type ServerProcess } from './processes.ts';
 
 /**
@@ -90,7 +90,7 @@ export async function startStepCa(options: StepCaOptions): Promise<StepCaServer>
   const ca = readFileSync(certificates.root, 'utf8');
   const server = spawnTracked('step-ca', options.binary, [caJson], env);
   try {
-    await server.waitUntil(() => healthy(url, ca), 30);
+    await server.waitUntil(() => answersOk(`${url}/health`, ca), 30);
   } catch (error) {
     await server.stop();
     throw error;
@@ -107,15 +107,4 @@ function issueCertificates(dir: string, token: string[], run: (command: string, 
   run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('root.key'), '-out', file('root.crt'), '-subj', '/CN=bench step-ca root', '-days', '2', '-addext', 'basicConstraints = critical, CA:TRUE', '-addext', 'keyUsage = critical, keyCertSign, cRLSign']);
   run('openssl', ['x509', '-new', '-subj', '/CN=bench step-ca intermediate', '-force_pubkey', file('intermediate.pub.pem'), '-CA', file('root.crt'), '-CAkey', file('root.key'), '-days', '2', '-extfile', file('ca.ext'), '-extensions', 'intermediate', '-out', file('intermediate.crt')]);
   return { root: file('root.crt'), intermediate: file('intermediate.crt') };
-}
-
-function healthy(url: string, ca: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = https.get(`${url}/health`, { ca, timeout: 1000 }, (response) => {
-      response.resume();
-      resolve(response.statusCode === 200);
-    });
-    request.on('error', () => resolve(false));
-    request.on('timeout', () => request.destroy());
-  });
 }

@@ -7,16 +7,17 @@ import { DEFAULT_PEER_OPTIONS, formatRatios, parsePeerOptions, ratios, roundOrde
 
 describe('peer bench options', () => {
   it('defaults to 5 rounds of 10 s phases and a 500/s open loop', () => {
-    expect(parsePeerOptions([])).toEqual({ rounds: 5, seconds: 10, warmupSeconds: 2, maxRate: 3000, rate: 500 });
+    expect(parsePeerOptions([])).toEqual({ rounds: 5, seconds: 10, warmupSeconds: 2, maxRate: 3000, rate: 500, jitcaTls: false });
   });
 
   it('reads each flag', () => {
-    expect(parsePeerOptions(['--rounds', '1', '--seconds', '3', '--warmup', '0.5', '--max-rate', '2500', '--rate', '1000'])).toEqual({
+    expect(parsePeerOptions(['--rounds', '1', '--seconds', '3', '--jitca-tls', '--warmup', '0.5', '--max-rate', '2500', '--rate', '1000'])).toEqual({
       rounds: 1,
       seconds: 3,
       warmupSeconds: 0.5,
       maxRate: 2500,
       rate: 1000,
+      jitcaTls: true,
     });
   });
 
