@@ -25,7 +25,7 @@ import { measure, type Measurement, type Target } from './peer/drive.ts';
 import { idTokenMinter } from './peer/id-tokens.ts';
 import { startJitca } from './peer/jitca.ts';
 import { formatRatios, parsePeerOptions, ratios, roundOrder, spread, type Ratios } from './peer/report.ts';
-import type { ServerProcess } from './peer/processes.ts';
+import { removeOnExit, type ServerProcess } from './peer/processes.ts';
 import { startStepCa } from './peer/step-ca.ts';
 
 const options = parsePeerOptions(process.argv.slice(2));
@@ -37,6 +37,7 @@ const engineers = Array.from({ length: 16 }, (_, i) => `eng${i}`);
 const audience = 'urn:jitca:api';
 const stepCaClientId = 'step-ca-bench';
 const workDir = mkdtempSync(path.join(tmpdir(), 'jitca-bench-peer-'));
+removeOnExit(workDir);
 
 type Started = ServerProcess & { target: Target };
 interface Server {
@@ -139,7 +140,9 @@ function describe(m: Measurement): string {
   return (
     `saturated ${m.rate.toFixed(0)}/s (${m.ok} ok, ${m.failed} failed${m.exhausted ? ', ran out of prepared requests: raise --max-rate' : ''}), ` +
     `server CPU ${m.cpuMicroseconds.toFixed(0)} µs/cert (${m.cpuByThread}), load generator ${m.loadGeneratorCpuMicroseconds.toFixed(0)} µs/cert; ` +
-    `open loop ${o.rate}/s: p50 ${o.p50.toFixed(1)} ms, p99 ${o.p99.toFixed(1)} ms, failed ${o.failed}, late ${o.late}`
+    `open loop ${o.rate}/s: p50 ${o.p50.toFixed(1)} ms, p99 ${o.p99.toFixed(1)} ms, failed ${o.failed}, late ${o.late}` +
+    // Requests that could not start on schedule mean the server (or the machine) could not keep the rate: that p99 is a queue.
+    (o.late > 0 ? ' (the rate was not kept: this p99 measures a queue)' : '')
   );
 }
 

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 /**
  * The servers the peer bench starts, each stopped by its own pid: at the end of its phase, when the
- * bench fails, and (a backstop) when the bench process exits or is interrupted. Nothing is left
- * running behind a failed or interrupted run.
+ * bench fails, and (a backstop) when the bench process exits or is interrupted; its work directory
+ * likewise. Nothing is left running or on disk behind a failed or interrupted run.
  */
 export interface ServerProcess {
   pid: number;
@@ -14,6 +15,7 @@ export interface ServerProcess {
 }
 
 const running = new Set<ChildProcess>();
+const directories = new Set<string>();
 let hooked = false;
 
 function hookExit(): void {
@@ -21,13 +23,16 @@ function hookExit(): void {
   hooked = true;
   process.on('exit', () => {
     for (const child of running) child.kill('SIGKILL');
+    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      for (const child of running) child.kill('SIGKILL');
-      process.exit(130);
-    });
-  }
+  // process.exit runs the 'exit' hook above; the bench's finally blocks do not run on a signal.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+}
+
+/** A directory removed when the bench exits, however it exits (its servers' tokens, keys and stores). */
+export function removeOnExit(dir: string): void {
+  hookExit();
+  directories.add(dir);
 }
 
 /** The last few KB of a server's stderr, for the error when it fails to start. */
