@@ -59,15 +59,18 @@ export function requestListRoutes(options: RequestListRoutesOptions): FastifyPlu
         // A pending request past its expiry is expired first (as GET /v1/requests/{id} does), so
         // a list of pending requests holds only what can still be approved.
         await sweepExpiredRequests(issuance);
+        const identity = identityOf(request);
         // One more than the page: whether there is a next page is known without an empty last one.
         const found = await issuance.store.listRequests({
           states: query.state === undefined ? ALL_STATES : [query.state],
-          scope: requestScope(issuance.policy, identityOf(request), view),
+          scope: requestScope(issuance.policy, identity, view),
           ...(after === undefined ? {} : { after }),
           limit: limit + 1,
         });
         const page = found.slice(0, limit);
-        const requests = await Promise.all(page.map(async (stored) => requestView(stored, await issuance.store.listApprovals(stored.id))));
+        const requests = await Promise.all(
+          page.map(async (stored) => requestView(stored, await issuance.store.listApprovals(stored.id), { policy: issuance.policy, identity })),
+        );
         const last = page.at(-1);
         return found.length > limit && last !== undefined ? { requests, nextCursor: encodeRequestCursor(last) } : { requests };
       },

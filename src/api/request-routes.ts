@@ -43,8 +43,9 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         },
       },
       async (request) => {
-        const stored = await visibleRequest(issuance, identityOf(request), request.params.id);
-        return requestView(stored, await issuance.store.listApprovals(stored.id));
+        const identity = identityOf(request);
+        const stored = await visibleRequest(issuance, identity, request.params.id);
+        return requestView(stored, await issuance.store.listApprovals(stored.id), { policy: issuance.policy, identity });
       },
     );
 

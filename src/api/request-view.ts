@@ -4,6 +4,8 @@
  * plain JSON written by jitca, but a denial keeps a bounded copy of what the caller sent
  * (denial-record.ts), so every field is taken only when it has the type the reply declares.
  */
+import { actionsOn, workingHoursState, type RequestActions } from '../policy/request-actions.ts';
+import type { Identity, Policy } from '../policy/types.ts';
 import type { StoredApproval, StoredRequest } from '../store/types.ts';
 
 export interface RequestViewReply {
@@ -25,12 +27,22 @@ export interface RequestViewReply {
   /** Pending only: how many distinct approvals the role needs, and from which groups. */
   required?: number;
   approverGroups?: string[];
+  /** Pending only: what the caller may do with it now (policy/request-actions.ts); the routes decide again. */
+  callerMay?: RequestActions;
+  /** A role with working hours: whether the request was made inside them. */
+  workingHours?: 'inside' | 'outside';
   /** Final states only: how it ended, when, and (a denial) by whom and why. */
   decision?: { outcome: 'issued' | 'denied' | 'expired'; at: string; by?: string; reason?: string; rule?: string; message?: string };
   serial?: string;
 }
 
-export function requestView(stored: StoredRequest, approvals: readonly StoredApproval[]): RequestViewReply {
+/** Who is looking, under which policy: what they may do and the working-hours state are theirs to see. */
+export interface RequestViewer {
+  policy: Policy;
+  identity: Identity;
+}
+
+export function requestView(stored: StoredRequest, approvals: readonly StoredApproval[], viewer: RequestViewer): RequestViewReply {
   const grant = objectOf(stored.decision['grant']);
   const asked = grant ?? stored.body;
   const view: RequestViewReply = {
@@ -51,9 +63,18 @@ export function requestView(stored: StoredRequest, approvals: readonly StoredApp
   assign(view, 'expiresAt', stored.expiresAt);
   if (stored.state === 'pending') {
     const approval = objectOf(stored.decision['approval']);
-    assign(view, 'required', integerOf(approval?.['approvals']));
-    assign(view, 'approverGroups', stringsOf(approval?.['approverGroups']));
+    const required = integerOf(approval?.['approvals']);
+    const approverGroups = stringsOf(approval?.['approverGroups']);
+    assign(view, 'required', required);
+    assign(view, 'approverGroups', approverGroups);
+    view.callerMay = actionsOn(viewer.policy, viewer.identity, {
+      ...(stored.role === undefined ? {} : { role: stored.role }),
+      requester: stored.requester,
+      ...((required === 1 || required === 2) && approverGroups !== undefined ? { needed: { approverGroups, approvals: required } } : {}),
+      priorApprovers: approvals.map((approval) => approval.approver),
+    });
   }
+  assign(view, 'workingHours', workingHoursState(viewer.policy, stored.role, new Date(stored.createdAt)));
   const serial = stringOf(stored.decision['serial']);
   assign(view, 'serial', serial);
   if (stored.state === 'issued' || stored.state === 'denied' || stored.state === 'expired') {

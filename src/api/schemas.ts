@@ -152,6 +152,13 @@ export const requestViewSchema = {
     },
     required: { type: 'integer', description: 'pending: distinct approvals the role needs' },
     approverGroups: { ...stringList, description: 'pending: groups whose members may approve' },
+    callerMay: {
+      type: 'object',
+      description: 'pending: whether the caller may approve or deny it now, by the rules the approve and deny routes apply again when called',
+      required: ['approve', 'deny'],
+      properties: { approve: { type: 'boolean' }, deny: { type: 'boolean' } },
+    },
+    workingHours: { type: 'string', enum: ['inside', 'outside'], description: "a role with working hours: whether the request was made inside the role's window" },
     decision: {
       type: 'object',
       description: 'final states: how the request ended; a denial names who denied it and why',

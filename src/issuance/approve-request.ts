@@ -1,6 +1,6 @@
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { canApprove, evaluateSshRequest } from '../policy/evaluate.ts';
-import { approverGroupsOf } from '../policy/approval.ts';
+import { canDeny } from '../policy/approval.ts';
 import { withEnrollment } from './enrolled-subject-key.ts';
 import type { Identity, SshCertificateRequest } from '../policy/types.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
@@ -139,13 +139,8 @@ export function denyRequest(context: SshIssuanceContext, actor: Identity, reques
   return serialized(context, requestId, async () => {
     const request = await pendingRequest(context, requestId);
     const requester = requesterOf(request);
-    const role = context.policy.roles.find((candidate) => candidate.name === request.role);
-    const isApprover = role !== undefined && approverGroupsOf(role).some((group) => actor.groups.includes(group));
-    if (actor.subject !== requester.subject && !isApprover) {
-      throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, `${actor.subject} may not deny request ${requestId}: not the requester and not an approver of its role`, {
-        details: { rule: 'approval.group', requestId },
-      });
-    }
+    const check = canDeny(context.policy, request.role, actor, requester.subject);
+    if (!check.ok) throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, check.message, { details: { rule: check.rule, requestId } });
     await context.store.recordDecision({
       request: {
         ...requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason }, context.clock.now()),

@@ -45,6 +45,18 @@ export function canApprove(
 }
 
 /**
+ * Who may deny a pending request: its requester (withdrawing it) and anyone in an approver group of
+ * its role, whatever the request's operations need: a second approver may stop what a first approved.
+ */
+export function canDeny(policy: Policy, role: string | undefined, actor: Identity, requester: string): ApprovalCheck {
+  if (actor.subject === requester) return { ok: true };
+  const found = policy.roles.find((candidate) => candidate.name === role);
+  const groups = Array.isArray(actor.groups) ? actor.groups : [];
+  if (found !== undefined && approverGroupsOf(found).some((group) => groups.includes(group))) return { ok: true };
+  return refuse('approval.group', `${actor.subject} may not deny this request: not the requester and not an approver of its role`);
+}
+
+/**
  * Every group that may be asked to approve a request of this role: the role's own approvers, each
  * operation's, and those outside working hours. Seeing and denying requests go by the role, so an
  * approver of one operation sees the role's requests; approving is checked against what the one

@@ -88,6 +88,8 @@ describe('GET /v1/requests and /v1/requests/{id}: what requesters and approvers 
       approvals: [{ approver: 'bob', at: expect.stringMatching(ISO), reason: 'paged, INC-9 confirmed' }],
       required: 2,
       approverGroups: ['sre-leads'],
+      // Carol, a second lead, may give the second approval or deny it.
+      callerMay: { approve: true, deny: true },
     });
     // The list shows each request exactly as GET /v1/requests/{id} does.
     const listed = (await everyPage(api.tokens.carol, 'state=pending')).requests.find((request) => request.requestId === id);
