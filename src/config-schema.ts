@@ -207,6 +207,23 @@ export const configFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * The approval console at /console (src/api/console-routes.ts); absent: not served. Needs oidc:
+     * the page signs in at that issuer and calls the API with the token it gets, as the CLI does.
+     */
+    console: Type.Optional(
+      Type.Object(
+        {
+          /** The console's client at the issuer: public (no secret), authorization code with PKCE, redirect URI <origin>/console/callback. */
+          clientId: Type.String(nonEmpty),
+          /** The scope the page asks for; the access token must be one oidc accepts (its audience). */
+          scope: Type.String({ ...nonEmpty, default: 'openid' }),
+          /** An RFC 8707 resource indicator sent with the authorization and token requests, for issuers that set the audience from it. */
+          resource: Type.Optional(Type.String(nonEmpty)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** The just-in-time SSH gateway's own identity (client certificate or token). */
     gateway: Type.Optional(
       Type.Object(

@@ -40,6 +40,11 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
     );
   }
   const file = parsed;
+  if (file.console !== undefined && file.oidc === undefined) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `config ${options.configFile}: /console needs /oidc: the console signs in at that identity provider`, {
+      details: { path: '/console' },
+    });
+  }
   const dataDir = path.resolve(cwd, options.dataDir ?? file.dataDir);
   // A token is "embedded" when the configuration names no module: jitca then owns a SoftHSM2
   // token under dataDir. Naming a module (a real HSM) means the token and PIN are provisioned.

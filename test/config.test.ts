@@ -73,6 +73,7 @@ describe('buildConfig', () => {
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       rotation: { periodDays: 90, overlapDays: 7, inServe: true },
       oidc: undefined,
+      console: undefined,
       gateway: undefined,
     });
     expect(buildConfig({ cwd: dir }).dataDir).toBe(path.join(dir, 'data'));
@@ -104,6 +105,7 @@ describe('buildConfig', () => {
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       rotation: { periodDays: 30, overlapDays: 3, inServe: false },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
+      console: { clientId: 'jitca-console' },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],
         token: { issuer: 'https://idp', audience: 'gw', allowedClients: ['gw'], clientClaim: 'azp', requireSubjectIsClient: false },
@@ -135,6 +137,7 @@ describe('buildConfig', () => {
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       rotation: { periodDays: 30, overlapDays: 3, inServe: false },
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
+      console: { clientId: 'jitca-console', scope: 'openid' },
       gateway: {
         certificates: [{ service: 'gw', commonName: 'gw.example' }],
         token: { issuer: 'https://idp', audience: 'gw', allowedClients: ['gw'], clientClaim: 'azp', requireSubjectIsClient: false },
@@ -167,6 +170,8 @@ describe('buildConfig', () => {
     ['an empty typ allowlist', { oidc: { issuer: 'i', audience: 'a', acceptedTypHeaders: [] } }, 'config <file>: /oidc/acceptedTypHeaders must NOT have fewer than 1 items', { path: '/oidc/acceptedTypHeaders' }],
     ['an empty client list', { gateway: { token: { issuer: 'i', audience: 'a', allowedClients: [] } } }, 'config <file>: /gateway/token/allowedClients must NOT have fewer than 1 items', { path: '/gateway/token/allowedClients' }],
     ['a gateway rule without service', { gateway: { certificates: [{ commonName: 'gw' }] } }, "config <file>: /gateway/certificates/0 must have required property 'service'", { path: '/gateway/certificates/0' }],
+    ['a console without a client id', { oidc: { issuer: 'i', audience: 'a' }, console: {} }, "config <file>: /console must have required property 'clientId'", { path: '/console' }],
+    ['a console without an identity provider', { console: { clientId: 'jitca-console' } }, 'config <file>: /console needs /oidc: the console signs in at that identity provider', { path: '/console' }],
     ['a section that is not an object', { store: 'postgres' }, 'config <file>: /store must be object', { path: '/store' }],
     ['a file that is not an object', [], 'config <file>: / must be object', { path: '' }],
   ])('refuses %s with ERR_CONFIG_INVALID naming the path and the rule', (_name, content, message, details) => {

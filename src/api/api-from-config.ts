@@ -26,6 +26,9 @@ export async function buildAppFromConfig(
     attestationVerifier: hardwareAttestationVerifier(loadAttestationTrust(config.attestation), () => new Date(runtime.sshIssuance.clock.now())),
     logger,
     ...extras,
+    ...(config.console === undefined || config.oidc === undefined
+      ? {}
+      : { console: { issuer: config.oidc.issuer, clientId: config.console.clientId, scope: config.console.scope, resource: config.console.resource } }),
     rateLimitPerMinute: config.server.rateLimitPerMinute,
     authFailureLimit: { perMinute: config.server.authFailuresPerMinute, exemptLoopback: config.server.authFailuresExemptLoopback },
     connectionLimits: {

@@ -11,6 +11,7 @@ import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
 import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
 import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.ts';
+import { consoleRoutes, type ConsoleOptions } from './console-routes.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { keyRoutes } from './key-routes.ts';
@@ -42,6 +43,8 @@ export interface AppOptions {
   leadership?: () => LeadershipStatus;
   /** Verifies PIV and FIDO evidence at enrollment; default: none verified (plain keys only). */
   attestationVerifier?: AttestationVerifier;
+  /** The approval console at /console (console-routes.ts); absent: not served. */
+  console?: ConsoleOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -161,6 +164,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
       }),
     );
   });
+  if (options.console !== undefined) app.register(consoleRoutes(options.console));
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

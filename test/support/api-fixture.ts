@@ -47,6 +47,8 @@ export async function createApiFixture(
     /** The API's JSON log lines, at debug, go here (default: no logging). */
     logStream?: NodeJS.WritableStream;
     attestationVerifier?: AppOptions['attestationVerifier'];
+    /** Serve the approval console with this client of the test issuer (the issuer is the fixture's own). */
+    console?: { clientId: string; scope: string; resource?: string };
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
@@ -72,6 +74,7 @@ export async function createApiFixture(
     ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
     connectionLimits: options.connectionLimits,
     ...(options.attestationVerifier === undefined ? {} : { attestationVerifier: options.attestationVerifier }),
+    ...(options.console === undefined ? {} : { console: { issuer: oidc.issuer, ...options.console } }),
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
