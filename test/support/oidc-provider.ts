@@ -86,6 +86,13 @@ export interface OidcTestProvider {
     deny(userCode: string): Promise<void>;
     poll(deviceCode: string): Promise<TokenEndpointResponse>;
   };
+  /**
+   * Registers a public browser client (authorization code with PKCE, no secret), as the approval
+   * console is registered at a real issuer. Added while the provider runs, through its storage
+   * adapter (where oidc-provider looks up clients it was not built with), because the redirect URI
+   * names a server started after the provider.
+   */
+  registerBrowserClient(clientId: string, redirectUris: string[]): Promise<void>;
   /** A client-credentials JWT access token (sub = client_id = clientId). */
   serviceToken(clientId?: string, options?: { audience?: string; extraAudience?: string }): Promise<string>;
   /** The private signing keys, newest first. For a second issuer sharing them, or hand-built tokens. */
@@ -123,7 +130,7 @@ type StoredPayload = Record<string, unknown>;
  * one Map per test provider so that the instances rotateKeys() creates share state. Passing an
  * adapter also keeps the provider from warning about its development-only default.
  */
-function mapAdapter(): (model: string) => Record<string, (...args: never[]) => Promise<unknown>> {
+function mapAdapter() {
   const store = new Map<string, { payload: StoredPayload; expiresAt: number }>();
   const grantMembers = new Map<string, Set<string>>();
   const get = (key: string): StoredPayload | undefined => {
@@ -235,6 +242,11 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       scopes: ['openid', 'groups'],
       claims: { openid: ['sub'], groups: ['groups'] },
       extraParams: ['jitca_ttl', 'jitca_extra_aud'],
+      // oidc-provider's own rule, named so it does not warn: a public client's token endpoint may
+      // be called from the origins of its redirect URIs (the approval console's page), nothing else.
+      clientBasedCORS(_ctx: unknown, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) {
+        return client.clientAuthMethod === 'none' && client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin);
+      },
       async findAccount(_ctx: unknown, sub: string) {
         const account = accounts[sub];
         if (account === undefined) return undefined;
@@ -307,7 +319,9 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
     if (req.method === 'GET' && action === undefined) {
       const next = details.prompt.name === 'login' ? 'login' : 'confirm';
       res.setHeader('content-type', 'text/html');
-      res.end(html(`prompt-${details.prompt.name}`, `<form method="post" action="/interaction/${uid}/${next}"></form>`));
+      // The fields a browser test fills in; browse() below posts the same names itself.
+      const fields = next === 'login' ? '<label>Account <input name="login"></label><button type="submit">Sign in</button>' : '<button type="submit">Continue</button>';
+      res.end(html(`prompt-${details.prompt.name}`, `<form method="post" action="/interaction/${uid}/${next}">${fields}</form>`));
       return;
     }
     if (req.method === 'POST' && action === 'login') {
@@ -436,6 +450,16 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       approve: (userCode, subject) => browse(issuer, userCode, { login: subject }),
       deny: (userCode) => browse(issuer, userCode, { abort: true }),
       poll,
+    },
+    async registerBrowserClient(clientId, redirectUris) {
+      await adapter('Client').upsert(clientId, {
+        client_id: clientId,
+        application_type: 'web',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: redirectUris,
+      });
     },
     async serviceToken(clientId = GATEWAY_CLIENT_ID, serviceOptions = {}) {
       const secret = serviceClients.get(clientId);
