@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.ts';
@@ -13,6 +14,8 @@ import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
  * (chromiumSandbox defaults to false), which running as root here needs; nothing else does.
  */
 const CHROMIUM = '/usr/bin/chromium';
+/** Set to a directory (docs/) to save the README's screenshots of the main screens while the tests run. */
+const SCREENSHOTS = process.env['JITCA_CONSOLE_SCREENSHOTS'];
 const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1">INC-7 checkout 500s';
 
 describe('the approval console in chromium', () => {
@@ -87,6 +90,10 @@ describe('the approval console in chromium', () => {
     return { page, headers: response?.headers() ?? {} };
   }
 
+  async function screenshot(page: Page, name: string): Promise<void> {
+    if (SCREENSHOTS !== undefined) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
+  }
+
   const card = (page: Page, id: string) => page.locator(`article[data-request-id="${id}"]`);
   const fieldOf = (page: Page, id: string, name: string) => card(page, id).locator(`dd[data-field="${name}"]`);
 
@@ -114,6 +121,7 @@ describe('the approval console in chromium', () => {
     expect(await fieldOf(bob, exec, 'reason').textContent()).toBe(HOSTILE_REASON);
     expect(await bob.locator('#requests img').count()).toBe(0);
     expect(await bob.evaluate('window.__pwned')).toBeUndefined();
+    await screenshot(bob, 'pending');
 
     await decide(bob, exec, 'Approve', 'INC-7 confirmed, go');
     await card(bob, exec).waitFor({ state: 'detached' });
@@ -123,9 +131,11 @@ describe('the approval console in chromium', () => {
     // The two-person request waits for a second approver, and bob cannot be it.
     await decide(bob, debug, 'Approve', 'first look');
     await fieldOf(bob, debug, 'approvals').filter({ hasText: '1 of 2' }).waitFor();
+    expect(await bob.locator('#status').textContent()).toBe(`Approved request ${debug}: 1 of 2 approvals, waiting for 1 more.`);
     expect(await fieldOf(bob, debug, 'approvals').locator('li').textContent()).toMatch(/^bob, .*: first look$/);
     expect(await card(bob, debug).getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await card(bob, debug).getByRole('button', { name: 'Deny' }).count()).toBe(1);
+    await screenshot(bob, 'two-person');
     expect(problems.get(bob)).toEqual([]);
     // Trusted Types (the CSP) refuses any HTML string written into the page (the browser logs the refusal).
     expect(await bob.evaluate(`(() => { try { document.body.innerHTML = '<b>x</b>'; return 'written'; } catch (error) { return error.name; } })()`)).toBe('TypeError');
@@ -146,6 +156,7 @@ describe('the approval console in chromium', () => {
     expect(await card(dave, exec).getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await card(dave, exec).textContent()).toContain('Your groups cannot approve this request');
     expect(problems.get(dave)).toEqual([]);
+    await screenshot(dave, 'not-your-group');
     const refused = await dave.evaluate(async ([id, token]) => {
       const response = await fetch(`/v1/requests/${id}/approve`, {
         method: 'POST',
@@ -171,6 +182,7 @@ describe('the approval console in chromium', () => {
     expect(await alice.locator('#signed-out-message').textContent()).toMatch(/^Your sign-in expired at .*Sign in again/);
     expect(await alice.locator('#pending').isHidden()).toBe(true);
     expect(await alice.locator('#requests').textContent()).toBe('');
+    await screenshot(alice, 'expired');
     // Nothing of the token was kept where a script or a reload could find it.
     expect(await alice.evaluate('[localStorage.length, sessionStorage.length, document.cookie]')).toEqual([0, 0, '']);
   });
