@@ -167,6 +167,11 @@ describe('the approval console in chromium', () => {
     }, [exec, api.tokens.dave] as const);
     expect(refused).toEqual({ status: 403, code: 'ERR_APPROVAL_REFUSED' });
     expect((await requestView(exec)).state).toBe('pending');
+    // A sign-in answer this page did not ask for (login CSRF: someone else's code) is refused before any exchange.
+    await dave.goto(`${base}/console/callback?code=someone-elses&state=forged`);
+    await dave.locator('#signed-out-message', { hasText: 'this sign-in answer was not asked for by this page' }).waitFor();
+    expect(new URL(dave.url()).search).toBe('');
+    expect(await dave.locator('#pending').isHidden()).toBe(true);
 
     // The requester sees their own request, may withdraw it, and cannot approve it from the page.
     // Her page's clock is Playwright's, so the token's lifetime (600 s from the provider) can pass at once.
