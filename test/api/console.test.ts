@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildAppFromConfig } from '../../src/api/api-from-config.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
 import { fixedClock } from '../../src/clock.ts';
@@ -84,6 +85,25 @@ describe('the approval console (server side)', () => {
       redirectPath: '/console/callback',
       resource: API_AUDIENCE,
     });
+  });
+
+  it('is served as configured: the console section names the client, oidc the issuer', async () => {
+    const configured = await buildAppFromConfig(
+      api.ca.runtime,
+      {
+        ...api.ca.config,
+        oidc: { issuer: api.oidc.issuer, audience: API_AUDIENCE, jwksUri: api.oidc.jwksUri },
+        console: { clientId: 'console-from-config', scope: 'openid' },
+      },
+      false,
+    );
+    try {
+      const settings = await configured.inject({ method: 'GET', url: '/console/settings.json' });
+      expect(settings.json()).toEqual({ issuer: api.oidc.issuer, clientId: 'console-from-config', scope: 'openid', redirectPath: '/console/callback' });
+      expect(settings.headers['content-security-policy']).toContain(`connect-src 'self' ${new URL(api.oidc.issuer).origin}`);
+    } finally {
+      await configured.close();
+    }
   });
 
   it('serves no console when none is configured', async () => {
