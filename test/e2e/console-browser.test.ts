@@ -134,6 +134,7 @@ describe('the approval console in chromium', () => {
     expect(await bob.locator('#status').textContent()).toBe(`Approved request ${debug}: 1 of 2 approvals, waiting for 1 more.`);
     expect(await fieldOf(bob, debug, 'approvals').locator('li').textContent()).toMatch(/^bob, .*: first look$/);
     expect(await card(bob, debug).getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    expect(await card(bob, debug).locator('.note').textContent()).toBe('You approved this; it needs 1 more approval from someone else.');
     expect(await card(bob, debug).getByRole('button', { name: 'Deny' }).count()).toBe(1);
     await screenshot(bob, 'two-person');
     expect(problems.get(bob)).toEqual([]);

@@ -243,7 +243,7 @@ function decisionForm(request, mine) {
   if (may.approve) buttons.append(el('button', { text: 'Approve', attrs: { type: 'submit', value: 'approve' } }));
   if (may.deny) buttons.append(el('button', { text: mine ? 'Withdraw' : 'Deny', attrs: { type: 'submit', value: 'deny' } }));
   const form = el('form', { className: 'decide', attrs: { novalidate: '' } }, el('label', { text: 'Reason (recorded in the audit log)', attrs: { for: id } }), reason, buttons, outcome);
-  if (!may.approve) form.prepend(el('p', { className: 'note', text: mine ? 'You asked for this: someone else must approve it.' : 'Your groups cannot approve this request; you may deny it.' }));
+  if (!may.approve) form.prepend(el('p', { className: 'note', text: whyNoApproval(request, mine) }));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const action = event.submitter?.value;
@@ -251,6 +251,15 @@ function decisionForm(request, mine) {
     void decide(request, action, reason.value, outcome, form);
   });
   return form;
+}
+
+function whyNoApproval(request, mine) {
+  if (mine) return 'You asked for this: someone else must approve it.';
+  if (session !== null && request.approvals.some((approval) => approval.approver === session.subject)) {
+    const more = (request.required ?? 0) - request.approvals.length;
+    return `You approved this; it needs ${more > 0 ? more : 'no'} more approval${more === 1 ? '' : 's'} from someone else.`;
+  }
+  return 'Your groups cannot approve this request; you may deny it.';
 }
 
 async function decide(request, action, reason, outcome, form) {
