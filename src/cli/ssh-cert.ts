@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -7,6 +7,9 @@ import { writeFileAtomic } from '../atomic-file.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { ROLE_NAME_PATTERN } from '../policy/patterns.ts';
 import { loadClientConfig } from '../client/client-config.ts';
+import { pickHardwareKey, publicKeysFrom, type HardwareKeySource } from '../client/hardware-key-source.ts';
+import { listEnrolledKeys } from '../client/key-enrollment.ts';
+import type { ApiSession } from '../client/approver-requests.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { checkSshAgentReachable } from '../client/ssh-agent.ts';
 import { currentToken } from '../client/token-source.ts';
@@ -28,6 +31,9 @@ interface SshCertOptions {
   operation?: string[];
   reason: string;
   agent?: boolean;
+  pkcs11?: string;
+  fromAgent?: boolean;
+  keyFingerprint?: string;
 }
 
 /**
@@ -36,14 +42,51 @@ interface SshCertOptions {
  * picks the role, and the certificate keeps the name it always had (jitca_ed25519-cert.pub), so
  * ssh configurations that name it keep working.
  */
-function defaultKeyForRole(role: string | undefined): string {
-  const base = path.join(os.homedir(), '.ssh', 'jitca_ed25519');
+function defaultKeyForRole(role: string | undefined, name = 'jitca_ed25519'): string {
+  const base = path.join(os.homedir(), '.ssh', name);
   if (role === undefined) return base;
   // The role becomes part of a file name: only a name the policy could hold (no "/" or "..").
   if (!new RegExp(ROLE_NAME_PATTERN).test(role)) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--role ${JSON.stringify(role.slice(0, 70))} is not a role name (lower-case letters, digits and "-")`);
   }
   return `${base}-${role}`;
+}
+
+/** Where the key comes from when it is not a file; refuses combinations that cannot work. */
+function hardwareSource(options: SshCertOptions): HardwareKeySource | undefined {
+  const chosen = [options.key !== undefined, options.pkcs11 !== undefined, options.fromAgent === true].filter(Boolean).length;
+  if (chosen > 1) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--key, --pkcs11 and --from-agent each name the key to certify: give one');
+  if (options.keyFingerprint !== undefined && chosen === 0) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--key-fingerprint chooses among the keys of --pkcs11 or --from-agent');
+  if (options.pkcs11 === undefined && options.fromAgent !== true) return undefined;
+  // --agent adds a key file and its certificate to the agent; a token's key is not a file.
+  if (options.agent === true) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--agent adds a key file to ssh-agent; with --pkcs11 or --from-agent use ssh -o CertificateFile instead');
+  if (options.pkcs11 !== undefined) return { kind: 'pkcs11', module: options.pkcs11 };
+  const socket = process.env['SSH_AUTH_SOCK'];
+  if (socket === undefined || socket === '') throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--from-agent: SSH_AUTH_SOCK is not set, so there is no ssh-agent to ask');
+  return { kind: 'agent', socket };
+}
+
+/**
+ * The key path (its -cert.pub is where the certificate goes) and the public key line to send.
+ * A key file is generated when missing; a token's or agent's key is chosen by hardware-key-source.ts.
+ */
+async function keyToCertify(options: SshCertOptions, source: HardwareKeySource | undefined, session: ApiSession): Promise<{ key: string; publicKey: string }> {
+  if (source === undefined) {
+    const key = options.key ?? defaultKeyForRole(options.role);
+    if (!existsSync(key)) {
+      // ssh-keygen does not create ~/.ssh, and on a fresh account it may not exist yet.
+      mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+      // A fresh key that never leaves this machine; the certificate is what expires.
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca', '-f', key]);
+    }
+    return { key, publicKey: readFileSync(`${key}.pub`, 'utf8').trim() };
+  }
+  const enrolled = await listEnrolledKeys(session);
+  const fingerprints = enrolled.map((entry) => entry['fingerprint']).filter((value): value is string => typeof value === 'string');
+  const chosen = pickHardwareKey(await publicKeysFrom(source), fingerprints, options.keyFingerprint);
+  const key = defaultKeyForRole(options.role, 'jitca_hardware');
+  mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+  return { key, publicKey: `${chosen.type} ${Buffer.from(chosen.blob).toString('base64')}` };
 }
 
 export function registerSshCert(program: Command): void {
@@ -63,26 +106,27 @@ export function registerSshCert(program: Command): void {
     .option('--operation <operation>', 'operation needed: view-logs, view-config, exec, debug, port-forward (repeatable; default: the least the role allows)', collect)
     .requiredOption('--reason <text>', 'why you need access (audited)')
     .option('--agent', 'add key and certificate to ssh-agent for exactly the certificate lifetime')
+    .option('--pkcs11 <module>', 'certify a key in a PKCS#11 token instead of a key file (a YubiKey PIV key: the libykcs11.so or opensc-pkcs11.so path)')
+    .option('--from-agent', 'certify a key ssh-agent holds instead of a key file')
+    .option('--key-fingerprint <SHA256:...>', 'with --pkcs11 or --from-agent: which key (default: the one you enrolled, or the only one)')
     .action(async (options: SshCertOptions) => {
       const config = loadClientConfig(options.clientConfig);
+      const source = hardwareSource(options);
       if (options.agent === true) checkSshAgentReachable();
-      const key = options.key ?? defaultKeyForRole(options.role);
-      if (!existsSync(key)) {
-        // A fresh key that never leaves this machine; the certificate is what expires.
-        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca', '-f', key]);
-      }
+      const token = await currentToken(config);
+      const ca = config.caFile === undefined ? undefined : readFileSync(config.caFile);
+      const { key, publicKey } = await keyToCertify(options, source, { server: config.server, token, ca });
       const scope = Object.fromEntries(
         Object.entries({ cluster: options.cluster, namespace: options.namespace, pod: options.pod, node: options.node }).filter(
           (entry): entry is [string, string] => entry[1] !== undefined,
         ),
       );
-      const token = await currentToken(config);
       const waiting = progressLine();
       const result = await requestSshCertificate(
         config.server,
         token,
         {
-          publicKey: readFileSync(`${key}.pub`, 'utf8').trim(),
+          publicKey,
           role: options.role,
           ttl: options.ttl,
           principals: options.principal,
@@ -91,7 +135,7 @@ export function registerSshCert(program: Command): void {
           operations: options.operation,
           reason: options.reason,
         },
-        { ca: config.caFile === undefined ? undefined : readFileSync(config.caFile), progress: (line) => waiting.show(line) },
+        { ca, progress: (line) => waiting.show(line) },
       ).finally(() => waiting.end());
       const certificatePath = `${key}-cert.pub`;
       // Atomic: ssh or ssh-add reading the file meanwhile sees the old certificate or the new one.
@@ -100,6 +144,11 @@ export function registerSshCert(program: Command): void {
       // The server says what it changed, a capped --ttl above all: the engineer asked for longer.
       for (const note of result.notes) process.stderr.write(`jitca: ${note}\n`);
       process.stderr.write(`jitca: wrote ${certificatePath} (serial ${result.serial}, valid ${remaining}s more)\n`);
+      if (source !== undefined) {
+        // The private key stays in the token or agent: ssh pairs it with the certificate file.
+        const provider = source.kind === 'pkcs11' ? ` -I ${source.module}` : '';
+        process.stderr.write(`jitca: log in with: ssh -o CertificateFile=${certificatePath}${provider} USER@HOST\n`);
+      }
       if (options.agent === true && remaining > 0) {
         // ssh-add picks up <key>-cert.pub next to the key; -t drops both when the cert expires.
         execFileSync('ssh-add', ['-t', String(remaining), key], { stdio: ['ignore', 'ignore', 'inherit'] });
