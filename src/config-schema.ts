@@ -195,6 +195,51 @@ export const configFileSchema = Type.Object(
       },
       section,
     ),
+    /**
+     * Notifications of requests (src/notify): webhooks a singleton job delivers to from the
+     * outbox the audit transaction writes. No webhooks: no outbox rows (nothing would send them).
+     */
+    notifications: Type.Object(
+      {
+        /** The approval console's address, linked from every message (`<consoleUrl>/requests/<id>`). */
+        consoleUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 512 })),
+        webhooks: Type.Array(
+          Type.Object(
+            {
+              /** Names the sink in the outbox rows, logs and metrics: never the URL. */
+              name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,40}$' }),
+              /** slack: Block Kit incoming-webhook JSON; json: the event as JSON, signed with HMAC-SHA256. */
+              format: Type.Enum(['slack', 'json']),
+              /** https, or http to a loopback address only (checked at load). No redirects are followed. */
+              url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+              /** json: a 0600 file holding the HMAC secret (at least 32 bytes). Never logged. */
+              secretFile: Type.Optional(Type.String(nonEmpty)),
+              /** Which events it gets. */
+              events: Type.Array(Type.Enum(['pending', 'approved', 'denied', 'expired', 'issued']), {
+                minItems: 1,
+                uniqueItems: true,
+                default: ['pending', 'approved', 'denied', 'expired', 'issued'],
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 16, default: [] },
+        ),
+        /** One delivery's whole time (connect, send, answer), and the most of an answer read. */
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+        maxResponseBytes: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536 }),
+        /** Tries per notification before it is given up (`dead`, audited). */
+        maxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+        /** Wait before try n+1: base × 2^(n-1), at most the cap. */
+        backoffBaseMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000 }),
+        backoffCapMs: Type.Integer({ minimum: 100, maximum: 86_400_000, default: 900_000 }),
+        /** How often the delivery job looks for due rows. */
+        pollIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 2_000 }),
+        /** Sent rows are deleted this many days after they were sent. */
+        sentRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
+      },
+      section,
+    ),
     /** Engineers' identity provider; without it only the local CLI issues. */
     oidc: Type.Optional(
       Type.Object(

@@ -118,6 +118,8 @@ export const ErrorCodes = {
   ROTATION_LOCKED: 'ERR_ROTATION_LOCKED',
   /** A rotation step that cannot be taken in the CA's state (no generation to roll back to, no --yes). */
   ROTATION_REFUSED: 'ERR_ROTATION_REFUSED',
+  /** A singleton job's write under a leader lease term that has passed (src/ha): nothing was written. */
+  LEADER_FENCED: 'ERR_LEADER_FENCED',
   // Configuration
   CONFIG_INVALID: 'ERR_CONFIG_INVALID',
   /** The SSH gateway refused a certificate at login; details.rule names the check. */
@@ -214,6 +216,7 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_KUBE_CONFLICT: { status: 500, retry: 'later' },
   ERR_KUBE_REQUEST_FAILED: { status: 500, retry: 'after-fix' },
   ERR_ROTATION_LOCKED: { status: 409, retry: 'later' },
+  ERR_LEADER_FENCED: { status: 409, retry: 'no' },
   ERR_ROTATION_REFUSED: { status: 409, retry: 'no' },
   ERR_CONFIG_INVALID: { status: 500, retry: 'after-fix' },
   ERR_GATEWAY_REFUSED: { status: 403, retry: 'no' },

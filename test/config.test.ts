@@ -31,6 +31,17 @@ function refusal(content: unknown): { message: string; details: unknown } {
   throw new Error('expected ERR_CONFIG_INVALID');
 }
 
+const NOTIFICATION_DEFAULTS = {
+  webhooks: [],
+  timeoutMs: 5_000,
+  maxResponseBytes: 65_536,
+  maxAttempts: 10,
+  backoffBaseMs: 5_000,
+  backoffCapMs: 900_000,
+  pollIntervalMs: 2_000,
+  sentRetentionDays: 7,
+};
+
 describe('buildConfig', () => {
   it('without a file: every default, an embedded SoftHSM2 token and paths under the data directory', () => {
     expect(buildConfig({ dataDir: 'state', cwd: dir })).toEqual({
@@ -72,6 +83,7 @@ describe('buildConfig', () => {
       attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       rotation: { periodDays: 90, overlapDays: 7, inServe: true },
+      notifications: NOTIFICATION_DEFAULTS,
       oidc: undefined,
       console: undefined,
       gateway: undefined,
@@ -136,6 +148,7 @@ describe('buildConfig', () => {
       attestation: { pivRoots: [], pivIntermediates: [], fidoRoots: [], fidoIntermediates: [] },
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       rotation: { periodDays: 30, overlapDays: 3, inServe: false },
+      notifications: NOTIFICATION_DEFAULTS,
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       console: { clientId: 'jitca-console', scope: 'openid' },
       gateway: {
@@ -174,6 +187,8 @@ describe('buildConfig', () => {
     ['a console without an identity provider', { console: { clientId: 'jitca-console' } }, 'config <file>: /console needs /oidc: the console signs in at that identity provider', { path: '/console' }],
     ['a section that is not an object', { store: 'postgres' }, 'config <file>: /store must be object', { path: '/store' }],
     ['a file that is not an object', [], 'config <file>: / must be object', { path: '' }],
+    ['a webhook of an unknown format', { notifications: { webhooks: [{ name: 'x', format: 'teams', url: 'https://h' }] } }, 'config <file>: /notifications/webhooks/0/format must be equal to one of the allowed values', { path: '/notifications/webhooks/0/format' }],
+    ['a webhook event not known', { notifications: { webhooks: [{ name: 'x', format: 'slack', url: 'https://h', events: ['created'] }] } }, 'config <file>: /notifications/webhooks/0/events/0 must be equal to one of the allowed values', { path: '/notifications/webhooks/0/events/0' }],
   ])('refuses %s with ERR_CONFIG_INVALID naming the path and the rule', (_name, content, message, details) => {
     expect(refusal(content)).toEqual({ message, details });
   });

@@ -27,6 +27,8 @@ import { compileEnrolledKeyDelete, compileEnrolledKeyInsert } from './enrolled-k
 import type { EnrolledKeyDelete, EnrolledKeyInsert } from './enrolled-key-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
+import { compileLeaderFenceCheck, compileOutboxDeadUpdate, compileOutboxInsert, outboxRowsFor } from './outbox-repository.ts';
+import type { LeaderFenceCheck, OutboxDeadUpdate, OutboxInsert } from './outbox-repository.ts';
 import { compileRequestUpsert } from './request-repository.ts';
 import type { RequestUpsert } from './request-repository.ts';
 import { compileRevocationInsert } from './revocation-repository.ts';
@@ -37,7 +39,7 @@ import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutor, StatementExecutorFactory } from './statement-executor.ts';
 import { classifyDatabaseError, storeUnavailable, toStoreError } from './store-errors.ts';
-import type { AuditRecord, StoreStats } from './types.ts';
+import type { AuditRecord, OutboxSink, StoreStats } from './types.ts';
 
 const SAVEPOINT = 'jitca_entry';
 
@@ -51,6 +53,9 @@ interface WriteStatements {
   insertEnrolledKey: EnrolledKeyInsert;
   deleteEnrolledKey: EnrolledKeyDelete;
   checkFence: FenceCheck;
+  checkLeader: LeaderFenceCheck;
+  insertOutboxRow: OutboxInsert;
+  markNotificationDead: OutboxDeadUpdate;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -70,6 +75,9 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     insertEnrolledKey: compileEnrolledKeyInsert(db),
     deleteEnrolledKey: compileEnrolledKeyDelete(db),
     checkFence: compileFenceCheck(db),
+    checkLeader: compileLeaderFenceCheck(db),
+    insertOutboxRow: compileOutboxInsert(db),
+    markNotificationDead: compileOutboxDeadUpdate(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -82,6 +90,7 @@ export function createBatchWriter(
   clock: Clock,
   stats: StoreStats,
   executorFor: StatementExecutorFactory = kyselyStatementExecutor,
+  outboxSinks: readonly OutboxSink[] = [],
 ): BatchWriter<PreparedEntry, AuditRecord> {
   const statements = compileWriteStatements(db);
   const noParameters: unknown[] = [];
@@ -117,7 +126,7 @@ export function createBatchWriter(
       for (const item of items) {
         await executor.run(statements.savepoint, noParameters);
         try {
-          const record = await writeEntry(executor, statements, item.input, head, new Date(clock.now()).toISOString());
+          const record = await writeEntry(executor, statements, item.input, head, new Date(clock.now()).toISOString(), outboxSinks);
           await executor.run(statements.release, noParameters);
           head = { seq: record.seq, hash: record.hash };
           written.push({ item, record });
@@ -155,6 +164,7 @@ async function writeEntry(
   entry: PreparedEntry,
   head: AuditHead,
   at: string,
+  outboxSinks: readonly OutboxSink[],
 ): Promise<AuditRecord> {
   const decision = entry.decision;
   if (decision !== undefined) {
@@ -171,6 +181,11 @@ async function writeEntry(
   for (const generation of entry.caGenerations ?? []) await statements.upsertCaGeneration(executor, generation);
   if (entry.enrolledKey !== undefined) await statements.insertEnrolledKey(executor, entry.enrolledKey, at);
   if (entry.removedKey !== undefined) await statements.deleteEnrolledKey(executor, entry.removedKey);
+  if (entry.deadNotification !== undefined) {
+    const { leader, ...dead } = entry.deadNotification;
+    if (leader !== undefined) await statements.checkLeader(executor, leader);
+    await statements.markNotificationDead(executor, dead);
+  }
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,
@@ -191,6 +206,10 @@ async function writeEntry(
       throw storeUnavailable(`audit seq ${record.seq} was taken by another writer; retry`, error);
     }
     throw error;
+  }
+  // In the record's own savepoint: an entry rolled back announces nothing, a committed one always.
+  for (const row of outboxRowsFor(outboxSinks, event.type, event.data)) {
+    await statements.insertOutboxRow(executor, { auditSeq: record.seq, sink: row.sink, kind: row.kind, at });
   }
   return record;
 }

@@ -17,6 +17,8 @@ import type {
   DecisionEntry,
   EnrolledKey,
   IssuedCertificateInput,
+  LeaderFence,
+  NotificationDeadEntry,
   RequestInput,
   RequestState,
   RetentionEntry,
@@ -88,6 +90,8 @@ export interface PreparedEntry {
   /** A key's enrollment removed: the row with this id and owner must exist. */
   removedKey?: { id: string; owner: string };
 
+  /** An outbox row given up (src/notify): it must still be pending at this attempt. */
+  deadNotification?: { id: string; attempt: number; error: string; leader?: LeaderFence };
   /** Ids of requests whose rows are removed (retention). */
   retiredRequestIds?: string[];
   fence?: RotationFence;
@@ -117,6 +121,7 @@ const AUDIT_EVENT_TYPES = {
   'key.removed': true,
 
   'retention.pruned': true,
+  'notification.dead': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {
@@ -157,6 +162,17 @@ export function prepareRevocationEntry(entry: RevocationEntry): PreparedEntry {
     },
     event: prepareEvent(entry.event),
   };
+}
+
+export function prepareNotificationDeadEntry(entry: NotificationDeadEntry): PreparedEntry {
+  if (typeof entry !== 'object' || entry === null) throw invalid('entry', 'must be an object');
+  if (!Number.isSafeInteger(entry.attempt) || entry.attempt < 1) throw invalid('attempt', 'must be a positive integer');
+  const deadNotification: PreparedEntry['deadNotification'] = { id: text(entry.id, 'id'), attempt: entry.attempt, error: text(entry.error, 'error') };
+  if (entry.leader !== undefined) {
+    if (!Number.isSafeInteger(entry.leader.term) || entry.leader.term < 1) throw invalid('leader.term', 'must be a positive integer');
+    deadNotification.leader = { name: text(entry.leader.name, 'leader.name'), holder: text(entry.leader.holder, 'leader.holder'), term: entry.leader.term };
+  }
+  return { deadNotification, event: prepareEvent(entry.event) };
 }
 
 export const MAX_RETIRED_PER_ENTRY = 1000;

@@ -272,6 +272,31 @@ const rotationLock: Migration = {
   },
 };
 
+/**
+ * The notification outbox (issue 15): a row per committed audit record and configured sink,
+ * inserted in the audit record's own transaction, so nothing is announced that was not committed
+ * and nothing committed is lost. The delivery job reads due rows by (state, next_attempt_at).
+ */
+const notificationOutbox: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('notification_outbox')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('audit_seq', 'bigint', (c) => c.notNull())
+      .addColumn('sink', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('sent_at', 'text')
+      .addCheckConstraint('notification_outbox_state_known', sql`state in ('pending', 'sent', 'dead')`)
+      .execute();
+    await db.schema.createIndex('notification_outbox_due_idx').on('notification_outbox').columns(['state', 'next_attempt_at']).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -285,6 +310,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0009_rotation_lock': rotationLock,
   '0010_host_reports': hostReports,
   '0011_enrolled_keys': enrolledKeys,
+  '0013_notification_outbox': notificationOutbox,
   '0014_leader_leases': leaderLeases,
 };
 

@@ -14,7 +14,7 @@ import { migrateToLatest } from './migrations.ts';
 import type { DatabaseSchema } from './schema.ts';
 import { createStore } from './store.ts';
 import { toStoreError } from './store-errors.ts';
-import type { Store } from './types.ts';
+import type { OutboxSink, Store } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database; may hold a password, so it never appears in errors. */
@@ -22,6 +22,8 @@ export interface PostgresStoreOptions {
   clock: Clock;
   /** Most entries sharing one transaction (default 256), as for SQLite. */
   maxBatch?: number;
+  /** See StoreOptions.outboxSinks. */
+  outboxSinks?: readonly OutboxSink[];
   /** Pool size per replica (default 10): one writer connection at a time plus concurrent reads. */
   maxConnections?: number;
   /** How long acquiring a connection may take before the call fails as unavailable (default 5000 ms). */
@@ -175,5 +177,5 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       cause: mapped,
     });
   }
-  return createStore(db, { clock: options.clock, maxBatch: options.maxBatch });
+  return createStore(db, { clock: options.clock, maxBatch: options.maxBatch, outboxSinks: options.outboxSinks });
 }

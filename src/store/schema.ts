@@ -133,7 +133,27 @@ export interface EnrolledKeysTable {
   enrolled_at: string;
 }
 
+/**
+ * Migration 0013: notifications waiting to be delivered (src/notify), one row per committed audit
+ * record and sink, written in the audit record's transaction.
+ */
+export interface NotificationOutboxTable {
+  /** `<audit seq>:<sink>`. */
+  id: string;
+  audit_seq: number;
+  sink: string;
+  kind: string;
+  /** pending, sent or dead. */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
 export interface DatabaseSchema {
+  notification_outbox: NotificationOutboxTable;
   host_reports: HostReportsTable;
   enrolled_keys: EnrolledKeysTable;
   write_probe: WriteProbeTable;

@@ -9,14 +9,14 @@ import {
   type StoreWorkerReply,
   type StoreWorkerReplyMessage,
 } from './store-worker-protocol.ts';
-import type { Store, StoreStats } from './types.ts';
+import type { OutboxSink, Store, StoreStats } from './types.ts';
 
 /**
  * The store's own thread (see worker-store.ts). Calls are served as they arrive; writes that
  * arrive while a COMMIT's fsync blocks this thread queue up as messages and share the next
  * transaction through the store's group committer.
  */
-const { sqlitePath } = workerData as { sqlitePath: string };
+const { sqlitePath, outboxSinks } = workerData as { sqlitePath: string; outboxSinks: OutboxSink[] };
 if (parentPort === null) throw new Error('store-worker.ts must run as a worker thread');
 const port = parentPort;
 
@@ -25,7 +25,7 @@ let openedStore: Store | undefined;
 
 /** Opened at the first call; a failed open (volume not there yet) is tried again at the next. */
 function openedStoreOnce(): Promise<Store> {
-  storePromise ??= openStore({ sqlitePath, clock: systemClock }).catch((error: unknown) => {
+  storePromise ??= openStore({ sqlitePath, clock: systemClock, outboxSinks }).catch((error: unknown) => {
     storePromise = undefined;
     throw error;
   });

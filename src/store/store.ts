@@ -13,7 +13,17 @@ import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
 import { openSqliteStoreDatabase } from './database.ts';
 import { listCaGenerations } from './ca-generation-repository.ts';
-import { checkSerial, prepareAuditEvent, prepareCaGenerationsEntry, prepareDecisionEntry, prepareRetentionEntry, prepareRevocationEntry, MAX_RETIRED_PER_ENTRY } from './entry-validation.ts';
+import {
+  checkSerial,
+  prepareAuditEvent,
+  prepareCaGenerationsEntry,
+  prepareDecisionEntry,
+  prepareNotificationDeadEntry,
+  prepareRetentionEntry,
+  prepareRevocationEntry,
+  MAX_RETIRED_PER_ENTRY,
+} from './entry-validation.ts';
+import { claimNotifications, notificationBacklog, settleNotification } from './outbox-repository.ts';
 import { acquireRotationLock, lastValidBefore, releaseRotationLock } from './rotation-lock-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import { prepareKeyEnrollmentEntry, prepareKeyRemovalEntry } from './enrolled-key-entry.ts';
@@ -44,6 +54,10 @@ import type {
   KeyEnrollmentEntry,
   KeyRemovalEntry,
   ListAuditOptions,
+  NotificationClaim,
+  NotificationDeadEntry,
+  NotificationSettlement,
+  OutboxSink,
   RequestListQuery,
   RetentionEntry,
   RetiredRequest,
@@ -64,6 +78,8 @@ export interface StoreOptions {
   clock: Clock;
   /** Most entries sharing one transaction (default 256): bounds the latency of a batch. */
   maxBatch?: number;
+  /** Notification sinks: each gets an outbox row for the committed records it wants (none: no rows). */
+  outboxSinks?: readonly OutboxSink[];
 }
 
 export interface OpenStoreOptions extends StoreOptions {
@@ -76,6 +92,7 @@ const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_AUDIT_PAGE = 1000;
 const MAX_AUDIT_PAGE = 10000;
 const MAX_ENROLLED_KEYS_PAGE = 1000;
+const MAX_NOTIFICATION_CLAIM = 1000;
 
 /** Opens (creating if needed) the SQLite store and brings its schema up to date. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -104,7 +121,7 @@ export function createStore(
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `maxBatch ${maxBatch} must be a positive integer`);
   }
   const stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
-  const committer = createGroupCommitter(createBatchWriter(db, options.clock, stats, executorFor), {
+  const committer = createGroupCommitter(createBatchWriter(db, options.clock, stats, executorFor, options.outboxSinks ?? []), {
     maxBatch,
     onUnsettled: (error) => toStoreError(error, 'committing the batch'),
   });
@@ -197,6 +214,16 @@ export function createStore(
       checkRequestListQuery(query);
       return read('listing requests', () => listRequests(db, query));
     },
+
+    claimNotifications: async (claim: NotificationClaim) => {
+      if (!Number.isInteger(claim.limit) || claim.limit < 1 || claim.limit > MAX_NOTIFICATION_CLAIM) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, `limit ${claim.limit} must be an integer from 1 to ${MAX_NOTIFICATION_CLAIM}`, { details: { field: 'limit' } });
+      }
+      return read('claiming notifications', () => claimNotifications(db, claim));
+    },
+    settleNotification: (settlement: NotificationSettlement) => read(`settling notification ${settlement.id}`, () => settleNotification(db, settlement)),
+    recordNotificationDead: (entry: NotificationDeadEntry) => write(() => prepareNotificationDeadEntry(entry)),
+    notificationBacklog: () => read('counting the notification backlog', () => notificationBacklog(db)),
 
     countRequests: (state: StoredRequest['state']): Promise<number> => read(`counting ${state} requests`, () => countRequests(db, state)),
 

@@ -31,7 +31,9 @@ export type AuditEventType =
   | 'key.enrolled'
   | 'key.removed'
   /** A retention run exported and removed the rows of requests long expired (never audit records). */
-  | 'retention.pruned';
+  | 'retention.pruned'
+  /** A notification given up after its last delivery attempt (src/notify): which sink, which event. */
+  | 'notification.dead';
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -336,6 +338,78 @@ export interface KeyRemovalEntry {
   event: AuditEventInput;
 }
 
+/**
+ * What a notification says happened (src/notify): a request became pending, got an approval
+ * that was not yet the last, was denied or expired, or a certificate was issued on approvals.
+ */
+export type NotificationKind = 'pending' | 'approved' | 'denied' | 'expired' | 'issued';
+
+/**
+ * A configured notification sink as the store knows it: a name and the kinds it wants. Each
+ * committed event of those kinds gets one outbox row per sink, in the audit record's transaction.
+ */
+export interface OutboxSink {
+  name: string;
+  kinds: readonly NotificationKind[];
+}
+
+/**
+ * The leader lease term a singleton job acts under (the shape of src/ha's LeaderTerm): a write
+ * carrying it commits only while that term still holds the lease (PostgreSQL only; a SQLite store
+ * is one replica and takes none).
+ */
+export interface LeaderFence {
+  name: string;
+  holder: string;
+  term: number;
+}
+
+/** Take due outbox rows for delivery: each taken row's next attempt moves to claimUntilIso. */
+export interface NotificationClaim {
+  nowIso: string;
+  /** A sender that dies mid-delivery leaves its rows to be taken again after this. */
+  claimUntilIso: string;
+  /** At most this many rows, 1..1000. */
+  limit: number;
+  /** Sent rows older than this are deleted in the same transaction (bounded retention). */
+  pruneSentBeforeIso: string;
+  leader?: LeaderFence;
+}
+
+/** An outbox row taken for delivery, with the audit record it announces. */
+export interface ClaimedNotification {
+  /** `<audit seq>:<sink>`: stable, so it is also what the receiver deduplicates on. */
+  id: string;
+  sink: string;
+  kind: NotificationKind;
+  /** This delivery's number, from 1; a settlement names it so a stale one changes nothing. */
+  attempt: number;
+  createdAt: string;
+  record: AuditRecord;
+}
+
+/** The outcome of one delivery attempt: sent, or to be tried again at nextAttemptIso. */
+export type NotificationSettlement =
+  | { id: string; attempt: number; outcome: 'sent'; atIso: string; leader?: LeaderFence }
+  | { id: string; attempt: number; outcome: 'retry'; nextAttemptIso: string; error: string; leader?: LeaderFence };
+
+/** A notification given up: the row marked dead with its audit record, one transaction. */
+export interface NotificationDeadEntry {
+  id: string;
+  attempt: number;
+  error: string;
+  leader?: LeaderFence;
+  event: AuditEventInput;
+}
+
+export interface NotificationBacklog {
+  /** Rows not yet sent nor given up. */
+  pending: number;
+  dead: number;
+  /** created_at of the oldest pending row. */
+  oldestPendingAt?: string;
+}
+
 export interface ListAuditOptions {
   /** Return records with seq > afterSeq (default 0: from the start). */
   afterSeq?: number;
@@ -426,6 +500,25 @@ export interface Store {
    * -> ERR_REQUEST_INVALID; database fault -> ERR_STORE_UNAVAILABLE.
    */
   listRequests(query: RequestListQuery): Promise<StoredRequest[]>;
+  /**
+   * Takes up to claim.limit due outbox rows (pending, next attempt at or before now), oldest
+   * first, raising each one's attempt and moving its next attempt to claimUntilIso, and prunes
+   * old sent rows, in one transaction. With claim.leader, only while that term holds the lease:
+   * otherwise ERR_LEADER_FENCED and nothing changes.
+   */
+  claimNotifications(claim: NotificationClaim): Promise<ClaimedNotification[]>;
+  /**
+   * Records one attempt's outcome; false (nothing written) when the row is no longer at that
+   * attempt or no longer pending. With a leader fence, ERR_LEADER_FENCED once the term is gone.
+   */
+  settleNotification(settlement: NotificationSettlement): Promise<boolean>;
+  /**
+   * Marks the row dead and writes its audit record in one transaction; ERR_STORE_CONFLICT when
+   * the row is not pending at that attempt, ERR_LEADER_FENCED when the leader term is gone.
+   */
+  recordNotificationDead(entry: NotificationDeadEntry): Promise<AuditRecord>;
+  /** Counts for /metrics: the outbox rows waiting and given up. */
+  notificationBacklog(): Promise<NotificationBacklog>;
   /** Number of requests currently in `state`. */
   countRequests(state: RequestState): Promise<number>;
   /** Pending requests whose expiresAt is at or before `beforeIso` (ISO-8601), oldest first. */

@@ -3,7 +3,7 @@ import { storeUnavailable } from './store-errors.ts';
 import { createMessageBatcher } from './message-batcher.ts';
 import { threadMethods, type StoreWorkerMethod, type ThreadMethod } from './store-methods.ts';
 import { deserializeError, type StoreWorkerCall, type StoreWorkerCallMessage, type StoreWorkerReplyMessage } from './store-worker-protocol.ts';
-import type { Store, StoreStats } from './types.ts';
+import type { OutboxSink, Store, StoreStats } from './types.ts';
 
 /**
  * The Store on its own thread. better-sqlite3 is synchronous: on the event loop every COMMIT's
@@ -12,7 +12,7 @@ import type { Store, StoreStats } from './types.ts';
  * only when the worker reports the COMMIT done. Same interface, same semantics, same audit chain;
  * timestamps come from the system clock (an injected test clock needs the in-process openStore).
  */
-export async function openWorkerStore(options: { sqlitePath: string }): Promise<Store> {
+export async function openWorkerStore(options: { sqlitePath: string; outboxSinks?: readonly OutboxSink[] }): Promise<Store> {
   let stats: StoreStats = { commits: 0, rollbacks: 0, entriesCommitted: 0, largestBatch: 0 };
   let current: StoreThread | undefined;
   let closed = false;
@@ -31,7 +31,7 @@ export async function openWorkerStore(options: { sqlitePath: string }): Promise<
       throw storeUnavailable('the store thread stopped and is being restarted; retry');
     }
     lastStart = Date.now();
-    const started = startStoreThread(options.sqlitePath, (replyStats) => (stats = replyStats), () => {
+    const started = startStoreThread({ sqlitePath: options.sqlitePath, outboxSinks: options.outboxSinks ?? [] }, (replyStats) => (stats = replyStats), () => {
       if (current === started) current = undefined;
     });
     current = started;
@@ -90,8 +90,12 @@ interface StoreThread {
   call(method: StoreWorkerMethod, args: unknown[]): Promise<unknown>;
 }
 
-function startStoreThread(sqlitePath: string, onStats: (stats: StoreStats) => void, onStopped: () => void): StoreThread {
-  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: { sqlitePath } });
+function startStoreThread(
+  workerData: { sqlitePath: string; outboxSinks: readonly OutboxSink[] },
+  onStats: (stats: StoreStats) => void,
+  onStopped: () => void,
+): StoreThread {
+  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   let nextId = 1;
   let failure: Error | undefined;
