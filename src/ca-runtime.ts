@@ -19,6 +19,7 @@ import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } fr
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
+import { outboxSinksOf } from './notify/webhook-sinks.ts';
 import { openPostgresStore } from './store/postgres-database.ts';
 import type { CaKind } from './store/types.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
@@ -123,7 +124,7 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
     // loop; an injected clock (tests) needs the in-process store, which reads time from it.
     store =
       clock === systemClock && config.store.postgresUrl === undefined
-        ? await openWorkerStore({ sqlitePath: config.store.sqlitePath })
+        ? await openWorkerStore({ sqlitePath: config.store.sqlitePath, outboxSinks: outboxSinksOf(config.notifications) })
         : await openConfiguredStore(config, clock);
     const keyring = await openCaKeyring({ store, keys, caNames: caNamesOf(config), clock });
     // Both CAs must be able to sign before the process says it started.
@@ -174,7 +175,9 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
 /** PostgreSQL when store.postgresUrl is set (its driver is asynchronous: no worker thread needed), else SQLite. */
 export function openConfiguredStore(config: JitcaConfig, clock: Clock): Promise<Store> {
   const url = config.store.postgresUrl;
-  return url === undefined ? openStore({ sqlitePath: config.store.sqlitePath, clock }) : openPostgresStore({ url, clock });
+  // Every writer of the store announces what it commits (the sinks' outbox rows), serve or CLI alike.
+  const outboxSinks = outboxSinksOf(config.notifications);
+  return url === undefined ? openStore({ sqlitePath: config.store.sqlitePath, clock, outboxSinks }) : openPostgresStore({ url, clock, outboxSinks });
 }
 
 /** Raw PKCS#11 signatures per second with the active SSH user CA key (bench/sign.ts, bench/api.ts). */

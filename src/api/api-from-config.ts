@@ -15,7 +15,7 @@ export async function buildAppFromConfig(
   runtime: CaRuntime,
   config: JitcaConfig,
   logger: AppOptions['logger'] = { level: config.server.logLevel },
-  extras: Pick<AppOptions, 'leadership'> = {},
+  extras: Pick<AppOptions, 'leadership' | 'notificationCounters'> = {},
 ): Promise<FastifyInstance> {
   const engineers = await engineerVerifier(config);
   const gateway = await gatewayAuthenticator(config);

@@ -18,6 +18,8 @@ import { keyRoutes } from './key-routes.ts';
 import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadership.ts';
+import type { DeliveryCounters } from '../notify/outbox-delivery.ts';
+import { registerNotificationMetrics } from '../notify/notification-metrics.ts';
 import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
 import { requestListRoutes } from './request-list-routes.ts';
 import { requestRoutes } from './request-routes.ts';
@@ -41,6 +43,8 @@ export interface AppOptions {
   connectionLimits?: Partial<ConnectionLimits>;
   /** Whether this replica runs the singleton jobs (src/ha), exported in /metrics. */
   leadership?: () => LeadershipStatus;
+  /** The notification sender's attempt counters (src/notify), exported in /metrics. */
+  notificationCounters?: DeliveryCounters;
   /** Verifies PIV and FIDO evidence at enrollment; default: none verified (plain keys only). */
   attestationVerifier?: AttestationVerifier;
   /** The approval console at /console (console-routes.ts); absent: not served. */
@@ -85,6 +89,11 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
 
   const metrics = createMetrics(() => runtime.store.countRequests('pending'), () => runtime.store.threadHeap());
   if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
+  registerNotificationMetrics(metrics.registry, {
+    backlog: () => runtime.store.notificationBacklog(),
+    counters: options.notificationCounters,
+    now: () => runtime.clock.now(),
+  });
   const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
   const authenticated = authenticateHook(
     options.authenticator,

@@ -5,6 +5,9 @@ import type { Signer, SignOptions } from '../keys/signer.ts';
 export interface ApiMetrics {
   registry: Registry;
   issued: Counter<'kind' | 'role'>;
+  approvals: Counter<'mode'>;
+  operationsGranted: Counter<'operation'>;
+  lifetimeSeconds: Histogram<'kind'>;
   denied: Counter<'rule'>;
   revoked: Counter<'rule'>;
   pending: Gauge;
@@ -36,6 +39,22 @@ export function createMetrics(pendingCount: () => Promise<number>, storeThreadHe
     registry,
     // role: bounded by the policy's role count; lets alerts single out break-glass roles.
     issued: new Counter({ name: 'jitca_certificates_issued_total', help: 'Certificates issued, by kind and role', labelNames: ['kind', 'role'], registers: [registry] }),
+    // mode: auto (policy alone issued) or manual (an approver approved, final or not).
+    approvals: new Counter({ name: 'jitca_approvals_total', help: 'Approvals given, by mode (auto: by policy; manual: by an approver)', labelNames: ['mode'], registers: [registry] }),
+    // operation: the approval matrix's five names; what the "frequent exec" alert counts.
+    operationsGranted: new Counter({
+      name: 'jitca_operations_granted_total',
+      help: 'Operations carried by issued certificates, by operation',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
+    lifetimeSeconds: new Histogram({
+      name: 'jitca_certificate_lifetime_seconds',
+      help: 'Lifetime of issued certificates (valid before minus valid after), by kind',
+      labelNames: ['kind'],
+      buckets: [300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400],
+      registers: [registry],
+    }),
     denied: new Counter({ name: 'jitca_requests_denied_total', help: 'Requests denied, by policy rule', labelNames: ['rule'], registers: [registry] }),
     revoked: new Counter({
       name: 'jitca_certificates_revoked_total',
@@ -65,6 +84,18 @@ export function createMetrics(pendingCount: () => Promise<number>, storeThreadHe
       registers: [registry],
     }),
   };
+}
+
+/** One issued certificate in the metrics: by kind and role, its lifetime, its operations, and how it was approved. */
+export function countIssuance(
+  metrics: ApiMetrics,
+  issued: { kind: 'ssh-user' | 'x509-client'; role: string; validAfter: Date; validBefore: Date; operations?: readonly string[]; mode: 'auto' | 'manual' },
+): void {
+  metrics.issued.inc({ kind: issued.kind, role: issued.role });
+  metrics.lifetimeSeconds.observe({ kind: issued.kind }, (issued.validBefore.getTime() - issued.validAfter.getTime()) / 1000);
+  for (const operation of issued.operations ?? []) metrics.operationsGranted.inc({ operation });
+  // A manual issuance's approval was counted when the approver gave it.
+  if (issued.mode === 'auto') metrics.approvals.inc({ mode: 'auto' });
 }
 
 /** The same Signer, timing each signature into the HSM latency histogram. */

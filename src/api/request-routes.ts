@@ -7,7 +7,7 @@ import { requestAccess } from '../policy/request-visibility.ts';
 import type { Identity } from '../policy/types.ts';
 import type { StoredRequest } from '../store/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
-import type { ApiMetrics } from './metrics.ts';
+import { countIssuance, type ApiMetrics } from './metrics.ts';
 import { requestView } from './request-view.ts';
 import {
   approvalIssuedReplySchema,
@@ -60,8 +60,9 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         const identity = identityOf(request);
         await visibleRequest(issuance, identity, request.params.id);
         const result = await approveRequest(issuance, identity, request.params.id, request.body.reason);
+        options.metrics.approvals.inc({ mode: 'manual' });
         if (result.status === 'pending') return reply.code(200).send({ ...result, status: 'pending' });
-        options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
+        countIssuance(options.metrics, { kind: 'ssh-user', role: result.grant.role, validAfter: result.validAfter, validBefore: result.validBefore, operations: result.grant.operations, mode: 'manual' });
         // The approver gets the outcome, not the credential: the requester fetches it.
         return reply.code(201).send({
           requestId: result.requestId,

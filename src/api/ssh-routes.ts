@@ -3,7 +3,7 @@ import { issueSshCertificate, type SshIssuanceContext } from '../issuance/issue-
 import { parseDuration } from '../policy/duration.ts';
 import type { Scope, SshCertificateRequest } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
-import type { ApiMetrics } from './metrics.ts';
+import { countIssuance, type ApiMetrics } from './metrics.ts';
 import { noteForLog } from './request-log.ts';
 import { errorResponses, issuedReplySchema, pendingReplySchema, sshCertificateRequestSchema } from './schemas.ts';
 
@@ -64,7 +64,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
             approverGroups: result.approval.approverGroups,
           });
         }
-        options.metrics.issued.inc({ kind: 'ssh-user', role: result.grant.role });
+        countIssuance(options.metrics, { kind: 'ssh-user', role: result.grant.role, validAfter: result.validAfter, validBefore: result.validBefore, operations: result.grant.operations, mode: 'auto' });
         noteForLog(request, { role: result.grant.role });
         return reply.code(201).send({
           requestId: result.requestId,

@@ -4,7 +4,7 @@ import { parseDuration } from '../policy/duration.ts';
 import { OPERATION_NAMES } from '../policy/operations.ts';
 import type { OperationName, Scope } from '../policy/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
-import type { ApiMetrics } from './metrics.ts';
+import { countIssuance, type ApiMetrics } from './metrics.ts';
 import { noteForLog } from './request-log.ts';
 import { errorResponses, scopeSchema } from './schemas.ts';
 
@@ -69,7 +69,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
           scope,
           ...(body.operations === undefined ? {} : { operations: body.operations }),
         });
-        options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
+        countIssuance(options.metrics, { kind: 'x509-client', role: result.role, validAfter: result.notBefore, validBefore: result.notAfter, operations: result.operations, mode: 'auto' });
         noteForLog(request, { role: result.role });
         return reply.code(201).send({
           requestId: result.requestId,

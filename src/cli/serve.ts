@@ -17,6 +17,9 @@ import type { LeadershipStatus } from '../ha/leadership.ts';
 import { checkLeaderTiming } from '../ha/leader-timing.ts';
 import { runSingletonJobs, type SingletonJob, type SingletonJobs, type SingletonJobsLog } from '../ha/singleton-jobs.ts';
 import { openPostgresDatabase } from '../store/postgres-database.ts';
+import type { LeaderTerm } from '../ha/lease.ts';
+import { createDeliveryCounters, createOutboxDelivery, type DeliveryCounters } from '../notify/outbox-delivery.ts';
+import { loadWebhookSinks, type WebhookSink } from '../notify/webhook-sinks.ts';
 import { stopOnSignals } from './common.ts';
 import { rotationEngineFor } from '../../rotation/rotation-composition.ts';
 import { scheduleRotation } from '../../rotation/rotation-scheduler.ts';
@@ -50,7 +53,10 @@ export function registerServe(program: Command): void {
         process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
       }
       let singletons: SingletonJobs | undefined;
-      const app = await buildAppFromConfig(runtime, config, undefined, { leadership: () => singletons?.status() ?? NOT_STARTED });
+      // Read and checked now: a bad webhook URL or secret file stops serve instead of every delivery.
+      const webhooks = loadWebhookSinks(config.notifications);
+      const notificationCounters = createDeliveryCounters();
+      const app = await buildAppFromConfig(runtime, config, undefined, { leadership: () => singletons?.status() ?? NOT_STARTED, notificationCounters });
       // A rotation recorded by another process (or replica) takes effect here within this interval.
       runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'CA keyring refresh failed'));
       // A revocation recorded by `jitca revoke` or another replica reaches the KRL within this interval
@@ -58,7 +64,8 @@ export function registerServe(program: Command): void {
       runtime.sshKrl.watch(KRL_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'KRL revocation poll failed'));
       const leaseDatabase = config.store.postgresUrl === undefined ? undefined : openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 });
       const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
-      singletons = runSingletonJobs({ jobs: singletonJobs(runtime, app.log), store: runtime.store, log: app.log, leaseDatabase, timing });
+      const notifier = { webhooks, counters: notificationCounters };
+      singletons = runSingletonJobs({ jobs: singletonJobs(runtime, app.log, notifier), store: runtime.store, log: app.log, leaseDatabase, timing });
       stopOnSignals(async () => {
         await app.close();
         await singletons?.stop();
@@ -72,8 +79,20 @@ export function registerServe(program: Command): void {
 const NOT_STARTED: LeadershipStatus = { mode: 'elected', leading: false, term: undefined, transitions: { started: 0, stopped: 0 } };
 
 /** The jobs one replica runs for all (src/ha): with PostgreSQL, the leader's; with SQLite, this process's. */
-function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog): SingletonJob[] {
+function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog, notifier: { webhooks: WebhookSink[]; counters: DeliveryCounters }): SingletonJob[] {
   return [
+    // The outbox's sender, when webhooks are configured (without them no rows are written).
+    ...(notifier.webhooks.length === 0
+      ? []
+      : [
+          {
+            name: 'notification-delivery',
+            start: (leader?: LeaderTerm) => {
+              const { webhooks: _webhooks, ...settings } = runtime.config.notifications;
+              return createOutboxDelivery({ store: runtime.store, sinks: notifier.webhooks, settings, clock: runtime.clock, log, counters: notifier.counters, leader }).start();
+            },
+          },
+        ]),
     {
       // Pending requests past their approval window are expired (and audited) within a minute.
       name: 'expiry-sweeper',

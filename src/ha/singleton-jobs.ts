@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Store } from '../store/types.ts';
 import type { DatabaseSchema } from '../store/schema.ts';
 import { createLeaderElector, type LeaderElector } from './leader-elector.ts';
+import type { LeaderTerm } from './lease.ts';
 import { DEFAULT_LEADER_TIMING, type LeaderTiming } from './leader-timing.ts';
 import type { LeadershipStatus } from './leadership.ts';
 import { postgresLeaseBackend } from './postgres-lease.ts';
@@ -11,8 +12,11 @@ import { postgresLeaseBackend } from './postgres-lease.ts';
 /** A job only one replica may run: started when this replica leads, stopped when it stops. */
 export interface SingletonJob {
   name: string;
-  /** Starts the job; returns how to stop it. */
-  start(): () => Promise<void>;
+  /**
+   * Starts the job; returns how to stop it. `leader` is the lease term it runs under (PostgreSQL),
+   * for the job to fence its own writes with (leaseHeldBy); undefined on SQLite (one replica).
+   */
+  start(leader?: LeaderTerm): () => Promise<void>;
 }
 
 export interface SingletonJobsLog {
@@ -46,8 +50,8 @@ export const SINGLETON_LEASE = 'jitca-singletons';
 export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
   let stops: Array<() => Promise<void>> = [];
   const transitions = { started: 0, stopped: 0 };
-  const startJobs = (): void => {
-    stops = options.jobs.map((job) => job.start());
+  const startJobs = (leader?: LeaderTerm): void => {
+    stops = options.jobs.map((job) => job.start(leader));
   };
   const stopJobs = async (): Promise<void> => {
     const running = stops;
@@ -77,7 +81,7 @@ export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
     timing: options.timing ?? DEFAULT_LEADER_TIMING,
     onStartedLeading: (term) => {
       record(true, term.term, 'acquired');
-      startJobs();
+      startJobs(term);
     },
     onStoppedLeading: (term, reason) => {
       void stopJobs();
