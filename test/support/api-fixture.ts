@@ -49,6 +49,7 @@ export async function createApiFixture(
     attestationVerifier?: AppOptions['attestationVerifier'];
     /** Serve the approval console with this client of the test issuer (the issuer is the fixture's own). */
     console?: { clientId: string; scope: string; resource?: string };
+    notificationCounters?: AppOptions['notificationCounters'];
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
@@ -75,6 +76,7 @@ export async function createApiFixture(
     connectionLimits: options.connectionLimits,
     ...(options.attestationVerifier === undefined ? {} : { attestationVerifier: options.attestationVerifier }),
     ...(options.console === undefined ? {} : { console: { issuer: oidc.issuer, ...options.console } }),
+    ...(options.notificationCounters === undefined ? {} : { notificationCounters: options.notificationCounters }),
   });
   await app.ready();
   const entries = await Promise.all(Object.keys(accounts).map(async (name) => [name, await oidc.tokenFor(name)] as const));
