@@ -61,7 +61,8 @@ export function slackNotification(facts: NotificationFacts): Record<string, unkn
   field('Scope', request?.scope === undefined ? undefined : Object.entries(request.scope).map(([key, value]) => `${key}=${value}`).join(', '));
   field('Lifetime', request?.ttlSeconds === undefined ? undefined : `${Math.round(request.ttlSeconds / 60)} min`);
   field('Approvals', approvalsText(request));
-  field('By', facts.kind === 'pending' ? undefined : facts.record.actor);
+  // Who approved, denied or expired it; an issuance's record names the requester (its approvers are above).
+  field('By', facts.kind === 'approved' || facts.kind === 'denied' || facts.kind === 'expired' ? facts.record.actor : undefined);
   field('Expires', request?.expiresAt);
   const blocks: Array<Record<string, unknown>> = [
     { type: 'header', text: { type: 'plain_text', text: clip(title, 150) } },

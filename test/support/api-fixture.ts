@@ -50,11 +50,14 @@ export async function createApiFixture(
     /** Serve the approval console with this client of the test issuer (the issuer is the fixture's own). */
     console?: { clientId: string; scope: string; resource?: string };
     notificationCounters?: AppOptions['notificationCounters'];
+    /** the config file's notifications section (webhooks: outbox rows for what the API commits) */
+    notifications?: Record<string, unknown>;
   } = {},
 ): Promise<ApiFixture> {
   const ca = await createCaFixture({
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.policy === undefined ? {} : { policy: options.policy }),
+    ...(options.notifications === undefined ? {} : { notifications: options.notifications }),
   });
   const oidc = await startOidcProvider({ accounts, audience: API_AUDIENCE });
   const verifier = createOidcVerifier({ issuer: oidc.issuer, audience: API_AUDIENCE, jwksUri: oidc.jwksUri }, { foreignAudiences: [GATEWAY_AUDIENCE] });

@@ -76,12 +76,14 @@ export async function createCaFixture(
     store?: Record<string, unknown>;
     /** instead of testPolicy */
     policy?: unknown;
+    /** the config file's notifications section */
+    notifications?: Record<string, unknown>;
   } = {},
 ): Promise<CaFixture> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'jitca-ca-'));
   const configFile = path.join(dataDir, 'config.json');
   writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(options.policy ?? testPolicy, null, 2));
-  writeFileSync(configFile, JSON.stringify({ ssh: { keyAlgorithm: options.keyAlgorithm ?? 'ed25519' }, ...(options.store === undefined ? {} : { store: options.store }) }));
+  writeFileSync(configFile, JSON.stringify({ ssh: { keyAlgorithm: options.keyAlgorithm ?? 'ed25519' }, ...(options.store === undefined ? {} : { store: options.store }), ...(options.notifications === undefined ? {} : { notifications: options.notifications }) }));
   const config = buildConfig({ configFile, dataDir });
   await initializeCa(config);
   const runtime = await openCaRuntime(config, options.clock);
