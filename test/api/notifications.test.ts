@@ -4,7 +4,8 @@
  * them as Slack messages to a real receiver on loopback. Automatic issuance is announced to nobody.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.ts';
+import { fixedClock, systemClock } from '../../src/clock.ts';
+import { sweepExpiredRequests } from '../../src/issuance/request-lifecycle.ts';
 import { createDeliveryCounters, createOutboxDelivery } from '../../src/notify/outbox-delivery.ts';
 import { loadWebhookSinks } from '../../src/notify/webhook-sinks.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
@@ -15,10 +16,12 @@ describe('notifications of requests made through the API', () => {
   let api: ApiFixture;
   let key: TempSshKey;
   let receiver: WebhookReceiver;
+  const clock = fixedClock(Date.now());
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
     api = await createApiFixture({
+      issuanceClock: clock,
       notifications: { consoleUrl: 'https://jitca.example/console', webhooks: [{ name: 'approvers', format: 'slack', url: `${receiver.base}/approvers` }] },
     });
     key = createTempSshKey('jitca-notify-');
@@ -65,5 +68,22 @@ describe('notifications of requests made through the API', () => {
     expect(deniedMessage.blocks).toContainEqual({ type: 'section', text: { type: 'mrkdwn', text: '*Denied because*\nnot an incident' } });
     expect(await store.notificationBacklog()).toEqual({ pending: 0, dead: 0 });
     expect(await delivery.deliverDue()).toBe(0);
+  });
+
+  it('announces a request that expired unapproved (the sweeper, a singleton job, records it)', async () => {
+    const breakGlass = { publicKey: key.publicKey, role: 'break-glass', scope: { cluster: 'prod', namespace: 'payments' }, reason: 'prod down' };
+    const id = (await call(api.tokens.dave, '/v1/ssh/certificates', breakGlass)).json().requestId as string;
+    clock.advance(15 * 60_000 + 1);
+    expect(await sweepExpiredRequests({ ...api.ca.runtime.sshIssuance, clock })).toBe(1);
+    const rows = await api.ca.runtime.store.claimNotifications({
+      nowIso: new Date(Date.now() + 60_000).toISOString(),
+      claimUntilIso: new Date(Date.now() + 120_000).toISOString(),
+      limit: 10,
+      pruneSentBeforeIso: new Date(0).toISOString(),
+    });
+    expect(rows.map((row) => [row.kind, row.record.requestId])).toEqual([
+      ['pending', id],
+      ['expired', id],
+    ]);
   });
 });
