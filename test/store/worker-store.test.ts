@@ -76,6 +76,7 @@ describe('the store on its own thread', () => {
           s.listEnrolledKeys(),
           s.listEnrolledKeys({ owner: 'alice' }),
           s.findEnrolledKey({ fingerprint: 'SHA256:k1' }),
+          s.notificationBacklog(),
         ]);
       expect(await reads(store)).toEqual(await reads(local));
       // And the writes: a revocation through the thread is what the in-process store reads back.
