@@ -214,6 +214,8 @@ export const configFileSchema = Type.Object(
               url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
               /** json: a 0600 file holding the HMAC secret (at least 32 bytes). Never logged. */
               secretFile: Type.Optional(Type.String(nonEmpty)),
+              /** Only requests of these policy roles (a team's channel); absent: every role. */
+              roles: Type.Optional(Type.Array(Type.String(nonEmpty), { minItems: 1, maxItems: 256 })),
               /** Which events it gets. */
               events: Type.Array(Type.Enum(['pending', 'approved', 'denied', 'expired', 'issued']), {
                 minItems: 1,

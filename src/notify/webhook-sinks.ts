@@ -43,7 +43,7 @@ export function loadWebhookSinks(config: NotificationsConfig, cwd: string = proc
 
 /** What the store needs to write outbox rows: names and kinds, no URL, no secret. */
 export function outboxSinksOf(config: NotificationsConfig): OutboxSink[] {
-  return config.webhooks.map((webhook) => ({ name: webhook.name, kinds: webhook.events }));
+  return config.webhooks.map((webhook) => ({ name: webhook.name, kinds: webhook.events, ...(webhook.roles === undefined ? {} : { roles: webhook.roles }) }));
 }
 
 /**

@@ -208,7 +208,7 @@ async function writeEntry(
     throw error;
   }
   // In the record's own savepoint: an entry rolled back announces nothing, a committed one always.
-  for (const row of outboxRowsFor(outboxSinks, event.type, event.data)) {
+  for (const row of outboxRowsFor(outboxSinks, event.type, event.data, decision?.request.role)) {
     await statements.insertOutboxRow(executor, { auditSeq: record.seq, sink: row.sink, kind: row.kind, at });
   }
   return record;

@@ -64,12 +64,22 @@ export function compileOutboxInsert(db: StoreDb): OutboxInsert {
   };
 }
 
-/** The sinks that want an outbox row for this record, with the kind it is announced as. */
-export function outboxRowsFor(sinks: readonly OutboxSink[], type: AuditEventType, data: Record<string, unknown>): Array<{ sink: string; kind: NotificationKind }> {
+/**
+ * The sinks that want an outbox row for this record, with the kind it is announced as. `role` is
+ * the role of the request the record decides (every announced record comes with its request row).
+ */
+export function outboxRowsFor(
+  sinks: readonly OutboxSink[],
+  type: AuditEventType,
+  data: Record<string, unknown>,
+  role: string | undefined,
+): Array<{ sink: string; kind: NotificationKind }> {
   if (sinks.length === 0) return [];
   const kind = notificationKindOf(type, data);
   if (kind === undefined) return [];
-  return sinks.filter((sink) => sink.kinds.includes(kind)).map((sink) => ({ sink: sink.name, kind }));
+  return sinks
+    .filter((sink) => sink.kinds.includes(kind) && (sink.roles === undefined || (role !== undefined && sink.roles.includes(role))))
+    .map((sink) => ({ sink: sink.name, kind }));
 }
 
 function fenced(leader: LeaderFence): JitcaError {

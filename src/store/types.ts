@@ -351,6 +351,8 @@ export type NotificationKind = 'pending' | 'approved' | 'denied' | 'expired' | '
 export interface OutboxSink {
   name: string;
   kinds: readonly NotificationKind[];
+  /** Only requests of these roles (e.g. a team's channel); absent: every role. */
+  roles?: readonly string[];
 }
 
 /**

@@ -29,6 +29,18 @@ describe('the notification outbox (SQLite)', () => {
     expect(await store.notificationBacklog()).toMatchObject({ pending: 2 });
   });
 
+  it('writes rows only for the sinks of the request\'s role, when a sink names roles', async () => {
+    const { store } = await openTemp({
+      outboxSinks: [
+        { name: 'payments', kinds: ['pending'], roles: ['oncall-payments'] },
+        { name: 'sre', kinds: ['pending'], roles: ['break-glass'] },
+        { name: 'everyone', kinds: ['pending'] },
+      ],
+    });
+    const record = await store.recordDecision(pendingEntry('req_routed'));
+    expect((await store.claimNotifications(claimAt(START_MS))).map((row) => row.id).sort()).toEqual([`${record.seq}:everyone`, `${record.seq}:payments`]);
+  });
+
   it('writes no rows when no sink is configured (nothing would ever send them)', async () => {
     const { store } = await openTemp();
     await store.recordDecision(pendingEntry('req_no_sink'));
