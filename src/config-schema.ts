@@ -201,7 +201,7 @@ export const configFileSchema = Type.Object(
      */
     notifications: Type.Object(
       {
-        /** The approval console's address, linked from every message (`<consoleUrl>/requests/<id>`). */
+        /** The approval console's address (serve's /console), linked from every message about a request. */
         consoleUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 512 })),
         webhooks: Type.Array(
           Type.Object(

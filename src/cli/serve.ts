@@ -89,7 +89,7 @@ function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog, notifier: { we
             name: 'notification-delivery',
             start: (leader?: LeaderTerm) => {
               const { webhooks: _webhooks, ...settings } = runtime.config.notifications;
-              return createOutboxDelivery({ store: runtime.store, sinks: notifier.webhooks, settings, clock: runtime.clock, log, counters: notifier.counters, leader }).start();
+              return createOutboxDelivery({ store: runtime.store, sinks: notifier.webhooks, settings, policy: runtime.policy, clock: runtime.clock, log, counters: notifier.counters, leader }).start();
             },
           },
         ]),

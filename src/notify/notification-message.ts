@@ -17,7 +17,7 @@ export interface NotificationFacts {
   record: AuditRecord;
   /** Absent when the request's rows are gone (retention) or the record names none. */
   request?: RequestViewReply;
-  /** `<consoleUrl>/requests/<id>` is linked when set. */
+  /** The approval console's address (serve's /console), linked when set. */
   consoleUrl?: string;
 }
 
@@ -64,6 +64,7 @@ export function slackNotification(facts: NotificationFacts): Record<string, unkn
   // Who approved, denied or expired it; an issuance's record names the requester (its approvers are above).
   field('By', facts.kind === 'approved' || facts.kind === 'denied' || facts.kind === 'expired' ? facts.record.actor : undefined);
   field('Expires', request?.expiresAt);
+  field('Working hours', request?.workingHours === 'outside' ? 'asked outside the role\'s working hours' : undefined);
   const blocks: Array<Record<string, unknown>> = [
     { type: 'header', text: { type: 'plain_text', text: clip(title, 150) } },
     { type: 'section', fields: fields.slice(0, 10).map((text) => ({ type: 'mrkdwn', text: clip(text, 2000) })) },
@@ -93,10 +94,13 @@ function approvalsText(request: RequestViewReply | undefined): string | undefine
   return names.length > 0 ? names.join(', ') : undefined;
 }
 
+/**
+ * The console itself: it lists the requests the signed-in person may approve (it has no page per
+ * request to link to), and the message names the request's id.
+ */
 function consoleLink(facts: NotificationFacts): string | undefined {
-  const requestId = facts.record.requestId;
-  if (facts.consoleUrl === undefined || requestId === undefined) return undefined;
-  return `${facts.consoleUrl.replace(/\/+$/, '')}/requests/${encodeURIComponent(requestId)}`;
+  if (facts.consoleUrl === undefined || facts.record.requestId === undefined) return undefined;
+  return facts.consoleUrl.replace(/\/+$/, '');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { requestView, type RequestViewReply } from '../api/request-view.ts';
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, isJitcaError } from '../errors.ts';
+import type { Identity, Policy } from '../policy/types.ts';
 import type { ClaimedNotification, LeaderFence, Store } from '../store/types.ts';
 import { retryDelayMs } from './delivery-backoff.ts';
 import { jsonNotification, slackNotification } from './notification-message.ts';
@@ -46,6 +47,8 @@ export interface OutboxDeliveryOptions {
   store: Pick<Store, 'claimNotifications' | 'settleNotification' | 'recordNotificationDead' | 'getRequest' | 'listApprovals'>;
   sinks: readonly WebhookSink[];
   settings: DeliverySettings;
+  /** The policy in force: what a request's view derives from it (working hours). */
+  policy: Policy;
   clock: Clock;
   log: DeliveryLog;
   counters: DeliveryCounters;
@@ -65,6 +68,8 @@ export interface OutboxDelivery {
 const CLAIM_LIMIT = 16;
 const MAX_ERROR_TEXT = 512;
 const DAY_MS = 86_400_000;
+/** Whom the request views are built for: nobody's groups, so nothing of a viewer's rights shows. */
+const NOTIFIER: Identity = { subject: 'system:notify', groups: [], via: 'local-cli' };
 
 /**
  * The outbox's sender, a singleton job (src/ha): it claims due rows, posts each to its webhook and
@@ -129,7 +134,10 @@ export function createOutboxDelivery(options: OutboxDeliveryOptions): OutboxDeli
     const requestId = row.record.requestId;
     if (requestId === undefined) return undefined;
     const stored = await store.getRequest(requestId);
-    return stored === undefined ? undefined : requestView(stored, await store.listApprovals(requestId));
+    if (stored === undefined) return undefined;
+    // callerMay is what one viewer may do; a message goes to many, so it says nothing of the kind.
+    const { callerMay: _callerMay, ...view } = requestView(stored, await store.listApprovals(requestId), { policy: options.policy, identity: NOTIFIER });
+    return view;
   };
 
   const deliverDue = async (): Promise<number> => {

@@ -11,13 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { createDeliveryCounters, createOutboxDelivery, countsOf, type DeliveryCounters } from '../../src/notify/outbox-delivery.ts';
 import { loadWebhookSinks, outboxSinksOf, type NotificationsConfig } from '../../src/notify/webhook-sinks.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
 import type { Store } from '../../src/store/types.ts';
+import { testPolicy } from '../support/ca-fixture.ts';
 import { pendingEntry } from '../store/outbox-cases.ts';
 import { makeTempDir, removeDir, tempStorePerTest } from '../store/store-fixtures.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const SECRET = 'whsec-7f3a9c1e5b2d8f4a6c0e9b1d3f5a7c9e';
 const openTemp = tempStorePerTest();
+const policy = parsePolicy(JSON.stringify(testPolicy));
 let receiver: WebhookReceiver;
 let dir: string;
 let config: NotificationsConfig;
@@ -58,7 +61,7 @@ async function setUp(): Promise<{ store: Store; clock: { now(): number; advance(
   const { store, clock } = await openTemp({ outboxSinks: outboxSinksOf(config) });
   const counters = createDeliveryCounters();
   const { webhooks: _webhooks, ...settings } = config;
-  const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(config), settings, clock, log, counters, random: () => 0 });
+  const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(config), settings, policy, clock, log, counters, random: () => 0 });
   return { store, clock, counters, deliverDue: () => delivery.deliverDue() };
 }
 
@@ -90,7 +93,7 @@ describe('notification delivery', () => {
     expect(message.blocks[2]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '*Reason*\nINC-42 &lt;!channel&gt; *now*' } });
     expect(message.blocks.at(-1)).toEqual({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: 'Approve with `jitca approve req_deliver --reason "…"` or <https://jitca.example/console/requests/req_deliver|open it in the console>' }],
+      elements: [{ type: 'mrkdwn', text: 'Approve with `jitca approve req_deliver --reason "…"` or <https://jitca.example/console|open it in the console>' }],
     });
     // No button: approving takes the approver's own authentication.
     expect(message.blocks.some((block) => block['type'] === 'actions')).toBe(false);
@@ -109,7 +112,7 @@ describe('notification delivery', () => {
       event: 'pending',
       auditSeq: record.seq,
       requestId: 'req_deliver',
-      consoleUrl: 'https://jitca.example/console/requests/req_deliver',
+      consoleUrl: 'https://jitca.example/console',
       request: { requester: 'alice@example.com', role: 'oncall-payments', reason: 'INC-42 <!channel> *now*', required: 1, approvals: [] },
     });
 
