@@ -51,6 +51,9 @@ export interface AppOptions {
   console?: ConsoleOptions;
 }
 
+/** Every pending request expires before this: listOverduePending up to it lists them all, soonest first. */
+const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
@@ -87,7 +90,15 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   }) as unknown as FastifyInstance;
   applyConnectionLimits(app.server, limits);
 
-  const metrics = createMetrics(() => runtime.store.countRequests('pending'), () => runtime.store.threadHeap());
+  const metrics = createMetrics(
+    () => runtime.store.countRequests('pending'),
+    () => runtime.store.threadHeap(),
+    async () => {
+      // Pending requests all wait the same window, so the first to expire is the oldest.
+      const [oldest] = await runtime.store.listOverduePending(FAR_FUTURE, 1);
+      return oldest === undefined ? 0 : Math.max(0, (runtime.clock.now() - Date.parse(oldest.createdAt)) / 1000);
+    },
+  );
   if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
   registerNotificationMetrics(metrics.registry, {
     backlog: () => runtime.store.notificationBacklog(),

@@ -15,8 +15,21 @@ export interface ApiMetrics {
   requestSeconds: Histogram<'method' | 'route' | 'status'>;
 }
 
-export function createMetrics(pendingCount: () => Promise<number>, storeThreadHeap: () => Promise<{ usedBytes: number; totalBytes: number } | undefined>): ApiMetrics {
+export function createMetrics(
+  pendingCount: () => Promise<number>,
+  storeThreadHeap: () => Promise<{ usedBytes: number; totalBytes: number } | undefined>,
+  oldestPendingAgeSeconds: () => Promise<number> = () => Promise.resolve(0),
+): ApiMetrics {
   const registry = new Registry();
+  // How long the longest-waiting request has waited for approvers: what "approvals are slow" reads.
+  new Gauge({
+    name: 'jitca_pending_approval_oldest_seconds',
+    help: 'Age of the oldest request waiting for approval (0 when none waits)',
+    registers: [registry],
+    async collect() {
+      this.set(await oldestPendingAgeSeconds());
+    },
+  });
   // The store's worker thread has its own V8 heap, outside nodejs_heap_size_*: without this a
   // leak there shows only as RSS (issue 12's soak).
   new Gauge({

@@ -132,6 +132,9 @@ describe('deploy/monitoring/prometheus-rules.json', () => {
     expect(exposition).toMatch(/^jitca_operations_granted_total\{operation="exec"\} 1$/m);
     expect(exposition).toMatch(/^jitca_certificate_lifetime_seconds_count\{kind="ssh-user"\} 2$/m);
     expect(exposition).toMatch(/^jitca_notification_outbox\{state="pending"\} 0$/m);
+    // The break-glass request made above still waits.
+    expect(exposition).toMatch(/^jitca_pending_approval_oldest_seconds [0-9.e+-]+$/m);
+    expect(Number(/^jitca_pending_approval_oldest_seconds (\S+)$/m.exec(exposition)?.[1])).toBeGreaterThan(0);
     expect(exposition).toMatch(/^jitca_notification_deliveries_total\{sink="slack",outcome="dead"\} 1$/m);
   });
 
