@@ -15,6 +15,8 @@ import { compileApprovalInsert } from './approval-repository.ts';
 import type { ApprovalInsert } from './approval-repository.ts';
 import { auditContentHash } from './audit-chain.ts';
 import type { UnhashedAuditRecord } from './audit-chain.ts';
+import { compileAuditTruncation } from './audit-checkpoint-repository.ts';
+import type { AuditTruncationWrite } from './audit-checkpoint-repository.ts';
 import { compileAuditWrites } from './audit-repository.ts';
 import type { AuditHead, AuditWrites } from './audit-repository.ts';
 import { compileCaGenerationUpsert } from './ca-generation-repository.ts';
@@ -56,6 +58,8 @@ interface WriteStatements {
   checkLeader: LeaderFenceCheck;
   insertOutboxRow: OutboxInsert;
   markNotificationDead: OutboxDeadUpdate;
+
+  truncateAudit: AuditTruncationWrite;
   audit: AuditWrites;
   savepoint: string;
   release: string;
@@ -78,6 +82,8 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     checkLeader: compileLeaderFenceCheck(db),
     insertOutboxRow: compileOutboxInsert(db),
     markNotificationDead: compileOutboxDeadUpdate(db),
+
+    truncateAudit: compileAuditTruncation(db),
     audit: compileAuditWrites(db),
     savepoint: command('savepoint'),
     release: command('release'),
@@ -186,6 +192,10 @@ async function writeEntry(
     if (leader !== undefined) await statements.checkLeader(executor, leader);
     await statements.markNotificationDead(executor, dead);
   }
+
+  // The record written below chains to the head read at the start of the batch whether or not
+  // the truncation removed it: the checkpoint row keeps the last removed record's hash.
+  if (entry.auditTruncation !== undefined) await statements.truncateAudit(executor, entry.auditTruncation, at);
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,

@@ -5,6 +5,7 @@
  */
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { canonicalJson, canonicalObjectText, canonicaliseJsonObject } from './canonical-json.ts';
+import type { PreparedAuditTruncation } from './audit-checkpoint-repository.ts';
 import type {
   AuditEventInput,
   AuditEventType,
@@ -94,6 +95,8 @@ export interface PreparedEntry {
   deadNotification?: { id: string; attempt: number; error: string; leader?: LeaderFence };
   /** Ids of requests whose rows are removed (retention). */
   retiredRequestIds?: string[];
+  /** Audit records removed behind a checkpoint (audit-truncation-entry.ts). */
+  auditTruncation?: PreparedAuditTruncation;
   fence?: RotationFence;
   event: PreparedEvent;
 }
@@ -122,6 +125,9 @@ const AUDIT_EVENT_TYPES = {
 
   'retention.pruned': true,
   'notification.dead': true,
+
+  'audit.archived': true,
+  'audit.truncated': true,
 } as const satisfies Record<AuditEventType, true>;
 
 const REQUEST_STATES = {

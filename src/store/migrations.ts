@@ -297,6 +297,26 @@ const notificationOutbox: Migration = {
   },
 };
 
+/**
+ * The audit log's checkpoints (issue 21): one row per truncation, naming the last record removed
+ * (seq and hash: the next record's prevHash) and the SHA-256 of the archive that holds the removed
+ * records. The newest row is where the chain in the database now starts; the truncation's own
+ * audit record names the same three values, so a row edited or added behind jitca's back does not
+ * verify (audit-checkpoint.ts).
+ */
+const auditCheckpoints: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('archive_sha256', 'text', (c) => c.notNull())
+      .addColumn('archive_file', 'text', (c) => c.notNull())
+      .addColumn('truncated_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -312,6 +332,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0011_enrolled_keys': enrolledKeys,
   '0013_notification_outbox': notificationOutbox,
   '0014_leader_leases': leaderLeases,
+  '0015_audit_checkpoints': auditCheckpoints,
 };
 
 const inCodeProvider: MigrationProvider = {

@@ -74,6 +74,17 @@ export interface AuditLogTable {
   hash: string;
 }
 
+/** One row per truncation of the audit log (migration 0015); the newest is where the chain now starts. */
+export interface AuditCheckpointsTable {
+  /** The last record removed. */
+  seq: number;
+  /** Its hash: the prevHash of the first record kept. */
+  hash: string;
+  archive_sha256: string;
+  archive_file: string;
+  truncated_at: string;
+}
+
 export interface CaGenerationsTable {
   ca: string;
   generation: number;
@@ -164,6 +175,7 @@ export interface DatabaseSchema {
   approvals: ApprovalsTable;
   revocations: RevocationsTable;
   audit_log: AuditLogTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 /** A connection or a transaction: repositories accept either. */

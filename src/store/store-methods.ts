@@ -39,6 +39,8 @@ export const storeMethodKinds = {
   listAudit: 'thread',
   verifyAudit: 'thread',
   auditHead: 'thread',
+  auditCheckpoint: 'thread',
+  recordAuditTruncation: 'thread',
   probeWrite: 'thread',
   stats: 'local',
   threadHeap: 'local',

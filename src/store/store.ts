@@ -7,7 +7,9 @@
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { listApprovals } from './approval-repository.ts';
-import { createAuditChainVerifier } from './audit-chain.ts';
+import { createCheckpointedAuditVerifier } from './audit-checkpoint.ts';
+import { readAuditCheckpoint } from './audit-checkpoint-repository.ts';
+import { prepareAuditTruncationEntry } from './audit-truncation-entry.ts';
 import { listAuditRecords, readAuditHead } from './audit-repository.ts';
 import { createBatchWriter } from './batch-writer.ts';
 import { findCertificate } from './certificate-repository.ts';
@@ -41,6 +43,8 @@ import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
   AuditAnchor,
+  AuditCheckpoint,
+  AuditTruncationEntry,
   AuditEventInput,
   AuditRecord,
   AuditVerifyResult,
@@ -246,11 +250,14 @@ export function createStore(
       return read('listing the audit log', () => listAuditRecords(db, afterSeq, limit));
     },
 
-    verifyAudit: (anchors: readonly AuditAnchor[] = []): Promise<AuditVerifyResult> => {
-      // Outside read(): a malformed anchor is the caller's ERR_REQUEST_INVALID, not a store fault.
-      const verifier = createAuditChainVerifier(anchors);
-      return read('verifying the audit log', async () => {
-        let afterSeq = 0;
+    verifyAudit: (anchors: readonly AuditAnchor[] = []): Promise<AuditVerifyResult> =>
+      read('verifying the audit log', async () => {
+        // The checkpoint and the first page are two reads: a truncation committed between them
+        // would show as a gap, never as a chain that verifies when it should not.
+        const checkpoint = await readAuditCheckpoint(db);
+        // A malformed anchor, or one before the checkpoint, is the caller's ERR_REQUEST_INVALID (rethrown as is by read()).
+        const verifier = createCheckpointedAuditVerifier({ anchors, checkpoint, from: 'database' });
+        let afterSeq = checkpoint?.seq ?? 0;
         for (;;) {
           const page = await listAuditRecords(db, afterSeq, DEFAULT_AUDIT_PAGE);
           for (const record of page) {
@@ -260,10 +267,13 @@ export function createStore(
           if (last === undefined || page.length < DEFAULT_AUDIT_PAGE) return verifier.result();
           afterSeq = last.seq;
         }
-      });
-    },
+      }),
 
     auditHead: (): Promise<AuditAnchor | undefined> => read('reading the audit head', () => readAuditHead(db)),
+
+    auditCheckpoint: (): Promise<AuditCheckpoint | undefined> => read('reading the audit checkpoint', () => readAuditCheckpoint(db)),
+
+    recordAuditTruncation: (entry: AuditTruncationEntry) => write(() => prepareAuditTruncationEntry(entry)),
 
     probeWrite: (): Promise<void> =>
       read('probing a write', async () => {

@@ -33,7 +33,11 @@ export type AuditEventType =
   /** A retention run exported and removed the rows of requests long expired (never audit records). */
   | 'retention.pruned'
   /** A notification given up after its last delivery attempt (src/notify): which sink, which event. */
-  | 'notification.dead';
+  | 'notification.dead'
+  /** Audit records were written to an archive file by `audit export --archive` (its SHA-256, first and last record). */
+  | 'audit.archived'
+  /** Audit records through a checkpoint were removed, their archive named (`audit truncate`). */
+  | 'audit.truncated';
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -81,9 +85,52 @@ export interface AuditVerifyResult {
    * First broken link: the seq where the chain stops verifying and why. `anchor-mismatch`: the
    * record at an anchor's seq has another hash (the log was rewritten and re-hashed from there);
    * `truncated`: the chain ends before an anchor's seq (newest records were deleted), seq is the
-   * first missing one.
+   * first missing one. After a truncation (audit-checkpoint.ts): `checkpoint-unrecorded`, the
+   * checkpoint the database starts from is not the one the newest `audit.truncated` record names
+   * (seq: the checkpoint's); `archive-mismatch`, an `audit.truncated` record names an archive
+   * other than the one given for its records (seq: that record's); `archive-unrecorded`, an
+   * archive given that no `audit.archived` or `audit.truncated` record names (seq: its last).
    */
-  firstBroken?: { seq: number; reason: 'hash-mismatch' | 'prev-hash-mismatch' | 'sequence-gap' | 'anchor-mismatch' | 'truncated' };
+  firstBroken?: { seq: number; reason: AuditBreakReason };
+}
+
+export type AuditBreakReason =
+  | 'hash-mismatch'
+  | 'prev-hash-mismatch'
+  | 'sequence-gap'
+  | 'anchor-mismatch'
+  | 'truncated'
+  | 'checkpoint-unrecorded'
+  | 'archive-mismatch'
+  | 'archive-unrecorded';
+
+/**
+ * Where the audit chain in the database starts after `audit truncate`: the last record removed
+ * (its seq, and its hash, which the first record kept chains to) and the archive holding the
+ * records removed since the previous checkpoint.
+ */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  archiveSha256: string;
+  /** The archive's file name as given to `audit truncate` (where it was; a label, not a proof). */
+  archiveFile: string;
+  truncatedAt: string;
+}
+
+/**
+ * Removes the audit records through `throughSeq` (the end of an archive) and writes the checkpoint
+ * row and the truncation's audit record, in one transaction. `previousSeq` is the checkpoint the
+ * archive continues from (0 for none): another truncation since -> ERR_STORE_CONFLICT, as is a
+ * record at throughSeq that is missing or has another hash.
+ */
+export interface AuditTruncationEntry {
+  previousSeq: number;
+  throughSeq: number;
+  throughHash: string;
+  archiveSha256: string;
+  archiveFile: string;
+  event: AuditEventInput;
 }
 
 /**
@@ -526,10 +573,17 @@ export interface Store {
   /** Pending requests whose expiresAt is at or before `beforeIso` (ISO-8601), oldest first. */
   listOverduePending(beforeIso: string, limit?: number): Promise<StoredRequest[]>;
   listAudit(options?: ListAuditOptions): Promise<AuditRecord[]>;
-  /** Recomputes the hash chain; every anchor must be a record of it, with that hash. */
+  /**
+   * Recomputes the hash chain from the newest checkpoint (seq 1 if none), which the newest
+   * `audit.truncated` record must name; every anchor must be a record of it, with that hash.
+   */
   verifyAudit(anchors?: readonly AuditAnchor[]): Promise<AuditVerifyResult>;
   /** The newest audit record's seq and hash, undefined while the log is empty. */
   auditHead(): Promise<AuditAnchor | undefined>;
+  /** The newest checkpoint (where the chain in the database starts), undefined if never truncated. */
+  auditCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** See AuditTruncationEntry; resolves after COMMIT with the truncation's audit record. */
+  recordAuditTruncation(entry: AuditTruncationEntry): Promise<AuditRecord>;
   /**
    * Readiness: writes and deletes a row of an always-empty table in one transaction and waits for
    * its COMMIT, so it fails exactly when a request's write would (full disk, read-only database,
