@@ -72,6 +72,8 @@ export const configFileSchema = Type.Object(
       {
         /** `jitca retention` removes (after exporting) the rows of requests this many days past their expiry. */
         daysAfterExpiry: Type.Integer({ minimum: 1, maximum: 36_500, default: 400 }),
+        /** `jitca audit export --archive` and `audit truncate` take only audit records at least this many days old. */
+        auditMinAgeDays: Type.Integer({ minimum: 1, maximum: 36_500, default: 400 }),
       },
       section,
     ),

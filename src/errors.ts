@@ -98,6 +98,10 @@ export const ErrorCodes = {
   /** The database rejected a write for a reason other than a fault or a conflict (a bug). */
   STORE_FAILURE: 'ERR_STORE_FAILURE',
   AUDIT_CHAIN_BROKEN: 'ERR_AUDIT_CHAIN_BROKEN',
+  /** An audit archive that is not what the log recorded: not a chain continuing from the checkpoint, unrecorded, or another SHA-256. */
+  AUDIT_ARCHIVE_INVALID: 'ERR_AUDIT_ARCHIVE_INVALID',
+  /** `audit truncate` refused: the archive's newest record is younger than retention.auditMinAgeDays, or nothing to remove. */
+  AUDIT_TRUNCATE_REFUSED: 'ERR_AUDIT_TRUNCATE_REFUSED',
   // Engineer helper (client side)
   SERVER_UNREACHABLE: 'ERR_SERVER_UNREACHABLE',
   /** TLS to the server failed: its certificate is not trusted, expired or for another name, or it does not speak TLS. */
@@ -207,6 +211,8 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_STORE_CONFLICT: { status: 409, retry: 'no' },
   ERR_STORE_FAILURE: { status: 503, retry: 'after-fix' },
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retry: 'no' },
+  ERR_AUDIT_ARCHIVE_INVALID: { status: 409, retry: 'no' },
+  ERR_AUDIT_TRUNCATE_REFUSED: { status: 409, retry: 'no' },
   ERR_SERVER_UNREACHABLE: { status: 500, retry: 'later' },
   ERR_SERVER_TLS: { status: 500, retry: 'no' },
   ERR_SERVER_REFUSED: { status: 500, retry: 'no' },

@@ -55,7 +55,7 @@ describe('buildConfig', () => {
         sessions: 4,
       },
       store: { sqlitePath: path.join(dir, 'state', 'jitca.sqlite'), leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
-      retention: { daysAfterExpiry: 400 },
+      retention: { daysAfterExpiry: 400, auditMinAgeDays: 400 },
       policyFile: path.join(dir, 'state', 'policy.json'),
       ssh: { caName: 'ssh-user-ca', keyAlgorithm: 'ed25519', backdateSeconds: 60 },
       server: {
@@ -96,7 +96,7 @@ describe('buildConfig', () => {
       dataDir: 'from-file',
       hsm: { modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinEnv: 'JITCA_PIN', sessions: 8 },
       store: { sqlitePath: 'db/ca.sqlite', postgresUrl: 'postgres://db/jitca' },
-      retention: { daysAfterExpiry: 30 },
+      retention: { daysAfterExpiry: 30, auditMinAgeDays: 90 },
       policyFile: 'policies/p.json',
       ssh: { caName: 'users', keyAlgorithm: 'ecdsa-p384', backdateSeconds: 5 },
       server: {
@@ -127,7 +127,7 @@ describe('buildConfig', () => {
       dataDir: path.join(dir, 'from-file'),
       hsm: { embedded: false, modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinFile: undefined, pinEnv: 'JITCA_PIN', sessions: 8 },
       store: { sqlitePath: path.join(dir, 'from-file', 'db', 'ca.sqlite'), postgresUrl: 'postgres://db/jitca', leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
-      retention: { daysAfterExpiry: 30 },
+      retention: { daysAfterExpiry: 30, auditMinAgeDays: 90 },
       policyFile: path.join(dir, 'policies', 'p.json'),
       ssh: { caName: 'users', keyAlgorithm: 'ecdsa-p384', backdateSeconds: 5 },
       server: {
@@ -179,6 +179,7 @@ describe('buildConfig', () => {
     ['a missing required key', { server: { tls: { certFile: 'c.pem' } } }, "config <file>: /server/tls must have required property 'keyFile'", { path: '/server/tls' }],
     ['a missing oidc audience', { oidc: { issuer: 'https://idp' } }, "config <file>: /oidc must have required property 'audience'", { path: '/oidc' }],
     ['an audience of the wrong type', { oidc: { issuer: 'https://idp', audience: 3 } }, 'config <file>: /oidc/audience must be string', { path: '/oidc/audience' }],
+    ['an audit minimum age of zero days', { retention: { auditMinAgeDays: 0 } }, 'config <file>: /retention/auditMinAgeDays must be >= 1', { path: '/retention/auditMinAgeDays' }],
     ['a failed-authentication limit of zero', { server: { authFailuresPerMinute: 0 } }, 'config <file>: /server/authFailuresPerMinute must be >= 1', { path: '/server/authFailuresPerMinute' }],
     ['an empty typ allowlist', { oidc: { issuer: 'i', audience: 'a', acceptedTypHeaders: [] } }, 'config <file>: /oidc/acceptedTypHeaders must NOT have fewer than 1 items', { path: '/oidc/acceptedTypHeaders' }],
     ['an empty client list', { gateway: { token: { issuer: 'i', audience: 'a', allowedClients: [] } } }, 'config <file>: /gateway/token/allowedClients must NOT have fewer than 1 items', { path: '/gateway/token/allowedClients' }],

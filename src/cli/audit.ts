@@ -4,9 +4,11 @@ import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { parseAuditAnchor } from '../store/audit-chain.ts';
+import { verifyAuditWithArchives } from '../store/audit-archive-verify.ts';
 import { auditExportLine, verifyAuditExport } from '../store/audit-export.ts';
 import type { AuditAnchor, AuditVerifyResult } from '../store/types.ts';
 import { collect } from './common.ts';
+import { exportAuditArchive, registerAuditTruncate } from './audit-archive.ts';
 import { withConfiguredStore } from './configured-store.ts';
 
 export function registerAudit(program: Command): void {
@@ -20,9 +22,22 @@ export function registerAudit(program: Command): void {
     .option('--anchor <seq:hash>', 'a head seen earlier (serve logs it as "audit head"; `jitca audit head` prints it); repeatable', collect, [])
     .option('--file <path>', 'verify a copy written by `audit export` instead of the database (no store is opened)')
     .option('--after <seq:hash>', 'with --file: the record the copy continues from, when it does not begin at seq 1')
-    .action(async (options: { anchor: string[]; file?: string; after?: string }, command: Command) => {
+    .option(
+      '--archive <file>',
+      'an archive written by `audit export --archive`, verified with the database as one chain from seq 1: give every archive, oldest first; repeatable',
+      collect,
+      [],
+    )
+    .action(async (options: { anchor: string[]; file?: string; after?: string; archive: string[] }, command: Command) => {
       const anchors = options.anchor.map(parseAuditAnchor);
       const after = options.after === undefined ? undefined : parseAuditAnchor(options.after);
+      if (options.archive.length > 0) {
+        if (options.file !== undefined || after !== undefined) {
+          throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--archive verifies the archives with the database: it takes neither --file nor --after');
+        }
+        await withConfiguredStore(command, async (store) => report(await verifyAuditWithArchives(store, options.archive, anchors), anchors));
+        return;
+      }
       if (options.file !== undefined) {
         report(await verifyAuditExport(linesOf(options.file), anchors, after), anchors);
         return;
@@ -40,7 +55,19 @@ export function registerAudit(program: Command): void {
     )
     .option('--after <seq>', 'only records after this seq (resume a previous export)', parseSeq, 0)
     .option('--limit <n>', 'at most this many records', parseLimit)
-    .action(async (options: { after: number; limit?: number }, command: Command) => {
+    .option(
+      '--archive <file>',
+      'instead of stdout: the records after the last checkpoint that are retention.auditMinAgeDays old, to this file (fsynced), ' +
+        'recorded with an audit.archived record naming its SHA-256 and last record, for `audit truncate`',
+    )
+    .action(async (options: { after: number; limit?: number; archive?: string }, command: Command) => {
+      if (options.archive !== undefined) {
+        if (options.after !== 0 || options.limit !== undefined) {
+          throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--archive starts at the last checkpoint and takes every record old enough: it takes neither --after nor --limit');
+        }
+        await exportAuditArchive(command, options.archive);
+        return;
+      }
       await withConfiguredStore(command, async (store) => {
         let afterSeq = options.after;
         let exported = 0;
@@ -74,6 +101,7 @@ export function registerAudit(program: Command): void {
         process.stdout.write(head === undefined ? 'audit: empty\n' : `${head.seq}:${head.hash}\n`);
       });
     });
+  registerAuditTruncate(audit);
 }
 
 const EXPORT_PAGE = 1000;

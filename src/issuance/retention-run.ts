@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
+import { writeFileDurably } from '../durable-file.ts';
 import { canonicalJson } from '../store/canonical-json.ts';
 import type { RetiredRequest, Store } from '../store/types.ts';
 
@@ -46,7 +46,7 @@ export async function runRetention(options: RetentionOptions): Promise<Retention
     if (first === undefined) break;
     const name = `retention-${first.request.id}.jsonl`;
     const content = batch.map((retired) => `${exportLine(retired)}\n`).join('');
-    writeDurably(path.join(options.exportDir, name), content);
+    writeFileDurably(path.join(options.exportDir, name), content);
     await options.store.recordRetention({
       requestIds: batch.map((retired) => retired.request.id),
       event: {
@@ -76,26 +76,4 @@ export function exportLine(retired: RetiredRequest): string {
     approvals: retired.approvals,
     revocation: retired.revocation ?? null,
   });
-}
-
-/** Written to a temporary file, fsynced, renamed over `file`, and the directory fsynced: on disk before anything is removed. */
-function writeDurably(file: string, content: string): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'w', 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(temporary, file);
-  const directory = openSync(path.dirname(file), 'r');
-  try {
-    fsyncSync(directory);
-  } finally {
-    closeSync(directory);
-  }
 }
