@@ -12,6 +12,7 @@ import { AUDIT_CHAIN_LOCK_KEY, openPostgresDatabase, openPostgresStore } from '.
 import type { AuditRecord, Store } from '../../src/store/types.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
+import { checkAuditArchive } from './audit-archive-cases.ts';
 import { checkEnrolledKeys } from './enrolled-key-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
 import { checkRevocationBackfill } from './revocation-backfill-case.ts';
@@ -101,6 +102,14 @@ describe('PostgreSQL store', () => {
   it('lists requests as the SQLite store does: newest first by (createdAt, id), within states and scope, page after page', async () => {
     const { store } = await open(freshDatabase());
     await checkRequestList(store);
+  });
+
+  it('archives and truncates the audit log behind checkpoints, and detects tampering, as the SQLite store does (migration 0015)', async () => {
+    const url = freshDatabase();
+    const { store, clock } = await open(url);
+    await checkAuditArchive(store, clock, async (statement) => {
+      await query(url, statement);
+    });
   });
 
   it('records, lists and removes enrolled keys as the SQLite store does (migration 0011)', async () => {

@@ -38,6 +38,7 @@ describe('the store on its own thread', () => {
     const head = await store.auditHead();
     expect(head).toEqual({ seq: 50, hash: records.find((record) => record.seq === 50)?.hash });
     expect(await store.verifyAudit([head!])).toEqual({ ok: true, records: 50 });
+    expect(await store.auditCheckpoint()).toBeUndefined();
     // The thread's own isolate: what /metrics exports as jitca_store_thread_heap_bytes.
     const heap = await store.threadHeap();
     expect(heap!.usedBytes).toBeGreaterThan(0);
