@@ -116,20 +116,15 @@ async function run(store: Store, clock: ReturnType<typeof fixedClock>, tamper: (
   await tamper(`delete from audit_checkpoints where seq = 29`);
   expect(await store.verifyAudit()).toEqual({ ok: true, records: 5 });
 
-  // Another truncation since the archive was checked: the transaction removes nothing.
-  expect(
-    await codeOfAsync(
-      store.recordAuditTruncation({
-        previousSeq: 20,
-        throughSeq: 27,
-        throughHash: second!.through.hash,
-        archiveSha256: second!.sha256,
-        archiveFile: 'a2.jsonl',
-        event: { type: 'audit.truncated', actor: 'local:ops', data: {} },
-      }),
-    ),
-  ).toBe(ErrorCodes.STORE_CONFLICT);
+  // The transaction checks what the caller checked before it: an archive that began at another
+  // checkpoint (a truncation ran since), or whose last record the database does not hold with that
+  // hash, removes nothing.
+  const stale = { previousSeq: 20, throughSeq: 29, throughHash: row29!.hash, archiveSha256: second!.sha256, archiveFile: 'a2.jsonl' };
+  const event = { type: 'audit.truncated' as const, actor: 'local:ops', data: {} };
+  expect(await codeOfAsync(store.recordAuditTruncation({ ...stale, event }))).toBe(ErrorCodes.STORE_CONFLICT);
+  expect(await codeOfAsync(store.recordAuditTruncation({ ...stale, previousSeq: 27, throughHash: second!.through.hash, event }))).toBe(ErrorCodes.STORE_CONFLICT);
   expect(await store.verifyAudit()).toEqual({ ok: true, records: 5 });
+  expect(await firstSeq()).toBe(28);
 
   // A gap: a remaining row deleted (last: it cannot be put back as it was).
   await tamper(`delete from audit_log where seq = 30`);
