@@ -29,6 +29,8 @@ const addedAfterTheTable: Record<string, { status: number; retry: string }> = {
   ERR_ROTATION_LOCKED: { status: 409, retry: 'later' },
   ERR_ROTATION_REFUSED: { status: 409, retry: 'no' },
   ERR_LEADER_FENCED: { status: 409, retry: 'no' },
+  ERR_AUDIT_ARCHIVE_INVALID: { status: 409, retry: 'no' },
+  ERR_AUDIT_TRUNCATE_REFUSED: { status: 409, retry: 'no' },
 };
 const allCodes = Object.values(ErrorCodes);
 const codes = allCodes.filter((code) => !Object.hasOwn(addedAfterTheTable, code));
