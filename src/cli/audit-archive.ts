@@ -7,13 +7,17 @@ import { configFrom } from './config-from.ts';
 import { withConfiguredStore } from './configured-store.ts';
 
 /** `jitca audit export --archive <file>` (registered with the other export options in audit.ts). */
-export async function exportAuditArchive(command: Command, file: string): Promise<void> {
+/** Records per archive unless --limit says otherwise: one truncation deletes them in one transaction. */
+export const DEFAULT_ARCHIVE_RECORDS = 100_000;
+
+export async function exportAuditArchive(command: Command, file: string, maxRecords = DEFAULT_ARCHIVE_RECORDS): Promise<void> {
   const config = await configFrom(command);
   await withConfiguredStore(command, async (store) => {
     const archived = await archiveAudit({
       store,
       clock: systemClock,
       minAgeDays: config.retention.auditMinAgeDays,
+      maxRecords,
       file: path.resolve(file),
       actor: `local:${userInfo().username}`,
     });
@@ -21,7 +25,8 @@ export async function exportAuditArchive(command: Command, file: string): Promis
       archived === undefined
         ? `audit: no records older than ${config.retention.auditMinAgeDays} days after the last checkpoint; no archive written\n`
         : `audit: archived ${archived.records} records (seq ${archived.firstSeq}..${archived.through.seq}) to ${file}, sha256 ${archived.sha256}; ` +
-            `keep it, then: jitca audit truncate --archive ${file}\n`,
+            `keep it, then: jitca audit truncate --archive ${file}` +
+            (archived.records === maxRecords ? '; there may be more to archive after it\n' : '\n'),
     );
   });
 }

@@ -8,7 +8,7 @@ import { verifyAuditWithArchives } from '../store/audit-archive-verify.ts';
 import { auditExportLine, verifyAuditExport } from '../store/audit-export.ts';
 import type { AuditAnchor, AuditVerifyResult } from '../store/types.ts';
 import { collect } from './common.ts';
-import { exportAuditArchive, registerAuditTruncate } from './audit-archive.ts';
+import { DEFAULT_ARCHIVE_RECORDS, exportAuditArchive, registerAuditTruncate } from './audit-archive.ts';
 import { withConfiguredStore } from './configured-store.ts';
 
 export function registerAudit(program: Command): void {
@@ -54,7 +54,7 @@ export function registerAudit(program: Command): void {
         'for a copy outside the CA that `audit verify --file` checks on its own; stderr names the last record for the next --after',
     )
     .option('--after <seq>', 'only records after this seq (resume a previous export)', parseSeq, 0)
-    .option('--limit <n>', 'at most this many records', parseLimit)
+    .option('--limit <n>', `at most this many records (with --archive: default ${DEFAULT_ARCHIVE_RECORDS}, what one truncation removes in one transaction)`, parseLimit)
     .option(
       '--archive <file>',
       'instead of stdout: the records after the last checkpoint that are retention.auditMinAgeDays old, to this file (fsynced), ' +
@@ -62,10 +62,10 @@ export function registerAudit(program: Command): void {
     )
     .action(async (options: { after: number; limit?: number; archive?: string }, command: Command) => {
       if (options.archive !== undefined) {
-        if (options.after !== 0 || options.limit !== undefined) {
-          throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--archive starts at the last checkpoint and takes every record old enough: it takes neither --after nor --limit');
+        if (options.after !== 0) {
+          throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--archive starts after the last checkpoint: it takes no --after');
         }
-        await exportAuditArchive(command, options.archive);
+        await exportAuditArchive(command, options.archive, options.limit);
         return;
       }
       await withConfiguredStore(command, async (store) => {

@@ -24,6 +24,11 @@ export interface AuditArchiveOptions {
   clock: Clock;
   /** Only records at least this old are archived (config retention.auditMinAgeDays). */
   minAgeDays: number;
+  /**
+   * At most this many records per archive: each becomes one truncation, whose transaction holds
+   * the write lock (every replica's, on PostgreSQL) while it deletes them.
+   */
+  maxRecords: number;
   file: string;
   actor: string;
 }
@@ -38,7 +43,7 @@ export interface AuditArchiveResult {
 
 /**
  * Writes the records after the checkpoint that are at least minAgeDays old, in seq order up to
- * the first younger one, to `file` (export lines; durable before anything is recorded), then
+ * the first younger one (at most maxRecords), to `file` (export lines; durable before anything is recorded), then
  * appends an `audit.archived` record naming the file, its SHA-256 and its first and last record.
  * Undefined, and no file, when there is nothing that old. A chain that does not verify from the
  * checkpoint is ERR_AUDIT_CHAIN_BROKEN and nothing is written. Killed at any point, the run leaves
@@ -55,7 +60,7 @@ export async function archiveAudit(options: AuditArchiveOptions): Promise<AuditA
   let records = 0;
   try {
     await forEachAuditRecord(options.store, checkpoint?.seq ?? 0, (record) => {
-      if (Date.parse(record.at) >= cutoff) return false;
+      if (records >= options.maxRecords || Date.parse(record.at) >= cutoff) return false;
       if (!verifier.add(record)) throw chainBroken(verifier);
       const line = `${auditExportLine(record)}\n`;
       writer.write(line);

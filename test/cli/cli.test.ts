@@ -236,7 +236,7 @@ describe('jitca CLI on the embedded defaults', () => {
 
   it('every command answers --help', async () => {
     const commands = ['init', 'serve', 'issue-ssh', 'bundle', 'revoke', 'trust-sync', 'controller', 'login', 'ssh-cert', 'kube-credential', 'kubeconfig', 'gateway', 'rotate'];
-    const argsList = [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help'], ['gateway', 'principals', '--help'], ['rotate', 'status', '--help'], ['rotate', 'apply', '--help']];
+    const argsList = [['--help'], ...commands.map((command) => [command, '--help']), ['audit', 'verify', '--help'], ['audit', 'head', '--help'], ['audit', 'export', '--help'], ['audit', 'truncate', '--help'], ['policy', 'check', '--help'], ['policy', 'evaluate', '--help'], ['gateway', 'principals', '--help'], ['rotate', 'status', '--help'], ['rotate', 'apply', '--help']];
     // Side by side: each is a process start, and one after another they took most of a minute on a loaded machine.
     const results = await Promise.all(argsList.map((args) => promisify(execFile)(jitca, ['--data-dir', dataDir, ...args], { encoding: 'utf8', timeout: 60_000 })));
     for (const [i, result] of results.entries()) expect(result.stdout, argsList[i]!.join(' ')).toMatch(/Usage: jitca/);

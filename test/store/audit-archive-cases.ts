@@ -3,7 +3,7 @@
  * store (audit-archive.test.ts for SQLite, postgres-store.test.ts for PostgreSQL). `tamper` runs
  * one SQL statement outside the store, as an operator (or an attacker) with a database shell would.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -30,7 +30,7 @@ async function run(store: Store, clock: ReturnType<typeof fixedClock>, tamper: (
   const append = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) await store.appendAudit({ type: 'ca.rotated', actor: 'system', data: { i } });
   };
-  const options = (file: string, minAgeDays = MIN_AGE_DAYS) => ({ store, clock, minAgeDays, file: path.join(dir, file), actor: 'local:ops' });
+  const options = (file: string, minAgeDays = MIN_AGE_DAYS) => ({ store, clock, minAgeDays, maxRecords: 1000, file: path.join(dir, file), actor: 'local:ops' });
   const firstSeq = async (): Promise<number | undefined> => (await store.listAudit({ limit: 1 }))[0]?.seq;
 
   // Records 1..20 old, 21..25 younger than the minimum age when the first archive is written.
@@ -130,6 +130,13 @@ async function run(store: Store, clock: ReturnType<typeof fixedClock>, tamper: (
   await tamper(`delete from audit_log where seq = 30`);
   expect(await store.verifyAudit()).toEqual({ ok: false, records: 2, firstBroken: { seq: 30, reason: 'sequence-gap' } });
   expect(await verifyAuditWithArchives(store, archives)).toMatchObject({ ok: false, firstBroken: { seq: 30, reason: 'sequence-gap' } });
+
+  // Archives stop at maxRecords (one truncation's transaction stays bounded), and a log that does
+  // not verify is not archived: no file.
+  clock.advance(40 * DAY_MS);
+  expect(await archiveAudit({ ...options('a3.jsonl'), maxRecords: 1 })).toMatchObject({ records: 1, firstSeq: 28, through: { seq: 28 } });
+  expect(await codeOfAsync(archiveAudit(options('broken.jsonl')))).toBe(ErrorCodes.AUDIT_CHAIN_BROKEN);
+  expect(existsSync(path.join(dir, 'broken.jsonl'))).toBe(false);
 }
 
 /** The first line with its members in reverse order: the same record, other bytes. */
