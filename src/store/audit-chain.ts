@@ -63,7 +63,7 @@ export function createAuditChainVerifier(anchors: readonly AuditAnchor[] = [], a
       throw new JitcaError(ErrorCodes.REQUEST_INVALID, `two anchors name seq ${anchor.seq} with different hashes`);
     }
     if (after !== undefined && anchor.seq <= after.seq) {
-      throw new JitcaError(ErrorCodes.REQUEST_INVALID, `anchor ${anchor.seq} is not after the starting record ${after.seq}: it cannot be checked`);
+      throw new JitcaError(ErrorCodes.REQUEST_INVALID, `anchor ${anchor.seq} is not after the starting record ${after.seq}: it cannot be checked here (before a checkpoint, audit verify --archive checks it)`);
     }
     anchorHashes.set(anchor.seq, anchor.hash);
   }
