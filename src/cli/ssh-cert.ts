@@ -60,7 +60,7 @@ function hardwareSource(options: SshCertOptions): HardwareKeySource | undefined 
   if (options.pkcs11 === undefined && options.fromAgent !== true) return undefined;
   // --agent adds a key file and its certificate to the agent; a token's key is not a file.
   if (options.agent === true) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--agent adds a key file to ssh-agent; with --pkcs11 or --from-agent use ssh -o CertificateFile instead');
-  if (options.pkcs11 !== undefined) return { kind: 'pkcs11', module: options.pkcs11 };
+  if (options.pkcs11 !== undefined) return { kind: 'token', module: options.pkcs11 };
   const socket = process.env['SSH_AUTH_SOCK'];
   if (socket === undefined || socket === '') throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--from-agent: SSH_AUTH_SOCK is not set, so there is no ssh-agent to ask');
   return { kind: 'agent', socket };
@@ -146,7 +146,7 @@ export function registerSshCert(program: Command): void {
       process.stderr.write(`jitca: wrote ${certificatePath} (serial ${result.serial}, valid ${remaining}s more)\n`);
       if (source !== undefined) {
         // The private key stays in the token or agent: ssh pairs it with the certificate file.
-        const provider = source.kind === 'pkcs11' ? ` -I ${source.module}` : '';
+        const provider = source.kind === 'token' ? ` -I ${source.module}` : '';
         process.stderr.write(`jitca: log in with: ssh -o CertificateFile=${certificatePath}${provider} USER@HOST\n`);
       }
       if (options.agent === true && remaining > 0) {

@@ -14,7 +14,7 @@ import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { parseSshPublicKey, type SshPublicKey } from '../ssh/public-key.ts';
 import { listAgentIdentities } from './ssh-agent-sign.ts';
 
-export type HardwareKeySource = { kind: 'pkcs11'; module: string } | { kind: 'agent'; socket: string };
+export type HardwareKeySource = { kind: 'token'; module: string } | { kind: 'agent'; socket: string };
 
 /** A token may ask for nothing to list public keys, but a slow reader is still bounded. */
 const SSH_KEYGEN_TIMEOUT_MS = 30_000;
