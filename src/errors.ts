@@ -50,6 +50,13 @@ export const ErrorCodes = {
   AUTHN_UNAVAILABLE: 'ERR_AUTHN_UNAVAILABLE',
   /** A valid credential that does not name an allowlisted SSH gateway (certificate name or client id). */
   AUTHN_GATEWAY_NOT_ALLOWED: 'ERR_AUTHN_GATEWAY_NOT_ALLOWED',
+  /** A local login's challenge is unknown, expired, already spent, or was issued for another name. */
+  AUTHN_CHALLENGE: 'ERR_AUTHN_CHALLENGE',
+  /**
+   * No local user of that name holds the key that signed (removed, never registered, or another
+   * key), or a session token's user is gone: one code, so the answer does not say which.
+   */
+  AUTHN_LOCAL_USER: 'ERR_AUTHN_LOCAL_USER',
   // Policy
   POLICY_INVALID: 'ERR_POLICY_INVALID',
   POLICY_DENIED: 'ERR_POLICY_DENIED',
@@ -85,6 +92,10 @@ export const ErrorCodes = {
   KEY_ENROLLED_ELSEWHERE: 'ERR_KEY_ENROLLED_ELSEWHERE',
   /** No enrolled key with this id that the caller may see. */
   ENROLLED_KEY_NOT_FOUND: 'ERR_ENROLLED_KEY_NOT_FOUND',
+  // Local identities (`jitca users`)
+  /** A local user with this name, or one holding this key, is already registered. */
+  LOCAL_USER_CONFLICT: 'ERR_LOCAL_USER_CONFLICT',
+  LOCAL_USER_NOT_FOUND: 'ERR_LOCAL_USER_NOT_FOUND',
   // Custody
   HSM_UNAVAILABLE: 'ERR_HSM_UNAVAILABLE',
   HSM_KEY_NOT_FOUND: 'ERR_HSM_KEY_NOT_FOUND',
@@ -180,6 +191,8 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_AUTHN_CLAIMS: { status: 401, retry: 'no' },
   ERR_AUTHN_UNAVAILABLE: { status: 503, retry: 'later' },
   ERR_AUTHN_GATEWAY_NOT_ALLOWED: { status: 401, retry: 'no' },
+  ERR_AUTHN_CHALLENGE: { status: 401, retry: 'no' },
+  ERR_AUTHN_LOCAL_USER: { status: 401, retry: 'no' },
   ERR_POLICY_INVALID: { status: 500, retry: 'no' },
   ERR_POLICY_DENIED: { status: 403, retry: 'no' },
   ERR_REQUEST_INVALID: { status: 400, retry: 'no' },
@@ -201,6 +214,8 @@ export const errorClasses: { readonly [code in ErrorCode]: ErrorClass } = {
   ERR_KEY_ALREADY_ENROLLED: { status: 409, retry: 'no' },
   ERR_KEY_ENROLLED_ELSEWHERE: { status: 409, retry: 'no' },
   ERR_ENROLLED_KEY_NOT_FOUND: { status: 404, retry: 'no' },
+  ERR_LOCAL_USER_CONFLICT: { status: 409, retry: 'no' },
+  ERR_LOCAL_USER_NOT_FOUND: { status: 404, retry: 'no' },
   ERR_HSM_UNAVAILABLE: { status: 503, retry: 'later' },
   ERR_HSM_KEY_NOT_FOUND: { status: 503, retry: 'after-fix' },
   ERR_HSM_FAILURE: { status: 503, retry: 'after-fix' },

@@ -27,6 +27,8 @@ import { compileCertificateInsert } from './certificate-repository.ts';
 import type { CertificateInsert } from './certificate-repository.ts';
 import { compileEnrolledKeyDelete, compileEnrolledKeyInsert } from './enrolled-key-repository.ts';
 import type { EnrolledKeyDelete, EnrolledKeyInsert } from './enrolled-key-repository.ts';
+import { compileLocalUserDelete, compileLocalUserInsert } from './local-user-repository.ts';
+import type { LocalUserDelete, LocalUserInsert } from './local-user-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
 import { compileLeaderFenceCheck, compileOutboxDeadUpdate, compileOutboxInsert, outboxRowsFor } from './outbox-repository.ts';
@@ -54,6 +56,8 @@ interface WriteStatements {
   upsertCaGeneration: CaGenerationUpsert;
   insertEnrolledKey: EnrolledKeyInsert;
   deleteEnrolledKey: EnrolledKeyDelete;
+  insertLocalUser: LocalUserInsert;
+  deleteLocalUser: LocalUserDelete;
   checkFence: FenceCheck;
   checkLeader: LeaderFenceCheck;
   insertOutboxRow: OutboxInsert;
@@ -78,6 +82,8 @@ function compileWriteStatements(db: StoreDb): WriteStatements {
     upsertCaGeneration: compileCaGenerationUpsert(db),
     insertEnrolledKey: compileEnrolledKeyInsert(db),
     deleteEnrolledKey: compileEnrolledKeyDelete(db),
+    insertLocalUser: compileLocalUserInsert(db),
+    deleteLocalUser: compileLocalUserDelete(db),
     checkFence: compileFenceCheck(db),
     checkLeader: compileLeaderFenceCheck(db),
     insertOutboxRow: compileOutboxInsert(db),
@@ -196,6 +202,8 @@ async function writeEntry(
   // The record written below chains to the head read at the start of the batch whether or not
   // the truncation removed it: the checkpoint row keeps the last removed record's hash.
   if (entry.auditTruncation !== undefined) await statements.truncateAudit(executor, entry.auditTruncation, at);
+  if (entry.localUser !== undefined) await statements.insertLocalUser(executor, entry.localUser, at);
+  if (entry.removedLocalUser !== undefined) await statements.deleteLocalUser(executor, entry.removedLocalUser);
   const { event } = entry;
   const unhashed: UnhashedAuditRecord = {
     seq: head.seq + 1,

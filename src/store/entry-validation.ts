@@ -8,6 +8,7 @@ import { canonicalJson, canonicalObjectText, canonicaliseJsonObject } from './ca
 import type { PreparedAuditTruncation } from './audit-checkpoint-repository.ts';
 import type {
   AuditEventInput,
+  LocalUser,
   AuditEventType,
   CaGeneration,
   CaGenerationState,
@@ -93,6 +94,11 @@ export interface PreparedEntry {
 
   /** An outbox row given up (src/notify): it must still be pending at this attempt. */
   deadNotification?: { id: string; attempt: number; error: string; leader?: LeaderFence };
+  /** A local user registered (local-user-entry.ts). */
+  localUser?: Omit<LocalUser, 'addedAt'>;
+  /** A local user removed: the row with this name must exist. */
+  removedLocalUser?: string;
+
   /** Ids of requests whose rows are removed (retention). */
   retiredRequestIds?: string[];
   /** Audit records removed behind a checkpoint (audit-truncation-entry.ts). */
@@ -122,6 +128,9 @@ const AUDIT_EVENT_TYPES = {
   'ha.leader': true,
   'key.enrolled': true,
   'key.removed': true,
+  'user.added': true,
+  'user.removed': true,
+  'user.session': true,
 
   'retention.pruned': true,
   'notification.dead': true,

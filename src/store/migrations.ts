@@ -317,6 +317,38 @@ const auditCheckpoints: Migration = {
   },
 };
 
+/**
+ * Local identities (issue 14, `jitca users`): one row per person, their groups (a JSON array) and
+ * the one SSH key they log in with, unique by fingerprint so a key names one person. And the
+ * challenges a login signs (src/authn/local-login.ts): single use (a row is deleted when spent),
+ * short-lived, counted per name and per address. `purpose` says what a challenge is for ("login"),
+ * so key enrollment's proof of possession can move onto the same table.
+ */
+const localIdentities: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('local_users')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('groups', 'text', (c) => c.notNull())
+      .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('added_by', 'text', (c) => c.notNull())
+      .addColumn('added_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('auth_challenges')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('auth_challenges_expires_at_idx').on('auth_challenges').column('expires_at').execute();
+    await db.schema.createIndex('auth_challenges_name_idx').on('auth_challenges').columns(['purpose', 'name']).execute();
+    await db.schema.createIndex('auth_challenges_address_idx').on('auth_challenges').columns(['purpose', 'address']).execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -330,6 +362,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0009_rotation_lock': rotationLock,
   '0010_host_reports': hostReports,
   '0011_enrolled_keys': enrolledKeys,
+  '0012_local_identities': localIdentities,
   '0013_notification_outbox': notificationOutbox,
   '0014_leader_leases': leaderLeases,
   '0015_audit_checkpoints': auditCheckpoints,

@@ -163,7 +163,29 @@ export interface NotificationOutboxTable {
   sent_at: string | null;
 }
 
+/** Migration 0012: people registered with `jitca users add` (src/authn/local-users.ts). */
+export interface LocalUsersTable {
+  name: string;
+  /** JSON array of group names, sorted. */
+  groups: string;
+  fingerprint: string;
+  public_key: string;
+  added_by: string;
+  added_at: string;
+}
+
+/** Migration 0012: unspent login (and, later, enrollment) challenges. */
+export interface AuthChallengesTable {
+  id: string;
+  purpose: string;
+  name: string;
+  address: string;
+  expires_at: string;
+}
+
 export interface DatabaseSchema {
+  local_users: LocalUsersTable;
+  auth_challenges: AuthChallengesTable;
   notification_outbox: NotificationOutboxTable;
   host_reports: HostReportsTable;
   enrolled_keys: EnrolledKeysTable;

@@ -30,6 +30,9 @@ import { acquireRotationLock, lastValidBefore, releaseRotationLock } from './rot
 import type { PreparedEntry } from './entry-validation.ts';
 import { prepareKeyEnrollmentEntry, prepareKeyRemovalEntry } from './enrolled-key-entry.ts';
 import { findEnrolledKey, listEnrolledKeys } from './enrolled-key-repository.ts';
+import { checkAuthChallenge, deleteAuthChallenge, insertAuthChallenge } from './auth-challenge-repository.ts';
+import { prepareLocalUserEntry, prepareLocalUserRemovalEntry } from './local-user-entry.ts';
+import { findLocalUser, listLocalUsers } from './local-user-repository.ts';
 import { createGroupCommitter } from './group-commit.ts';
 import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
@@ -48,6 +51,11 @@ import type {
   AuditEventInput,
   AuditRecord,
   AuditVerifyResult,
+  AuthChallenge,
+  AuthChallengeLimits,
+  LocalUser,
+  LocalUserEntry,
+  LocalUserRemovalEntry,
   CaGeneration,
   CaGenerationsEntry,
   DecisionEntry,
@@ -178,6 +186,19 @@ export function createStore(
 
     findEnrolledKey: (by: { id: string } | { fingerprint: string }): Promise<EnrolledKey | undefined> =>
       read('reading an enrolled key', () => findEnrolledKey(db, by)),
+
+    recordLocalUser: (entry: LocalUserEntry) => write(() => prepareLocalUserEntry(entry)),
+    recordLocalUserRemoval: (entry: LocalUserRemovalEntry) => write(() => prepareLocalUserRemovalEntry(entry)),
+    listLocalUsers: (): Promise<LocalUser[]> => read('listing local users', () => listLocalUsers(db)),
+    findLocalUser: (name: string): Promise<LocalUser | undefined> => read('reading a local user', () => findLocalUser(db, name)),
+
+    issueAuthChallenge: async (challenge: AuthChallenge, limits: AuthChallengeLimits): Promise<'issued' | 'name-full' | 'address-full'> => {
+      // Outside read(): a malformed challenge is the caller's ERR_REQUEST_INVALID, not a store fault.
+      checkAuthChallenge(challenge, limits);
+      return read('recording a challenge', () => insertAuthChallenge(db, challenge, limits));
+    },
+    consumeAuthChallenge: (id: string, purpose: string): Promise<AuthChallenge | undefined> =>
+      read('spending a challenge', () => deleteAuthChallenge(db, id, purpose)),
 
     listCaGenerations: (): Promise<CaGeneration[]> => read('listing CA generations', () => listCaGenerations(db)),
 

@@ -30,6 +30,10 @@ export type AuditEventType =
   /** A key was enrolled to a person (src/enrollment), or its enrollment removed. */
   | 'key.enrolled'
   | 'key.removed'
+  /** A local identity was registered or removed (`jitca users`), or logged in (a session token issued). */
+  | 'user.added'
+  | 'user.removed'
+  | 'user.session'
   /** A retention run exported and removed the rows of requests long expired (never audit records). */
   | 'retention.pruned'
   /** A notification given up after its last delivery attempt (src/notify): which sink, which event. */
@@ -459,6 +463,54 @@ export interface NotificationBacklog {
   oldestPendingAt?: string;
 }
 
+/** A person registered with `jitca users add`: their groups and the one key they log in with. */
+export interface LocalUser {
+  /** src/authn/local-identity-names.ts rules; the session's subject. */
+  name: string;
+  /** Sorted, de-duplicated. */
+  groups: string[];
+  /** SHA256:base64 fingerprint of the login key: unique, a key names one person. */
+  fingerprint: string;
+  /** authorized_keys line of the login key, no comment. */
+  publicKey: string;
+  /** Who registered them (the operator's account on the CA host). */
+  addedBy: string;
+  /** ISO-8601; the store's clock at the write (ignored on input). */
+  addedAt: string;
+}
+
+/** A local user registered with its user.added audit record, one transaction. */
+export interface LocalUserEntry {
+  user: Omit<LocalUser, 'addedAt'>;
+  event: AuditEventInput;
+}
+
+/** A local user removed with its user.removed audit record, one transaction. */
+export interface LocalUserRemovalEntry {
+  name: string;
+  event: AuditEventInput;
+}
+
+/** A challenge to be signed: its id is the random value itself (what the client signs). */
+export interface AuthChallenge {
+  id: string;
+  /** What it proves, e.g. "login"; a challenge spent for one purpose never serves another. */
+  purpose: string;
+  /** The name it was issued for. */
+  name: string;
+  /** The client address that asked. */
+  address: string;
+  expiresAt: string;
+}
+
+export interface AuthChallengeLimits {
+  /** Unspent, unexpired challenges of one purpose per name and per address. */
+  perName: number;
+  perAddress: number;
+  /** Rows that expired at or before this are deleted first. */
+  nowIso: string;
+}
+
 export interface ListAuditOptions {
   /** Return records with seq > afterSeq (default 0: from the start). */
   afterSeq?: number;
@@ -501,6 +553,29 @@ export interface Store {
   listEnrolledKeys(options?: { owner?: string; limit?: number }): Promise<EnrolledKey[]>;
   /** The enrollment with this id or fingerprint, whoever owns it. */
   findEnrolledKey(by: { id: string } | { fingerprint: string }): Promise<EnrolledKey | undefined>;
+  /**
+   * Writes the local user and its audit record in one transaction. A name or a key fingerprint
+   * already registered -> ERR_LOCAL_USER_CONFLICT, nothing written.
+   */
+  recordLocalUser(entry: LocalUserEntry): Promise<AuditRecord>;
+  /** Deletes the user and writes its audit record in one transaction; no such user -> ERR_LOCAL_USER_NOT_FOUND, nothing written. */
+  recordLocalUserRemoval(entry: LocalUserRemovalEntry): Promise<AuditRecord>;
+  /** Local users by name (at most 10000). */
+  listLocalUsers(): Promise<LocalUser[]>;
+  findLocalUser(name: string): Promise<LocalUser | undefined>;
+  /**
+   * Records an unspent challenge (no audit record: a challenge decides nothing) after deleting
+   * expired ones, unless its name or address already holds the limit of unexpired ones: then
+   * 'name-full' or 'address-full' and nothing is written. With PostgreSQL two replicas can each
+   * see room for one more, so a limit can be passed by at most the number of replicas.
+   */
+  issueAuthChallenge(challenge: AuthChallenge, limits: AuthChallengeLimits): Promise<'issued' | 'name-full' | 'address-full'>;
+  /**
+   * Spends a challenge: deletes the row with this id and purpose and returns it (expired or not:
+   * the caller judges the time), or undefined when there is none. One DELETE ... RETURNING, so of
+   * two concurrent spends only one gets the row.
+   */
+  consumeAuthChallenge(id: string, purpose: string): Promise<AuthChallenge | undefined>;
   /** Every CA generation, by CA then generation. */
   listCaGenerations(): Promise<CaGeneration[]>;
   /**
