@@ -244,6 +244,25 @@ export const configFileSchema = Type.Object(
       },
       section,
     ),
+    /**
+     * Local identities (`jitca users add`): people registered on the CA host log in by signing a
+     * challenge with their SSH key (src/authn/local-login.ts). Beside oidc, not instead of it.
+     */
+    localIdentities: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** Lifetime of a session token, seconds. */
+        sessionTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
+        /** The SSHSIG namespace a login signs in (`ssh-keygen -Y sign -n`): name this CA, e.g. "jitca-login@example.org". */
+        namespace: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$', default: 'jitca-login@jitca' }),
+        /** How long a login challenge may be answered, seconds. */
+        challengeTtlSeconds: Type.Integer({ minimum: 10, maximum: 600, default: 120 }),
+        /** Unanswered challenges held at once per user name, and per client address. */
+        challengesPerName: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+        challengesPerAddress: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+      },
+      section,
+    ),
     /** Engineers' identity provider; without it only the local CLI issues. */
     oidc: Type.Optional(
       Type.Object(

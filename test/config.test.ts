@@ -42,6 +42,15 @@ const NOTIFICATION_DEFAULTS = {
   sentRetentionDays: 7,
 };
 
+const LOCAL_IDENTITY_DEFAULTS = {
+  enabled: true,
+  sessionTtlSeconds: 900,
+  namespace: 'jitca-login@jitca',
+  challengeTtlSeconds: 120,
+  challengesPerName: 5,
+  challengesPerAddress: 20,
+};
+
 describe('buildConfig', () => {
   it('without a file: every default, an embedded SoftHSM2 token and paths under the data directory', () => {
     expect(buildConfig({ dataDir: 'state', cwd: dir })).toEqual({
@@ -84,6 +93,7 @@ describe('buildConfig', () => {
       hostReports: { maxHosts: 10_000, writesPerMinute: 600, rewriteAfterSeconds: 300, readyShare: 1, windowHours: 24 },
       rotation: { periodDays: 90, overlapDays: 7, inServe: true },
       notifications: NOTIFICATION_DEFAULTS,
+      localIdentities: LOCAL_IDENTITY_DEFAULTS,
       oidc: undefined,
       console: undefined,
       gateway: undefined,
@@ -149,6 +159,7 @@ describe('buildConfig', () => {
       hostReports: { maxHosts: 50, writesPerMinute: 10, rewriteAfterSeconds: 0, readyShare: 0.9, windowHours: 2 },
       rotation: { periodDays: 30, overlapDays: 3, inServe: false },
       notifications: NOTIFICATION_DEFAULTS,
+      localIdentities: LOCAL_IDENTITY_DEFAULTS,
       oidc: { issuer: 'https://idp', audience: ['a', 'b'], subjectClaim: 'email', maxGroups: 10, clockSkewSeconds: 5, acceptedTypHeaders: ['at+jwt'] },
       console: { clientId: 'jitca-console', scope: 'openid' },
       gateway: {
@@ -187,6 +198,7 @@ describe('buildConfig', () => {
     ['a console without a client id', { oidc: { issuer: 'i', audience: 'a' }, console: {} }, "config <file>: /console must have required property 'clientId'", { path: '/console' }],
     ['a console without an identity provider', { console: { clientId: 'jitca-console' } }, 'config <file>: /console needs /oidc: the console signs in at that identity provider', { path: '/console' }],
     ['a section that is not an object', { store: 'postgres' }, 'config <file>: /store must be object', { path: '/store' }],
+    ['a session lifetime under a minute', { localIdentities: { sessionTtlSeconds: 30 } }, 'config <file>: /localIdentities/sessionTtlSeconds must be >= 60', { path: '/localIdentities/sessionTtlSeconds' }],
     ['a file that is not an object', [], 'config <file>: / must be object', { path: '' }],
     ['a webhook of an unknown format', { notifications: { webhooks: [{ name: 'x', format: 'teams', url: 'https://h' }] } }, 'config <file>: /notifications/webhooks/0/format must be equal to one of the allowed values', { path: '/notifications/webhooks/0/format' }],
     ['a webhook event not known', { notifications: { webhooks: [{ name: 'x', format: 'slack', url: 'https://h', events: ['created'] }] } }, 'config <file>: /notifications/webhooks/0/events/0 must be equal to one of the allowed values', { path: '/notifications/webhooks/0/events/0' }],
