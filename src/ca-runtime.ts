@@ -15,6 +15,7 @@ import { measureRawPkcs11SignRate, type RawSignRate } from '../hsm/raw-sign-rate
 import { openCaKeyring, type CaKeyring } from '../rotation/ca-keyring.ts';
 import { generationsFromKeys } from '../rotation/generations-from-keys.ts';
 import { loadPolicyWithDigest } from './policy/load.ts';
+import { SESSION_KEY_SLOT } from './authn/local-session.ts';
 import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -96,6 +97,12 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
         event: { type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: ca.algorithm, purpose: ca.purpose } },
       });
       created.push(`${ca.label} key ${signer.keyId} (${ca.algorithm}, non-extractable)`);
+    }
+    if (keys.signer(SESSION_KEY_SLOT) === undefined) {
+      // Local identities' session tokens are signed in the token too: no session secret in a file.
+      const signer = await keys.createKey(SESSION_KEY_SLOT, { kind: 'ed25519' });
+      await store.appendAudit({ type: 'ca.created', actor: 'system', data: { caKeyId: signer.keyId, algorithm: 'ed25519', purpose: 'local-session' } });
+      created.push(`session token key ${signer.keyId} (ed25519, non-extractable)`);
     }
     const keyring = await openCaKeyring({ store, keys, caNames: caNamesOf(config), clock });
     keyring.close();

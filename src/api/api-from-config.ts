@@ -4,6 +4,7 @@ import { createGatewayAuthenticator, type GatewayAuthenticator, type GatewayCert
 import { discoverJwksUri } from '../authn/oidc-discovery.ts';
 import { createOidcVerifier, discoverOidcVerifier, type OidcVerifier } from '../authn/oidc-verifier.ts';
 import { loadAttestationTrust } from '../attestation/shipped-roots.ts';
+import { localLoginFor } from './local-login-from-runtime.ts';
 import type { CaRuntime } from '../ca-runtime.ts';
 import { hardwareAttestationVerifier } from '../enrollment/hardware-attestation-verifier.ts';
 import type { JitcaConfig } from '../config.ts';
@@ -20,8 +21,10 @@ export async function buildAppFromConfig(
   const engineers = await engineerVerifier(config);
   const gateway = await gatewayAuthenticator(config);
   const tls = config.server.tls;
+  const local = localLoginFor(runtime);
   return buildApp(runtime, {
-    authenticator: createApiAuthenticator(engineers, gateway),
+    authenticator: createApiAuthenticator(engineers, gateway, local?.verifier),
+    ...(local === undefined ? {} : { localLogin: local.login }),
     // Read at start: a root file that cannot be read stops serve rather than refusing enrollments later.
     attestationVerifier: hardwareAttestationVerifier(loadAttestationTrust(config.attestation), () => new Date(runtime.sshIssuance.clock.now())),
     logger,

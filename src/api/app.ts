@@ -15,6 +15,8 @@ import { consoleRoutes, type ConsoleOptions } from './console-routes.ts';
 import { errorHandler } from './error-mapping.ts';
 import { registerHealthRoutes } from './health.ts';
 import { keyRoutes } from './key-routes.ts';
+import { localAuthRoutes } from './local-auth-routes.ts';
+import type { LocalLoginContext } from '../authn/local-login.ts';
 import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadership.ts';
@@ -49,6 +51,8 @@ export interface AppOptions {
   attestationVerifier?: AttestationVerifier;
   /** The approval console at /console (console-routes.ts); absent: not served. */
   console?: ConsoleOptions;
+  /** Local identities' login routes (POST /v1/auth/challenge and /v1/auth/session); absent: not served. */
+  localLogin?: LocalLoginContext;
 }
 
 /** Every pending request expires before this: listOverduePending up to it lists them all, soonest first. */
@@ -106,10 +110,8 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     now: () => runtime.clock.now(),
   });
   const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
-  const authenticated = authenticateHook(
-    options.authenticator,
-    createAuthFailureLimiter({ ...AUTH_FAILURE_LIMIT_DEFAULTS, ...options.authFailureLimit }),
-  );
+  const failures = createAuthFailureLimiter({ ...AUTH_FAILURE_LIMIT_DEFAULTS, ...options.authFailureLimit });
+  const authenticated = authenticateHook(options.authenticator, failures);
 
   app.setErrorHandler(errorHandler);
   registerRequestLog(app);
@@ -185,6 +187,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     );
   });
   if (options.console !== undefined) app.register(consoleRoutes(options.console));
+  if (options.localLogin !== undefined) app.register(localAuthRoutes({ login: options.localLogin, failures }));
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -8,21 +8,29 @@ import {
   type GatewayAuthenticator,
   type GatewayCredential,
 } from '../authn/gateway-identity.ts';
+import type { LocalSessionVerifier } from '../authn/local-session.ts';
 import type { OidcVerifier } from '../authn/oidc-verifier.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Identity } from '../policy/types.ts';
 import { noteCallerAuthenticated, type ApiAuthenticator } from './authenticate.ts';
 
 /**
- * Engineers present their own OIDC token (Authorization: Bearer). The SSH gateway authenticates as
- * itself (client certificate, or its own token in Authorization) and carries the engineer's token
- * in X-Jitca-On-Behalf-Of; policy then sees the engineer, marked as arriving via the gateway.
+ * Engineers present their own token (Authorization: Bearer): their OpenID provider's, or a jitca
+ * session token from a local login (src/authn/local-session.ts), told apart by its type and issuer
+ * and verified by its own verifier alone. The SSH gateway authenticates as itself (client
+ * certificate, or its own token in Authorization) and carries the engineer's token in
+ * X-Jitca-On-Behalf-Of; policy then sees the engineer, marked as arriving via the gateway.
  */
-export function createApiAuthenticator(engineers: OidcVerifier | undefined, gateway: GatewayAuthenticator | undefined): ApiAuthenticator {
+export function createApiAuthenticator(
+  oidc: OidcVerifier | undefined,
+  gateway: GatewayAuthenticator | undefined,
+  local?: LocalSessionVerifier,
+): ApiAuthenticator {
+  const engineers = engineerTokens(oidc, local);
   return {
     async authenticate(request: FastifyRequest): Promise<Identity> {
       if (engineers === undefined) {
-        throw new JitcaError(ErrorCodes.AUTHN_MISSING, 'this CA has no identity provider configured (config "oidc"); only the local CLI can issue');
+        throw new JitcaError(ErrorCodes.AUTHN_MISSING, 'this CA has no identity source configured (config "oidc" or "localIdentities"); only the local CLI can issue');
       }
       const onBehalfOf = singleHeader(request, ON_BEHALF_OF_HEADER);
       const authorization = singleHeader(request, 'authorization');
@@ -32,6 +40,16 @@ export function createApiAuthenticator(engineers: OidcVerifier | undefined, gate
       noteCallerAuthenticated(request);
       const engineer = await engineers.verify(bearerToken(`Bearer ${onBehalfOf}`));
       return actOnBehalf(service, engineer);
+    },
+  };
+}
+
+function engineerTokens(oidc: OidcVerifier | undefined, local: LocalSessionVerifier | undefined): OidcVerifier | undefined {
+  if (local === undefined) return oidc;
+  return {
+    verify(token) {
+      if (local.claims(token) || oidc === undefined) return local.verify(token);
+      return oidc.verify(token);
     },
   };
 }

@@ -23,7 +23,7 @@ interface EvaluateOptions extends SshRequestOptions, Partial<Omit<CsrEvaluateOpt
   at?: string;
 }
 
-const VIA = ['local-cli', 'oidc', 'gateway'] as const;
+const VIA = ['local-cli', 'oidc', 'local', 'gateway'] as const;
 const OUTCOMES = ['approve', 'pending', 'deny'] as const;
 /** A CSR for a signer jitca does not serve gets no decision at all. */
 const CSR_OUTCOMES = [...OUTCOMES, 'ignore'] as const;

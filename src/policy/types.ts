@@ -11,7 +11,7 @@ export interface Identity {
   /** Identity-provider groups, e.g. ["oncall-payments"]. */
   groups: string[];
   /** How the identity was established; a role may refuse some channels. */
-  via: 'local-cli' | 'oidc' | 'gateway';
+  via: 'local-cli' | 'oidc' | 'local' | 'gateway';
   /** Set when a gateway asks on behalf of an engineer: the gateway's own service identity. */
   actingFor?: string;
 }
