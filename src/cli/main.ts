@@ -19,6 +19,7 @@ const serverCommands: Record<string, CommandLoader> = {
   controller: async () => (await import('./controller.ts')).registerController,
   gateway: async () => (await import('./gateway.ts')).registerGateway,
   rotate: async () => (await import('./rotate.ts')).registerRotate,
+  users: async () => (await import('./users.ts')).registerUsers,
 };
 
 /** The version package.json declares, as `jitca --version` prints it. */

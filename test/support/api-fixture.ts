@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import Database from 'better-sqlite3';
 import { buildApp, type AppOptions } from '../../src/api/app.ts';
+import { localLoginFor } from '../../src/api/local-login-from-runtime.ts';
 import { createApiAuthenticator } from '../../src/api/request-authenticator.ts';
 import { createGatewayAuthenticator } from '../../src/authn/gateway-identity.ts';
 import { createOidcVerifier } from '../../src/authn/oidc-verifier.ts';
@@ -65,6 +66,8 @@ export async function createApiFixture(
     options.issuanceClock === undefined
       ? ca.runtime
       : { ...ca.runtime, sshIssuance: { ...ca.runtime.sshIssuance, clock: options.issuanceClock } };
+  // Local identities as serve has them (on by default): login routes and session tokens beside OIDC.
+  const local = localLoginFor(runtime);
   const app = buildApp(runtime, {
     authenticator: createApiAuthenticator(
       verifier,
@@ -72,7 +75,9 @@ export async function createApiFixture(
         token: { issuer: oidc.issuer, audience: GATEWAY_AUDIENCE, jwksUri: oidc.jwksUri, allowedClients: [GATEWAY_CLIENT_ID] },
         engineerAudience: API_AUDIENCE,
       }),
+      local?.verifier,
     ),
+    ...(local === undefined ? {} : { localLogin: local.login }),
     logger: options.logStream === undefined ? false : { level: 'debug', stream: options.logStream },
     rateLimitPerMinute: options.rateLimitPerMinute,
     ...(options.authFailureLimit === undefined ? {} : { authFailureLimit: options.authFailureLimit }),
