@@ -31,11 +31,11 @@ describe('schema migrations', () => {
     const raw = new Database(path.join(dir, 'jitca.db'), { readonly: true });
     try {
       const applied = raw.prepare('select name from kysely_migration').all();
-      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0008_revocation_krl_columns' }, { name: '0009_rotation_lock' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0013_notification_outbox' }, { name: '0014_leader_leases' }, { name: '0015_audit_checkpoints' }]);
+      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0008_revocation_krl_columns' }, { name: '0009_rotation_lock' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0012_local_identities' }, { name: '0013_notification_outbox' }, { name: '0014_leader_leases' }, { name: '0015_audit_checkpoints' }]);
       const tables = raw
         .prepare("select name from sqlite_master where type = 'table' and name not like 'kysely%' order by name")
         .all();
-      expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_checkpoints' }, { name: 'audit_log' }, { name: 'ca_generations' }, { name: 'certificates' }, { name: 'enrolled_keys' }, { name: 'host_reports' }, { name: 'notification_outbox' }, { name: 'requests' }, { name: 'revocations' }, { name: 'rotation_lock' }, { name: 'write_probe' }]);
+      expect(tables).toEqual([{ name: 'approvals' }, { name: 'audit_checkpoints' }, { name: 'audit_log' }, { name: 'auth_challenges' }, { name: 'ca_generations' }, { name: 'certificates' }, { name: 'enrolled_keys' }, { name: 'host_reports' }, { name: 'local_users' }, { name: 'notification_outbox' }, { name: 'requests' }, { name: 'revocations' }, { name: 'rotation_lock' }, { name: 'write_probe' }]);
     } finally {
       raw.close();
     }

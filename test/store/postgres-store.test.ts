@@ -14,6 +14,7 @@ import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
 import { checkAuditArchive } from './audit-archive-cases.ts';
 import { checkEnrolledKeys } from './enrolled-key-cases.ts';
+import { checkAuthChallenges, checkLocalUsers } from './local-identity-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
 import { checkRevocationBackfill } from './revocation-backfill-case.ts';
 import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
@@ -115,6 +116,12 @@ describe('PostgreSQL store', () => {
   it('records, lists and removes enrolled keys as the SQLite store does (migration 0011)', async () => {
     const { store } = await open(freshDatabase());
     await checkEnrolledKeys(store);
+  });
+
+  it('records local users and spends auth challenges as the SQLite store does (migration 0012)', async () => {
+    const { store } = await open(freshDatabase());
+    await checkLocalUsers(store);
+    await checkAuthChallenges(store);
   });
 
   it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {

@@ -78,6 +78,8 @@ describe('the store on its own thread', () => {
           s.listEnrolledKeys({ owner: 'alice' }),
           s.findEnrolledKey({ fingerprint: 'SHA256:k1' }),
           s.notificationBacklog(),
+          s.listLocalUsers(),
+          s.findLocalUser('lena'),
         ]);
       expect(await reads(store)).toEqual(await reads(local));
       // And the writes: a revocation through the thread is what the in-process store reads back.
@@ -90,6 +92,15 @@ describe('the store on its own thread', () => {
       expect(await reads(store)).toEqual(await reads(local));
       await store.recordKeyRemoval({ id: 'k1', owner: 'alice', event: { type: 'key.removed', actor: 'alice', data: {} } });
       expect(await reads(store)).toEqual(await reads(local));
+      await store.recordLocalUser({
+        user: { name: 'lena', groups: ['sre'], fingerprint: 'SHA256:lena', publicKey: 'ssh-ed25519 AAAA', addedBy: 'local:root' },
+        event: { type: 'user.added', actor: 'local:root', data: {} },
+      });
+      expect(await reads(store)).toEqual(await reads(local));
+      const limits = { perName: 1, perAddress: 1, nowIso: '2025-03-01T12:00:00.000Z' };
+      expect(await store.issueAuthChallenge({ id: 'c1', purpose: 'login', name: 'lena', address: '192.0.2.1', expiresAt: '2025-03-01T12:02:00.000Z' }, limits)).toBe('issued');
+      expect(await local.consumeAuthChallenge('c1', 'login')).toMatchObject({ name: 'lena' });
+      expect(await store.consumeAuthChallenge('c1', 'login')).toBeUndefined();
       expect((await local.listRevocations('2025-03-01T12:10:00.000Z')).map((revocation) => revocation.serial)).toEqual([serial]);
     } finally {
       await local.close();
