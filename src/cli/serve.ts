@@ -1,17 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { buildAppFromConfig } from '../api/api-from-config.ts';
 import { assertListenSafe } from '../api/listen-address.ts';
-import { writeFileAtomic } from '../atomic-file.ts';
 import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { KRL_REFRESH_MS } from '../issuance/ssh-krl-cache.ts';
-import { issueSshCertificate } from '../issuance/issue-ssh-certificate.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
-import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../private-files.ts';
 import { witnessAuditHead } from './audit-witness.ts';
 import type { LeadershipStatus } from '../ha/leadership.ts';
 import { checkLeaderTiming } from '../ha/leader-timing.ts';
@@ -24,6 +18,7 @@ import { stopOnSignals } from './common.ts';
 import { rotationEngineFor } from '../../rotation/rotation-composition.ts';
 import { scheduleRotation } from '../../rotation/rotation-scheduler.ts';
 import { configFrom } from './config-from.ts';
+import { runServeDemo } from './serve-demo.ts';
 import { portValue } from './option-values.ts';
 
 interface ServeOptions {
@@ -39,7 +34,7 @@ export function registerServe(program: Command): void {
     .description('run the CA API (initializes the embedded token and store on first start)')
     .option('--host <host>', 'listen address (default 127.0.0.1)')
     .option('--port <port>', 'listen port (default 8443)', portValue('--port'))
-    .option('--demo', 'issue a demo certificate at start-up to show the CA works')
+    .option('--demo', 'show the whole path at start-up: a demo local user logs in with its key and gets a certificate over the API')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await configFrom(command);
       const host = options.host ?? config.server.host;
@@ -48,9 +43,10 @@ export function registerServe(program: Command): void {
       for (const item of created) process.stdout.write(`created ${item}\n`);
       const runtime = await openCaRuntime(config);
       await recordPolicyInForce(runtime, 'serve');
-      if (options.demo === true) await issueDemoCertificate(runtime);
-      if (config.oidc === undefined) {
-        process.stderr.write('jitca: no "oidc" configured: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
+      if (config.oidc === undefined && !config.localIdentities.enabled) {
+        process.stderr.write('jitca: no "oidc" configured and localIdentities off: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
+      } else if (config.oidc === undefined) {
+        process.stderr.write('jitca: no "oidc" configured: engineers log in as local identities (`jitca users add`, then `jitca login --local`)\n');
       }
       let singletons: SingletonJobs | undefined;
       // Read and checked now: a bad webhook URL or secret file stops serve instead of every delivery.
@@ -72,7 +68,8 @@ export function registerServe(program: Command): void {
         await leaseDatabase?.destroy();
         await runtime.close();
       });
-      await app.listen({ host, port: options.port ?? config.server.port });
+      const address = await app.listen({ host, port: options.port ?? config.server.port });
+      if (options.demo === true) await runServeDemo(runtime, address, (text) => process.stdout.write(text));
     });
 }
 
@@ -126,29 +123,4 @@ function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog, notifier: { we
         ]
       : []),
   ];
-}
-
-/**
- * Shows the whole path working: a fresh Ed25519 key, a certificate for the example policy's
- * on-call role signed in the HSM and audited, decoded by the real ssh-keygen.
- */
-async function issueDemoCertificate(runtime: CaRuntime): Promise<void> {
-  const dir = path.join(runtime.config.dataDir, 'demo');
-  ensurePrivateDirectory(dir);
-  const keyPath = path.join(dir, 'id_ed25519');
-  if (!existsSync(keyPath)) {
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'jitca-demo', '-f', keyPath]);
-  }
-  const result = await issueSshCertificate(
-    runtime.sshIssuance,
-    { subject: 'demo', groups: ['oncall-payments'], via: 'local-cli' },
-    { publicKey: readFileSync(`${keyPath}.pub`, 'utf8'), role: 'oncall-payments', ttlSeconds: 300, reason: 'jitca serve --demo' },
-  );
-  if (result.status !== 'issued') {
-    process.stdout.write(`demo: request ${result.requestId} is pending approval\n`);
-    return;
-  }
-  const certPath = `${keyPath}-cert.pub`;
-  writeFileAtomic(certPath, `${result.certificate}\n`, PRIVATE_FILE_MODE);
-  process.stdout.write(`demo: issued ${certPath}\n${execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' })}`);
 }
