@@ -51,7 +51,7 @@ describe('jitca CLI on the embedded defaults', () => {
     expect(pinMode).toBe(0o600);
     const before = snapshot(path.join(dataDir, 'hsm'));
     const keyObjects = Object.keys(before).filter((file) => file.endsWith('.object'));
-    expect(keyObjects).toHaveLength(4); // two CA key pairs (SSH user CA, Kubernetes client CA)
+    expect(keyObjects).toHaveLength(6); // three key pairs (SSH user CA, Kubernetes client CA, local session tokens)
     const bundleBefore = run(dataDir, ['bundle']).stdout;
     const second = run(dataDir, ['init']);
     expect(second.status).toBe(0);

@@ -54,29 +54,30 @@ describe('store.postgresUrl', () => {
     expect(config.store.postgresUrl).toBe(url);
 
     await initializeCa(config);
-    expect(await auditTypes(url)).toEqual(['ca.created', 'ca.created']);
+    // The SSH user CA, the Kubernetes client CA and the local session token key.
+    expect(await auditTypes(url)).toEqual(['ca.created', 'ca.created', 'ca.created']);
 
     const runtime = await openCaRuntime(config);
     try {
       const record = await runtime.store.recordDecision(deniedEntry('req-runtime'));
-      expect(record.seq).toBe(3);
-      expect(await runtime.store.verifyAudit()).toEqual({ ok: true, records: 3 });
+      expect(record.seq).toBe(4);
+      expect(await runtime.store.verifyAudit()).toEqual({ ok: true, records: 4 });
     } finally {
       await runtime.close();
     }
-    expect(await auditTypes(url)).toEqual(['ca.created', 'ca.created', 'x509.denied']);
+    expect(await auditTypes(url)).toEqual(['ca.created', 'ca.created', 'ca.created', 'x509.denied']);
     expect(fs.existsSync(config.store.sqlitePath)).toBe(false);
 
-    // A second init finds both keys and writes nothing more.
+    // A second init finds every key and writes nothing more.
     expect((await initializeCa(config)).created).toEqual([]);
-    expect(await auditTypes(url)).toHaveLength(3);
+    expect(await auditTypes(url)).toHaveLength(4);
 
     // The auditor's commands read the configured database too, not an empty SQLite file.
     const jitca = (...args: string[]) => spawnSync(path.resolve('bin/jitca'), ['--config', configFile, '--data-dir', dataDir, ...args], { encoding: 'utf8' });
     const head = jitca('audit', 'head');
-    expect(head.stdout).toMatch(/^3:[0-9a-f]{64}\n$/);
+    expect(head.stdout).toMatch(/^4:[0-9a-f]{64}\n$/);
     const verified = jitca('audit', 'verify', '--anchor', head.stdout.trim());
-    expect(verified.stdout).toBe('audit: 3 records, chain intact, 1 anchor(s) matched\n');
+    expect(verified.stdout).toBe('audit: 4 records, chain intact, 1 anchor(s) matched\n');
     expect(verified.status).toBe(0);
     expect(fs.existsSync(config.store.sqlitePath)).toBe(false);
   });
