@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,6 +123,22 @@ describe('local login', () => {
 
   it('an ECDSA P-256 key logs in', async () => {
     expect((await issue(await loginWithFile('pat', 'pat'))).status).toBe(201);
+  });
+
+  it('a session token gets a Kubernetes client certificate for the local user, as kube-credential asks for it', async () => {
+    const token = await loginWithFile('pat', 'pat');
+    const key = join(tmp.dir, 'kube.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'Ed25519', '-out', key]);
+    const csr = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=pat'], { encoding: 'utf8' });
+    const reply = await api.app.inject({
+      method: 'POST',
+      url: '/v1/x509/certificates',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { csr, ttl: '10m', scope: { cluster: 'prod', namespace: 'payments' } },
+    });
+    expect(reply.statusCode).toBe(201);
+    const subject = execFileSync('openssl', ['x509', '-noout', '-subject'], { input: reply.json().certificate, encoding: 'utf8' });
+    expect(subject).toMatch(/subject=O = jit:oncall:payments, CN = pat/);
   });
 
   it('a real ssh-agent signs the challenge (the key never leaves it)', async () => {
