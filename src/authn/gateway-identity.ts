@@ -195,9 +195,10 @@ export async function resolveGatewayIdentity(credential: GatewayCredential, gate
  */
 export function actOnBehalf(service: ServiceIdentity, engineer: Identity): Identity {
   if (!validName(service.service)) throw new JitcaError(ErrorCodes.AUTHN_CLAIMS, 'the gateway service name is invalid');
-  // Only a person authenticated by their own OIDC token: never a chain of gateways, never the CLI.
-  if (engineer.via !== 'oidc' || engineer.actingFor !== undefined) {
-    throw new JitcaError(ErrorCodes.AUTHN_CLAIMS, 'a gateway may act only for an engineer authenticated by an OIDC token', {
+  // Only a person authenticated by their own token (OIDC, or a local identity's jitca session):
+  // never a chain of gateways, never the CLI.
+  if ((engineer.via !== 'oidc' && engineer.via !== 'local') || engineer.actingFor !== undefined) {
+    throw new JitcaError(ErrorCodes.AUTHN_CLAIMS, 'a gateway may act only for an engineer authenticated by their own token (OIDC or a local session)', {
       details: { reason: 'on_behalf_of' },
     });
   }

@@ -141,6 +141,19 @@ describe('local login', () => {
     expect(subject).toMatch(/subject=O = jit:oncall:payments, CN = pat/);
   });
 
+  it('the SSH gateway can carry a local session token as it carries an OIDC one', async () => {
+    const token = await loginWithFile('pat', 'pat');
+    const reply = await api.app.inject({
+      method: 'POST',
+      url: '/v1/ssh/certificates',
+      headers: { authorization: `Bearer ${api.gatewayToken}`, 'x-jitca-on-behalf-of': token },
+      payload: { publicKey: pub('stranger'), role: 'oncall-payments', reason: 'through the gateway' },
+    });
+    expect(reply.statusCode).toBe(201);
+    // The gateway is the actor, the local user the certificate's subject.
+    expect((await api.ca.runtime.store.listAudit({ limit: 10_000 })).at(-1)).toMatchObject({ type: 'ssh.issued', actor: 'jitca-ssh-gateway', subject: 'pat' });
+  });
+
   it('a real ssh-agent signs the challenge (the key never leaves it)', async () => {
     const challenge = await freshChallenge('ada');
     const blob = parseSshPublicKey(pub('agentkey')).blob;
