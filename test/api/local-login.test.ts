@@ -5,11 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addLocalUser, removeLocalUser } from '../../src/authn/local-users.ts';
 import { fixedClock } from '../../src/clock.ts';
+import { localLogin } from '../../src/client/local-login.ts';
 import { sshsigThroughAgent } from '../../src/client/ssh-agent-sign.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { parseSshPublicKey } from '../../src/ssh/public-key.ts';
 import { SK_FLAG_USER_PRESENT } from '../../src/ssh/sk-signature.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
+import { codeOfAsync } from '../support/error-codes.ts';
 import { fakeSecurityKey } from '../support/fake-security-key.ts';
 import { makeTempDir, sections, sh } from '../ssh/ssh-keygen.ts';
 
@@ -169,6 +171,18 @@ describe('local login', () => {
     const untouched = await freshChallenge('sam');
     const refused = await session('sam', untouched, sk.sign(0, NAMESPACE, Buffer.from(untouched)));
     expect([refused.status, refused.body['code']]).toEqual([401, ErrorCodes.AUTHN_SIGNATURE]);
+  });
+});
+
+describe('the helper (jitca login --local) over HTTP', () => {
+  it('signs through ssh-agent when it holds the key, and --agent refuses a key the agent does not hold', async () => {
+    const address = await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const config = { server: address, tokenCache: join(tmp.dir, 'token.json') };
+    const viaAgent = await localLogin(config, { name: 'ada', keyFile: join(tmp.dir, 'agentkey'), signWith: 'auto', agentSocket });
+    expect(viaAgent).toMatchObject({ subject: 'ada', groups: ['oncall-payments'], signedWith: 'agent', expiresIn: 900 });
+    expect((await issue(viaAgent.accessToken)).status).toBe(201);
+    const notHeld = await codeOfAsync(localLogin(config, { name: 'pat', keyFile: join(tmp.dir, 'pat'), signWith: 'agent', agentSocket }));
+    expect(notHeld).toBe(ErrorCodes.REQUEST_INVALID);
   });
 });
 
