@@ -53,6 +53,7 @@ import {
   unauthorized,
 } from './kube-status.ts';
 import { makeServingCertificate } from './kube-tls.ts';
+import type { LeasesDouble } from './kube-leases.ts';
 import type { TrustObjectsDouble } from './kube-trust-objects.ts';
 
 export type { CsrCondition, CsrObject } from './kube-csr-validation.ts';
@@ -70,8 +71,10 @@ export type CsrWriteTarget = CsrSubresource | 'main';
 export interface AuthorizationQuestion {
   user: KubeUser;
   verb: string;
-  /** "certificatesigningrequests", "signers" for the approve/sign/attest checks, or "clustertrustbundles". */
-  resource: 'certificatesigningrequests' | 'signers' | 'clustertrustbundles';
+  /** "certificatesigningrequests", "signers" for the approve/sign/attest checks, or "clustertrustbundles"; "leases" (coordination.k8s.io). */
+  resource: 'certificatesigningrequests' | 'signers' | 'clustertrustbundles' | 'leases';
+  /** Set for namespaced resources (leases). */
+  namespace?: string;
   subresource?: CsrSubresource;
   /** Object name, or the signerName for "signers". */
   name?: string;
@@ -94,6 +97,8 @@ export interface KubeApiDoubleOptions {
   serving?: { certPem: string; keyPem: string };
   /** Discovery, ConfigMaps and ClusterTrustBundles for trust publishing (kube-trust-objects.ts). */
   trustObjects?: TrustObjectsDouble;
+  /** coordination.k8s.io/v1 Leases (kube-leases.ts); kept outside the server so they outlive a restart. */
+  leases?: LeasesDouble;
 }
 
 export interface CsrCreateInput {
@@ -556,6 +561,13 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions): Promise
     const user = userOf(token);
     if (options.trustObjects?.handles(url.pathname) === true && !url.pathname.startsWith(API_PREFIX)) {
       const { code, body } = await options.trustObjects.handle(method, url, () => readBody(request));
+      send(response, code, body);
+      return;
+    }
+    if (options.leases?.handles(url.pathname) === true) {
+      const { verb, namespace, name } = options.leases.authorizationOf(method, url);
+      check({ user, verb, resource: 'leases', namespace, ...(name === undefined ? {} : { name }) });
+      const { code, body } = await options.leases.handle(method, url, () => readBody(request));
       send(response, code, body);
       return;
     }

@@ -23,8 +23,10 @@ function has(list: readonly string[], value: string): boolean {
   return list.includes('*') || list.includes(value);
 }
 
-function ruleAllows(rule: PolicyRule, verb: string, resource: string, name: string | undefined): boolean {
-  if (!has(rule.apiGroups, CERTIFICATES_GROUP) || !has(rule.verbs, verb) || !has(rule.resources, resource)) return false;
+const COORDINATION_GROUP = 'coordination.k8s.io';
+
+function ruleAllows(rule: PolicyRule, group: string, verb: string, resource: string, name: string | undefined): boolean {
+  if (!has(rule.apiGroups, group) || !has(rule.verbs, verb) || !has(rule.resources, resource)) return false;
   const names = rule.resourceNames ?? [];
   return names.length === 0 || (name !== undefined && names.includes(name));
 }
@@ -32,7 +34,22 @@ function ruleAllows(rule: PolicyRule, verb: string, resource: string, name: stri
 export function rbacAllows(rules: readonly PolicyRule[], question: AuthorizationQuestion): boolean {
   const resource = question.subresource === undefined ? question.resource : `${question.resource}/${question.subresource}`;
   const names = question.resource === 'signers' && question.name !== undefined ? [question.name, `${question.name.split('/')[0]}/*`] : [question.name];
-  return rules.some((rule) => names.some((name) => ruleAllows(rule, question.verb, resource, name)));
+  const group = question.resource === 'leases' ? COORDINATION_GROUP : CERTIFICATES_GROUP;
+  return rules.some((rule) => names.some((name) => ruleAllows(rule, group, question.verb, resource, name)));
+}
+
+/** A namespaced Role's rules hold only for requests in its namespace. */
+export function roleAllows(role: { namespace: string; rules: readonly PolicyRule[] }, question: AuthorizationQuestion): boolean {
+  return question.namespace === role.namespace && rbacAllows(role.rules, question);
+}
+
+/** The namespace and rules of a Role manifest in deploy/kubernetes (a JSON file, or a v1 List of them). */
+export function roleRules(file: string, name: string): { namespace: string; rules: PolicyRule[] } {
+  const document = JSON.parse(readFileSync(path.join(DEPLOY_DIR, file), 'utf8')) as { kind: string; items?: unknown[] };
+  const objects = (document.kind === 'List' ? (document.items ?? []) : [document]) as Array<{ kind: string; metadata: { name: string; namespace: string }; rules: PolicyRule[] }>;
+  const role = objects.find((object) => object.kind === 'Role' && object.metadata.name === name);
+  if (role === undefined) throw new Error(`no Role ${name} in ${file}`);
+  return { namespace: role.metadata.namespace, rules: role.rules };
 }
 
 /** The rules of a ClusterRole manifest in deploy/kubernetes (a JSON file, or a v1 List of them). */
