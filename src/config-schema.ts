@@ -133,6 +133,15 @@ export const configFileSchema = Type.Object(
         approveKubeApiserverClient: Type.Boolean({ default: true }),
         /** Name written into the scope extension of certificates the controller signs. */
         clusterName: Type.String({ ...nonEmpty, maxLength: 253, default: 'default' }),
+        /**
+         * Which of several `jitca controller` replicas watches CSRs (src/ha): "none", every replica
+         * (the store's claim per CSR keeps each signed once); "kubernetes-lease", the holder of a
+         * coordination.k8s.io Lease (leaseName in leaseNamespace; needs the Role in deploy/kubernetes-ha);
+         * "postgres", the holder of the lease in store.postgresUrl. Timings: store.leader*.
+         */
+        leaderElection: Type.Enum(['none', 'kubernetes-lease', 'postgres'], { default: 'none' }),
+        leaseName: Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', default: 'jitca-csr-controller' }),
+        leaseNamespace: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', default: 'jitca' }),
       },
       section,
     ),

@@ -3,7 +3,14 @@ import { pino } from 'pino';
 import { openCaRuntime } from '../ca-runtime.ts';
 import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
+import { ErrorCodes, JitcaError } from '../errors.ts';
+import { kubernetesLeaseBackend } from '../ha/kubernetes-lease.ts';
+import { checkLeaderTiming } from '../ha/leader-timing.ts';
+import type { LeaseBackend } from '../ha/lease.ts';
+import { postgresLeaseBackend } from '../ha/postgres-lease.ts';
 import { createCsrController } from '../k8s/csr-controller.ts';
+import { runElectedCsrController } from '../k8s/csr-controller-election.ts';
+import { openPostgresDatabase } from '../store/postgres-database.ts';
 import { createKubeConfig } from '../k8s/kube-client.ts';
 import { startTrustPublishing } from '../k8s/trust-publishing.ts';
 import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
@@ -14,6 +21,18 @@ interface ControllerOptions {
   kubeconfig?: string;
   context?: string;
   inCluster?: boolean;
+  leaderElect?: string;
+}
+
+const LEADER_ELECTION = ['none', 'kubernetes-lease', 'postgres'] as const;
+type LeaderElection = (typeof LEADER_ELECTION)[number];
+
+function leaderElectionOf(flag: string | undefined, configured: LeaderElection): LeaderElection {
+  if (flag === undefined) return configured;
+  if (!(LEADER_ELECTION as readonly string[]).includes(flag)) {
+    throw new JitcaError(ErrorCodes.CONFIG_INVALID, `--leader-elect must be one of ${LEADER_ELECTION.join(', ')}`);
+  }
+  return flag as LeaderElection;
 }
 
 export function registerController(program: Command): void {
@@ -23,11 +42,17 @@ export function registerController(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to reach the API server (default: as kubectl: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
     .option('--in-cluster', "use the pod's service account")
+    .option('--leader-elect <backend>', 'which replica watches: none (every one), kubernetes-lease, postgres (default: kubernetes.leaderElection)')
     .action(async (options: ControllerOptions, command: Command) => {
       const config = await configFrom(command);
       // The environment is read here, once: the connection is fixed for the life of the process.
       const { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT } = process.env;
       const connection = chooseKubeConnection(options, { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT });
+      const election = leaderElectionOf(options.leaderElect, config.kubernetes.leaderElection);
+      if (election === 'postgres' && config.store.postgresUrl === undefined) {
+        throw new JitcaError(ErrorCodes.CONFIG_INVALID, '--leader-elect postgres needs store.postgresUrl (the lease lives in that database)');
+      }
+      const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
       const runtime = await openCaRuntime(config);
       await recordPolicyInForce(runtime, 'controller');
       const logger = pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] });
@@ -37,22 +62,36 @@ export function registerController(program: Command): void {
       const stopPublishing = config.kubernetesPublishing.enabled
         ? startTrustPublishing({ config, keyring: runtime.keyring, kubeConfig, logger })
         : () => undefined;
-      const controller = createCsrController({
-        kubeConfig,
-        policy: runtime.policy,
+      const leaseDatabase = election === 'postgres' && config.store.postgresUrl !== undefined ? openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 }) : undefined;
+      const backend: LeaseBackend | undefined =
+        election === 'kubernetes-lease'
+          ? kubernetesLeaseBackend({ kubeConfig, namespace: config.kubernetes.leaseNamespace })
+          : leaseDatabase === undefined
+            ? undefined
+            : postgresLeaseBackend(leaseDatabase);
+      const controller = runElectedCsrController({
+        createController: () =>
+          createCsrController({
+            kubeConfig,
+            policy: runtime.policy,
+            store: runtime.store,
+            activeCa: () => runtime.kubeCa,
+            clock: runtime.clock,
+            signerNames: { jitca: [config.kubernetes.signerName], kubeApiserverClient: config.kubernetes.approveKubeApiserverClient },
+            logger,
+            backdateSeconds: config.ssh.backdateSeconds,
+            clusterName: config.kubernetes.clusterName,
+          }),
+        ...(backend === undefined ? {} : { lease: { backend, name: config.kubernetes.leaseName, timing } }),
         store: runtime.store,
-        activeCa: () => runtime.kubeCa,
-        clock: runtime.clock,
-        signerNames: { jitca: [config.kubernetes.signerName], kubeApiserverClient: config.kubernetes.approveKubeApiserverClient },
-        logger,
-        backdateSeconds: config.ssh.backdateSeconds,
-        clusterName: config.kubernetes.clusterName,
+        log: logger,
       });
       stopOnSignals(async () => {
         stopPublishing();
+        // A leader releases its lease here: another replica takes over at its next retry.
         await controller.stop();
+        await leaseDatabase?.destroy();
         await runtime.close();
       });
-      await controller.start();
     });
 }

@@ -1,7 +1,10 @@
 /**
  * A leader lease: one holder at a time per name, each holding a term number that only grows.
- * Backends (PostgreSQL here; a Kubernetes Lease later) judge expiry by their own clock, never the
- * replicas': a replica whose clock runs fast or slow cannot take or keep a lease it should not.
+ * No backend compares one host's wall clock with another's: PostgreSQL judges expiry by the
+ * database's clock (postgres-lease.ts); a Kubernetes Lease by how long this replica has seen the
+ * same version of the object, on its own clock, as client-go does (kubernetes-lease.ts). Only the
+ * PostgreSQL lease can fence a job's writes (leaseHeldBy); under a Kubernetes Lease, `holds` is a
+ * check whose answer may be stale by the time the job acts.
  */
 export interface LeaderTerm {
   /** Which lease (one per singleton job group, e.g. "jitca-singletons"). */

@@ -7,6 +7,7 @@ import { createLeaderElector, type LeaderElector } from './leader-elector.ts';
 import type { LeaderTerm } from './lease.ts';
 import { DEFAULT_LEADER_TIMING, type LeaderTiming } from './leader-timing.ts';
 import type { LeadershipStatus } from './leadership.ts';
+import type { LeaseBackend } from './lease.ts';
 import { postgresLeaseBackend } from './postgres-lease.ts';
 
 /** A job only one replica may run: started when this replica leads, stopped when it stops. */
@@ -30,6 +31,13 @@ export interface SingletonJobsOptions {
   log: SingletonJobsLog;
   /** The PostgreSQL database the lease lives in; absent (SQLite) means one replica, always leading. */
   leaseDatabase?: Kysely<DatabaseSchema>;
+  /**
+   * Another lease instead of the database's (a Kubernetes Lease: kubernetes-lease.ts), for jobs
+   * whose writes need no fence; wins over leaseDatabase.
+   */
+  leaseBackend?: LeaseBackend;
+  /** The lease's name (default SINGLETON_LEASE): job groups with names of their own elect separately. */
+  leaseName?: string;
   timing?: LeaderTiming;
 }
 
@@ -59,7 +67,8 @@ export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
     await Promise.all(running.map((stop) => stop().catch((error: unknown) => options.log.warn({ err: error }, 'a singleton job failed to stop'))));
   };
 
-  if (options.leaseDatabase === undefined) {
+  const backend = options.leaseBackend ?? (options.leaseDatabase === undefined ? undefined : postgresLeaseBackend(options.leaseDatabase));
+  if (backend === undefined) {
     options.log.info({ jobs: options.jobs.map((job) => job.name) }, 'single replica (SQLite store): this process runs the singleton jobs');
     startJobs();
     transitions.started = 1;
@@ -67,16 +76,17 @@ export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
   }
 
   const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const leaseName = options.leaseName ?? SINGLETON_LEASE;
   const record = (leading: boolean, term: number, reason: string): void => {
     transitions[leading ? 'started' : 'stopped'] += 1;
-    options.log.info({ leader: leading, term, holder, reason }, leading ? 'leading: running the singleton jobs' : 'no longer leading: singleton jobs stopped');
+    options.log.info({ leader: leading, lease: leaseName, term, holder, reason }, leading ? 'leading: running the singleton jobs' : 'no longer leading: singleton jobs stopped');
     options.store
-      .appendAudit({ type: 'ha.leader', actor: 'system', data: { holder, term, leading, reason, jobs: options.jobs.map((job) => job.name) } })
+      .appendAudit({ type: 'ha.leader', actor: 'system', data: { lease: leaseName, holder, term, leading, reason, jobs: options.jobs.map((job) => job.name) } })
       .catch((error: unknown) => options.log.warn({ err: error }, 'could not audit a leadership change'));
   };
   const elector: LeaderElector = createLeaderElector({
-    backend: postgresLeaseBackend(options.leaseDatabase),
-    name: SINGLETON_LEASE,
+    backend,
+    name: leaseName,
     holder,
     timing: options.timing ?? DEFAULT_LEADER_TIMING,
     onStartedLeading: (term) => {
@@ -87,7 +97,7 @@ export function runSingletonJobs(options: SingletonJobsOptions): SingletonJobs {
       void stopJobs();
       record(false, term.term, reason);
     },
-    onError: (error) => options.log.warn({ err: error }, 'leader lease: the database did not answer'),
+    onError: (error) => options.log.warn({ err: error }, 'leader lease: the lease backend (database or API server) did not answer'),
   });
   elector.start();
   return {

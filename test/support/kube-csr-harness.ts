@@ -23,7 +23,8 @@ import { openStore } from '../../src/store/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createCaCertificate } from '../../src/x509/ca-certificate.ts';
 import { startKubeApiDouble, type AuthorizationQuestion, type CsrCondition, type CsrObject, type KubeApiDouble, type KubeUser } from './kube-api-double.ts';
-import { clusterRoleRules, rbacAllows } from './kube-rbac.ts';
+import type { LeasesDouble } from './kube-leases.ts';
+import { clusterRoleRules, rbacAllows, roleAllows, roleRules } from './kube-rbac.ts';
 
 export const TOKENS = {
   alice: 'token-alice',
@@ -149,20 +150,24 @@ export interface EnvironmentOptions {
   sqlitePath?: string;
   clock?: Clock;
   authorize?: (question: AuthorizationQuestion) => boolean;
+  /** Serve Leases too; the controller may use them as deploy/kubernetes-ha's Role allows. */
+  leases?: LeasesDouble;
 }
 
 export async function createCsrEnvironment(ca: CaFixture, options: EnvironmentOptions = {}): Promise<CsrEnvironment> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jitca-k8s-env-'));
   const controllerRules = clusterRoleRules('clusterrole-csr-controller.json', 'jitca-csr-controller');
   const requesterRules = clusterRoleRules('rbac-csr-requesters.json', 'jitca-csr-requester');
+  const leaseRole = options.leases === undefined ? undefined : roleRules('role-leader-election.json', 'jitca-leader-election');
   const authorize =
     options.authorize ??
     ((question: AuthorizationQuestion): boolean => {
       if (question.user.groups.includes('system:masters')) return true;
+      if (question.resource === 'leases') return leaseRole !== undefined && question.user.username === CONTROLLER_USER && roleAllows(leaseRole, question);
       // The controller gets exactly the deploy ClusterRole; everyone else the requester role.
       return rbacAllows(question.user.username === CONTROLLER_USER ? controllerRules : requesterRules, question);
     });
-  const double = await startKubeApiDouble({ users: USERS, authorize });
+  const double = await startKubeApiDouble({ users: USERS, authorize, ...(options.leases === undefined ? {} : { leases: options.leases }) });
   const clock = options.clock ?? systemClock;
   const store = await openStore({ sqlitePath: options.sqlitePath ?? path.join(dir, 'jitca.sqlite'), clock });
   const policy = parsePolicy(JSON.stringify(testPolicyDocument()));

@@ -18,6 +18,8 @@ export interface PolicyRule {
 
 const CERTIFICATES_GROUP = 'certificates.k8s.io';
 export const DEPLOY_DIR = path.resolve(import.meta.dirname, '../../deploy/kubernetes');
+/** The several-replica manifests (PostgreSQL, a network HSM, leader election). */
+export const DEPLOY_HA_DIR = path.resolve(import.meta.dirname, '../../deploy/kubernetes-ha');
 
 function has(list: readonly string[], value: string): boolean {
   return list.includes('*') || list.includes(value);
@@ -43,9 +45,9 @@ export function roleAllows(role: { namespace: string; rules: readonly PolicyRule
   return question.namespace === role.namespace && rbacAllows(role.rules, question);
 }
 
-/** The namespace and rules of a Role manifest in deploy/kubernetes (a JSON file, or a v1 List of them). */
-export function roleRules(file: string, name: string): { namespace: string; rules: PolicyRule[] } {
-  const document = JSON.parse(readFileSync(path.join(DEPLOY_DIR, file), 'utf8')) as { kind: string; items?: unknown[] };
+/** The namespace and rules of a Role manifest (a JSON file, or a v1 List of them) in deploy/kubernetes-ha or `dir`. */
+export function roleRules(file: string, name: string, dir: string = DEPLOY_HA_DIR): { namespace: string; rules: PolicyRule[] } {
+  const document = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { kind: string; items?: unknown[] };
   const objects = (document.kind === 'List' ? (document.items ?? []) : [document]) as Array<{ kind: string; metadata: { name: string; namespace: string }; rules: PolicyRule[] }>;
   const role = objects.find((object) => object.kind === 'Role' && object.metadata.name === name);
   if (role === undefined) throw new Error(`no Role ${name} in ${file}`);
