@@ -1,0 +1,123 @@
+/**
+ * Two real `jitca controller --leader-elect kubernetes-lease` processes on one store, against the
+ * Kubernetes API double serving Leases: one holds the Lease and signs; SIGTERM hands the Lease
+ * over (released, so the other takes it at its next retry), and the second signs the next CSR.
+ * Each CSR gets exactly one certificate write.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPolicy } from '../support/ca-fixture.ts';
+import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.ts';
+import { buildEd25519Csr } from '../support/kube-der.ts';
+import { createLeasesDouble, type LeasesDouble } from '../support/kube-leases.ts';
+
+const jitca = path.resolve(import.meta.dirname, '../../bin/jitca');
+const CONTROLLER_TOKEN = 'token-controller';
+const ALICE_TOKEN = 'token-alice';
+const LEASE = 'jitca-csr-controller';
+
+interface Replica {
+  child: ChildProcess;
+  log: string;
+}
+
+describe('`jitca controller --leader-elect kubernetes-lease`, two processes', () => {
+  let dir: string;
+  let kube: KubeApiDouble;
+  let leases: LeasesDouble;
+  const replicas: Replica[] = [];
+
+  function startReplica(): Replica {
+    const child = spawn(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--leader-elect', 'kubernetes-lease'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const replica: Replica = { child, log: '' };
+    child.stdout?.on('data', (chunk: Buffer) => (replica.log += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (replica.log += chunk.toString()));
+    replicas.push(replica);
+    return replica;
+  }
+
+  const holder = (): string => leases.get('jitca', LEASE)?.spec.holderIdentity ?? '';
+  const holdsLease = (replica: Replica): boolean => holder().split(':')[1] === String(replica.child.pid);
+  const logs = (): string => replicas.map((replica) => replica.log).join('\n---\n');
+
+  function submit(name: string): void {
+    kube.create(ALICE_TOKEN, {
+      name,
+      requestPem: buildEd25519Csr('alice', ['jit:oncall:payments']).pem,
+      signerName: 'jitca.dev/debug-client',
+      usages: ['client auth', 'digital signature'],
+      expirationSeconds: 1800,
+    });
+  }
+  const signed = (name: string): boolean => (kube.get(name)?.status?.certificate ?? '') !== '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'jitca-controller-ha-'));
+    writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(testPolicy));
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ store: { leaderLeaseMs: 4000, leaderRenewDeadlineMs: 3000, leaderRetryMs: 250 }, server: { logLevel: 'info' } }),
+    );
+    execFileSync(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'init']);
+    leases = createLeasesDouble();
+    kube = await startKubeApiDouble({
+      users: {
+        [CONTROLLER_TOKEN]: { username: 'system:serviceaccount:jitca:jitca-csr-controller', groups: ['system:serviceaccounts'] },
+        [ALICE_TOKEN]: { username: 'alice', groups: ['oncall-payments', 'system:authenticated'] },
+      },
+      leases,
+    });
+    writeFileSync(
+      path.join(dir, 'kubeconfig.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: kube.url, 'certificate-authority-data': Buffer.from(kube.caPem).toString('base64') } }],
+        users: [{ name: 'jitca', user: { token: CONTROLLER_TOKEN } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'jitca' } }],
+        'current-context': 'test',
+      }),
+    );
+  });
+  afterAll(async () => {
+    for (const { child } of replicas) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      await new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGKILL');
+      });
+    }
+    await kube?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one holds the Lease and signs; after SIGTERM the other takes over at term 2 and signs; each CSR written once', async () => {
+    // One after another: the embedded SoftHSM2 file token is read at each start.
+    const first = startReplica();
+    await kube.waitFor(() => holdsLease(first), 60_000, `the first replica to hold the Lease (holder "${holder()}", pid ${first.child.pid}); logs: ${logs()}`);
+    const second = startReplica();
+    submit('before-handover');
+    await kube.waitFor(() => signed('before-handover'), 60_000, `a certificate; logs: ${logs()}`);
+    // The second replica is up (it tries the Lease every retry) but holds nothing.
+    expect(second.child.exitCode).toBeNull();
+    expect(holdsLease(first)).toBe(true);
+    expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(0);
+
+    const exited = new Promise((resolve) => first.child.once('exit', resolve));
+    first.child.kill('SIGTERM');
+    await exited;
+    await kube.waitFor(() => holdsLease(second), 60_000, `the second replica to take the Lease; logs: ${logs()}`);
+    expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(1);
+
+    submit('after-handover');
+    await kube.waitFor(() => signed('after-handover'), 60_000, `a certificate from the new leader; logs: ${logs()}`);
+    expect(kube.stats.certificateWrites.get('before-handover')).toBe(1);
+    expect(kube.stats.certificateWrites.get('after-handover')).toBe(1);
+    expect(kube.stats.certificateOverwritesRefused).toBe(0);
+  }, 240_000);
+});
