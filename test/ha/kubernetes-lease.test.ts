@@ -5,6 +5,7 @@
  * judged by how long this replica has seen the same version of the Lease, so moving that clock is
  * all a takeover needs, with no sleeping.
  */
+import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaderElector } from '../../src/ha/leader-elector.ts';
 import { kubernetesLeaseBackend } from '../../src/ha/kubernetes-lease.ts';
@@ -152,6 +153,41 @@ describe('the Kubernetes Lease backend', () => {
     } finally {
       await denied.close();
     }
+  });
+});
+
+describe("the API double's Leases (the registry's rules the backend relies on)", () => {
+  /** The HTTP status a call fails with, or 200/201 when it succeeds. */
+  async function statusOf(call: Promise<unknown>): Promise<number> {
+    try {
+      await call;
+      return 200;
+    } catch (error) {
+      if (error instanceof ApiException) return error.code;
+      throw error;
+    }
+  }
+
+  it('refuses a stale resourceVersion (409), a missing one (422), a second create (409) and an invalid spec (422); a PUT that changes nothing is no write', async () => {
+    const api = double.kubeConfig(TOKEN).makeApiClient(CoordinationV1Api);
+    const name = freshName();
+    const body = (spec: Record<string, unknown>, resourceVersion?: string) => ({
+      metadata: { name, namespace: NAMESPACE, ...(resourceVersion === undefined ? {} : { resourceVersion }) },
+      spec,
+    });
+    const created = await api.createNamespacedLease({ namespace: NAMESPACE, body: body({ holderIdentity: 'a', leaseDurationSeconds: 15 }) });
+    const rv = created.metadata?.resourceVersion ?? '';
+    expect(await statusOf(api.createNamespacedLease({ namespace: NAMESPACE, body: body({}) }))).toBe(409);
+    expect(await statusOf(api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'b' }) }))).toBe(422);
+    expect(await statusOf(api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'b', leaseDurationSeconds: 0 }, rv) }))).toBe(422);
+    expect(await statusOf(api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'b', leaseTransitions: -1 }, rv) }))).toBe(422);
+    const same = await api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'a', leaseDurationSeconds: 15 }, rv) });
+    expect(same.metadata?.resourceVersion).toBe(rv);
+    const changed = await api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'b', leaseDurationSeconds: 15 }, rv) });
+    expect(changed.metadata?.resourceVersion).not.toBe(rv);
+    expect(await statusOf(api.replaceNamespacedLease({ name, namespace: NAMESPACE, body: body({ holderIdentity: 'c' }, rv) }))).toBe(409);
+    expect(leases.get(NAMESPACE, name)?.spec.holderIdentity).toBe('b');
+    expect(await statusOf(api.readNamespacedLease({ name: 'no-such-lease', namespace: NAMESPACE }))).toBe(404);
   });
 });
 

@@ -53,7 +53,7 @@ import {
   unauthorized,
 } from './kube-status.ts';
 import { makeServingCertificate } from './kube-tls.ts';
-import type { LeasesDouble } from './kube-leases.ts';
+import { leaseForbidden, type LeasesDouble } from './kube-leases.ts';
 import type { TrustObjectsDouble } from './kube-trust-objects.ts';
 
 export type { CsrCondition, CsrObject } from './kube-csr-validation.ts';
@@ -296,7 +296,9 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions): Promise
   }
 
   function check(question: AuthorizationQuestion): void {
-    if (!authorize(question)) throw forbidden(question.user.username, question.verb, question.subresource, question.name);
+    if (authorize(question)) return;
+    if (question.resource === 'leases') throw leaseForbidden(question.user.username, question.verb, question.namespace, question.name);
+    throw forbidden(question.user.username, question.verb, question.subresource, question.name);
   }
 
   function newObject(user: KubeUser, body: Record<string, unknown>): CsrObject {

@@ -60,6 +60,16 @@ function failure(code: number, reason: string, message: string, name?: string): 
   });
 }
 
+/** The RBAC authorizer's refusal of a namespaced Lease request. */
+export function leaseForbidden(user: string, verb: string, namespace: string | undefined, name: string | undefined): KubeStatusError {
+  return failure(
+    403,
+    'Forbidden',
+    `leases.coordination.k8s.io${name === undefined ? '' : ` "${name}"`} is forbidden: User "${user}" cannot ${verb} resource "leases" in API group "coordination.k8s.io" in the namespace "${namespace ?? ''}"`,
+    name,
+  );
+}
+
 const notFound = (name: string) => failure(404, 'NotFound', `leases.coordination.k8s.io "${name}" not found`, name);
 const invalid = (name: string, field: string, message: string) =>
   failure(422, 'Invalid', `Lease.coordination.k8s.io "${name}" is invalid: ${field}: ${message}`, name);
