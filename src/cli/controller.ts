@@ -65,7 +65,7 @@ export function registerController(program: Command): void {
       const leaseDatabase = election === 'postgres' && config.store.postgresUrl !== undefined ? openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 }) : undefined;
       const backend: LeaseBackend | undefined =
         election === 'kubernetes-lease'
-          ? kubernetesLeaseBackend({ kubeConfig, namespace: config.kubernetes.leaseNamespace })
+          ? kubernetesLeaseBackend({ kubeConfig, namespace: config.kubernetes.leaseNamespace, requestTimeoutMs: timing.renewDeadlineMs })
           : leaseDatabase === undefined
             ? undefined
             : postgresLeaseBackend(leaseDatabase);

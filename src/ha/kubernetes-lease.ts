@@ -1,5 +1,5 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { ErrorCodes, isJitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { toKubeError } from '../k8s/kube-client.ts';
 import type { LeaderTerm, LeaseBackend } from './lease.ts';
 
@@ -9,6 +9,12 @@ export interface KubernetesLeaseOptions {
   namespace: string;
   /** Milliseconds on a clock that only moves forward: used for durations, never compared with another host's. */
   now?: () => number;
+  /**
+   * A call unanswered for this long fails as ERR_KUBE_UNAVAILABLE (default 10 s, client-go's renew
+   * deadline). An API server that drops packets instead of refusing connections would otherwise
+   * hold the elector's next step for the HTTP client's own timeouts (minutes).
+   */
+  requestTimeoutMs?: number;
 }
 
 /** What this replica last saw of a Lease, and when (its own clock): how client-go judges expiry. */
@@ -62,11 +68,21 @@ export function kubernetesLeaseBackend(options: KubernetesLeaseOptions): LeaseBa
   const observed = new Map<string, Observation>();
   const held = new Map<string, Held>();
 
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+
   async function call<T>(what: string, action: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new JitcaError(ErrorCodes.KUBE_UNAVAILABLE, `${what}: no answer within ${requestTimeoutMs} ms`, { retryable: true })), requestTimeoutMs);
+    });
     try {
-      return await action();
+      // The abandoned request ends by itself later; its outcome is ignored (a write it made shows
+      // up as a new resourceVersion, so the next conditional write gets a 409, never a double hold).
+      return await Promise.race([action(), unanswered]);
     } catch (error) {
       throw toKubeError(error, what);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const read = (name: string) => call(`read Lease ${namespace}/${name}`, () => api.readNamespacedLease({ name, namespace }));

@@ -5,6 +5,7 @@
  * judged by how long this replica has seen the same version of the Lease, so moving that clock is
  * all a takeover needs, with no sleeping.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaderElector } from '../../src/ha/leader-elector.ts';
@@ -152,6 +153,24 @@ describe('the Kubernetes Lease backend', () => {
       expect(await codeOfAsync(backend.tryAcquire(freshName(), 'a', LEASE_MS))).toBe('ERR_KUBE_REQUEST_FAILED');
     } finally {
       await denied.close();
+    }
+  });
+});
+
+describe('an API server that accepts connections and never answers', () => {
+  it('fails each call with ERR_KUBE_UNAVAILABLE after the request timeout instead of holding the elector', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const kubeConfig = createKubeConfig({ kind: 'token', server: `https://127.0.0.1:${port}`, token: TOKEN, caPem: double.caPem });
+      const backend = kubernetesLeaseBackend({ kubeConfig, namespace: NAMESPACE, requestTimeoutMs: 300 });
+      expect(await codeOfAsync(backend.tryAcquire(freshName(), 'a', LEASE_MS))).toBe('ERR_KUBE_UNAVAILABLE');
+      expect(sockets.size).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });
