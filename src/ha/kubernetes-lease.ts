@@ -112,6 +112,8 @@ export function kubernetesLeaseBackend(options: KubernetesLeaseOptions): LeaseBa
   const isOurs = (lease: V1Lease, term: LeaderTerm): boolean =>
     lease.spec?.holderIdentity === term.holder && (lease.spec?.leaseTransitions ?? 0) === term.term - 1;
 
+  // leaseDurationSeconds is whole seconds: rounded up, so others wait at least leaseMs, and this
+  // replica (which stops by its renew deadline, measured from its own write) stops before they start.
   const seconds = (leaseMs: number): number => Math.max(1, Math.ceil(leaseMs / 1000));
 
   return {
