@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesLeaseBackend } from '../../src/ha/kubernetes-lease.ts';
+import type { LeaseBackend } from '../../src/ha/lease.ts';
+import type { Signer } from '../../src/keys/signer.ts';
 import { createCsrController } from '../../src/k8s/csr-controller.ts';
 import { runElectedCsrController, type ElectedCsrController } from '../../src/k8s/csr-controller-election.ts';
 import { createCsrApi, createKubeConfig } from '../../src/k8s/kube-client.ts';
@@ -39,8 +41,17 @@ interface Replica {
   created: string[];
 }
 
-function startReplica(name: string): Replica {
+interface ReplicaOptions {
+  /** Wraps the Lease backend (to pause this replica's renewals). */
+  backend?: (inner: LeaseBackend) => LeaseBackend;
+  signer?: Signer;
+  /** The controller's claim lease per CSR (default 30 s). */
+  claimSeconds?: number;
+}
+
+function startReplica(name: string, options: ReplicaOptions = {}): Replica {
   const kubeConfig = createKubeConfig({ kind: 'token', server: env.double.url, token: TOKENS.controller, caPem: env.double.caPem });
+  const backend = kubernetesLeaseBackend({ kubeConfig, namespace: NAMESPACE });
   const created: string[] = [];
   const log = recordingLogger(env.logs);
   const elected = runElectedCsrController({
@@ -51,7 +62,8 @@ function startReplica(name: string): Replica {
         api: createCsrApi(kubeConfig),
         policy: env.policy,
         store: env.store,
-        activeCa: () => ({ signer: ca.signer, certificate: ca.caCertificate }),
+        activeCa: () => ({ signer: options.signer ?? ca.signer, certificate: ca.caCertificate }),
+        ...(options.claimSeconds === undefined ? {} : { leaseSeconds: options.claimSeconds }),
         clock: { now: () => Date.now() },
         logger: log,
         instanceId,
@@ -59,7 +71,7 @@ function startReplica(name: string): Replica {
         retryBackoff: { initialMs: 20, maxMs: 300 },
       });
     },
-    lease: { backend: kubernetesLeaseBackend({ kubeConfig, namespace: NAMESPACE }), name: LEASE, timing: TIMING },
+    lease: { backend: options.backend?.(backend) ?? backend, name: LEASE, timing: TIMING },
     store: env.store,
     log,
   });
@@ -133,4 +145,74 @@ describe('two CSR controllers under one Kubernetes Lease', () => {
       await a.elected.stop();
     }
   });
+
+  it('a leader paused mid-signing past its Lease: the next leader signs, and the former one, resuming, writes nothing of its own', async () => {
+    // The Lease cannot stop a paused leader's late work; the store's claim per CSR does.
+    let paused = false;
+    let resume: () => void = () => undefined;
+    const pausable = (inner: LeaseBackend): LeaseBackend => ({
+      ...inner,
+      renew: (term, leaseMs) =>
+        paused
+          ? new Promise<boolean>((resolve) => {
+              resume = () => resolve(false);
+            })
+          : inner.renew(term, leaseMs),
+    });
+    const gated = gatedSigner(ca.signer);
+    const a = startReplica('paused-a', { backend: pausable, signer: gated, claimSeconds: 1 });
+    let b: Replica | undefined;
+    try {
+      await until(() => a.elected.status().leading, 10_000, 'replica a to lead');
+      b = startReplica('patient-b');
+      env.submit(TOKENS.alice, { name: 'paused-mid-signing', pem: buildEd25519Csr('alice', ['oncall-payments']).pem });
+      await until(() => gated.waiting() === 1, 10_000, 'a to start signing');
+      const stuck = a.elected.current();
+      paused = true; // a renews no more; its signature waits at the gate
+
+      await until(() => b?.elected.current() !== undefined, 15_000, 'b to take the Lease over');
+      const taker = b;
+      expect(taker.elected.status()).toMatchObject({ leading: true });
+      expect(a.elected.status().leading).toBe(false);
+      env.double.touch('paused-mid-signing'); // b lists anyway; an event makes it look again after a's claim ran out
+      const pem = await env.waitForCertificate('paused-mid-signing', 15_000);
+      await taker.elected.current()?.idle();
+      expect(taker.elected.current()?.stats()).toMatchObject({ signed: 1, certificatesWritten: 1 });
+
+      gated.release(); // a resumes: its signature completes, its record meets b's
+      await until(() => stuck?.stats().certificatesFromStore === 1, 10_000, 'a to give up its own certificate');
+      expect(stuck?.stats()).toMatchObject({ signed: 0, certificatesWritten: 0 });
+      expect(env.certificateOf('paused-mid-signing')).toBe(pem);
+      expect(env.double.stats.certificateWrites.get('paused-mid-signing')).toBe(1);
+      const signed = (await env.store.listAudit({ limit: 1000 })).filter((record) => record.type === 'csr.signed' && record.data['csr'] === 'paused-mid-signing');
+      expect(signed.map((record) => record.data['instance'])).toEqual(['patient-b/1']);
+    } finally {
+      gated.release();
+      resume();
+      await b?.elected.stop();
+      await a.elected.stop();
+    }
+  });
 });
+
+/** The HSM CA signer, but each signature waits until release() (a leader paused mid-signing). */
+function gatedSigner(inner: Signer): Signer & { release(): void; waiting(): number } {
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let waiting = 0;
+  return {
+    keyId: inner.keyId,
+    algorithm: inner.algorithm,
+    publicKey: inner.publicKey,
+    spki: inner.spki,
+    async sign(data, signOptions) {
+      waiting += 1;
+      await gate;
+      return inner.sign(data, signOptions);
+    },
+    release: () => open(),
+    waiting: () => waiting,
+  };
+}
