@@ -49,23 +49,30 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
   };
 
   // Armed at every successful acquisition or renewal: a renewal that hangs (a database that stopped
-  // answering) still ends the leadership on time, not when the call finally fails.
-  const renewed = (current: LeaderTerm): void => {
-    lastRenewed = now();
+  // answering) still ends the leadership on time, not when the call finally fails. Counted from
+  // when the call was sent, not when its answer came: the lease was written somewhere in between,
+  // and others count its expiry from no earlier than the write, so a slow answer must not extend
+  // this replica's belief past theirs.
+  const renewed = (current: LeaderTerm, sentAt: number): void => {
+    lastRenewed = sentAt;
     if (deadline !== undefined) clearTimeout(deadline);
-    deadline = setTimeout(() => {
-      if (term === current) stopLeading('renew-deadline');
-    }, timing.renewDeadlineMs);
+    deadline = setTimeout(
+      () => {
+        if (term === current) stopLeading('renew-deadline');
+      },
+      Math.max(0, timing.renewDeadlineMs - (now() - sentAt)),
+    );
     deadline.unref();
   };
 
   const step = async (): Promise<void> => {
     try {
+      const sentAt = now();
       if (term === undefined) {
         const acquired = await options.backend.tryAcquire(options.name, options.holder, timing.leaseMs);
         if (acquired !== undefined && running) {
           term = acquired;
-          renewed(acquired);
+          renewed(acquired, sentAt);
           options.onStartedLeading(acquired);
         } else if (acquired !== undefined) {
           await options.backend.release(acquired);
@@ -74,7 +81,7 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
       }
       const current = term;
       if (await options.backend.renew(current, timing.leaseMs)) {
-        if (term === current) renewed(current);
+        if (term === current) renewed(current, sentAt);
       } else if (term === current) {
         stopLeading('lost');
       }
