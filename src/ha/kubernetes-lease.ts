@@ -101,9 +101,9 @@ export function kubernetesLeaseBackend(options: KubernetesLeaseOptions): LeaseBa
     return fresh;
   }
 
-  function took(lease: V1Lease, leaseMs: number, holder: string): LeaderTerm {
+  /** `at`: when the write was sent; the lease runs from no later than that, as the elector counts it. */
+  function took(lease: V1Lease, leaseMs: number, holder: string, at: number): LeaderTerm {
     const name = lease.metadata?.name ?? '';
-    const at = now();
     observed.set(name, { resourceVersion: lease.metadata?.resourceVersion ?? '', at });
     held.set(name, { lease, renewedAt: at, leaseMs });
     return { name, holder, term: (lease.spec?.leaseTransitions ?? 0) + 1 };
@@ -126,10 +126,11 @@ export function kubernetesLeaseBackend(options: KubernetesLeaseOptions): LeaseBa
       } catch (error) {
         if (status(error) !== 404) throw error;
         try {
+          const sentAt = now();
           const created = await call(`create Lease ${namespace}/${name}`, () =>
             api.createNamespacedLease({ namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: { ...spec, leaseTransitions: 0 } } }),
           );
-          return took(created, leaseMs, holder);
+          return took(created, leaseMs, holder, sentAt);
         } catch (createError) {
           if (isConflict(createError)) return undefined; // another replica created it first
           throw createError;
@@ -140,8 +141,9 @@ export function kubernetesLeaseBackend(options: KubernetesLeaseOptions): LeaseBa
       const durationMs = (current.spec?.leaseDurationSeconds ?? 0) * 1000;
       if (holderNow !== '' && seen.at + durationMs > now()) return undefined;
       try {
+        const sentAt = now();
         const updated = await replace({ ...current, spec: { ...spec, leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1 } });
-        return took(updated, leaseMs, holder);
+        return took(updated, leaseMs, holder, sentAt);
       } catch (error) {
         if (isConflict(error)) return undefined; // another replica took it first
         throw error;
