@@ -5,11 +5,12 @@
  * Each CSR gets exactly one certificate write.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPolicy } from '../support/ca-fixture.ts';
+import { runJitca } from '../support/jitca-cli.ts';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.ts';
 import { buildEd25519Csr } from '../support/kube-der.ts';
 import { createLeasesDouble, type LeasesDouble } from '../support/kube-leases.ts';
@@ -122,4 +123,21 @@ describe('`jitca controller --leader-elect kubernetes-lease`, two processes', ()
     expect(kube.stats.certificateWrites.get('after-handover')).toBe(1);
     expect(kube.stats.certificateOverwritesRefused).toBe(0);
   }, 240_000);
+
+  it('refuses an unknown --leader-elect, and postgres without store.postgresUrl, with ERR_CONFIG_INVALID before opening anything', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'jitca-controller-refused-'));
+    try {
+      writeFileSync(path.join(empty, 'config.json'), '{}');
+      const run = (backend: string) =>
+        runJitca(['--data-dir', path.join(empty, 'data'), '--config', path.join(empty, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--leader-elect', backend]);
+      const [unknown, postgres] = await Promise.all([run('zookeeper'), run('postgres')]);
+      expect(unknown.status).toBe(2);
+      expect(unknown.stderr).toContain('ERR_CONFIG_INVALID: --leader-elect must be one of none, kubernetes-lease, postgres');
+      expect(postgres.status).toBe(2);
+      expect(postgres.stderr).toContain('ERR_CONFIG_INVALID: --leader-elect postgres needs store.postgresUrl');
+      expect(readdirSync(empty)).toEqual(['config.json']); // no data directory, token or store
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
