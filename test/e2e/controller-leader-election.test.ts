@@ -1,8 +1,8 @@
 /**
  * Two real `jitca controller --leader-elect kubernetes-lease` processes on one store, against the
- * Kubernetes API double serving Leases: one holds the Lease and signs; SIGTERM hands the Lease
- * over (released, so the other takes it at its next retry), and the second signs the next CSR.
- * Each CSR gets exactly one certificate write.
+ * Kubernetes API double serving Leases: one holds the Lease and signs; SIGSTOPped past its lease it
+ * is replaced, and after SIGCONT it stops leading; SIGTERM hands the Lease over (released, so the
+ * other takes it at its next retry). Each CSR gets exactly one certificate write.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,32 +97,45 @@ describe('`jitca controller --leader-elect kubernetes-lease`, two processes', ()
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('one holds the Lease and signs; after SIGTERM the other takes over at term 2 and signs; each CSR written once', async () => {
+  it('one holds the Lease and signs; SIGSTOPped past its lease it is replaced and, resumed, steps down; SIGTERM releases the Lease to the other at once; each CSR written once', async () => {
     // One after another: the embedded SoftHSM2 file token is read at each start.
     const first = startReplica();
     await kube.waitFor(() => holdsLease(first), 60_000, `the first replica to hold the Lease (holder "${holder()}", pid ${first.child.pid}); logs: ${logs()}`);
     const second = startReplica();
-    submit('before-handover');
-    await kube.waitFor(() => signed('before-handover'), 60_000, `a certificate; logs: ${logs()}`);
+    submit('first-leads');
+    await kube.waitFor(() => signed('first-leads'), 60_000, `a certificate; logs: ${logs()}`);
     // The second replica is up (it tries the Lease every retry) but holds nothing.
     expect(second.child.exitCode).toBeNull();
     expect(holdsLease(first)).toBe(true);
     expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(0);
 
-    const exited = new Promise((resolve) => first.child.once('exit', resolve));
-    first.child.kill('SIGTERM');
-    await exited;
-    // Released on the way out (no holder), unless the second replica already took it.
-    expect(holder() === '' || holdsLease(second)).toBe(true);
-    await kube.waitFor(() => holdsLease(second), 60_000, `the second replica to take the Lease; logs: ${logs()}`);
+    // Paused: it renews nothing, and the second replica takes over once it has seen one version for a lease.
+    first.child.kill('SIGSTOP');
+    await kube.waitFor(() => holdsLease(second), 60_000, `the second replica to take over from the paused one; logs: ${logs()}`);
     expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(1);
+    submit('first-paused');
+    await kube.waitFor(() => signed('first-paused'), 60_000, `a certificate from the second replica; logs: ${logs()}`);
 
-    submit('after-handover');
-    await kube.waitFor(() => signed('after-handover'), 60_000, `a certificate from the new leader; logs: ${logs()}`);
-    expect(kube.stats.certificateWrites.get('before-handover')).toBe(1);
-    expect(kube.stats.certificateWrites.get('after-handover')).toBe(1);
+    // Resumed: its renew deadline has passed (or its renewal meets a 409); it stops leading and the Lease stays the second's.
+    first.child.kill('SIGCONT');
+    await kube.waitFor(() => first.log.includes('no longer leading'), 60_000, `the resumed replica to stop leading; logs: ${logs()}`);
+    expect(holdsLease(second)).toBe(true);
+    submit('first-resumed');
+    await kube.waitFor(() => signed('first-resumed'), 60_000, `a certificate after the resume; logs: ${logs()}`);
+
+    const exited = new Promise((resolve) => second.child.once('exit', resolve));
+    second.child.kill('SIGTERM');
+    await exited;
+    // Released on the way out (no holder), unless the first replica already took it back.
+    expect(holder() === '' || holdsLease(first)).toBe(true);
+    await kube.waitFor(() => holdsLease(first), 60_000, `the first replica to take the released Lease; logs: ${logs()}`);
+    expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(2);
+    submit('second-stopped');
+    await kube.waitFor(() => signed('second-stopped'), 60_000, `a certificate from the first replica again; logs: ${logs()}`);
+
+    for (const name of ['first-leads', 'first-paused', 'first-resumed', 'second-stopped']) expect(kube.stats.certificateWrites.get(name), name).toBe(1);
     expect(kube.stats.certificateOverwritesRefused).toBe(0);
-  }, 240_000);
+  }, 300_000);
 
   it('refuses an unknown --leader-elect, and postgres without store.postgresUrl, with ERR_CONFIG_INVALID before opening anything', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'jitca-controller-refused-'));
