@@ -4,10 +4,9 @@ import type { Kysely } from 'kysely';
 import type { Store } from '../store/types.ts';
 import type { DatabaseSchema } from '../store/schema.ts';
 import { createLeaderElector, type LeaderElector } from './leader-elector.ts';
-import type { LeaderTerm } from './lease.ts';
 import { DEFAULT_LEADER_TIMING, type LeaderTiming } from './leader-timing.ts';
 import type { LeadershipStatus } from './leadership.ts';
-import type { LeaseBackend } from './lease.ts';
+import type { LeaderTerm, LeaseBackend } from './lease.ts';
 import { postgresLeaseBackend } from './postgres-lease.ts';
 
 /** A job only one replica may run: started when this replica leads, stopped when it stops. */
@@ -33,7 +32,8 @@ export interface SingletonJobsOptions {
   leaseDatabase?: Kysely<DatabaseSchema>;
   /**
    * Another lease instead of the database's (a Kubernetes Lease: kubernetes-lease.ts), for jobs
-   * whose writes need no fence; wins over leaseDatabase.
+   * whose writes need no fence; wins over leaseDatabase. Its terms are not rows of leader_leases,
+   * so a job that fences with leaseHeldBy anyway has every write refused (fails closed).
    */
   leaseBackend?: LeaseBackend;
   /** The lease's name (default SINGLETON_LEASE): job groups with names of their own elect separately. */
