@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { Identity, OperationName, Policy, Scope } from '../policy/types.ts';
+import type { CsrGrant } from '../policy/csr-evaluate.ts';
 import { evaluateX509Request, organizationsAsked, type X509Decision } from '../policy/x509-evaluate.ts';
 import type { Store } from '../store/types.ts';
-import { parseCsr } from '../x509/csr.ts';
+import { parseCsr, type ParsedCsr } from '../x509/csr.ts';
 import { issueClientCertificate, type SignedCertificate } from '../x509/issue-client-certificate.ts';
 import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
 import { auditEvent } from './issue-ssh-certificate.ts';
@@ -73,7 +74,38 @@ export async function issueX509ClientCertificate(
     });
     throw new JitcaError(ErrorCodes.POLICY_DENIED, refusal.message, { details: { rule: refusal.rule, requestId } });
   }
-  const { grant, scope } = decision;
+  return signAndRecordX509(context, identity, {
+    requestId,
+    csr,
+    grant: decision.grant,
+    ...(decision.scope === undefined ? {} : { scope: decision.scope }),
+    approvalReference: `auto:${requestId}`,
+    body,
+    decision: { outcome: decision.outcome, rule: decision.rule, message: decision.message },
+  });
+}
+
+/** A granted Kubernetes client certificate to sign and record: what the decision said, nothing more. */
+export interface X509Issue {
+  requestId: string;
+  csr: ParsedCsr;
+  grant: CsrGrant;
+  /** The scope extension's scope; undefined writes no extension. */
+  scope?: Scope;
+  /** The approval the certificate rests on, written into the scope extension with it. */
+  approvalReference: string;
+  /** What was asked, as stored in the request row. */
+  body: Record<string, unknown>;
+  decision: { outcome: string; rule: string; message: string };
+  /** More for the x509.issued audit record (the gateway path names the SSH certificate it rests on). */
+  audit?: Record<string, unknown>;
+}
+
+/** Signs and records a granted Kubernetes client certificate (issuing core); decides nothing. */
+export async function signAndRecordX509(context: X509IssuanceContext, identity: Identity, issue: X509Issue): Promise<X509IssuanceResult> {
+  const { requestId, csr, grant, body } = issue;
+  const { scope } = issue;
+  const now = context.clock.now();
   const { notBefore, notAfter } = validityWindow(now, context.backdateSeconds, grant.expirationSeconds);
 
   const template: CertificateTemplate<KubeClientCa, SignedCertificate> = {
@@ -84,7 +116,7 @@ export async function issueX509ClientCertificate(
         serial,
         notBefore,
         notAfter,
-        scope: scope === undefined ? undefined : { ...scope, approvalReference: `auto:${requestId}` },
+        scope: scope === undefined ? undefined : { ...scope, approvalReference: issue.approvalReference },
         ca,
       }),
     record: ({ pem }, serial, ca) => ({
@@ -95,7 +127,7 @@ export async function issueX509ClientCertificate(
         role: grant.role,
         state: 'issued',
         body,
-        decision: { outcome: decision.outcome, rule: decision.rule, message: decision.message, grant, serial },
+        decision: { ...issue.decision, grant, serial },
         createdAt: new Date(now).toISOString(),
       },
       certificate: {
@@ -122,6 +154,7 @@ export async function issueX509ClientCertificate(
         scope,
         caKeyId: ca.signer.keyId,
         notAfter: notAfter.toISOString(),
+        ...issue.audit,
       }),
     }),
   };
