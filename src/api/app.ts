@@ -9,10 +9,11 @@ import { noAttestationVerifier } from '../enrollment/attestation-verifier.ts';
 import { createChallengeRegistry } from '../enrollment/challenges.ts';
 import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import { AUTH_FAILURE_LIMIT_DEFAULTS, createAuthFailureLimiter, type AuthFailureLimitOptions } from './auth-failure-limit.ts';
-import { authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
+import { authenticateGatewayHook, authenticateHook, rateLimitKey, type ApiAuthenticator, type IdentityHook } from './authenticate.ts';
 import { applyConnectionLimits, clientErrorHandler, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.ts';
 import { consoleRoutes, type ConsoleOptions } from './console-routes.ts';
 import { errorHandler } from './error-mapping.ts';
+import { gatewayRoutes } from './gateway-routes.ts';
 import { registerHealthRoutes } from './health.ts';
 import { keyRoutes } from './key-routes.ts';
 import { localAuthRoutes } from './local-auth-routes.ts';
@@ -188,6 +189,8 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   });
   if (options.console !== undefined) app.register(consoleRoutes(options.console));
   if (options.localLogin !== undefined) app.register(localAuthRoutes({ login: options.localLogin, failures }));
+  // The gateway speaks for many people: the per-person budget above does not apply to it as a caller.
+  app.register(gatewayRoutes({ issuance: x509Issuance, metrics, preValidation: authenticateGatewayHook(options.authenticator, failures) }));
   app.register(registerHealthRoutes(runtime));
   app.register(registerTrustRoutes(runtime));
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

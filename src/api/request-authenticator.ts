@@ -7,6 +7,7 @@ import {
   resolveGatewayIdentity,
   type GatewayAuthenticator,
   type GatewayCredential,
+  type ServiceIdentity,
 } from '../authn/gateway-identity.ts';
 import type { LocalSessionVerifier } from '../authn/local-session.ts';
 import type { OidcVerifier } from '../authn/oidc-verifier.ts';
@@ -40,6 +41,17 @@ export function createApiAuthenticator(
       noteCallerAuthenticated(request);
       const engineer = await engineers.verify(bearerToken(`Bearer ${onBehalfOf}`));
       return actOnBehalf(service, engineer);
+    },
+    async authenticateGateway(request: FastifyRequest): Promise<ServiceIdentity> {
+      if (gateway === undefined) throw new JitcaError(ErrorCodes.AUTHN_GATEWAY_NOT_ALLOWED, 'this CA accepts no gateway');
+      // These routes act on what the gateway presents (a certificate sshd verified), not on a token:
+      // one that came anyway would be judged by nothing, so it is refused rather than ignored.
+      if (singleHeader(request, ON_BEHALF_OF_HEADER) !== undefined) {
+        throw new JitcaError(ErrorCodes.AUTHN_MALFORMED, `this route is for the gateway alone; send no ${ON_BEHALF_OF_HEADER} header`, {
+          details: { header: ON_BEHALF_OF_HEADER },
+        });
+      }
+      return resolveGatewayIdentity(gatewayCredential(request, gateway, singleHeader(request, 'authorization')), gateway);
     },
   };
 }

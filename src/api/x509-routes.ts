@@ -35,7 +35,7 @@ const x509RequestSchema = {
   },
 } as const;
 
-const x509ReplySchema = {
+export const x509ReplySchema = {
   type: 'object',
   required: ['requestId', 'certificate', 'serial', 'notBefore', 'notAfter'],
   properties: {
