@@ -94,6 +94,13 @@ export interface X509Issue {
   scope?: Scope;
   /** The approval the certificate rests on, written into the scope extension with it. */
   approvalReference: string;
+  /**
+   * Whether the scope extension goes into the certificate (default true); the scope is recorded
+   * in the row and the audit either way. Go's crypto/x509 (kubectl, client-go) refuses to parse a
+   * certificate with an OID arc beyond 31 bits ("x509: malformed extension OID field"), and the
+   * scope extension's 2.25.<UUID> OID has one, so a certificate kubectl must load leaves it out.
+   */
+  scopeExtension?: boolean;
   /** What was asked, as stored in the request row. */
   body: Record<string, unknown>;
   decision: { outcome: string; rule: string; message: string };
@@ -116,7 +123,7 @@ export async function signAndRecordX509(context: X509IssuanceContext, identity: 
         serial,
         notBefore,
         notAfter,
-        scope: scope === undefined ? undefined : { ...scope, approvalReference: issue.approvalReference },
+        scope: scope === undefined || issue.scopeExtension === false ? undefined : { ...scope, approvalReference: issue.approvalReference },
         ca,
       }),
     record: ({ pem }, serial, ca) => ({

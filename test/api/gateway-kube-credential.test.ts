@@ -115,12 +115,10 @@ describe('POST /v1/gateway/kube-credentials', () => {
     expect(body.operations).toEqual(['view-logs']);
     const x509 = new X509Certificate(body.certificate);
     expect(x509.subject.split('\n').sort()).toEqual(['CN=alice', `O=${READ}`]);
-    expect(readScopeExtension(new Uint8Array(x509.raw))).toEqual({
-      cluster: 'prod',
-      namespace: 'payments',
-      pod: 'api-0',
-      approvalReference: ssh.customExtensions['approval@jitca.dev'],
-    });
+    // The scope is recorded with the certificate, not written into it: kubectl (Go's crypto/x509)
+    // cannot parse the scope extension's OID, and the gateway's kubectl loads this certificate.
+    expect(readScopeExtension(new Uint8Array(x509.raw))).toBeUndefined();
+    expect((await api.ca.runtime.store.findCertificateBySerial(body.serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0' });
     expect(Date.parse(body.notAfter)).toBeLessThanOrEqual(Number(ssh.validBefore) * 1000);
     expect(api.rowCounts().approvals).toBe(approvalsBefore);
     const issued = (await api.ca.runtime.store.listAudit({ limit: 1000 })).find((record) => record.requestId === body.requestId);
@@ -128,14 +126,22 @@ describe('POST /v1/gateway/kube-credentials', () => {
       type: 'x509.issued',
       actor: 'jitca-ssh-gateway',
       subject: 'alice',
-      data: { via: 'gateway', sshSerial: ssh.serial.toString(), serial: body.serial, organizations: [READ], operations: ['view-logs'] },
+      data: {
+        via: 'gateway',
+        sshSerial: ssh.serial.toString(),
+        approvalReference: ssh.customExtensions['approval@jitca.dev'],
+        serial: body.serial,
+        organizations: [READ],
+        operations: ['view-logs'],
+        scope: { cluster: 'prod', namespace: 'payments', pod: 'api-0' },
+      },
     });
 
     // The same certificate again gets the same and no more.
     const again = await exchange(line);
     expect(again.statusCode).toBe(201);
     expect(again.json().groups).toEqual([READ]);
-    expect(readScopeExtension(new Uint8Array(new X509Certificate(again.json().certificate).raw))?.pod).toBe('api-0');
+    expect((await api.ca.runtime.store.findCertificateBySerial(again.json().serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0' });
   });
 
   it("carries exactly the groups of the SSH certificate's operations", async () => {
@@ -165,9 +171,9 @@ describe('POST /v1/gateway/kube-credentials', () => {
     const response = await exchange(line);
     expect(response.statusCode, response.body).toBe(201);
     expect(response.json().groups).toEqual(['jit:sre:debug']);
-    const scope = readScopeExtension(new Uint8Array(new X509Certificate(response.json().certificate).raw));
-    expect(scope).toMatchObject({ cluster: 'prod', namespace: 'web' });
-    expect(scope?.approvalReference).toContain('bob');
+    expect((await api.ca.runtime.store.findCertificateBySerial(response.json().serial))?.scope).toEqual({ cluster: 'prod', namespace: 'web' });
+    const issued = (await api.ca.runtime.store.listAudit({ limit: 1000 })).find((record) => record.requestId === response.json().requestId);
+    expect(String(issued?.data['approvalReference'])).toContain('bob');
     expect(Date.parse(response.json().notAfter) - clock.now()).toBeLessThanOrEqual(600_000);
   });
 
