@@ -6,6 +6,8 @@ import { decidePrincipals } from '../gateway/principals-decision.ts';
 import { decodeBase64Strict } from '../ssh/base64.ts';
 import { parseCertificate } from '../ssh/certificate-parse.ts';
 import { collect } from './common.ts';
+import { registerGatewaySession } from './gateway-session.ts';
+import { storeSessionCertificate } from '../gateway/session-certificates.ts';
 
 interface PrincipalsOptions {
   trustedCaKeys: string;
@@ -13,6 +15,7 @@ interface PrincipalsOptions {
   allow: string[];
   extensionDomain: string;
   sessionCommand: string;
+  certificateDir?: string;
 }
 
 export function registerGateway(program: Command): void {
@@ -34,6 +37,7 @@ export function registerGateway(program: Command): void {
     .requiredOption('--allow <account=principals>', 'ACCOUNT=PRINCIPAL[,PRINCIPAL...]: who may log in as ACCOUNT (repeatable)', collect, [])
     .requiredOption('--extension-domain <domain>', "the policy's extensionDomain (role@ and approval@ extensions mark a jitca grant)")
     .option('--session-command <command>', 'the forced command, given --serial N', '/usr/local/bin/jitca gateway session')
+    .option('--certificate-dir <dir>', 'keep each admitted certificate here by serial, for `jitca gateway session` (a directory only this command\'s user writes)')
     .action((account: string, keyId: string, serial: string, caFingerprint: string, certificateBase64: string, options: PrincipalsOptions) => {
       // Configuration first: a mistake there refuses every login, whatever the certificate.
       const accountPrincipals = parseAccountPrincipals(options.allow);
@@ -49,6 +53,8 @@ export function registerGateway(program: Command): void {
         BigInt(Math.floor(Date.now() / 1000)),
       );
       if (!verdict.allow) throw new JitcaError(ErrorCodes.GATEWAY_REFUSED, verdict.reason, { details: { rule: verdict.rule, serial } });
+      if (options.certificateDir !== undefined) storeSessionCertificate(options.certificateDir, certificate);
       process.stdout.write(`${verdict.lines.join('\n')}\n`);
     });
+  registerGatewaySession(gateway);
 }

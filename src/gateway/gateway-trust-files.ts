@@ -53,3 +53,17 @@ function within<T>(file: string, parse: () => T): T {
     throw new JitcaError(ErrorCodes.CONFIG_INVALID, `${file} is not valid (${error.code}: ${error.message}); refusing every login until it is fixed`, { cause: error });
   }
 }
+
+/**
+ * Whether the KRL in `revokedKeys` (the file sshd reads, kept by trust-sync) lists this
+ * certificate's serial under its CA. Read again on every call: a running session asks it
+ * repeatedly. An unreadable or malformed file throws, and a caller treats that as revoked.
+ */
+export function revokedByKrlFile(revokedKeys: string, certificate: { serial: bigint; signatureKey: { blob: Uint8Array } }): boolean {
+  const krl = read(revokedKeys);
+  if (krl.length === 0) return false;
+  const caFingerprint = sshFingerprint(certificate.signatureKey.blob);
+  return within(revokedKeys, () => decodeKrl(krl)).certificates.some(
+    ({ caKeyBlob, serials }) => sshFingerprint(caKeyBlob) === caFingerprint && serials.includes(certificate.serial),
+  );
+}
