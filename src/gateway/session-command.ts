@@ -17,7 +17,7 @@ export type SessionDecision =
   | { kind: 'menu'; commands: string[] }
   | { kind: 'refuse'; rule: SessionRule; reason: string };
 
-export type SessionRule = 'characters' | 'too-long' | 'not-allowed' | 'target-flag' | 'outside-scope' | 'needs-pod';
+export type SessionRule = 'characters' | 'too-long' | 'not-allowed' | 'target-flag' | 'local-effect' | 'outside-scope' | 'needs-pod';
 
 const MAX_COMMAND_LENGTH = 4096;
 const MAX_WORDS = 64;
@@ -47,8 +47,25 @@ function shortTargetFlag(flag: string): string | undefined {
   return letter === undefined ? undefined : `-${letter}`;
 }
 
+/**
+ * The kubectl subcommands a session may run: those that only talk to the API server. The others
+ * act on the gateway host as the session's account: `edit` starts an editor (a shell escape), `cp`
+ * reads and writes local files (another session's kubeconfig), `proxy` and `port-forward` listen
+ * on the gateway, `config`, `plugin`, `kustomize`, `apply`, `create`, `replace`, `diff` and `patch`
+ * read local files or run programs, and any other word would be a plugin found on PATH.
+ */
+const API_ONLY_SUBCOMMANDS = new Set([
+  'get', 'describe', 'logs', 'exec', 'attach', 'top', 'events', 'explain', 'api-resources', 'api-versions', 'version', 'auth',
+  'debug', 'delete', 'rollout', 'scale', 'label', 'annotate', 'cordon', 'uncordon', 'drain', 'taint', 'wait', 'cluster-info',
+]);
+
+/** Flags that name a file on the gateway host, to read or write: refused wherever they appear. */
+const LOCAL_FILE_FLAGS = new Set(['--from-file', '--from-env-file', '--patch-file', '--cache-dir', '--log-file', '--log-dir', '--profile-output', '--template']);
+/** Output formats that read a template from a local file (`-o go-template-file=/etc/shadow`). */
+const LOCAL_FILE_OUTPUT = /(^|=)(go-template-file|jsonpath-file|template-file)(=|$)/;
+
 /** kubectl flags whose value is the next word: their value is not a resource name. */
-const FLAGS_WITH_VALUE = new Set(['-c', '--container', '--tail', '--since', '--since-time', '--image', '--target', '-o', '--output', '--limit-bytes', '--address', '--profile', '--pod-running-timeout', '--request-timeout']);
+const FLAGS_WITH_VALUE = new Set(['-v', '--v', '--vmodule', '-c', '--container', '--tail', '--since', '--since-time', '--image', '--target', '-o', '--output', '--limit-bytes', '--address', '--profile', '--pod-running-timeout', '--request-timeout']);
 
 /**
  * Decides what runs. An allowed entry that starts with `kubectl` runs kubectl; any other entry
@@ -82,7 +99,14 @@ function kubectlCommand(args: string[], grant: SessionGrant, allowedBy: string):
     const flag = word.startsWith('-') ? word.split('=')[0]! : undefined;
     const target = flag === undefined ? undefined : TARGET_FLAGS.has(flag) ? flag : shortTargetFlag(flag);
     if (target !== undefined) return refuse('target-flag', `${target} is set by the gateway from your certificate, not by you`);
+    if (flag !== undefined && LOCAL_FILE_FLAGS.has(flag)) return refuse('local-effect', `${flag} names a file on the gateway, which a session does not touch`);
+    const output = flag === '-o' || flag === '--output' ? (word.includes('=') ? word.slice(word.indexOf('=') + 1) : kubectlArgs[i + 1]) : flag?.startsWith('-o') === true && !flag.startsWith('--') ? word.slice(2) : undefined;
+    if (output !== undefined && LOCAL_FILE_OUTPUT.test(output)) return refuse('local-effect', 'an output template from a file on the gateway is not passed on');
     if (flag !== undefined && FLAGS_WITH_VALUE.has(flag) && !word.includes('=')) i++;
+  }
+  const subcommand = positionalWords(kubectlArgs)[0];
+  if (subcommand === undefined || !API_ONLY_SUBCOMMANDS.has(subcommand)) {
+    return refuse('local-effect', `kubectl ${subcommand ?? '(nothing)'} is not run here; a session runs only subcommands that talk to the API server`);
   }
   const scopeProblem = positionalProblem(kubectlArgs, grant);
   if (scopeProblem !== undefined) return refuse('outside-scope', scopeProblem);
@@ -97,6 +121,18 @@ function kubectlCommand(args: string[], grant: SessionGrant, allowedBy: string):
 function positionalProblem(args: readonly string[], grant: SessionGrant): string | undefined {
   const { pod, node } = grant.scope;
   if (pod === undefined && node === undefined) return undefined;
+  const [, ...names] = positionalWords(args);
+  const allowedNames = new Set([
+    ...(pod === undefined ? [] : [pod, `pod/${pod}`, `pods/${pod}`, 'pod', 'pods', 'po']),
+    ...(node === undefined ? [] : [`node/${node}`, `nodes/${node}`, node, 'node', 'nodes', 'no']),
+  ]);
+  const outside = names.find((name) => !allowedNames.has(name));
+  if (outside !== undefined) return `${JSON.stringify(outside)} is outside your certificate's scope (${pod === undefined ? `node ${node}` : `pod ${pod}`})`;
+  return undefined;
+}
+
+/** The words that are not flags or a flag's value: the subcommand first, then resource names. */
+function positionalWords(args: readonly string[]): string[] {
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const word = args[i]!;
@@ -106,14 +142,7 @@ function positionalProblem(args: readonly string[], grant: SessionGrant): string
     }
     positional.push(word);
   }
-  const [, ...names] = positional;
-  const allowedNames = new Set([
-    ...(pod === undefined ? [] : [pod, `pod/${pod}`, `pods/${pod}`, 'pod', 'pods', 'po']),
-    ...(node === undefined ? [] : [`node/${node}`, `nodes/${node}`, node, 'node', 'nodes', 'no']),
-  ]);
-  const outside = names.find((name) => !allowedNames.has(name));
-  if (outside !== undefined) return `${JSON.stringify(outside)} is outside your certificate's scope (${pod === undefined ? `node ${node}` : `pod ${pod}`})`;
-  return undefined;
+  return positional;
 }
 
 function inPodCommand(words: string[], grant: SessionGrant, allowedBy: string): SessionDecision {

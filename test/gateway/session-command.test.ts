@@ -44,6 +44,49 @@ describe('gateway session: what runs', () => {
   });
 });
 
+describe('gateway session: nothing acts on the gateway host', () => {
+  const anyKubectl: SessionGrant = { scope: payments.scope };
+  it.each([
+    // An editor is a shell; cp reads another session's kubeconfig; proxy and port-forward listen here.
+    'kubectl edit pod payments-api-7d9',
+    'kubectl cp /tmp/jitca-session-x/kubeconfig payments-api-7d9:/tmp/k',
+    'kubectl cp payments-api-7d9:/tmp/x /usr/local/bin/kubectl',
+    'kubectl proxy --port=8001',
+    'kubectl port-forward payments-api-7d9 8080',
+    'kubectl config view',
+    'kubectl plugin list',
+    'kubectl kustomize /etc',
+    'kubectl apply --validate=false',
+    'kubectl create secret generic x',
+    'kubectl whoami-plugin',
+    'kubectl',
+  ])('%s', (command) => {
+    expect(decideSessionCommand(command, anyKubectl)).toMatchObject({ kind: 'refuse', rule: 'local-effect' });
+  });
+
+  it.each([
+    'kubectl get pods --cache-dir=/root/.kube',
+    'kubectl get pods --log-file /tmp/x',
+    'kubectl create configmap x --from-file=/etc/shadow',
+    'kubectl get pods -o go-template-file=/etc/shadow',
+    'kubectl get pods --output=jsonpath-file=/etc/shadow',
+    'kubectl get pods -o=template-file=/etc/shadow',
+    'kubectl get pods --template /etc/shadow',
+  ])('%s', (command) => {
+    expect(decideSessionCommand(command, anyKubectl)).toMatchObject({ kind: 'refuse', rule: 'local-effect' });
+  });
+
+  it('refuses a file template in the short spelling too (its letters include the target flag -l)', () => {
+    expect(decideSessionCommand('kubectl get pods -ogo-template-file=/etc/shadow', anyKubectl)).toMatchObject({ kind: 'refuse' });
+  });
+
+  it('still runs the subcommands that only talk to the API server', () => {
+    for (const command of ['kubectl get pods -o yaml', 'kubectl logs x --follow', 'kubectl describe pod x', 'kubectl auth can-i get pods', 'kubectl -v 6 get pods']) {
+      expect(decideSessionCommand(command, anyKubectl), command).toMatchObject({ kind: 'run' });
+    }
+  });
+});
+
 describe('gateway session: refusals', () => {
   it.each([
     // Not on the list, or a prefix trick.
