@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { issueGatewayKubeCredential } from '../issuance/issue-gateway-kube-credential.ts';
 import type { X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
+import { recordGatewaySession, type GatewaySessionEvent } from '../issuance/record-gateway-session.ts';
 import { MAX_CERTIFICATE_INPUT_BYTES } from '../ssh/certificate.ts';
 import { serviceOf, type IdentityHook } from './authenticate.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -28,6 +29,43 @@ const kubeCredentialRequestSchema = {
     },
     csr: { type: 'string', minLength: 1, maxLength: 16384, description: 'PEM CERTIFICATE REQUEST; only its key is used' },
   },
+} as const;
+
+const sessionEventSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['sshCertificate', 'event', 'command'],
+  properties: {
+    sshCertificate: kubeCredentialRequestSchema.properties.sshCertificate,
+    event: { type: 'string', enum: ['started', 'ended'] },
+    command: { type: 'string', minLength: 1, maxLength: 4096 },
+    end: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['reason', 'durationMs'],
+      properties: {
+        reason: { type: 'string', enum: ['exited', 'expired', 'revoked'] },
+        exitCode: { type: 'integer', minimum: 0, maximum: 255 },
+        durationMs: { type: 'integer', minimum: 0, maximum: 7 * 24 * 3600 * 1000 },
+      },
+    },
+    recording: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sha256', 'bytes', 'truncated'],
+      properties: {
+        sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        bytes: { type: 'integer', minimum: 0, maximum: 1024 * 1024 * 1024 },
+        truncated: { type: 'boolean' },
+      },
+    },
+  },
+} as const;
+
+const sessionEventReplySchema = {
+  type: 'object',
+  required: ['seq', 'hash'],
+  properties: { seq: { type: 'integer' }, hash: { type: 'string' } },
 } as const;
 
 /**
@@ -61,6 +99,22 @@ export function gatewayRoutes(options: GatewayRoutesOptions): FastifyPluginAsync
           groups: result.organizations,
           ...(result.operations === undefined ? {} : { operations: result.operations }),
         });
+      },
+    );
+
+    app.post<{ Body: GatewaySessionEvent }>(
+      '/v1/gateway/sessions/events',
+      {
+        preValidation: options.preValidation,
+        schema: {
+          summary: "A gateway session's start or end, with its command and recording hash, into the audit log",
+          body: sessionEventSchema,
+          response: { 201: sessionEventReplySchema, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const record = await recordGatewaySession(options.issuance.store, serviceOf(request), request.body);
+        return reply.code(201).send({ seq: record.seq, hash: record.hash });
       },
     );
   };

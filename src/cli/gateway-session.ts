@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { decideSessionCommand } from '../gateway/session-command.ts';
@@ -6,6 +7,8 @@ import { readSessionCertificate } from '../gateway/session-certificates.ts';
 import { sessionGrantOf } from '../gateway/session-grant.ts';
 import { sessionKubeconfig } from '../gateway/session-kube-credential.ts';
 import { runSession } from '../gateway/session-runner.ts';
+import { startRecording } from '../gateway/asciicast.ts';
+import { postSessionEvent } from '../gateway/session-kube-credential.ts';
 import { revokedByKrlFile } from '../gateway/gateway-trust-files.ts';
 
 interface SessionOptions {
@@ -20,6 +23,8 @@ interface SessionOptions {
   kubeCaFile?: string;
   kubectl: string;
   revocationPollSeconds: string;
+  recordingsDir: string;
+  recordingMaxBytes: string;
 }
 
 /** The only PATH the session's kubectl sees: no directory the person could have written to. */
@@ -48,11 +53,15 @@ export function registerGatewaySession(gateway: Command): void {
     .option('--kube-ca-file <file>', 'CA certificate (PEM) of the Kubernetes API server')
     .option('--kubectl <path>', 'the kubectl binary', '/usr/bin/kubectl')
     .option('--revocation-poll-seconds <n>', 'how often the KRL is read again while the session runs', '10')
+    .requiredOption('--recordings-dir <dir>', 'where each session\'s output is kept as asciicast v2 (SERIAL-STARTMS.cast)')
+    .option('--recording-max-bytes <n>', 'a recording stops (the session does not) at this size', String(10 * 1024 * 1024))
     .action(async (options: SessionOptions) => {
       const pollSeconds = Number(options.revocationPollSeconds);
       if (!Number.isInteger(pollSeconds) || pollSeconds < 1 || pollSeconds > 300) {
         throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--revocation-poll-seconds must be a whole number from 1 to 300');
       }
+      const maxBytes = Number(options.recordingMaxBytes);
+      if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--recording-max-bytes must be a whole number of at least 1024');
       const certificate = readSessionCertificate(options.certificateDir, options.serial);
       const endsAt = Number(certificate.validBefore) * 1000;
       if (Date.now() >= endsAt) throw refused('expired', 'the certificate has expired');
@@ -67,25 +76,51 @@ export function registerGatewaySession(gateway: Command): void {
       }
       if (decision.kind === 'refuse') throw refused(decision.rule, decision.reason);
 
+      const api = {
+        apiUrl: options.api,
+        ...(options.apiCaFile === undefined ? {} : { apiCaPem: readFileSync(options.apiCaFile, 'utf8') }),
+        gatewayToken: readFileSync(options.gatewayTokenFile, 'utf8').trim(),
+      };
       const kubeconfig = await sessionKubeconfig(
         {
-          apiUrl: options.api,
-          ...(options.apiCaFile === undefined ? {} : { apiCaPem: readFileSync(options.apiCaFile, 'utf8') }),
-          gatewayToken: readFileSync(options.gatewayTokenFile, 'utf8').trim(),
+          ...api,
           kubeServer: options.kubeServer,
           ...(options.kubeCaFile === undefined ? {} : { kubeCaPem: readFileSync(options.kubeCaFile, 'utf8') }),
         },
         certificate,
         grant.scope.namespace,
       );
+      const command = decision.argv.join(' ');
+      const startedAt = Date.now();
+      const recorder = startRecording(path.join(options.recordingsDir, `${options.serial}-${startedAt}.cast`), { maxBytes, startedAt, command });
       try {
+        // The start is in the audit log before anything runs: a session the CA did not record does not start.
+        await postSessionEvent(api, certificate, { event: 'started', command });
         const [, ...args] = decision.argv;
         const end = await runSession({
           argv: [options.kubectl, '--kubeconfig', kubeconfig.file, ...args],
           env: { PATH: SESSION_PATH, HOME: kubeconfig.file.slice(0, -'/kubeconfig'.length), KUBECONFIG: kubeconfig.file },
+          stdio: ['inherit', 'pipe', 'pipe'],
+          onStart: (child) => {
+            child.stdout?.on('data', (chunk: Buffer) => {
+              process.stdout.write(chunk);
+              recorder.output(chunk);
+            });
+            child.stderr?.on('data', (chunk: Buffer) => {
+              process.stderr.write(chunk);
+              recorder.output(chunk);
+            });
+          },
           endsAt: Math.min(endsAt, kubeconfig.notAfter.getTime()),
           isRevoked: () => revokedByKrlFile(options.revokedKeys, certificate),
           pollMs: pollSeconds * 1000,
+        });
+        const recording = recorder.close();
+        await postSessionEvent(api, certificate, {
+          event: 'ended',
+          command,
+          end: { reason: end.reason, ...(end.reason === 'exited' && end.code !== null ? { exitCode: end.code } : {}), durationMs: Date.now() - startedAt },
+          recording: { sha256: recording.sha256, bytes: recording.bytes, truncated: recording.truncated },
         });
         if (end.reason === 'exited') {
           process.exitCode = end.code ?? 1;
@@ -94,6 +129,7 @@ export function registerGatewaySession(gateway: Command): void {
         process.stderr.write(`jitca: session ended: the certificate ${end.reason === 'expired' ? 'expired' : 'was revoked'}\n`);
         process.exitCode = 1;
       } finally {
+        recorder.close();
         kubeconfig.remove();
       }
     });

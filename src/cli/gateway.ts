@@ -7,6 +7,7 @@ import { decodeBase64Strict } from '../ssh/base64.ts';
 import { parseCertificate } from '../ssh/certificate-parse.ts';
 import { collect } from './common.ts';
 import { registerGatewaySession } from './gateway-session.ts';
+import { readRecording } from '../gateway/asciicast.ts';
 import { storeSessionCertificate } from '../gateway/session-certificates.ts';
 
 interface PrincipalsOptions {
@@ -57,4 +58,13 @@ export function registerGateway(program: Command): void {
       process.stdout.write(`${verdict.lines.join('\n')}\n`);
     });
   registerGatewaySession(gateway);
+  gateway
+    .command('replay')
+    .description("prints a session recording's output (asciicast v2, as `jitca gateway session` keeps it); its SHA-256, to compare with the audit record, goes to stderr")
+    .argument('<file>', 'the recording')
+    .action((file: string) => {
+      const replayed = readRecording(file);
+      process.stdout.write(replayed.output.map((event) => event.text).join(''));
+      process.stderr.write(`sha256 ${replayed.sha256}${replayed.truncated ? ' (recording stopped at its size limit)' : ''}\n`);
+    });
 }

@@ -36,7 +36,7 @@ export async function sessionKubeconfig(target: SessionKubeTarget, certificate: 
   const response = await requestJson(new URL('/v1/gateway/kube-credentials', target.apiUrl).toString(), {
     method: 'POST',
     headers: { authorization: `Bearer ${target.gatewayToken}` },
-    body: { sshCertificate: `${certificate.type} ${Buffer.from(certificate.blob).toString('base64')}`, csr: csrPem },
+    body: { sshCertificate: certificateLine(certificate), csr: csrPem },
     ...(target.apiCaPem === undefined ? {} : { ca: target.apiCaPem }),
   });
   if (response.status !== 201) throw serverRefusal(response);
@@ -58,4 +58,23 @@ export async function sessionKubeconfig(target: SessionKubeTarget, certificate: 
   };
   writeFileSync(file, toYaml(kubeconfig), { mode: 0o600 });
   return { file, notAfter: new Date(notAfter), remove: () => rmSync(directory, { recursive: true, force: true }) };
+}
+
+/** Audits the session's start or end through the CA (POST /v1/gateway/sessions/events); a refusal throws. */
+export async function postSessionEvent(
+  target: Pick<SessionKubeTarget, 'apiUrl' | 'apiCaPem' | 'gatewayToken'>,
+  certificate: ParsedSshCertificate,
+  event: { event: 'started' | 'ended'; command: string; end?: { reason: string; exitCode?: number; durationMs: number }; recording?: { sha256: string; bytes: number; truncated: boolean } },
+): Promise<void> {
+  const response = await requestJson(new URL('/v1/gateway/sessions/events', target.apiUrl).toString(), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${target.gatewayToken}` },
+    body: { sshCertificate: certificateLine(certificate), ...event },
+    ...(target.apiCaPem === undefined ? {} : { ca: target.apiCaPem }),
+  });
+  if (response.status !== 201) throw serverRefusal(response);
+}
+
+function certificateLine(certificate: ParsedSshCertificate): string {
+  return `${certificate.type} ${Buffer.from(certificate.blob).toString('base64')}`;
 }

@@ -75,7 +75,8 @@ export function runSession(options: SessionRunOptions): Promise<SessionEnd> {
       stop();
       reject(error);
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': the output still in the pipes is read (and recorded) first.
+    child.once('close', (code, signal) => {
       stop();
       resolve(cut ?? { reason: 'exited', code, signal });
     });

@@ -3,7 +3,7 @@ import { evaluateGatewayKubeCredential, type IssuedSshCertificateFacts } from '.
 import { OPERATION_NAMES } from '../policy/operations.ts';
 import type { Identity, OperationName } from '../policy/types.ts';
 import { parseCertificate, type ParsedSshCertificate } from '../ssh/certificate.ts';
-import type { StoredCertificate } from '../store/types.ts';
+import type { Store, StoredCertificate } from '../store/types.ts';
 import { parseCsr } from '../x509/csr.ts';
 import { boundedDenialEvent, boundedForDenial } from './denial-record.ts';
 import { auditEvent } from './issue-ssh-certificate.ts';
@@ -75,8 +75,8 @@ async function issuedFacts(
   now: number,
 ): Promise<(IssuedSshCertificateFacts & { requestId: string }) | undefined> {
   const serial = presented.serial.toString();
-  const row = await context.store.findCertificateBySerial(serial);
-  if (row?.kind !== 'ssh-user' || !sameBytes(row, presented)) return undefined;
+  const row = await issuedSshCertificateRow(context.store, presented);
+  if (row === undefined) return undefined;
   const request = await context.store.getRequest(row.requestId);
   const extension = (name: string): string | undefined => presented.customExtensions[`${name}@${context.policy.extensionDomain}`];
   const role = extension('role');
@@ -105,6 +105,12 @@ async function issuedFacts(
     validBefore: new Date(row.validBefore),
     revoked,
   };
+}
+
+/** The stored row of the SSH certificate this CA issued with exactly the presented bytes, if any. */
+export async function issuedSshCertificateRow(store: Pick<Store, 'findCertificateBySerial'>, presented: ParsedSshCertificate): Promise<StoredCertificate | undefined> {
+  const row = await store.findCertificateBySerial(presented.serial.toString());
+  return row?.kind === 'ssh-user' && sameBytes(row, presented) ? row : undefined;
 }
 
 function sameBytes(row: StoredCertificate, presented: ParsedSshCertificate): boolean {

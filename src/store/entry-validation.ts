@@ -131,6 +131,8 @@ const AUDIT_EVENT_TYPES = {
   'user.added': true,
   'user.removed': true,
   'user.session': true,
+  'gateway.session.started': true,
+  'gateway.session.ended': true,
 
   'retention.pruned': true,
   'notification.dead': true,

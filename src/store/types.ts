@@ -34,6 +34,9 @@ export type AuditEventType =
   | 'user.added'
   | 'user.removed'
   | 'user.session'
+  /** The SSH gateway opened or closed a session for an SSH certificate (issue 18): command, end, recording hash. */
+  | 'gateway.session.started'
+  | 'gateway.session.ended'
   /** A retention run exported and removed the rows of requests long expired (never audit records). */
   | 'retention.pruned'
   /** A notification given up after its last delivery attempt (src/notify): which sink, which event. */

@@ -251,4 +251,39 @@ describe('POST /v1/gateway/kube-credentials', () => {
     }
     expect(api.rowCounts()).toEqual(before);
   });
+
+  it('audits a session start and end, with the recording hash, for a certificate of its own only', async () => {
+    const line = await sshCertificate(api.tokens.alice, { scope: { cluster: 'prod', namespace: 'payments', pod: 'api-0' }, operations: ['view-logs'] });
+    const serial = parseCertificate(line).serial.toString();
+    const post = (payload: Record<string, unknown>, headers: Record<string, string> = { authorization: `Bearer ${api.gatewayToken}` }) =>
+      api.app.inject({ method: 'POST', url: '/v1/gateway/sessions/events', headers, payload });
+    const sha256 = 'a'.repeat(64);
+    expect((await post({ sshCertificate: line, event: 'started', command: 'kubectl --namespace payments logs api-0' })).statusCode).toBe(201);
+    const ended = await post({
+      sshCertificate: line,
+      event: 'ended',
+      command: 'kubectl --namespace payments logs api-0',
+      end: { reason: 'expired', durationMs: 1200 },
+      recording: { sha256, bytes: 321, truncated: false },
+    });
+    expect(ended.statusCode, ended.body).toBe(201);
+    const records = (await api.ca.runtime.store.listAudit({ limit: 1000 })).slice(-2);
+    expect(records.map((record) => record.type)).toEqual(['gateway.session.started', 'gateway.session.ended']);
+    expect(records[1]).toMatchObject({
+      actor: 'jitca-ssh-gateway',
+      subject: 'alice',
+      data: { sshSerial: serial, scope: { cluster: 'prod', namespace: 'payments', pod: 'api-0' }, end: { reason: 'expired' }, recording: { sha256, bytes: 321 } },
+    });
+
+    const before = api.rowCounts();
+    const blob = Buffer.from(parseCertificate(line).blob);
+    blob.writeUInt8(blob.readUInt8(blob.length - 1) ^ 1, blob.length - 1);
+    const altered = await post({ sshCertificate: `${line.split(' ')[0]} ${blob.toString('base64')}`, event: 'started', command: 'x' });
+    expect(altered.statusCode).toBe(403);
+    expect(altered.json()).toMatchObject({ code: 'ERR_POLICY_DENIED', details: { rule: 'ssh-cert.unknown' } });
+    expect((await post({ sshCertificate: line, event: 'started', command: 'x' }, { authorization: `Bearer ${api.tokens.alice}` })).statusCode).toBe(401);
+    expect((await post({ sshCertificate: line, event: 'ended', command: 'x', recording: { sha256: 'nothex', bytes: 1, truncated: false } })).statusCode).toBe(400);
+    expect((await post({ sshCertificate: line, event: 'other', command: 'x' })).statusCode).toBe(400);
+    expect(api.rowCounts()).toEqual(before);
+  });
 });

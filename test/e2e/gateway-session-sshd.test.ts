@@ -7,7 +7,8 @@
  * CA and serves one pod and its log. Root only (sshd's hooks must be root-owned, under /run).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
@@ -90,6 +91,7 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
   let kube: Awaited<ReturnType<typeof startKubeStandIn>>;
   let hooks: string;
   let krlFile: string;
+  let recordings: string;
   let sshd: SshdHandle;
   let key: TempSshKey;
 
@@ -113,13 +115,15 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
     writeFileSync(tokenFile, api.gatewayToken, { mode: 0o600 });
     const kubeCaFile = path.join(hooks, 'kube-ca.pem');
     writeFileSync(kubeCaFile, kube.caPem, { mode: 0o644 });
+    recordings = path.join(hooks, 'recordings');
+    mkdirSync(recordings, { mode: 0o700 });
     const session = path.join(hooks, 'session');
     writeFileSync(
       session,
       [
         '#!/bin/sh',
         `exec ${JITCA} gateway session --certificate-dir ${certificates} --revoked-keys ${krlFile} --extension-domain jitca.dev ` +
-          `--api ${apiUrl} --gateway-token-file ${tokenFile} --kube-server ${kube.url} --kube-ca-file ${kubeCaFile} --revocation-poll-seconds 1 "$@"`,
+          `--api ${apiUrl} --gateway-token-file ${tokenFile} --kube-server ${kube.url} --kube-ca-file ${kubeCaFile} --revocation-poll-seconds 1 --recordings-dir ${recordings} "$@"`,
         '',
       ].join('\n'),
       { mode: 0o755 },
@@ -185,7 +189,7 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
   }
 
   it("runs an allowed kubectl command with the engineer's CA-issued credential, in the certificate's namespace and pod; refuses the rest", async () => {
-    const { file } = await certificateFile('logs', '10m');
+    const { file, serial } = await certificateFile('logs', '10m');
     const before = kube.calls.length;
     const logs = await login(file, 'kubectl logs api-0');
     expect(logs.stderr).toBe('');
@@ -194,6 +198,20 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
     const calls = kube.calls.slice(before);
     expect(calls.map((call) => call.path)).toContain('/api/v1/namespaces/payments/pods/api-0/log');
     expect(new Set(calls.map((call) => call.subject))).toEqual(new Set([`CN=alice O=${READ}`]));
+
+    // The recording holds what the person saw, its hash is in the audit log, and replay prints it.
+    const [recording, ...others] = readdirSync(recordings).filter((name) => name.startsWith(`${serial}-`));
+    expect(others).toEqual([]);
+    const bytes = readFileSync(path.join(recordings, recording!));
+    const audit = (await api.ca.runtime.store.listAudit({ limit: 1000 })).filter((record) => record.data['sshSerial'] === serial && record.type.startsWith('gateway.session.'));
+    expect(audit.map((record) => record.type)).toEqual(['gateway.session.started', 'gateway.session.ended']);
+    expect(audit[1]?.data).toMatchObject({
+      command: 'kubectl --namespace payments logs api-0',
+      end: { reason: 'exited', exitCode: 0 },
+      recording: { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, truncated: false },
+    });
+    expect(audit[1]).toMatchObject({ subject: 'alice', actor: 'jitca-ssh-gateway' });
+    expect(execFileSync(JITCA, ['gateway', 'replay', path.join(recordings, recording!)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).toBe('log line from api-0\n');
 
     const outside = await login(file, 'kubectl logs api-1');
     expect(outside.status).not.toBe(0);
