@@ -9,6 +9,8 @@
 export interface SessionGrant {
   /** commands@<domain>: each entry is an allowed command prefix, in words. Absent: kubectl only. */
   commands?: readonly string[];
+  /** operations@<domain>: when present, a command runs only if one of these operations covers it. */
+  operations?: readonly string[];
   scope: { cluster: string; namespace: string; pod?: string; node?: string };
 }
 
@@ -17,7 +19,7 @@ export type SessionDecision =
   | { kind: 'menu'; commands: string[] }
   | { kind: 'refuse'; rule: SessionRule; reason: string };
 
-export type SessionRule = 'characters' | 'too-long' | 'not-allowed' | 'target-flag' | 'local-effect' | 'outside-scope' | 'needs-pod';
+export type SessionRule = 'characters' | 'too-long' | 'not-allowed' | 'target-flag' | 'local-effect' | 'operation' | 'outside-scope' | 'needs-pod';
 
 const MAX_COMMAND_LENGTH = 4096;
 const MAX_WORDS = 64;
@@ -58,6 +60,22 @@ const API_ONLY_SUBCOMMANDS = new Set([
   'get', 'describe', 'logs', 'exec', 'attach', 'top', 'events', 'explain', 'api-resources', 'api-versions', 'version', 'auth',
   'debug', 'delete', 'rollout', 'scale', 'label', 'annotate', 'cordon', 'uncordon', 'drain', 'taint', 'wait', 'cluster-info',
 ]);
+
+/**
+ * The operation (issue 15's matrix) each subcommand needs, for certificates that name operations:
+ * reading is view-logs or view-config, exec and attach are exec, debug is debug. Subcommands that
+ * change the cluster belong to no operation, so such a certificate never runs them. RBAC refuses
+ * the same through the credential's groups; the gateway says so before kubectl runs.
+ */
+const READ_OPERATIONS = ['view-logs', 'view-config'];
+const OPERATIONS_FOR_SUBCOMMAND: Readonly<Record<string, readonly string[]>> = {
+  logs: ['view-logs'],
+  get: READ_OPERATIONS, describe: READ_OPERATIONS, events: READ_OPERATIONS, top: READ_OPERATIONS, explain: READ_OPERATIONS,
+  'api-resources': READ_OPERATIONS, 'api-versions': READ_OPERATIONS, version: READ_OPERATIONS, auth: READ_OPERATIONS,
+  wait: READ_OPERATIONS, 'cluster-info': READ_OPERATIONS,
+  exec: ['exec'], attach: ['exec'],
+  debug: ['debug'],
+};
 
 /** Flags that name a file on the gateway host, to read or write: refused wherever they appear. */
 const LOCAL_FILE_FLAGS = new Set(['--from-file', '--from-env-file', '--patch-file', '--cache-dir', '--log-file', '--log-dir', '--profile-output', '--template']);
@@ -108,6 +126,8 @@ function kubectlCommand(args: string[], grant: SessionGrant, allowedBy: string):
   if (subcommand === undefined || !API_ONLY_SUBCOMMANDS.has(subcommand)) {
     return refuse('local-effect', `kubectl ${subcommand ?? '(nothing)'} is not run here; a session runs only subcommands that talk to the API server`);
   }
+  const operationProblem = operationRefusal(subcommand, grant);
+  if (operationProblem !== undefined) return operationProblem;
   const scopeProblem = positionalProblem(kubectlArgs, grant);
   if (scopeProblem !== undefined) return refuse('outside-scope', scopeProblem);
   return { kind: 'run', argv: ['kubectl', '--namespace', grant.scope.namespace, ...args], allowedBy };
@@ -145,7 +165,21 @@ function positionalWords(args: readonly string[]): string[] {
   return positional;
 }
 
+function operationRefusal(subcommand: string, grant: SessionGrant): SessionDecision | undefined {
+  if (grant.operations === undefined) return undefined;
+  const needed = OPERATIONS_FOR_SUBCOMMAND[subcommand] ?? [];
+  if (needed.some((operation) => grant.operations!.includes(operation))) return undefined;
+  return refuse(
+    'operation',
+    needed.length === 0
+      ? `kubectl ${subcommand} is part of no operation; your certificate grants ${grant.operations.join(', ')}`
+      : `kubectl ${subcommand} needs operation ${needed.join(' or ')}; your certificate grants ${grant.operations.join(', ')}`,
+  );
+}
+
 function inPodCommand(words: string[], grant: SessionGrant, allowedBy: string): SessionDecision {
+  const operationProblem = operationRefusal('exec', grant);
+  if (operationProblem !== undefined) return operationProblem;
   const { pod, namespace } = grant.scope;
   if (pod === undefined) return refuse('needs-pod', `"${allowedBy}" runs inside a pod, and your certificate names none`);
   return { kind: 'run', argv: ['kubectl', '--namespace', namespace, 'exec', pod, '--', ...words], allowedBy };

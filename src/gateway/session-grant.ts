@@ -25,8 +25,10 @@ export function sessionGrantOf(certificate: Pick<ParsedSshCertificate, 'customEx
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((entry) => typeof entry === 'string' && entry.trim() !== '')) return undefined;
     commands = parsed as string[];
   }
+  const operationsText = value('operations');
   return {
     ...(commands === undefined ? {} : { commands }),
+    ...(operationsText === undefined ? {} : { operations: operationsText.split(',') }),
     scope: { cluster, namespace, ...(pod === undefined ? {} : { pod }), ...(node === undefined ? {} : { node }) },
   };
 }

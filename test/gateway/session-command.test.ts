@@ -44,6 +44,23 @@ describe('gateway session: what runs', () => {
   });
 });
 
+describe("gateway session: the certificate's operations", () => {
+  const logsOnly: SessionGrant = { ...podScoped, operations: ['view-logs'] };
+  it('runs what the operations cover', () => {
+    expect(decideSessionCommand('kubectl logs payments-api-7d9', logsOnly)).toMatchObject({ kind: 'run' });
+    expect(decideSessionCommand('kubectl exec payments-api-7d9 -- ls', { ...podScoped, operations: ['exec'] })).toMatchObject({ kind: 'run' });
+  });
+  it('refuses exec, in-pod commands and cluster changes to a view-logs certificate, though its commands list them', () => {
+    expect(decideSessionCommand('kubectl exec payments-api-7d9 -- ls', logsOnly)).toMatchObject({ kind: 'refuse', rule: 'operation' });
+    expect(decideSessionCommand('curl localhost:8080/debug/pprof', logsOnly)).toMatchObject({ kind: 'refuse', rule: 'operation' });
+    expect(decideSessionCommand('kubectl delete pod payments-api-7d9', { scope: podScoped.scope, operations: ['view-logs', 'exec'] })).toMatchObject({ kind: 'refuse', rule: 'operation' });
+  });
+  it('reads operations@ as scope-extensions.ts writes it', () => {
+    const grant: SshGrant = { role: 'r', principals: ['p'], ttlSeconds: 60, scope: { cluster: 'c', namespace: 'n' }, extensions: [], verifyRequired: false, operations: ['view-logs', 'exec'] };
+    expect(sessionGrantOf({ customExtensions: scopeExtensions(grant, 'jitca.dev', 'auto:1') }, 'jitca.dev')?.operations).toEqual(['view-logs', 'exec']);
+  });
+});
+
 describe('gateway session: nothing acts on the gateway host', () => {
   const anyKubectl: SessionGrant = { scope: payments.scope };
   it.each([
