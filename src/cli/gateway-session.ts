@@ -99,7 +99,7 @@ export function registerGatewaySession(gateway: Command): void {
         const [, ...args] = decision.argv;
         const end = await runSession({
           argv: [options.kubectl, '--kubeconfig', kubeconfig.file, ...args],
-          env: { PATH: SESSION_PATH, HOME: kubeconfig.file.slice(0, -'/kubeconfig'.length), KUBECONFIG: kubeconfig.file },
+          env: { PATH: SESSION_PATH, HOME: kubeconfig.directory, KUBECONFIG: kubeconfig.file },
           stdio: ['inherit', 'pipe', 'pipe'],
           onStart: (child) => {
             child.stdout?.on('data', (chunk: Buffer) => {

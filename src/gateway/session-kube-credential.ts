@@ -22,6 +22,8 @@ export interface SessionKubeTarget {
 export interface SessionKubeconfig {
   /** A kubeconfig holding the session's key and certificate, in a directory only this process's user reads. */
   file: string;
+  /** The private directory holding it: the session's HOME, so kubectl's caches stay there too. */
+  directory: string;
   notAfter: Date;
   remove(): void;
 }
@@ -57,7 +59,7 @@ export async function sessionKubeconfig(target: SessionKubeTarget, certificate: 
     'current-context': 'session',
   };
   writeFileSync(file, toYaml(kubeconfig), { mode: 0o600 });
-  return { file, notAfter: new Date(notAfter), remove: () => rmSync(directory, { recursive: true, force: true }) };
+  return { file, directory, notAfter: new Date(notAfter), remove: () => rmSync(directory, { recursive: true, force: true }) };
 }
 
 /** Audits the session's start or end through the CA (POST /v1/gateway/sessions/events); a refusal throws. */
