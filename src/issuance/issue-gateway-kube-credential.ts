@@ -57,7 +57,6 @@ export async function issueGatewayKubeCredential(
     scope: decision.scope,
     approvalReference: decision.approvalReference,
     // kubectl on the gateway loads this certificate, and cannot parse the scope extension's OID.
-    scopeExtension: false,
     body,
     decision: { outcome: decision.outcome, rule: decision.rule, message: decision.message },
     audit: { sshSerial: serial, sshRequestId: issued?.requestId, approvalReference: decision.approvalReference },

@@ -90,17 +90,13 @@ export interface X509Issue {
   requestId: string;
   csr: ParsedCsr;
   grant: CsrGrant;
-  /** The scope extension's scope; undefined writes no extension. */
-  scope?: Scope;
-  /** The approval the certificate rests on, written into the scope extension with it. */
-  approvalReference: string;
   /**
-   * Whether the scope extension goes into the certificate (default true); the scope is recorded
-   * in the row and the audit either way. Go's crypto/x509 (kubectl, client-go) refuses to parse a
-   * certificate with an OID arc beyond 31 bits ("x509: malformed extension OID field"), and the
-   * scope extension's 2.25.<UUID> OID has one, so a certificate kubectl must load leaves it out.
+   * The granted scope, recorded in the certificate row and the audit record. Not written into the
+   * certificate: see src/x509/scope-extension.ts for why the scope extension is not issued.
    */
-  scopeExtension?: boolean;
+  scope?: Scope;
+  /** The approval the certificate rests on (request id or approvers), recorded with it. */
+  approvalReference: string;
   /** What was asked, as stored in the request row. */
   body: Record<string, unknown>;
   decision: { outcome: string; rule: string; message: string };
@@ -123,7 +119,6 @@ export async function signAndRecordX509(context: X509IssuanceContext, identity: 
         serial,
         notBefore,
         notAfter,
-        scope: scope === undefined || issue.scopeExtension === false ? undefined : { ...scope, approvalReference: issue.approvalReference },
         ca,
       }),
     record: ({ pem }, serial, ca) => ({
@@ -159,6 +154,7 @@ export async function signAndRecordX509(context: X509IssuanceContext, identity: 
         expirationSeconds: grant.expirationSeconds,
         capped: grant.capped,
         scope,
+        approvalReference: issue.approvalReference,
         caKeyId: ca.signer.keyId,
         notAfter: notAfter.toISOString(),
         ...issue.audit,

@@ -73,7 +73,6 @@ export async function ensureCertificate(
   const parsed = parsedCsr ?? parseCsrOf(csr);
   const now = context.clock.now();
   const { notBefore, notAfter } = validityWindow(now, context.backdateSeconds, grant.expirationSeconds);
-  const approvalReference = `csr:${csr.metadata?.name ?? ''}/${csr.metadata?.uid ?? ''}`;
   const template: CertificateTemplate<X509SigningCa, SignedCertificate> = {
     sign: (ca, claimedSerial) =>
       issueClientCertificate({
@@ -82,7 +81,6 @@ export async function ensureCertificate(
         serial: claimedSerial,
         notBefore,
         notAfter,
-        scope: grant.scope === undefined ? undefined : { ...grant.scope, approvalReference },
         rsaKeyEncipherment: grant.usages.includes('key encipherment'),
         ca,
       }),
@@ -97,7 +95,8 @@ export async function ensureCertificate(
           keyId: subjectText(grant.commonName, grant.organizations),
           keyFingerprint: spkiFingerprint(parsed.spki),
           principals: [...grant.organizations],
-          scope: { kubernetes: { signerName: csr.spec.signerName, csr: csr.metadata?.name ?? '', role: grant.role, usages: grant.usages } },
+          // The granted cluster and namespace with it: the certificate no longer carries them (x509/scope-extension.ts).
+          scope: { ...grant.scope, kubernetes: { signerName: csr.spec.signerName, csr: csr.metadata?.name ?? '', uid: csr.metadata?.uid ?? '', role: grant.role, usages: grant.usages } },
           validAfter: notBefore.toISOString(),
           validBefore: notAfter.toISOString(),
           caKeyId: ca.signer.keyId,

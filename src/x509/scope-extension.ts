@@ -17,6 +17,15 @@ import { derContextPrimitive, derSequence, derUtf8String } from './der-writer.ts
  * audit (the Kubernetes API server ignores it: it is not critical, RFC 5280 §4.2, so any relying
  * party that does not know it still accepts the certificate).
  *
+ * NOT ISSUED since 2026-12-04. Go's crypto/x509 reads OID arcs of at most 31 bits and refuses the
+ * whole certificate otherwise ("x509: malformed extension OID field"), and so does pyca
+ * cryptography since 38: kube-apiserver and kubectl, both Go, could not parse a certificate that
+ * carried this 2.25.<UUID> OID, so a namespaced credential was unusable against a real cluster.
+ * The scope is recorded in the certificate row and the x509.issued audit record instead (the API
+ * server never enforced the extension; RBAC does). The format stays here, tested, for reading
+ * certificates issued before, and to return under an OID with small arcs once jitca has an IANA
+ * Private Enterprise Number (no arc that needs no registration fits Go's limit).
+ *
  * The OID sits under 2.25 (X.667 §6.3 / ITU-T "UUID arc", no registration needed): 2.25 followed by
  * the decimal value of UUID ab1f5bce-5e18-4f47-9f00-6d24e8e3a30b, generated once (random, v4) for
  * jitca and never to be changed: certificates already issued carry it.

@@ -217,6 +217,40 @@ describe('kubectl -> jitca kube-credential exec plugin -> jitca API -> x509-auth
     expect((JSON.parse(readFileSync(cacheFile, 'utf8')) as { serial: string }).serial).toBe(cached.serial);
   });
 
+  it('kubectl loads a namespaced certificate from POST /v1/x509/certificates (Go parses every extension jitca writes)', async () => {
+    // Go's crypto/x509 refuses a whole certificate over one OID arc beyond 31 bits; the scope
+    // extension's 2.25.<UUID> OID made every namespaced credential unusable in kubectl.
+    const dir = path.join(work, 'namespaced');
+    mkdirSync(dir, { recursive: true });
+    const key = path.join(dir, 'alice.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    const csr = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=alice'], { encoding: 'utf8' });
+    const issued = await app.inject({
+      method: 'POST',
+      url: '/v1/x509/certificates',
+      headers: { authorization: `Bearer ${await oidc.tokenFor('alice')}` },
+      payload: { csr, scope: { cluster: 'prod', namespace: 'payments' } },
+    });
+    expect(issued.statusCode).toBe(201);
+    const certificate = path.join(dir, 'alice.pem');
+    writeFileSync(certificate, issued.json().certificate);
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'prod', cluster: { server: kubeApi.url, 'certificate-authority': serving.certFile } }],
+        users: [{ name: 'alice', user: { 'client-certificate': certificate, 'client-key': key } }],
+        contexts: [{ name: 'prod', context: { cluster: 'prod', user: 'alice', namespace: 'payments' } }],
+        'current-context': 'prod',
+      }),
+    );
+    const listed = await kubectl({ PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, KUBECONFIG: kubeconfig }, 'get', 'pods', '-o', 'name');
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout.trim()).toBe('pod/whoami');
+  });
+
   it('kubectl is refused by an apiserver whose client CA is not jitca', async () => {
     const alice = await engineer('alice');
     const result = await kubectl(alice.env, '--server', wrongCaApi.url, 'get', 'pods', '-o', 'json');
