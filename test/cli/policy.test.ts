@@ -62,7 +62,7 @@ describe('jitca policy (no CA needed)', () => {
 
     const badVia = await run(['policy', 'evaluate', example, '--identity', 'bob', '--via', 'carrier-pigeon']);
     expect(badVia.status).toBe(2);
-    expect(badVia.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --via must be one of local-cli, oidc, gateway/);
+    expect(badVia.stderr).toMatch(/^jitca: ERR_REQUEST_INVALID: --via must be one of local-cli, oidc, local, gateway/);
   });
 
   /** A CSR made by the real openssl, as an engineer would for `kubectl create -f`. */
