@@ -17,13 +17,13 @@ import { generationsFromKeys } from '../rotation/generations-from-keys.ts';
 import { loadPolicyWithDigest } from './policy/load.ts';
 import { SESSION_KEY_SLOT } from './authn/local-session.ts';
 import { assertPrivateFilesUnder, embeddedTokenDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
-import type { Policy } from './policy/types.ts';
 import { openStore, type Store } from './store/store.ts';
 import { openWorkerStore } from './store/worker-store.ts';
 import { outboxSinksOf } from './notify/webhook-sinks.ts';
 import { openPostgresStore } from './store/postgres-database.ts';
 import type { CaKind } from './store/types.ts';
 import type { SshIssuanceContext } from './issuance/issue-ssh-certificate.ts';
+import { createPolicyHolder, type PolicyHolder } from './issuance/policy-in-force.ts';
 import { createSshKrlCache, type SshKrlCache } from './issuance/ssh-krl-cache.ts';
 import { activeKubeClientCa, ensureKubeCaCertificate, type KubeClientCa } from './issuance/kube-client-ca.ts';
 
@@ -37,14 +37,17 @@ export interface CaRuntime {
   keys: KeyManager;
   keyring: CaKeyring;
   store: Store;
-  policy: Policy;
-  /** SHA-256 (hex) of the policy file's bytes as loaded. */
-  policyDigest: string;
+  /** The policy in force (parsed file, SHA-256 of its bytes, load time); a reload swaps it. */
+  policyInForce: PolicyHolder;
   clock: Clock;
   /** The SSH user CA generation that signs now (the keyring's active one, read at each access). */
   readonly sshSigner: Signer;
-  /** Its `signer` is read from the keyring at each access, so each issuance signs with the active generation. */
-  sshIssuance: SshIssuanceContext;
+  /**
+   * A new context at each access, under the policy in force then: read it once per request, so the
+   * request decides wholly under one version. Its `signer` is read from the keyring at each
+   * signature, so each issuance signs with the active generation.
+   */
+  readonly sshIssuance: SshIssuanceContext;
   /** The Kubernetes client CA generation that signs now, read at each access. */
   readonly kubeCa: KubeClientCa;
   /** The published KRL, rebuilt once per change (issuance/ssh-krl-cache.ts). */
@@ -123,7 +126,8 @@ export async function initializeCa(config: JitcaConfig, clock: Clock = systemClo
  */
 export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemClock): Promise<CaRuntime> {
   assertInitialized(config);
-  const { policy, sha256: policyDigest } = loadPolicyWithDigest(config.policyFile);
+  const { policy, sha256: digest } = loadPolicyWithDigest(config.policyFile);
+  const policyInForce = createPolicyHolder({ policy, digest, loadedAt: clock.now() });
   const { keys, token } = openKeyManager(config);
   let store: Store | undefined;
   try {
@@ -145,19 +149,21 @@ export async function openCaRuntime(config: JitcaConfig, clock: Clock = systemCl
       keys,
       keyring,
       store: openedStore,
-      policy,
-      policyDigest,
+      policyInForce,
       clock,
       get sshSigner() {
         return keyring.active('ssh-user').signer;
       },
-      // Getters, not copies: each issuance signs with the generation the keyring calls active then.
-      sshIssuance: {
-        policy,
-        store: openedStore,
-        clock,
-        backdateSeconds: config.ssh.backdateSeconds,
-        activeSigner: () => keyring.active('ssh-user').signer,
+      // Getters, not copies: each issuance decides under the policy in force and signs with the
+      // generation the keyring calls active then.
+      get sshIssuance() {
+        return {
+          policy: policyInForce.current().policy,
+          store: openedStore,
+          clock,
+          backdateSeconds: config.ssh.backdateSeconds,
+          activeSigner: () => keyring.active('ssh-user').signer,
+        };
       },
       get kubeCa() {
         return kubeCa();

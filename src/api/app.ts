@@ -22,6 +22,9 @@ import { registerRequestLog } from './request-log.ts';
 import { registerStrictJsonParser } from './json-body.ts';
 import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadership.ts';
 import type { DeliveryCounters } from '../notify/outbox-delivery.ts';
+import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
+import type { X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
+import { registerPolicyMetrics } from '../issuance/policy-metrics.ts';
 import { registerNotificationMetrics } from '../notify/notification-metrics.ts';
 import { createMetrics, instrumentActiveCa, instrumentActiveSigner } from './metrics.ts';
 import { requestListRoutes } from './request-list-routes.ts';
@@ -105,12 +108,16 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
     },
   );
   if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
+  registerPolicyMetrics(metrics.registry, runtime.policyInForce);
   registerNotificationMetrics(metrics.registry, {
     backlog: () => runtime.store.notificationBacklog(),
     counters: options.notificationCounters,
     now: () => runtime.clock.now(),
   });
-  const issuance = { ...runtime.sshIssuance, activeSigner: instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds) };
+  const activeSigner = instrumentActiveSigner(runtime.sshIssuance.activeSigner, metrics.hsmSignSeconds);
+  // Each route asks for its context once per request: the policy in force when the request came
+  // decides all of it, and a reload (serve, SIGHUP or a file change) applies from the next request.
+  const issuance = (): SshIssuanceContext => ({ ...runtime.sshIssuance, activeSigner });
   const failures = createAuthFailureLimiter({ ...AUTH_FAILURE_LIMIT_DEFAULTS, ...options.authFailureLimit });
   const authenticated = authenticateHook(options.authenticator, failures);
 
@@ -151,14 +158,14 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
       message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
     }),
   });
-  const x509Issuance = {
-    policy: runtime.policy,
+  const x509Issuance = (): X509IssuanceContext => ({
+    policy: runtime.policyInForce.current().policy,
     store: runtime.store,
     activeCa: instrumentActiveCa(() => runtime.kubeCa, metrics.hsmSignSeconds),
     clock: runtime.sshIssuance.clock,
     signerName: runtime.config.kubernetes.signerName,
     backdateSeconds: runtime.config.ssh.backdateSeconds,
-  };
+  });
   app.register(async (personal) => {
     // One budget per person across every route that acts for one. A limit set in each route's
     // config gets a counter of its own (@fastify/rate-limit gives every such route a child store),
@@ -182,7 +189,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
           challenges: createChallengeRegistry(runtime.sshIssuance.clock),
           verifier: options.attestationVerifier ?? noAttestationVerifier,
         },
-        management: { store: runtime.store, policy: runtime.policy },
+        management: () => ({ store: runtime.store, policy: runtime.policyInForce.current().policy }),
         preValidation,
       }),
     );

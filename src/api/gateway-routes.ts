@@ -10,7 +10,8 @@ import { errorResponses } from './schemas.ts';
 import { x509ReplySchema } from './x509-routes.ts';
 
 export interface GatewayRoutesOptions {
-  issuance: X509IssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => X509IssuanceContext;
   metrics: ApiMetrics;
   /** Authenticates the SSH gateway as itself (authenticateGatewayHook): no engineer's token. */
   preValidation: IdentityHook;
@@ -86,7 +87,7 @@ export function gatewayRoutes(options: GatewayRoutesOptions): FastifyPluginAsync
         },
       },
       async (request, reply) => {
-        const result = await issueGatewayKubeCredential(options.issuance, serviceOf(request), request.body);
+        const result = await issueGatewayKubeCredential(options.issuance(), serviceOf(request), request.body);
         options.metrics.issued.inc({ kind: 'x509-client', role: result.role });
         noteForLog(request, { role: result.role });
         return reply.code(201).send({
@@ -113,7 +114,7 @@ export function gatewayRoutes(options: GatewayRoutesOptions): FastifyPluginAsync
         },
       },
       async (request, reply) => {
-        const record = await recordGatewaySession(options.issuance.store, serviceOf(request), request.body);
+        const record = await recordGatewaySession(options.issuance().store, serviceOf(request), request.body);
         return reply.code(201).send({ seq: record.seq, hash: record.hash });
       },
     );

@@ -12,7 +12,8 @@ import { errorResponses } from './schemas.ts';
 
 export interface KeyRoutesOptions {
   enrollment: EnrollmentContext;
-  management: KeyManagementContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  management: () => KeyManagementContext;
   preValidation: IdentityHook;
 }
 
@@ -140,7 +141,7 @@ export function keyRoutes(options: KeyRoutesOptions): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const keys: EnrolledKey[] = await listKeys(options.management, identityOf(request), {
+        const keys: EnrolledKey[] = await listKeys(options.management(), identityOf(request), {
           ...(request.query.owner === undefined ? {} : { owner: request.query.owner }),
           everyone: request.query.all === 'true',
         });
@@ -159,7 +160,7 @@ export function keyRoutes(options: KeyRoutesOptions): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const removed = await removeKey(options.management, identityOf(request), request.params.id);
+        const removed = await removeKey(options.management(), identityOf(request), request.params.id);
         return { id: removed.id, removed: true };
       },
     );

@@ -16,7 +16,8 @@ import {
 } from './schemas.ts';
 
 export interface RequestListRoutesOptions {
-  issuance: SshIssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => SshIssuanceContext;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
 }
@@ -36,7 +37,6 @@ const ALL_STATES: RequestState[] = ['pending', 'approved', 'issued', 'denied', '
  * through the gateway only roles that accept it), newest first, a page at a time.
  */
 export function requestListRoutes(options: RequestListRoutesOptions): FastifyPluginAsync {
-  const { issuance } = options;
   return async (app) => {
     app.get<{ Querystring: ListQuery }>(
       '/v1/requests',
@@ -49,6 +49,7 @@ export function requestListRoutes(options: RequestListRoutesOptions): FastifyPlu
         },
       },
       async (request) => {
+        const issuance = options.issuance();
         const query = request.query;
         const view = viewOf(query);
         const limit = query.limit === undefined ? DEFAULT_REQUEST_LIST_PAGE : Number(query.limit);

@@ -20,7 +20,8 @@ import {
 } from './schemas.ts';
 
 export interface RequestRoutesOptions {
-  issuance: SshIssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => SshIssuanceContext;
   metrics: ApiMetrics;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
@@ -30,7 +31,6 @@ type IdParams = { Params: { id: string } };
 
 /** Pending requests: status, approve, deny, and fetching the certificate once approved. */
 export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync {
-  const { issuance } = options;
   return async (app) => {
     app.get<IdParams>(
       '/v1/requests/:id',
@@ -43,6 +43,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         },
       },
       async (request) => {
+        const issuance = options.issuance();
         const identity = identityOf(request);
         const stored = await visibleRequest(issuance, identity, request.params.id);
         return requestView(stored, await issuance.store.listApprovals(stored.id), { policy: issuance.policy, identity });
@@ -57,6 +58,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { 200: pendingReplySchema, 201: approvalIssuedReplySchema, ...errorResponses } },
       },
       async (request, reply) => {
+        const issuance = options.issuance();
         const identity = identityOf(request);
         await visibleRequest(issuance, identity, request.params.id);
         const result = await approveRequest(issuance, identity, request.params.id, request.body.reason);
@@ -78,6 +80,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
       '/v1/requests/:id/deny',
       { preValidation: options.preValidation, schema: { params: requestIdParamsSchema, body: reasonBodySchema, response: { ...errorResponses } } },
       async (request, reply) => {
+        const issuance = options.issuance();
         const identity = identityOf(request);
         await visibleRequest(issuance, identity, request.params.id);
         await denyRequest(issuance, identity, request.params.id, request.body.reason);
@@ -93,6 +96,7 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         schema: { params: requestIdParamsSchema, response: { 200: issuedReplySchema, 202: pendingReplySchema, ...errorResponses } },
       },
       async (request, reply) => {
+        const issuance = options.issuance();
         const identity = identityOf(request);
         const stored = await visibleRequest(issuance, identity, request.params.id);
         if (requesterOf(stored).subject !== identity.subject) {

@@ -8,7 +8,8 @@ import type { ApiMetrics } from './metrics.ts';
 import { errorResponses, reasonBodySchema } from './schemas.ts';
 
 export interface RevocationRoutesOptions {
-  issuance: SshIssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => SshIssuanceContext;
   metrics: ApiMetrics;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
@@ -56,8 +57,9 @@ export function revocationRoutes(options: RevocationRoutesOptions): FastifyPlugi
       async (request) => {
         const actor = identityOf(request);
         let allowedBy = '';
-        const certificate = await revokeSshCertificate(options.issuance.store, actor, request.params.serial, request.body.reason, (holder) => {
-          const check = canRevoke(options.issuance.policy, actor, holder);
+        const issuance = options.issuance();
+        const certificate = await revokeSshCertificate(issuance.store, actor, request.params.serial, request.body.reason, (holder) => {
+          const check = canRevoke(issuance.policy, actor, holder);
           if (!check.ok) {
             throw new JitcaError(ErrorCodes.POLICY_DENIED, check.message, { details: { rule: check.rule, serial: request.params.serial } });
           }

@@ -20,7 +20,8 @@ interface SshCertificateBody {
 }
 
 export interface SshRoutesOptions {
-  issuance: SshIssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => SshIssuanceContext;
   metrics: ApiMetrics;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
@@ -43,7 +44,7 @@ export function sshRoutes(options: SshRoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const identity = identityOf(request);
         const body = request.body;
-        const result = await issueSshCertificate(options.issuance, identity, {
+        const result = await issueSshCertificate(options.issuance(), identity, {
           publicKey: body.publicKey,
           role: body.role,
           principals: body.principals,

@@ -9,7 +9,8 @@ import { noteForLog } from './request-log.ts';
 import { errorResponses, scopeSchema } from './schemas.ts';
 
 export interface X509RoutesOptions {
-  issuance: X509IssuanceContext;
+  /** The context under the policy in force, asked once per request (app.ts). */
+  issuance: () => X509IssuanceContext;
   metrics: ApiMetrics;
   /** Authenticates the person and counts the request against their rate limit (app.ts). */
   preValidation: IdentityHook;
@@ -63,7 +64,7 @@ export function x509Routes(options: X509RoutesOptions): FastifyPluginAsync {
       async (request, reply) => {
         const body = request.body;
         const scope = body.scope ?? (body.cluster === undefined ? undefined : { cluster: body.cluster });
-        const result = await issueX509ClientCertificate(options.issuance, identityOf(request), {
+        const result = await issueX509ClientCertificate(options.issuance(), identityOf(request), {
           csr: body.csr,
           ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
           scope,

@@ -15,6 +15,7 @@ import { createKubeConfig } from '../k8s/kube-client.ts';
 import { startTrustPublishing } from '../k8s/trust-publishing.ts';
 import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
 import { stopOnSignals } from './common.ts';
+import { reloadPolicyOnChange } from './policy-reload-triggers.ts';
 import { configFrom } from './config-from.ts';
 
 interface ControllerOptions {
@@ -54,10 +55,12 @@ export function registerController(program: Command): void {
       }
       const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
       const runtime = await openCaRuntime(config);
-      await recordPolicyInForce(runtime, 'controller');
+      await recordPolicyInForce(runtime.store, { version: runtime.policyInForce.current(), file: config.policyFile, process: 'controller', reason: 'start' });
       const logger = pino({ level: config.server.logLevel, redact: ['*.token', '*.pin', '*.request', '*.certificate'] });
       // activeCa is read per CSR: a rotation recorded by `serve` or another replica signs the next one.
       runtime.keyring.watch(KEYRING_REFRESH_MS, (error: unknown) => logger.warn({ err: error }, 'CA keyring refresh failed'));
+      // SIGHUP or a save of the policy file: the next CSR is decided under the new policy.
+      const policyReload = reloadPolicyOnChange(runtime, 'controller', logger);
       const kubeConfig = createKubeConfig(connection);
       const stopPublishing = config.kubernetesPublishing.enabled
         ? startTrustPublishing({ config, keyring: runtime.keyring, kubeConfig, logger })
@@ -73,7 +76,8 @@ export function registerController(program: Command): void {
         createController: () =>
           createCsrController({
             kubeConfig,
-            policy: runtime.policy,
+            // Read once per CSR decision: a reloaded policy decides the next one.
+            policy: () => runtime.policyInForce.current().policy,
             store: runtime.store,
             activeCa: () => runtime.kubeCa,
             clock: runtime.clock,
@@ -87,6 +91,7 @@ export function registerController(program: Command): void {
         log: logger,
       });
       stopOnSignals(async () => {
+        policyReload.stop();
         stopPublishing();
         // A leader releases its lease here: another replica takes over at its next retry.
         await controller.stop();

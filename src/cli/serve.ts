@@ -15,6 +15,7 @@ import type { LeaderTerm } from '../ha/lease.ts';
 import { createDeliveryCounters, createOutboxDelivery, type DeliveryCounters } from '../notify/outbox-delivery.ts';
 import { loadWebhookSinks, type WebhookSink } from '../notify/webhook-sinks.ts';
 import { stopOnSignals } from './common.ts';
+import { reloadPolicyOnChange } from './policy-reload-triggers.ts';
 import { rotationEngineFor } from '../../rotation/rotation-composition.ts';
 import { scheduleRotation } from '../../rotation/rotation-scheduler.ts';
 import { configFrom } from './config-from.ts';
@@ -42,7 +43,7 @@ export function registerServe(program: Command): void {
       const { created } = await initializeCa(config);
       for (const item of created) process.stdout.write(`created ${item}\n`);
       const runtime = await openCaRuntime(config);
-      await recordPolicyInForce(runtime, 'serve');
+      await recordPolicyInForce(runtime.store, { version: runtime.policyInForce.current(), file: config.policyFile, process: 'serve', reason: 'start' });
       if (config.oidc === undefined && !config.localIdentities.enabled) {
         process.stderr.write('jitca: no "oidc" configured and localIdentities off: the API serves trust bundles and health only; issue with `jitca issue-ssh`\n');
       } else if (config.oidc === undefined) {
@@ -60,9 +61,12 @@ export function registerServe(program: Command): void {
       runtime.sshKrl.watch(KRL_REFRESH_MS, (error: unknown) => app.log.warn({ err: error }, 'KRL revocation poll failed'));
       const leaseDatabase = config.store.postgresUrl === undefined ? undefined : openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 });
       const timing = checkLeaderTiming({ leaseMs: config.store.leaderLeaseMs, renewDeadlineMs: config.store.leaderRenewDeadlineMs, retryMs: config.store.leaderRetryMs });
+      // SIGHUP or a save of the policy file: the next request decides under the new policy.
+      const policyReload = reloadPolicyOnChange(runtime, 'serve', app.log);
       const notifier = { webhooks, counters: notificationCounters };
       singletons = runSingletonJobs({ jobs: singletonJobs(runtime, app.log, notifier), store: runtime.store, log: app.log, leaseDatabase, timing });
       stopOnSignals(async () => {
+        policyReload.stop();
         await app.close();
         await singletons?.stop();
         await leaseDatabase?.destroy();
@@ -86,7 +90,7 @@ function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog, notifier: { we
             name: 'notification-delivery',
             start: (leader?: LeaderTerm) => {
               const { webhooks: _webhooks, ...settings } = runtime.config.notifications;
-              return createOutboxDelivery({ store: runtime.store, sinks: notifier.webhooks, settings, policy: runtime.policy, clock: runtime.clock, log, counters: notifier.counters, leader }).start();
+              return createOutboxDelivery({ store: runtime.store, sinks: notifier.webhooks, settings, policy: () => runtime.policyInForce.current().policy, clock: runtime.clock, log, counters: notifier.counters, leader }).start();
             },
           },
         ]),

@@ -47,8 +47,8 @@ export interface OutboxDeliveryOptions {
   store: Pick<Store, 'claimNotifications' | 'settleNotification' | 'recordNotificationDead' | 'getRequest' | 'listApprovals'>;
   sinks: readonly WebhookSink[];
   settings: DeliverySettings;
-  /** The policy in force: what a request's view derives from it (working hours). */
-  policy: Policy;
+  /** The policy in force, asked once per message (a reload applies to the next): a request's view derives from it (working hours). */
+  policy: () => Policy;
   clock: Clock;
   log: DeliveryLog;
   counters: DeliveryCounters;
@@ -136,7 +136,7 @@ export function createOutboxDelivery(options: OutboxDeliveryOptions): OutboxDeli
     const stored = await store.getRequest(requestId);
     if (stored === undefined) return undefined;
     // callerMay is what one viewer may do; a message goes to many, so it says nothing of the kind.
-    const { callerMay: _callerMay, ...view } = requestView(stored, await store.listApprovals(requestId), { policy: options.policy, identity: NOTIFIER });
+    const { callerMay: _callerMay, ...view } = requestView(stored, await store.listApprovals(requestId), { policy: options.policy(), identity: NOTIFIER });
     return view;
   };
 

@@ -66,13 +66,26 @@ export function loadPolicy(path: string): Policy {
  * reviewed commit of the policy file that made it.
  */
 export function loadPolicyWithDigest(path: string): { policy: Policy; sha256: string } {
+  const bytes = readPolicyFile(path);
+  return { policy: policyFromBytes(bytes, path), sha256: policyDigestOf(bytes) };
+}
+
+/** The SHA-256 (hex) of a policy file's bytes: the digest policy.loaded records. */
+export function policyDigestOf(bytes: Uint8Array): string {
+  return hash('sha256', bytes, 'hex');
+}
+
+/**
+ * The policy file's bytes, never more than MAX_POLICY_BYTES + 1 read. Apart from parsing so that a
+ * reload can audit the digest of a file it refuses (issuance/policy-reload.ts).
+ */
+export function readPolicyFile(path: string): Buffer {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (cause) {
     throw invalid({ path: '', message: `cannot open policy file: ${errnoCode(cause)}` }, path, cause);
   }
-  let bytes: Buffer;
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw invalid({ path: '', message: 'policy path is not a regular file' }, path);
@@ -86,20 +99,24 @@ export function loadPolicyWithDigest(path: string): { policy: Policy; sha256: st
       length += read;
       if (length > MAX_POLICY_BYTES) throw tooLarge(length, path);
     }
-    bytes = buffer.subarray(0, length);
+    return buffer.subarray(0, length);
   } catch (cause) {
     if (cause instanceof JitcaError) throw cause;
     throw invalid({ path: '', message: `cannot read policy file: ${errnoCode(cause)}` }, path, cause);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Parse a policy file's bytes (UTF-8); `path` prefixes error messages. */
+export function policyFromBytes(bytes: Uint8Array, path: string): Policy {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (cause) {
     throw invalid({ path: '', message: 'policy file is not valid UTF-8' }, path, cause);
   }
-  return { policy: parsePolicy(text, path), sha256: hash('sha256', bytes, 'hex') };
+  return parsePolicy(text, path);
 }
 
 let compiled: ValidateFunction<Policy> | undefined;

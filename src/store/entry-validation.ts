@@ -125,6 +125,7 @@ const AUDIT_EVENT_TYPES = {
   'ca.rotated': true,
   'ca.generations': true,
   'policy.loaded': true,
+  'policy.refused': true,
   'ha.leader': true,
   'key.enrolled': true,
   'key.removed': true,

@@ -25,6 +25,8 @@ export type AuditEventType =
   | 'ca.generations'
   /** serve or controller started deciding with this policy file (its SHA-256 and roles). */
   | 'policy.loaded'
+  /** A policy reload refused its file (digest, error code, JSON path); the policy in force kept deciding. */
+  | 'policy.refused'
   /** A replica started or stopped running the singleton jobs (src/ha: lease term and holder). */
   | 'ha.leader'
   /** A key was enrolled to a person (src/enrollment), or its enrollment removed. */

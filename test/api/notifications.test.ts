@@ -48,7 +48,7 @@ describe('notifications of requests made through the API', () => {
     expect(await store.notificationBacklog()).toMatchObject({ pending: 5, dead: 0 });
     const { webhooks: _webhooks, ...settings } = api.ca.config.notifications;
     const log = { info: () => undefined, warn: () => undefined };
-    const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(api.ca.config.notifications), settings, policy: api.ca.runtime.policy, clock: systemClock, log, counters: createDeliveryCounters() });
+    const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(api.ca.config.notifications), settings, policy: () => api.ca.runtime.policyInForce.current().policy, clock: systemClock, log, counters: createDeliveryCounters() });
     expect(await delivery.deliverDue()).toBe(5);
 
     const messages = receiver.received.map((request) => JSON.parse(request.body) as { text: string; blocks: Array<Record<string, any>> });

@@ -49,7 +49,7 @@ describe('Kubernetes client CA rotation, verified by openssl against the publish
     const { runtime } = ca;
     const result = await issueX509ClientCertificate(
       {
-        policy: runtime.policy,
+        policy: runtime.policyInForce.current().policy,
         store: runtime.store,
         activeCa: () => runtime.kubeCa,
         clock,

@@ -61,7 +61,7 @@ async function setUp(): Promise<{ store: Store; clock: { now(): number; advance(
   const { store, clock } = await openTemp({ outboxSinks: outboxSinksOf(config) });
   const counters = createDeliveryCounters();
   const { webhooks: _webhooks, ...settings } = config;
-  const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(config), settings, policy, clock, log, counters, random: () => 0 });
+  const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(config), settings, policy: () => policy, clock, log, counters, random: () => 0 });
   return { store, clock, counters, deliverDue: () => delivery.deliverDue() };
 }
 

@@ -91,7 +91,7 @@ describe('the notification outbox (PostgreSQL)', () => {
     const sinks: WebhookSink[] = OUTBOX_SINKS.map((sink) => ({ name: sink.name, format: 'slack', url: new URL(`${receiver.base}/${sink.name}`), kinds: sink.kinds }));
     const settings = { timeoutMs: 2000, maxResponseBytes: 4096, maxAttempts: 3, backoffBaseMs: 1000, backoffCapMs: 60_000, pollIntervalMs: 1000, sentRetentionDays: 7 };
     const log = { info: () => undefined, warn: () => undefined };
-    const job = (leader: typeof old) => createOutboxDelivery({ store, sinks, settings, policy: parsePolicy(JSON.stringify(testPolicy)), clock, log, counters: createDeliveryCounters(), leader });
+    const job = (leader: typeof old) => createOutboxDelivery({ store, sinks, settings, policy: () => parsePolicy(JSON.stringify(testPolicy)), clock, log, counters: createDeliveryCounters(), leader });
     clock.advance(120_000); // past the old claim
     const deposed = await errorOf(job(old).deliverDue());
     expect(isJitcaError(deposed, ErrorCodes.LEADER_FENCED)).toBe(true);
