@@ -129,6 +129,7 @@ describe('`jitca controller` against a Kubernetes API (double) from the kubeconf
         file: path.join(dir, 'policy.json'),
         roles: testPolicy.roles.map((role) => role.name),
         process: 'controller',
+        reason: 'start',
       });
     } finally {
       db.close();
