@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -131,6 +131,31 @@ describe('`jitca controller` against a Kubernetes API (double) from the kubeconf
         process: 'controller',
         reason: 'start',
       });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('reloads a saved policy file: the next CSR is decided by it, with policy.loaded audited', async () => {
+    const changed = JSON.stringify({ ...testPolicy, roles: testPolicy.roles.map((role) => (role.name === 'oncall-payments' ? { ...role, groups: ['payments-leads'] } : role)) });
+    // An editor's save: a new file renamed over the old one, which the watch on the directory sees.
+    writeFileSync(path.join(dir, 'policy.json.tmp'), changed);
+    renameSync(path.join(dir, 'policy.json.tmp'), path.join(dir, 'policy.json'));
+    // The log line is written once the new policy is in force (after its audit record).
+    await kube.waitFor(() => controllerLog.includes('policy reloaded'), 20_000, `a reload; controller log: ${controllerLog}`);
+    kube.create(ALICE_TOKEN, {
+      name: 'alice-after-reload',
+      requestPem: csrPem('/CN=alice/O=jit:oncall:payments'),
+      signerName: 'jitca.dev/debug-client',
+      usages: ['client auth', 'digital signature'],
+      expirationSeconds: 1800,
+    });
+    await kube.waitFor(() => (kube.get('alice-after-reload')?.status?.conditions ?? []).length > 0, 20_000, 'a decision');
+    expect(kube.get('alice-after-reload')?.status?.conditions?.[0]).toMatchObject({ type: 'Denied', status: 'True' });
+    const db = new Database(path.join(dir, 'jitca.sqlite'), { readonly: true });
+    try {
+      const rows = db.prepare("select data from audit_log where type = 'policy.loaded' order by seq").all() as Array<{ data: string }>;
+      expect(JSON.parse(rows.at(-1)!.data)).toMatchObject({ sha256: createHash('sha256').update(changed).digest('hex'), process: 'controller', reason: 'file-change' });
     } finally {
       db.close();
     }
