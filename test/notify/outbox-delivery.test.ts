@@ -198,6 +198,22 @@ describe('notification delivery', () => {
     expect(refusal({ secretFile: readable })).not.toContain(SECRET);
   });
 
+  it('builds each message under the policy in force when it is sent: a reload since the request applies', async () => {
+    receiver.received.length = 0;
+    receiver.answers.length = 0;
+    const { store, clock } = await openTemp({ outboxSinks: outboxSinksOf(config) });
+    let inForce = policy;
+    const { webhooks: _webhooks, ...settings } = config;
+    const delivery = createOutboxDelivery({ store, sinks: loadWebhookSinks(config), settings, policy: () => inForce, clock, log, counters: createDeliveryCounters(), random: () => 0 });
+    await store.recordDecision(pendingEntry('req_after_reload'));
+    // Reloaded before the sender's next poll: the role now has working hours, and the request (a Saturday noon) was outside them.
+    const hours = { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00', timeZone: 'UTC', onCallGroups: ['oncall-payments'] };
+    inForce = parsePolicy(JSON.stringify({ ...testPolicy, roles: testPolicy.roles.map((role) => (role.name === 'oncall-payments' ? { ...role, workingHours: hours } : role)) }));
+    expect(await delivery.deliverDue()).toBe(2);
+    const slack = receiver.received.find((request) => request.path === '/slack')!;
+    expect(slack.body).toContain("asked outside the role's working hours");
+  });
+
   it('never puts the HMAC secret into a log line (every test above logged through this logger)', () => {
     expect(logged.length).toBeGreaterThan(0);
     expect(JSON.stringify(logged)).not.toContain(SECRET);
