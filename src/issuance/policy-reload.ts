@@ -95,5 +95,9 @@ export function createPolicyReloader(options: PolicyReloaderOptions): { reload(r
 function refusalOf(error: unknown): { code: string; path: string } {
   if (!isJitcaError(error)) return { code: ErrorCodes.POLICY_INVALID, path: '' };
   const path = error.details?.['path'];
-  return { code: error.code, path: typeof path === 'string' ? path : '' };
+  if (typeof path !== 'string') return { code: error.code, path: '' };
+  // A pointer can carry a key the file invented (an unknown or repeated field): bounded, as any name.
+  return { code: error.code, path: path.length > MAX_REFUSAL_PATH ? `${path.slice(0, MAX_REFUSAL_PATH)}...` : path };
 }
+
+const MAX_REFUSAL_PATH = 256;

@@ -124,6 +124,11 @@ describe('reloading the policy file', () => {
     expect(JSON.stringify(log.lines)).not.toContain(SECRET_LOOKING);
     expect(JSON.stringify(refusals)).not.toContain(SECRET_LOOKING);
 
+    // A pointer naming a field the file invented is kept to a bounded length.
+    saveAtomically(file, JSON.stringify({ ...testPolicy, ['x'.repeat(10_000)]: true }));
+    expect(await reloader.reload('signal')).toBe('refused');
+    expect(String((await auditOf('policy.refused')).at(-1)!['path'])).toHaveLength(256 + '...'.length);
+
     // Fixed: the next save loads.
     const fixed = saveAtomically(file, withRoles(['forced']));
     expect(await reloader.reload('file-change')).toBe('loaded');
