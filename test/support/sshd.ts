@@ -13,7 +13,10 @@ export interface SshdHandle {
   setPrincipals(user: string, principals: string[]): void;
   /** sshd's RevokedKeys file (a KRL), read at every authentication. Starts empty. */
   readonly revokedKeysFile: string;
-  login(options: { key: string; certificate: string; command?: string; sshOptions?: string[] }): LoginResult;
+  /** What sshd has written to stderr so far (LogLevel VERBOSE): why it refused a login. */
+  log(): string;
+  /** `env`: added to ssh's environment (a security key provider's settings, SSH_ASKPASS for its PIN). */
+  login(options: { key: string; certificate: string; command?: string; sshOptions?: string[]; env?: NodeJS.ProcessEnv }): LoginResult;
   stop(): Promise<void>;
 }
 
@@ -120,7 +123,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
     setTrustedCaKeys: (lines) => writeFileSync(caFile, lines),
     setPrincipals: (account, principals) => writeFileSync(path.join(dir, 'principals', account), `${principals.join('\n')}\n`),
     revokedKeysFile,
-    login: ({ key, certificate, command = 'echo jitca-login-ok', sshOptions = [] }) => {
+    log: () => log,
+    login: ({ key, certificate, command = 'echo jitca-login-ok', sshOptions = [], env = {} }) => {
       const result = spawnSync(
         'ssh',
         [
@@ -139,7 +143,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
           `${user}@127.0.0.1`,
           command,
         ],
-        { encoding: 'utf8', timeout: 15_000 },
+        { encoding: 'utf8', timeout: 15_000, env: { ...process.env, ...env } },
       );
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
