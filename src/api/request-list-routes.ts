@@ -5,6 +5,7 @@ import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { requestScope, type RequestView } from '../policy/request-visibility.ts';
 import type { RequestState } from '../store/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
+import { issuedCertificateOf } from './issued-certificate.ts';
 import { decodeRequestCursor, encodeRequestCursor } from './request-cursor.ts';
 import { requestView } from './request-view.ts';
 import {
@@ -69,8 +70,12 @@ export function requestListRoutes(options: RequestListRoutesOptions): FastifyPlu
           limit: limit + 1,
         });
         const page = found.slice(0, limit);
+        const now = new Date(issuance.clock.now());
         const requests = await Promise.all(
-          page.map(async (stored) => requestView(stored, await issuance.store.listApprovals(stored.id), { policy: issuance.policy, identity })),
+          page.map(async (stored) => {
+            const [approvals, issued] = await Promise.all([issuance.store.listApprovals(stored.id), issuedCertificateOf(issuance.store, stored)]);
+            return requestView(stored, approvals, { policy: issuance.policy, identity, now, ...(issued === undefined ? {} : { issued }) });
+          }),
         );
         const last = page.at(-1);
         return found.length > limit && last !== undefined ? { requests, nextCursor: encodeRequestCursor(last) } : { requests };

@@ -7,6 +7,7 @@ import { requestAccess } from '../policy/request-visibility.ts';
 import type { Identity } from '../policy/types.ts';
 import type { StoredRequest } from '../store/types.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
+import { issuedCertificateOf } from './issued-certificate.ts';
 import { countIssuance, type ApiMetrics } from './metrics.ts';
 import { requestView } from './request-view.ts';
 import {
@@ -46,7 +47,9 @@ export function requestRoutes(options: RequestRoutesOptions): FastifyPluginAsync
         const issuance = options.issuance();
         const identity = identityOf(request);
         const stored = await visibleRequest(issuance, identity, request.params.id);
-        return requestView(stored, await issuance.store.listApprovals(stored.id), { policy: issuance.policy, identity });
+        const [approvals, issued] = await Promise.all([issuance.store.listApprovals(stored.id), issuedCertificateOf(issuance.store, stored)]);
+        const now = new Date(issuance.clock.now());
+        return requestView(stored, approvals, { policy: issuance.policy, identity, now, ...(issued === undefined ? {} : { issued }) });
       },
     );
 

@@ -7,6 +7,7 @@
 import { actionsOn, workingHoursState, type RequestActions } from '../policy/request-actions.ts';
 import type { Identity, Policy } from '../policy/types.ts';
 import type { StoredApproval, StoredRequest } from '../store/types.ts';
+import type { IssuedCertificate } from './issued-certificate.ts';
 
 export interface RequestViewReply {
   requestId: string;
@@ -34,12 +35,26 @@ export interface RequestViewReply {
   /** Final states only: how it ended, when, and (a denial) by whom and why. */
   decision?: { outcome: 'issued' | 'denied' | 'expired'; at: string; by?: string; reason?: string; rule?: string; message?: string };
   serial?: string;
+  /** Issued only: the certificate's validity and whether it still holds (revoked, expired) at the CA's clock. */
+  certificate?: CertificateView;
+}
+
+export interface CertificateView {
+  serial: string;
+  validAfter: string;
+  validBefore: string;
+  state: 'valid' | 'expired' | 'revoked';
+  revoked?: { at: string; by: string; reason: string };
 }
 
 /** Who is looking, under which policy: what they may do and the working-hours state are theirs to see. */
 export interface RequestViewer {
   policy: Policy;
   identity: Identity;
+  /** The CA's clock now: whether the certificate has expired. */
+  now: Date;
+  /** The certificate of an issued request (issued-certificate.ts), read by the route. */
+  issued?: IssuedCertificate;
 }
 
 export function requestView(stored: StoredRequest, approvals: readonly StoredApproval[], viewer: RequestViewer): RequestViewReply {
@@ -77,6 +92,7 @@ export function requestView(stored: StoredRequest, approvals: readonly StoredApp
   assign(view, 'workingHours', workingHoursState(viewer.policy, stored.role, new Date(stored.createdAt)));
   const serial = stringOf(stored.decision['serial']);
   assign(view, 'serial', serial);
+  if (viewer.issued !== undefined) view.certificate = certificateView(viewer.issued, viewer.now);
   if (stored.state === 'issued' || stored.state === 'denied' || stored.state === 'expired') {
     const decision: NonNullable<RequestViewReply['decision']> = { outcome: stored.state, at: stored.updatedAt };
     if (stored.state === 'denied') {
@@ -87,6 +103,18 @@ export function requestView(stored: StoredRequest, approvals: readonly StoredApp
     }
     view.decision = decision;
   }
+  return view;
+}
+
+function certificateView({ certificate, revocation }: IssuedCertificate, now: Date): CertificateView {
+  const view: CertificateView = {
+    serial: certificate.serial,
+    validAfter: certificate.validAfter,
+    validBefore: certificate.validBefore,
+    // Revoked wins over expired: the holder asked for it to stop, and it did before it ran out.
+    state: revocation !== undefined ? 'revoked' : Date.parse(certificate.validBefore) <= now.getTime() ? 'expired' : 'valid',
+  };
+  if (revocation !== undefined) view.revoked = { at: revocation.revokedAt, by: revocation.revokedBy, reason: revocation.reason };
   return view;
 }
 

@@ -173,6 +173,22 @@ export const requestViewSchema = {
       },
     },
     serial: { type: 'string' },
+    certificate: {
+      type: 'object',
+      description: "issued: the certificate's validity and whether it still holds at the CA's clock; a revocation says when, by whom and why",
+      required: ['serial', 'validAfter', 'validBefore', 'state'],
+      properties: {
+        serial: { type: 'string' },
+        validAfter: { type: 'string', format: 'date-time' },
+        validBefore: { type: 'string', format: 'date-time' },
+        state: { type: 'string', enum: ['valid', 'expired', 'revoked'] },
+        revoked: {
+          type: 'object',
+          required: ['at', 'by', 'reason'],
+          properties: { at: { type: 'string', format: 'date-time' }, by: { type: 'string' }, reason: { type: 'string' } },
+        },
+      },
+    },
   },
 } as const;
 

@@ -136,7 +136,7 @@ export function createOutboxDelivery(options: OutboxDeliveryOptions): OutboxDeli
     const stored = await store.getRequest(requestId);
     if (stored === undefined) return undefined;
     // callerMay is what one viewer may do; a message goes to many, so it says nothing of the kind.
-    const { callerMay: _callerMay, ...view } = requestView(stored, await store.listApprovals(requestId), { policy: options.policy(), identity: NOTIFIER });
+    const { callerMay: _callerMay, ...view } = requestView(stored, await store.listApprovals(requestId), { policy: options.policy(), identity: NOTIFIER, now: new Date(clock.now()) });
     return view;
   };
 

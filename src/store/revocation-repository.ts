@@ -70,6 +70,18 @@ export async function listRevocations(db: StoreDb, validAtIso: string): Promise<
   }));
 }
 
+/** The revocation of one certificate, expired or not; undefined when it was never revoked. One primary-key read. */
+export async function findRevocation(db: StoreDb, serial: string): Promise<StoredRevocation | undefined> {
+  const row = await db
+    .selectFrom('revocations')
+    .select(['serial', 'ca_key_id', 'valid_before', 'revoked_at', 'revoked_by', 'reason'])
+    .where('serial', '=', serial)
+    .executeTakeFirst();
+  return row === undefined
+    ? undefined
+    : { serial: row.serial, caKeyId: row.ca_key_id, validBefore: row.valid_before, revokedAt: row.revoked_at, revokedBy: row.revoked_by, reason: row.reason };
+}
+
 /**
  * Rises whenever a revocation is recorded, on any replica: audit seqs are unique, and one is
  * visible only once every lower one has committed (batch-writer.ts). 0 with none. One descent of

@@ -27,6 +27,7 @@ export const storeMethodKinds = {
   releaseRotationLock: 'thread',
   lastValidBefore: 'thread',
   listRevocations: 'thread',
+  findRevocation: 'thread',
   recordHostReport: 'thread',
   listHostReports: 'thread',
   revocationsRevision: 'thread',

@@ -38,7 +38,7 @@ import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
 import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
 import { checkHostReport, listHostReports, upsertHostReport } from './host-report-repository.ts';
-import { listRevocations, readRevocationsRevision } from './revocation-repository.ts';
+import { findRevocation, listRevocations, readRevocationsRevision } from './revocation-repository.ts';
 import { listRetired } from './retention-repository.ts';
 import type { StoreDb } from './schema.ts';
 import { kyselyStatementExecutor } from './statement-executor.ts';
@@ -212,6 +212,11 @@ export function createStore(
 
     listRevocations: (validAtIso: string): Promise<StoredRevocation[]> =>
       read('listing revocations', () => listRevocations(db, validAtIso)),
+
+    findRevocation: async (serial: string): Promise<StoredRevocation | undefined> => {
+      checkSerial(serial);
+      return read(`reading the revocation of ${serial}`, () => findRevocation(db, serial));
+    },
 
     recordHostReport: async (report: HostReport, limits: HostReportLimits): Promise<'recorded' | 'full'> => {
       // Outside read(): a malformed report is the caller's ERR_REQUEST_INVALID, not a store fault.

@@ -606,6 +606,8 @@ export interface Store {
   lastValidBefore(caKeyId: string): Promise<string | undefined>;
   /** Revoked certificates still valid at `validAtIso` (expired ones need no revocation), by serial. */
   listRevocations(validAtIso: string): Promise<StoredRevocation[]>;
+  /** One certificate's revocation, expired or not (what its holder sees); undefined when it was never revoked. ERR_REQUEST_INVALID for a malformed serial. */
+  findRevocation(serial: string): Promise<StoredRevocation | undefined>;
   /**
    * A number that rises whenever a revocation is recorded (by this process or another replica):
    * a cheap "is my KRL still current" (0 with no revocations).

@@ -123,4 +123,18 @@ describe('POST /v1/ssh/certificates/{serial}/revoke', () => {
     expect(again.json()).toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     expect(api.rowCounts().audit_log).toBe(before.audit_log + 1);
   });
+  it("shows an issued request's certificate as valid, then revoked (when, by whom, why), in the list and the request", async () => {
+    const { serial } = await issueForAlice();
+    const mine = async () =>
+      (await api.app.inject({ method: 'GET', url: '/v1/requests?mine&state=issued', headers: { authorization: `Bearer ${api.tokens.alice}` } })).json();
+    const listed = (await mine()).requests.find((request: { serial?: string }) => request.serial === serial);
+    expect(listed.certificate).toEqual({ serial, validAfter: expect.any(String), validBefore: expect.any(String), state: 'valid' });
+    expect(Date.parse(listed.certificate.validBefore) - Date.parse(listed.certificate.validAfter)).toBeGreaterThan(10 * 60_000);
+
+    expect((await revoke(api.tokens.alice, serial, { reason: 'laptop left on a train' })).statusCode).toBe(200);
+    const revoked = { state: 'revoked', revoked: { at: expect.any(String), by: 'alice', reason: 'laptop left on a train' } };
+    expect((await mine()).requests.find((request: { serial?: string }) => request.serial === serial).certificate).toMatchObject(revoked);
+    const one = await api.app.inject({ method: 'GET', url: `/v1/requests/${listed.requestId}`, headers: { authorization: `Bearer ${api.tokens.alice}` } });
+    expect(one.json().certificate).toMatchObject({ serial, ...revoked });
+  });
 });

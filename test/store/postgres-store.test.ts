@@ -94,6 +94,7 @@ describe('PostgreSQL store', () => {
     const certificateFacts = { caKeyId: 'ssh-user-ca/1', validBefore: entry.certificate?.validBefore ?? '' };
     await store.recordRevocation({ serial, ...certificateFacts, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: { serial } } });
     expect(await store.listRevocations('2025-03-01T12:00:00.000Z')).toMatchObject([{ serial, caKeyId: 'ssh-user-ca/1', revokedBy: 'secteam' }]);
+    expect(await store.findRevocation(serial)).toMatchObject({ serial, revokedBy: 'secteam', reason: 'lost' });
     const again = await errorOf(store.recordRevocation({ serial, ...certificateFacts, revokedBy: 'secteam', reason: 'lost', event: { type: 'ssh.revoked', actor: 'secteam', data: {} } }));
     expect(isJitcaError(again, ErrorCodes.STORE_CONFLICT)).toBe(true);
     expect(await store.verifyAudit([{ seq: 1, hash: record.hash }])).toEqual({ ok: true, records: 2 });

@@ -42,6 +42,11 @@ describe('revocations in the store', () => {
       },
     ]);
     expect((await store.listRevocations('2025-03-01T12:05:00.000Z')).map((entry) => entry.serial).sort()).toEqual([live, expired].sort());
+    // One certificate's revocation is found expired or not (its holder's view of the request); none for one never revoked.
+    expect(await store.findRevocation(expired)).toMatchObject({ serial: expired, revokedBy: 'secteam-bob', reason: 'left the company' });
+    const unrevoked = await issue(store, 'req-kept', '2025-03-01T13:00:00.000Z');
+    expect(await store.findRevocation(unrevoked)).toBeUndefined();
+    expect(await codeOfAsync(store.findRevocation('0123'))).toBe(ErrorCodes.REQUEST_INVALID);
     expect((await store.verifyAudit()).ok).toBe(true);
   });
 

@@ -69,6 +69,7 @@ describe('the store on its own thread', () => {
           s.countRequests('denied'),
           s.listOverduePending('2030-01-01T00:00:00.000Z', 5),
           s.listRevocations('2025-03-01T12:10:00.000Z'),
+          s.findRevocation(serial),
           s.revocationsRevision(),
           s.listRetired('2030-01-01T00:00:00.000Z', 10),
           s.listAudit({ afterSeq: 1 }),
