@@ -17,6 +17,7 @@ const CHROMIUM = '/usr/bin/chromium';
 /** Set to a directory (docs/) to save the README's screenshots of the main screens while the tests run. */
 const SCREENSHOTS = process.env['JITCA_CONSOLE_SCREENSHOTS'];
 const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1">INC-7 checkout 500s';
+const HOSTILE_REVOCATION = '<img src=x onerror="window.__pwned=2">laptop left on a train';
 
 describe('the approval console in chromium', () => {
   let api: ApiFixture;
@@ -24,6 +25,8 @@ describe('the approval console in chromium', () => {
   let browser: Browser;
   let base: string;
   const contexts: BrowserContext[] = [];
+  /** The request bob approves in the first test: alice revokes its certificate in the second. */
+  let approved = '';
 
   beforeAll(async () => {
     [api, browser] = await Promise.all([
@@ -94,8 +97,10 @@ describe('the approval console in chromium', () => {
     if (SCREENSHOTS !== undefined) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
   }
 
-  const card = (page: Page, id: string) => page.locator(`article[data-request-id="${id}"]`);
+  const card = (page: Page, id: string) => page.locator(`#requests article[data-request-id="${id}"]`);
   const fieldOf = (page: Page, id: string, name: string) => card(page, id).locator(`dd[data-field="${name}"]`);
+  const myCard = (page: Page, id: string) => page.locator(`#my-requests article[data-request-id="${id}"]`);
+  const myField = (page: Page, id: string, name: string) => myCard(page, id).locator(`dd[data-field="${name}"]`);
 
   async function decide(page: Page, id: string, action: 'Approve' | 'Deny', reason: string): Promise<void> {
     await card(page, id).getByLabel('Reason').fill(reason);
@@ -104,6 +109,7 @@ describe('the approval console in chromium', () => {
 
   it('shows an approver the pending requests, the reason as text, and approving takes a request off the list', async () => {
     const exec = await ask(['exec'], HOSTILE_REASON);
+    approved = exec;
     const debug = await ask(['debug'], 'INC-8: heap dump of checkout-7f9c');
     const { page: bob, headers } = await signedIn('bob');
     expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
@@ -158,16 +164,25 @@ describe('the approval console in chromium', () => {
     expect(await card(dave, exec).textContent()).toContain('Your groups cannot approve this request');
     expect(problems.get(dave)).toEqual([]);
     await screenshot(dave, 'not-your-group');
-    const refused = await dave.evaluate(async ([id, token]) => {
-      const response = await fetch(`/v1/requests/${id}/approve`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ reason: 'trying anyway' }),
-      });
-      return { status: response.status, code: ((await response.json()) as { code: string }).code };
-    }, [exec, api.tokens.dave] as const);
-    expect(refused).toEqual({ status: 403, code: 'ERR_APPROVAL_REFUSED' });
+    const approvedSerial = (await requestView(approved)).certificate.serial as string;
+    const refused = await dave.evaluate(async ([id, serial, token]) => {
+      const post = async (path: string) => {
+        const response = await fetch(path, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ reason: 'trying anyway' }),
+        });
+        return { status: response.status, code: ((await response.json()) as { code: string }).code };
+      };
+      return [await post(`/v1/requests/${id}/approve`), await post(`/v1/ssh/certificates/${serial}/revoke`)];
+    }, [exec, approvedSerial, api.tokens.dave] as const);
+    // Nor may he revoke alice's certificate: only its holder (or the policy's revokerGroups, none here).
+    expect(refused).toEqual([
+      { status: 403, code: 'ERR_APPROVAL_REFUSED' },
+      { status: 403, code: 'ERR_POLICY_DENIED' },
+    ]);
     expect((await requestView(exec)).state).toBe('pending');
+    expect((await requestView(approved)).certificate.state).toBe('valid');
     // A sign-in answer this page did not ask for (login CSRF: someone else's code) is refused before any exchange.
     await dave.goto(`${base}/console/callback?code=someone-elses&state=forged`);
     await dave.locator('#signed-out-message', { hasText: 'this sign-in answer was not asked for by this page' }).waitFor();
@@ -180,6 +195,37 @@ describe('the approval console in chromium', () => {
     await card(alice, exec).waitFor();
     expect(await card(alice, exec).getByRole('button', { name: 'Approve' }).count()).toBe(0);
     expect(await card(alice, exec).getByRole('button', { name: 'Withdraw' }).count()).toBe(1);
+
+    // Her own requests: the pending one (which she may withdraw there too), and the one bob
+    // approved, with its certificate's serial, validity and state, its reason still text.
+    await alice.getByRole('button', { name: 'My requests and certificates' }).click();
+    await myCard(alice, approved).waitFor();
+    expect(await alice.locator('#pending').isHidden()).toBe(true);
+    expect(await myField(alice, approved, 'state').textContent()).toBe('issued');
+    expect(await myField(alice, approved, 'serial').textContent()).toBe(approvedSerial);
+    expect(await myField(alice, approved, 'valid-until').textContent()).not.toBe('');
+    expect(await myField(alice, approved, 'certificate').textContent()).toBe('valid');
+    expect(await myField(alice, approved, 'reason').textContent()).toBe(HOSTILE_REASON);
+    expect(await myField(alice, exec, 'state').textContent()).toBe('waiting for approval');
+    expect(await myCard(alice, exec).getByRole('button', { name: 'Withdraw' }).count()).toBe(1);
+    expect(await myCard(alice, exec).getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+    await screenshot(alice, 'mine');
+
+    // She revokes it with a reason (none is refused on the page); after the refresh it shows revoked, with no Revoke button.
+    const issued = myCard(alice, approved);
+    await issued.getByRole('button', { name: 'Revoke' }).click();
+    await issued.locator('.outcome.error', { hasText: 'Give a reason' }).waitFor();
+    await issued.getByLabel('Reason to revoke').fill(HOSTILE_REVOCATION);
+    await issued.getByRole('button', { name: 'Revoke' }).click();
+    await myField(alice, approved, 'certificate').filter({ hasText: /^revoked / }).waitFor();
+    const revokedText = (await myField(alice, approved, 'certificate').textContent()) ?? '';
+    expect(revokedText.startsWith('revoked ') && revokedText.endsWith(` by alice: ${HOSTILE_REVOCATION}`), revokedText).toBe(true);
+    expect(await issued.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+    expect(await alice.locator('#mine-status').textContent()).toBe(`Revoked certificate ${approvedSerial}.`);
+    expect(await alice.locator('#my-requests img').count()).toBe(0);
+    expect(await alice.evaluate('window.__pwned')).toBeUndefined();
+    expect((await requestView(approved)).certificate).toMatchObject({ state: 'revoked', revoked: { by: 'alice', reason: HOSTILE_REVOCATION } });
+    await screenshot(alice, 'revoked');
     expect(problems.get(alice)).toEqual([]);
 
     // When the token expires the page forgets it and what it showed, and asks to sign in again.
@@ -188,6 +234,8 @@ describe('the approval console in chromium', () => {
     expect(await alice.locator('#signed-out-message').textContent()).toMatch(/^Your sign-in expired at .*Sign in again/);
     expect(await alice.locator('#pending').isHidden()).toBe(true);
     expect(await alice.locator('#requests').textContent()).toBe('');
+    expect(await alice.locator('#mine').isHidden()).toBe(true);
+    expect(await alice.locator('#my-requests').textContent()).toBe('');
     await screenshot(alice, 'expired');
     // Nothing of the token was kept where a script or a reload could find it.
     expect(await alice.evaluate('[localStorage.length, sessionStorage.length, document.cookie]')).toEqual([0, 0, '']);

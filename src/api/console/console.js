@@ -11,6 +11,11 @@
 // showed and asks to sign in again; an approval or denial being typed is not sent with a token
 // that has run out.
 //
+// Two views: the pending requests the person may see (to approve or deny), and their own requests
+// with each issued certificate's validity and state as the API reports it (the CA's clock decides
+// what has expired, not the browser's), where they withdraw a pending request or revoke a
+// certificate through the API's own routes; the server decides again whether they may.
+//
 // Every value from the API or the issuer reaches the page through textContent or an attribute,
 // never as HTML: requesters write the reasons. The CSP's Trusted Types rule makes the browser
 // refuse an HTML string anyway.
@@ -22,6 +27,8 @@ const MAX_PAGES = 10;
 /** @type {{ accessToken: string, expiresAt: number, subject: string } | null} */
 let session = null;
 let expiryTimer = 0;
+/** Which view is shown: 'pending' or 'mine'. */
+let view = 'pending';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -124,8 +131,12 @@ function endSession(why) {
   const expiredAt = session === null ? null : new Date(Math.min(session.expiresAt, Date.now()));
   session = null;
   $('requests').replaceChildren();
+  $('my-requests').replaceChildren();
   $('status').textContent = '';
+  $('mine-status').textContent = '';
   $('pending').hidden = true;
+  $('mine').hidden = true;
+  $('views').hidden = true;
   $('who').hidden = true;
   $('sign-out').hidden = true;
   $('signed-out').hidden = false;
@@ -164,11 +175,12 @@ async function api(method, path, body) {
   return { status: response.status, reply };
 }
 
-async function pendingRequests() {
+/** Every page of GET /v1/requests with these parameters, up to MAX_PAGES. */
+async function listRequests(parameters) {
   const requests = [];
   let cursor;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const query = new URLSearchParams({ state: 'pending', limit: String(PAGE_SIZE) });
+    const query = new URLSearchParams({ ...parameters, limit: String(PAGE_SIZE) });
     if (cursor !== undefined) query.set('cursor', cursor);
     const { reply } = await api('GET', `/v1/requests?${query}`);
     requests.push(...reply.requests);
@@ -272,9 +284,9 @@ async function decide(request, action, reason, outcome, form) {
   for (const button of form.querySelectorAll('button')) button.disabled = true;
   try {
     const { status, reply } = await api('POST', `/v1/requests/${encodeURIComponent(request.requestId)}/${action}`, { reason });
-    $('status').textContent =
+    statusLine().textContent =
       action === 'deny'
-        ? `Denied request ${request.requestId}.`
+        ? `${view === 'mine' ? 'Withdrew' : 'Denied'} request ${request.requestId}.`
         : status === 201
           ? `Approved request ${request.requestId}: the certificate is issued.`
           : `Approved request ${request.requestId}: ${reply.approvals.length} of ${reply.required} approvals, waiting for ${reply.required - reply.approvals.length} more.`;
@@ -287,9 +299,15 @@ async function decide(request, action, reason, outcome, form) {
   }
 }
 
-async function refresh() {
+/** The shown view's status line. */
+const statusLine = () => $(view === 'mine' ? 'mine-status' : 'status');
+
+/** Reloads the shown view. */
+const refresh = () => (view === 'mine' ? refreshMine() : refreshPending());
+
+async function refreshPending() {
   try {
-    const requests = await pendingRequests();
+    const requests = await listRequests({ state: 'pending' });
     const cards = requests.map(requestCard);
     $('requests').replaceChildren(...(cards.length === 0 ? [el('p', { className: 'note', text: 'No pending requests you can see.' })] : cards));
   } catch (error) {
@@ -298,8 +316,118 @@ async function refresh() {
   }
 }
 
+const STATE_TEXT = { pending: 'waiting for approval', approved: 'approved', issued: 'issued', denied: 'denied', expired: 'expired unapproved' };
+
+/** One of the person's own requests: what they asked, how it stands, and its certificate once issued. */
+function myRequestCard(request) {
+  const card = el('article', { className: 'request', attrs: { 'data-request-id': request.requestId, 'aria-label': `request ${request.requestId}` } });
+  card.append(el('h3', { text: `${request.role ?? 'a role'}: ${STATE_TEXT[request.state] ?? request.state}` }));
+  const facts = el('dl');
+  field(facts, 'State', STATE_TEXT[request.state] ?? request.state);
+  field(facts, 'Role', request.role);
+  field(facts, 'Operations', request.operations?.join(', '));
+  field(facts, 'Principals', request.principals?.join(', '));
+  field(facts, 'Reason', request.reason);
+  field(facts, 'Requested', when(request.createdAt));
+  if (request.state === 'pending') {
+    facts.append(el('dt', { text: 'Approvals' }), approvalsOf(request));
+    field(facts, 'Expires unless approved', request.expiresAt === undefined ? undefined : when(request.expiresAt));
+  }
+  if (request.decision?.outcome === 'denied') {
+    field(facts, 'Denied by', request.decision.by);
+    field(facts, 'Denial reason', request.decision.reason ?? request.decision.message);
+  }
+  const certificate = request.certificate;
+  if (certificate !== undefined) {
+    field(facts, 'Serial', certificate.serial);
+    field(facts, 'Valid from', when(certificate.validAfter));
+    field(facts, 'Valid until', when(certificate.validBefore));
+    field(facts, 'Certificate', certificateText(certificate), certificate.state === 'valid' ? undefined : certificate.state);
+  }
+  for (const dd of facts.querySelectorAll('dd')) {
+    const label = dd.previousElementSibling?.textContent ?? '';
+    if (!dd.hasAttribute('data-field')) dd.setAttribute('data-field', label.toLowerCase().replace(/[^a-z]+/g, '-'));
+  }
+  card.append(facts);
+  if (request.state === 'pending') card.append(decisionForm(request, true));
+  // Only SSH certificates are revoked (the KRL); an X.509 one is kept short instead.
+  if (certificate?.state === 'valid' && request.kind === 'ssh-user') card.append(revokeForm(request, certificate));
+  return card;
+}
+
+function certificateText(certificate) {
+  if (certificate.state === 'valid') return 'valid';
+  if (certificate.state === 'expired') return 'expired';
+  const revoked = certificate.revoked;
+  return revoked === undefined ? 'revoked' : `revoked ${when(revoked.at)} by ${revoked.by}: ${revoked.reason}`;
+}
+
+function revokeForm(request, certificate) {
+  const id = `revoke-reason-${request.requestId}`;
+  const reason = el('textarea', { attrs: { id, name: 'reason', required: '', maxlength: 512 } });
+  const outcome = el('p', { className: 'outcome', attrs: { role: 'status' } });
+  const button = el('button', { text: 'Revoke', attrs: { type: 'submit' } });
+  const form = el(
+    'form',
+    { className: 'decide', attrs: { novalidate: '' } },
+    el('label', { text: 'Reason to revoke (recorded in the audit log; hosts refuse the certificate once they fetch the revocation list)', attrs: { for: id } }),
+    reason,
+    el('div', { className: 'buttons' }, button),
+    outcome,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void revoke(certificate, reason.value, outcome, button);
+  });
+  return form;
+}
+
+async function revoke(certificate, reason, outcome, button) {
+  outcome.className = 'outcome';
+  if (reason.trim() === '') {
+    outcome.className = 'outcome error';
+    outcome.textContent = 'Give a reason: it is recorded with the revocation.';
+    return;
+  }
+  button.disabled = true;
+  try {
+    await api('POST', `/v1/ssh/certificates/${encodeURIComponent(certificate.serial)}/revoke`, { reason });
+    $('mine-status').textContent = `Revoked certificate ${certificate.serial}.`;
+    await refreshMine();
+  } catch (error) {
+    if (session === null) return;
+    button.disabled = false;
+    outcome.className = 'outcome error';
+    outcome.textContent = error instanceof ApiError && error.code !== undefined ? `${error.message} (${error.code})` : String(error.message ?? error);
+  }
+}
+
+async function refreshMine() {
+  try {
+    const requests = await listRequests({ mine: 'true' });
+    const cards = requests.map(myRequestCard);
+    $('my-requests').replaceChildren(...(cards.length === 0 ? [el('p', { className: 'note', text: 'You have made no requests.' })] : cards));
+  } catch (error) {
+    if (session === null) return;
+    $('mine-status').textContent = `Your requests could not be loaded: ${error.message}`;
+  }
+}
+
+function show(which) {
+  view = which;
+  // The hidden view's cards go: stale, and their forms' ids would repeat in the shown one's.
+  $(which === 'mine' ? 'requests' : 'my-requests').replaceChildren();
+  $('pending').hidden = which !== 'pending';
+  $('mine').hidden = which !== 'mine';
+  $('show-pending').setAttribute('aria-pressed', String(which === 'pending'));
+  $('show-mine').setAttribute('aria-pressed', String(which === 'mine'));
+  return refresh();
+}
+
 function showSignedIn() {
   $('signed-out').hidden = true;
+  $('views').hidden = false;
+  view = 'pending';
   $('pending').hidden = false;
   $('who').textContent = `Signed in as ${session.subject}`;
   $('who').hidden = false;
@@ -314,7 +442,10 @@ async function start() {
     });
   });
   $('sign-out').addEventListener('click', () => endSession('signed-out'));
-  $('refresh').addEventListener('click', () => void refresh());
+  $('refresh').addEventListener('click', () => void refreshPending());
+  $('refresh-mine').addEventListener('click', () => void refreshMine());
+  $('show-pending').addEventListener('click', () => void show('pending'));
+  $('show-mine').addEventListener('click', () => void show('mine'));
   const params = new URLSearchParams(location.search);
   if (location.pathname === settings.redirectPath && (params.has('code') || params.has('error'))) {
     try {
