@@ -186,7 +186,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
       keyRoutes({
         enrollment: {
           store: runtime.store,
-          challenges: createChallengeRegistry(runtime.sshIssuance.clock),
+          challenges: createChallengeRegistry(runtime.store, runtime.sshIssuance.clock),
           verifier: options.attestationVerifier ?? noAttestationVerifier,
         },
         management: () => ({ store: runtime.store, policy: runtime.policyInForce.current().policy }),

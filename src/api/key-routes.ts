@@ -7,6 +7,7 @@ import { ENROLLMENT_NAMESPACE } from '../enrollment/possession-proof.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { MAX_SSHSIG_INPUT_BYTES } from '../ssh/sshsig.ts';
 import type { EnrolledKey } from '../store/types.ts';
+import { clientKey } from './auth-failure-limit.ts';
 import { identityOf, type IdentityHook } from './authenticate.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -113,7 +114,7 @@ export function keyRoutes(options: KeyRoutesOptions): FastifyPluginAsync {
       async (request) => {
         const actor = identityOf(request);
         if (actor.via === 'gateway') throw new JitcaError(ErrorCodes.FORBIDDEN, 'keys are enrolled by their owner, not through the gateway');
-        const issued = options.enrollment.challenges.issue(actor.subject);
+        const issued = await options.enrollment.challenges.issue(actor.subject, clientKey(request.raw.socket.remoteAddress));
         return { challenge: issued.id, expiresAt: issued.expiresAt.toISOString() };
       },
     );

@@ -39,7 +39,7 @@ export async function enrollKey(context: EnrollmentContext, identity: Identity, 
     throw new JitcaError(ErrorCodes.FORBIDDEN, 'keys are enrolled by their owner, not through the gateway');
   }
   // Spent first, so a request refused for any later reason cannot be replayed with it.
-  const challenge = context.challenges.consume(identity.subject, input.challenge);
+  const challenge = await context.challenges.consume(identity.subject, input.challenge);
   const key = parseSshPublicKey(input.publicKey);
   const publicKey = formatAuthorizedKeysLine(key);
   if (input.signature !== undefined || !evidenceProvesPossession(input.attestation?.kind)) verifyPossession(input.signature, key, challenge);

@@ -18,9 +18,11 @@ export function checkAuthChallenge(challenge: AuthChallenge, limits: AuthChallen
               ? 'nowIso'
               : !positive(limits.perName)
                 ? 'perName'
-                : !positive(limits.perAddress)
+                : limits.perAddress !== undefined && !positive(limits.perAddress)
                   ? 'perAddress'
-                  : undefined;
+                  : ![undefined, 'refuse', 'replace-oldest'].includes(limits.whenNameFull)
+                    ? 'whenNameFull'
+                    : undefined;
   if (problem !== undefined) {
     throw new JitcaError(ErrorCodes.REQUEST_INVALID, `challenge field ${problem} is not valid`, { details: { field: problem } });
   }
@@ -34,7 +36,7 @@ function positive(value: number): boolean {
   return Number.isSafeInteger(value) && value > 0;
 }
 
-/** One transaction: expired rows go, then the two counts, then the insert. */
+/** One transaction: expired rows go, then the two counts (the name's oldest replaced if so asked), then the insert. */
 export async function insertAuthChallenge(db: StoreDb, challenge: AuthChallenge, limits: AuthChallengeLimits): Promise<'issued' | 'name-full' | 'address-full'> {
   return db.transaction().execute(async (trx) => {
     await trx.deleteFrom('auth_challenges').where('expires_at', '<=', limits.nowIso).execute();
@@ -47,8 +49,12 @@ export async function insertAuthChallenge(db: StoreDb, challenge: AuthChallenge,
         .executeTakeFirstOrThrow();
       return Number(n);
     };
-    if ((await count('name', challenge.name)) >= limits.perName) return 'name-full';
-    if ((await count('address', challenge.address)) >= limits.perAddress) return 'address-full';
+    const held = await count('name', challenge.name);
+    const replacing = limits.whenNameFull === 'replace-oldest';
+    if (held >= limits.perName && !replacing) return 'name-full';
+    if (limits.perAddress !== undefined && (await count('address', challenge.address)) >= limits.perAddress) return 'address-full';
+    // Only once nothing refuses: a refused issue deletes nothing but the expired.
+    if (held >= limits.perName) await deleteOldest(trx, challenge, held - limits.perName + 1);
     await trx
       .insertInto('auth_challenges')
       .values({ id: challenge.id, purpose: challenge.purpose, name: challenge.name, address: challenge.address, expires_at: challenge.expiresAt })
@@ -57,7 +63,26 @@ export async function insertAuthChallenge(db: StoreDb, challenge: AuthChallenge,
   });
 }
 
-export async function deleteAuthChallenge(db: StoreDb, id: string, purpose: string): Promise<AuthChallenge | undefined> {
-  const row = await db.deleteFrom('auth_challenges').where('id', '=', id).where('purpose', '=', purpose).returningAll().executeTakeFirst();
+/**
+ * The name's `count` oldest of this purpose. One purpose shares one lifetime, so the earliest
+ * expiry is the earliest issued (the table keeps no issue time).
+ */
+async function deleteOldest(trx: StoreDb, challenge: AuthChallenge, count: number): Promise<void> {
+  const oldest = await trx
+    .selectFrom('auth_challenges')
+    .select('id')
+    .where('purpose', '=', challenge.purpose)
+    .where('name', '=', challenge.name)
+    .orderBy('expires_at')
+    .orderBy('id')
+    .limit(count)
+    .execute();
+  if (oldest.length > 0) await trx.deleteFrom('auth_challenges').where('id', 'in', oldest.map((row) => row.id)).execute();
+}
+
+export async function deleteAuthChallenge(db: StoreDb, id: string, purpose: string, name?: string): Promise<AuthChallenge | undefined> {
+  let spend = db.deleteFrom('auth_challenges').where('id', '=', id).where('purpose', '=', purpose);
+  if (name !== undefined) spend = spend.where('name', '=', name);
+  const row = await spend.returningAll().executeTakeFirst();
   return row === undefined ? undefined : { id: row.id, purpose: row.purpose, name: row.name, address: row.address, expiresAt: row.expires_at };
 }

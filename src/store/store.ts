@@ -197,8 +197,8 @@ export function createStore(
       checkAuthChallenge(challenge, limits);
       return read('recording a challenge', () => insertAuthChallenge(db, challenge, limits));
     },
-    consumeAuthChallenge: (id: string, purpose: string): Promise<AuthChallenge | undefined> =>
-      read('spending a challenge', () => deleteAuthChallenge(db, id, purpose)),
+    consumeAuthChallenge: (id: string, purpose: string, name?: string): Promise<AuthChallenge | undefined> =>
+      read('spending a challenge', () => deleteAuthChallenge(db, id, purpose, name)),
 
     listCaGenerations: (): Promise<CaGeneration[]> => read('listing CA generations', () => listCaGenerations(db)),
 

@@ -511,7 +511,17 @@ export interface AuthChallenge {
 export interface AuthChallengeLimits {
   /** Unspent, unexpired challenges of one purpose per name and per address. */
   perName: number;
-  perAddress: number;
+  /**
+   * Absent: no bound per address. An authenticated caller's name is their own (enrollment), and
+   * people behind one NAT address must not share a bound; an anonymous one's is not (login).
+   */
+  perAddress?: number;
+  /**
+   * At perName: 'refuse' answers name-full (login: the name is anyone's to ask for); 'replace-oldest'
+   * deletes the name's oldest to make room (enrollment: only the person asks for their own, and a
+   * client that gave up on a few must not lock its owner out). Default 'refuse'.
+   */
+  whenNameFull?: 'refuse' | 'replace-oldest';
   /** Rows that expired at or before this are deleted first. */
   nowIso: string;
 }
@@ -576,11 +586,12 @@ export interface Store {
    */
   issueAuthChallenge(challenge: AuthChallenge, limits: AuthChallengeLimits): Promise<'issued' | 'name-full' | 'address-full'>;
   /**
-   * Spends a challenge: deletes the row with this id and purpose and returns it (expired or not:
-   * the caller judges the time), or undefined when there is none. One DELETE ... RETURNING, so of
-   * two concurrent spends only one gets the row.
+   * Spends a challenge: deletes the row with this id and purpose (and, when `name` is given, issued
+   * to that name: someone else's attempt spends nothing) and returns it (expired or not: the caller
+   * judges the time), or undefined when there is none. One DELETE ... RETURNING, so of two
+   * concurrent spends only one gets the row.
    */
-  consumeAuthChallenge(id: string, purpose: string): Promise<AuthChallenge | undefined>;
+  consumeAuthChallenge(id: string, purpose: string, name?: string): Promise<AuthChallenge | undefined>;
   /** Every CA generation, by CA then generation. */
   listCaGenerations(): Promise<CaGeneration[]>;
   /**
