@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { checkAuthChallenges, checkLocalUsers } from './local-identity-cases.ts';
+import { checkAuthChallenges, checkEnrollChallenges, checkLocalUsers } from './local-identity-cases.ts';
 import { tempStorePerTest } from './store-fixtures.ts';
 
 const openStore = tempStorePerTest();
@@ -13,5 +13,10 @@ describe('local identities in the SQLite store', () => {
   it('issues challenges within the per-name and per-address limits and spends each once', async () => {
     const { store } = await openStore();
     await checkAuthChallenges(store);
+  });
+
+  it('spends an enrollment challenge only for the name it was issued to, and replaces a full name\'s oldest', async () => {
+    const { store } = await openStore();
+    await checkEnrollChallenges(store);
   });
 });

@@ -67,3 +67,33 @@ export async function checkAuthChallenges(store: Store): Promise<void> {
 
   expect(await codeOfAsync(store.issueAuthChallenge(challenge('', 'lena'), limits))).toBe(ErrorCodes.REQUEST_INVALID);
 }
+
+/** Enrollment's use of the table: spent only by the name it was issued to, the oldest replaced, no address bound. */
+export async function checkEnrollChallenges(store: Store): Promise<void> {
+  const now = '2026-01-01T00:00:00.000Z';
+  const limits = { perName: 2, whenNameFull: 'replace-oldest' as const, nowIso: now };
+  const challenge = (id: string, name: string, expiresAt: string): AuthChallenge => ({ id, purpose: 'enroll', name, address: '192.0.2.9', expiresAt });
+  const e1 = challenge('e1', 'dave', '2026-01-01T00:05:00.000Z');
+  expect(await store.issueAuthChallenge(e1, limits)).toBe('issued');
+  expect(await store.issueAuthChallenge(challenge('e2', 'dave', '2026-01-01T00:05:01.000Z'), limits)).toBe('issued');
+  // Full: the oldest (e1) goes to make room, not the new one.
+  expect(await store.issueAuthChallenge(challenge('e3', 'dave', '2026-01-01T00:05:02.000Z'), limits)).toBe('issued');
+  // No address bound asked for: others behind the same address still get theirs.
+  expect(await store.issueAuthChallenge(challenge('e4', 'alice', '2026-01-01T00:05:03.000Z'), limits)).toBe('issued');
+  expect(await store.issueAuthChallenge(challenge('e5', 'pat', '2026-01-01T00:05:04.000Z'), limits)).toBe('issued');
+
+  expect(await store.consumeAuthChallenge('e1', 'enroll', 'dave')).toBeUndefined();
+  // Someone else's attempt spends nothing; its owner still can, once.
+  expect(await store.consumeAuthChallenge('e2', 'enroll', 'alice')).toBeUndefined();
+  expect(await store.consumeAuthChallenge('e2', 'enroll', 'dave')).toEqual(challenge('e2', 'dave', '2026-01-01T00:05:01.000Z'));
+  expect(await store.consumeAuthChallenge('e2', 'enroll', 'dave')).toBeUndefined();
+  expect(await store.consumeAuthChallenge('e3', 'enroll', 'dave')).toBeDefined();
+
+  // A bound that refuses still refuses, and a refused issue replaces nothing.
+  const refusing = { perName: 1, perAddress: 1, whenNameFull: 'replace-oldest' as const, nowIso: now };
+  expect(await store.issueAuthChallenge(challenge('e6', 'pat', '2026-01-01T00:05:05.000Z'), refusing)).toBe('address-full');
+  expect(await store.consumeAuthChallenge('e6', 'enroll', 'pat')).toBeUndefined();
+  expect(await store.consumeAuthChallenge('e5', 'enroll', 'pat')).toBeDefined();
+  expect(await store.consumeAuthChallenge('e4', 'enroll', 'alice')).toBeDefined();
+  expect(await codeOfAsync(store.issueAuthChallenge(e1, { ...limits, whenNameFull: 'sometimes' as 'refuse' }))).toBe(ErrorCodes.REQUEST_INVALID);
+}

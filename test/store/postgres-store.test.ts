@@ -14,7 +14,7 @@ import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
 import { checkAuditArchive } from './audit-archive-cases.ts';
 import { checkEnrolledKeys } from './enrolled-key-cases.ts';
-import { checkAuthChallenges, checkLocalUsers } from './local-identity-cases.ts';
+import { checkAuthChallenges, checkEnrollChallenges, checkLocalUsers } from './local-identity-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
 import { checkRevocationBackfill } from './revocation-backfill-case.ts';
 import { deniedEntry, freshSerial, issuedEntry, START_MS } from './store-fixtures.ts';
@@ -123,6 +123,7 @@ describe('PostgreSQL store', () => {
     const { store } = await open(freshDatabase());
     await checkLocalUsers(store);
     await checkAuthChallenges(store);
+    await checkEnrollChallenges(store);
   });
 
   it('rejects a duplicate serial with ERR_STORE_CONFLICT and writes nothing of that entry', async () => {
