@@ -174,7 +174,7 @@ export interface LocalUsersTable {
   added_at: string;
 }
 
-/** Migration 0012: unspent login (and, later, enrollment) challenges. */
+/** Migration 0012: unspent challenges, purpose 'login' (src/authn/local-login.ts) or 'enroll' (src/enrollment/challenges.ts). */
 export interface AuthChallengesTable {
   id: string;
   purpose: string;
