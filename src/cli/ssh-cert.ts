@@ -12,7 +12,7 @@ import { listEnrolledKeys } from '../client/key-enrollment.ts';
 import type { ApiSession } from '../client/approver-requests.ts';
 import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { checkSshAgentReachable } from '../client/ssh-agent.ts';
-import { currentToken } from '../client/token-source.ts';
+import { currentToken, renewingToken } from '../client/token-source.ts';
 import { collect } from './common.ts';
 import { durationValue } from './option-values.ts';
 import { progressLine } from './progress-line.ts';
@@ -124,7 +124,7 @@ export function registerSshCert(program: Command): void {
       const waiting = progressLine();
       const result = await requestSshCertificate(
         config.server,
-        token,
+        renewingToken(config, token),
         {
           publicKey,
           role: options.role,

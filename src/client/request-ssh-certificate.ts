@@ -43,6 +43,9 @@ export interface Progress {
   (line: string): void;
 }
 
+/** The bearer token to send now: asked again before every poll of a wait (token-source.ts renewingToken). */
+export type TokenSupplier = () => Promise<string>;
+
 /**
  * Asks the jitca API for a certificate; when the role needs approval, waits (polling, with a
  * progress line) until it is approved, denied or expires.
@@ -52,12 +55,14 @@ export interface Progress {
  */
 export async function requestSshCertificate(
   server: string,
-  token: string,
+  token: string | TokenSupplier,
   ask: SshCertificateAsk,
   options: { ca?: Buffer; progress?: Progress; pollIntervalMs?: number; maxWaitMs?: number } = {},
 ): Promise<ReceivedCertificate> {
-  const headers = { authorization: `Bearer ${token}` };
-  const created = await requestJson(`${server}/v1/ssh/certificates`, { body: ask, headers, ca: options.ca });
+  // A wait can outlive the token it started with: each request asks for the token to send then.
+  const tokenNow: TokenSupplier = typeof token === 'string' ? () => Promise.resolve(token) : token;
+  const headers = async () => ({ authorization: `Bearer ${await tokenNow()}` });
+  const created = await requestJson(`${server}/v1/ssh/certificates`, { body: ask, headers: await headers(), ca: options.ca });
   if (created.status === 201) return received(created, ask.publicKey);
   if (created.status !== 202) throw serverRefusal(created);
   // Goes into the polling URL's path and the progress lines: a jitca request id is a plain token.
@@ -70,14 +75,14 @@ export async function requestSshCertificate(
   report(`request ${requestId} needs approval (${describeApprovers(created.body)}); waiting…`);
   while (Date.now() < deadline) {
     await sleep(options.pollIntervalMs ?? 2000);
-    const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers, ca: options.ca });
+    const polled = await requestJson(`${server}/v1/requests/${requestId}/certificate`, { headers: await headers(), ca: options.ca });
     if (polled.status === 200) {
       const certificate = received(polled, ask.publicKey);
-      const outcome = await outcomeLine({ server, token, ca: options.ca }, requestId);
+      const outcome = await outcomeLine({ server, token: await tokenNow(), ca: options.ca }, requestId);
       if (outcome !== undefined) options.progress?.(outcome);
       return certificate;
     }
-    if (polled.status !== 202) throw await withOutcome(serverRefusal(polled), { server, token, ca: options.ca }, requestId);
+    if (polled.status !== 202) throw await withOutcome(serverRefusal(polled), { server, token: await tokenNow(), ca: options.ca }, requestId);
     const approvals = Array.isArray(polled.body['approvals']) ? polled.body['approvals'].length : 0;
     report(`request ${requestId}: ${approvals} approval(s) so far; expires ${terminalSafe(String(polled.body['expiresAt'] ?? ''), 40)}`);
   }

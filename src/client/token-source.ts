@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../atomic-file.ts';
-import { ErrorCodes, JitcaError } from '../errors.ts';
+import { ErrorCodes, JitcaError, isJitcaError } from '../errors.ts';
 import type { ClientConfig } from './client-config.ts';
 
 const run = promisify(execFile);
@@ -62,4 +62,23 @@ export async function currentToken(config: ClientConfig, now = Date.now()): Prom
     throw new JitcaError(ErrorCodes.LOGIN_REQUIRED, 'the cached token has expired: run `jitca login` again');
   }
   return cached.accessToken;
+}
+
+/**
+ * The token for each request of a long wait (ssh-cert waiting for approval): asked again every
+ * time, so the wait outlives the token it started with. With a token command that is a fresh token
+ * per poll; with `jitca login`'s cache it is what the cache holds now, so a `jitca login` in another
+ * terminal renews a waiting helper. When neither gives a usable token (the cache expired, nobody
+ * logged in again), the last one is sent and the server says whether it still holds.
+ */
+export function renewingToken(config: ClientConfig, first: string): () => Promise<string> {
+  let last = first;
+  return async () => {
+    try {
+      last = await currentToken(config);
+    } catch (error) {
+      if (!isJitcaError(error, ErrorCodes.LOGIN_REQUIRED)) throw error;
+    }
+    return last;
+  };
 }

@@ -134,3 +134,32 @@ describe('the waiting line while a request waits for approval', () => {
     }
   });
 });
+
+describe('a wait that outlives its token', () => {
+  it('asks for the token again before every poll, so each request carries the one in force then', async () => {
+    const line = await certificateFor(engineerKey);
+    const seen: string[] = [];
+    let polls = 0;
+    const pending = http.createServer((request, response) => {
+      seen.push(String(request.headers.authorization));
+      request.resume();
+      request.on('end', () => {
+        const reply = (statusCode: number, body: Record<string, unknown>) => response.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (request.method === 'POST') return reply(202, { requestId: 'req1', status: 'pending', required: 1, approverGroups: ['sre-leads'] });
+        if (request.url === '/v1/requests/req1') return reply(404, { code: 'ERR_REQUEST_NOT_FOUND', message: 'not here' });
+        polls++;
+        return polls < 3 ? reply(202, { requestId: 'req1', approvals: [], expiresAt: '2030-01-01T00:00:00Z' }) : reply(200, { requestId: 'req1', certificate: line });
+      });
+    });
+    await new Promise<void>((resolve) => pending.listen(0, '127.0.0.1', resolve));
+    try {
+      let issued = 0;
+      const url = `http://127.0.0.1:${(pending.address() as AddressInfo).port}`;
+      await requestSshCertificate(url, async () => `token-${++issued}`, { publicKey: formatAuthorizedKeysLine(engineerKey), reason: 'INC-1' }, { pollIntervalMs: 1 });
+      // The request, three polls, and the read of who decided: each with the token asked for then.
+      expect(seen).toEqual(['Bearer token-1', 'Bearer token-2', 'Bearer token-3', 'Bearer token-4', 'Bearer token-5']);
+    } finally {
+      await new Promise((resolve) => pending.close(resolve));
+    }
+  });
+});
