@@ -25,7 +25,8 @@ export interface ClientExtensionOptions {
  * - keyUsage digitalSignature (+ keyEncipherment on request), critical (§4.2.1.3);
  * - extKeyUsage clientAuth only (§4.2.1.12): never serverAuth, so it cannot serve TLS;
  * - subjectKeyIdentifier (§4.2.1.2) and authorityKeyIdentifier = the CA's SKI (§4.2.1.1);
- * - jitca's scope extension, not critical, when a scope is given.
+ * - jitca's scope extension, not critical, when a scope is given; no issuing path gives one while
+ *   its OID is one Go cannot parse (x509/scope-extension.ts).
  */
 export function clientCertificateExtensions(options: ClientExtensionOptions): Uint8Array[] {
   const usage = options.keyEncipherment ? [KeyUsageBit.digitalSignature, KeyUsageBit.keyEncipherment] : [KeyUsageBit.digitalSignature];
