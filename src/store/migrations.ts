@@ -349,6 +349,18 @@ const localIdentities: Migration = {
   },
 };
 
+/**
+ * audit_log_request_id_idx goes (issue 21): no statement reads the audit log by request id (the
+ * log is read by seq: its head, export and verify, checkpoints), and migration 0008's one-time
+ * backfill, the index's only reader, has run before this. It cost a B-tree write per audit record
+ * and 51 bytes per certificate (bench/RESULTS.md, "Issue 21").
+ */
+const dropUnreadAuditIndex: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropIndex('audit_log_request_id_idx').ifExists().execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -366,6 +378,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0013_notification_outbox': notificationOutbox,
   '0014_leader_leases': leaderLeases,
   '0015_audit_checkpoints': auditCheckpoints,
+  '0016_drop_unread_audit_index': dropUnreadAuditIndex,
 };
 
 const inCodeProvider: MigrationProvider = {
