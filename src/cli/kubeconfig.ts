@@ -7,6 +7,7 @@ import { buildKubeconfig } from '../client/kubeconfig.ts';
 import { kubeconfigWriteTarget, mergeIntoKubeconfigFile } from '../client/kubeconfig-merge.ts';
 import { toYaml } from '../client/kubeconfig-yaml.ts';
 import { isSingleExecutable } from '../single-executable.ts';
+import { collect } from './common.ts';
 
 interface KubeconfigCliOptions {
   cluster: string;
@@ -15,6 +16,7 @@ interface KubeconfigCliOptions {
   ttl?: string;
   clientConfig?: string;
   namespace?: string;
+  operation?: string[];
   command?: string;
   output: string;
   merge?: boolean;
@@ -41,6 +43,7 @@ export function registerKubeconfig(program: Command): void {
     .option('--ttl <duration>', 'certificate lifetime the plugin asks for, e.g. 30m')
     .option('--client-config <file>', 'helper configuration the plugin should use (default: its own default)')
     .option('--namespace <namespace>', 'default namespace of the context')
+    .option('--operation <operation>', 'operation the plugin asks for: view-logs, view-config, exec, debug, port-forward (repeatable; named in the context, e.g. jitca-prod-exec)', collect)
     .option('--command <path>', 'plugin command kubectl runs (default: this jitca, absolute path)')
     .option('--output <format>', 'yaml or json', 'yaml')
     .option('--merge', "add the cluster, user and context to the kubeconfig kubectl writes to ($KUBECONFIG's first existing file, else ~/.kube/config), keeping what is there, after a backup")
@@ -58,6 +61,7 @@ export function registerKubeconfig(program: Command): void {
         // kubectl runs the plugin from wherever the engineer is: relative paths would break.
         clientConfigFile: options.clientConfig === undefined ? undefined : path.resolve(options.clientConfig),
         namespace: options.namespace,
+        operations: options.operation,
         command: options.command ?? ownCommand(),
       });
       if (options.merge === true) {

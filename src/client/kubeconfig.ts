@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { parseDuration } from '../policy/duration.ts';
+import { OPERATION_NAMES } from '../policy/operations.ts';
+import type { OperationName } from '../policy/types.ts';
 import { DEFAULT_EXEC_CREDENTIAL_API_VERSION } from './kube-credential-exec-info.ts';
 import { checkClusterName } from './kube-credential-cache.ts';
 
@@ -17,6 +19,12 @@ export interface KubeconfigParams {
   /** The plugin kubectl runs: absolute path of bin/jitca, or "jitca" when it is on PATH. */
   command: string;
   namespace?: string;
+  /**
+   * Operations the plugin asks for (`kube-credential --operation`); default the least the role
+   * allows. Named in the user and context (jitca-prod-exec), so contexts for different operations
+   * sit side by side and kubectl --context picks the access needed.
+   */
+  operations?: string[];
 }
 
 /** A kubeconfig (k8s.io/client-go/tools/clientcmd/api/v1 Config) with one cluster, user and context. */
@@ -49,9 +57,11 @@ export function buildKubeconfig(params: KubeconfigParams): Kubeconfig {
   const cluster = checkClusterName(params.cluster);
   checkServer(params.server);
   if (params.ttl !== undefined) parseDuration(params.ttl);
-  const name = `jitca-${cluster}`;
+  const operations = checkOperations(params.operations ?? []);
+  const name = [`jitca-${cluster}`, ...operations].join('-');
   const args = ['kube-credential', '--cluster', cluster];
   if (params.ttl !== undefined) args.push('--ttl', params.ttl);
+  for (const operation of operations) args.push('--operation', operation);
   if (params.clientConfigFile !== undefined) args.push('--client-config', params.clientConfigFile);
   return {
     apiVersion: 'v1',
@@ -110,4 +120,13 @@ function caData(pem: string): string {
     }
   }
   return Buffer.from(`${blocks.join('\n')}\n`).toString('base64');
+}
+
+/** Known operation names only (they go into kubectl's exec arguments and the context's name), once each. */
+function checkOperations(operations: readonly string[]): OperationName[] {
+  const unknown = operations.find((operation) => !(OPERATION_NAMES as readonly string[]).includes(operation));
+  if (unknown !== undefined) {
+    throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--operation ${JSON.stringify(unknown.slice(0, 40))} is not one of ${OPERATION_NAMES.join(', ')}`);
+  }
+  return [...new Set(operations as OperationName[])];
 }

@@ -34,6 +34,22 @@ function kubectlView(text: string, name: string): Record<string, unknown> {
   return JSON.parse(execFileSync(KUBECTL, ['config', 'view', '--raw', '-o', 'json', '--kubeconfig', file], { encoding: 'utf8', env: { ...process.env, HOME: work } })) as Record<string, unknown>;
 }
 
+describe('jitca kubeconfig --operation', () => {
+  it('passes each operation to the plugin once and names the context after them', () => {
+    const config = buildKubeconfig({ ...base, operations: ['exec', 'view-logs', 'exec'] });
+    expect(config.users[0]?.user.exec.args).toEqual(['kube-credential', '--cluster', 'prod', '--ttl', '30m', '--operation', 'exec', '--operation', 'view-logs']);
+    expect(config['current-context']).toBe('jitca-prod-exec-view-logs');
+    expect(config.contexts[0]).toMatchObject({ name: 'jitca-prod-exec-view-logs', context: { user: 'jitca-prod-exec-view-logs', cluster: 'prod' } });
+    // What kubectl reads back: the same exec arguments.
+    const view = kubectlView(toYaml(config), 'operations.yaml') as { users: Array<{ user: { exec: { args: string[] } } }> };
+    expect(view.users[0]?.user.exec.args).toContain('--operation');
+  });
+
+  it('refuses an operation that is not one of the matrix, before writing anything', () => {
+    expect(codeOf(() => buildKubeconfig({ ...base, operations: ['exec; rm -rf /'] }))).toBe(ErrorCodes.REQUEST_INVALID);
+  });
+});
+
 describe('jitca kubeconfig', () => {
   it('has an exec user running `jitca kube-credential` for the cluster, and a context using it', () => {
     const config = buildKubeconfig({ ...base, clientConfigFile: '/home/alice/.config/jitca/client.json', namespace: 'payments' });
