@@ -221,23 +221,36 @@ export const configFileSchema = Type.Object(
               name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,40}$' }),
               /** slack: Block Kit incoming-webhook JSON; json: the event as JSON, signed with HMAC-SHA256. */
               format: Type.Enum(['slack', 'json']),
-              /** https, or http to a loopback address only (checked at load). No redirects are followed. */
-              url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+              /**
+               * https, or http to a loopback address only (checked at load). No redirects are
+               * followed. Exactly one of url and urlFile: a Slack incoming-webhook URL is itself a
+               * credential (whoever has it posts to the channel), so it belongs in a 0600 file.
+               */
+              url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+              urlFile: Type.Optional(Type.String(nonEmpty)),
               /** json: a 0600 file holding the HMAC secret (at least 32 bytes). Never logged. */
               secretFile: Type.Optional(Type.String(nonEmpty)),
               /** Only requests of these policy roles (a team's channel); absent: every role. */
               roles: Type.Optional(Type.Array(Type.String(nonEmpty), { minItems: 1, maxItems: 256 })),
+              /** Only requests one of these groups may approve (the approvers' channel); absent: any. */
+              approverGroups: Type.Optional(Type.Array(Type.String(nonEmpty), { minItems: 1, maxItems: 256 })),
               /** Which events it gets. */
-              events: Type.Array(Type.Enum(['pending', 'approved', 'denied', 'expired', 'issued']), {
+              events: Type.Array(Type.Enum(['pending', 'approved', 'denied', 'expired', 'expiring', 'issued']), {
                 minItems: 1,
                 uniqueItems: true,
-                default: ['pending', 'approved', 'denied', 'expired', 'issued'],
+                default: ['pending', 'approved', 'denied', 'expired', 'expiring', 'issued'],
               }),
             },
             { additionalProperties: false },
           ),
           { maxItems: 16, default: [] },
         ),
+        /**
+         * A pending request this close to the end of its approval window, still undecided, is
+         * announced once more (`expiring`, audited as request.expiring) so approvers act before it
+         * lapses. 0: never.
+         */
+        expiringNoticeSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 600 }),
         /** One delivery's whole time (connect, send, answer), and the most of an answer read. */
         timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
         maxResponseBytes: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536 }),

@@ -33,6 +33,7 @@ function refusal(content: unknown): { message: string; details: unknown } {
 
 const NOTIFICATION_DEFAULTS = {
   webhooks: [],
+  expiringNoticeSeconds: 600,
   timeoutMs: 5_000,
   maxResponseBytes: 65_536,
   maxAttempts: 10,

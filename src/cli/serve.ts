@@ -5,6 +5,7 @@ import { initializeCa, openCaRuntime, type CaRuntime } from '../ca-runtime.ts';
 import { KEYRING_REFRESH_MS } from '../../rotation/ca-keyring.ts';
 import { KRL_REFRESH_MS } from '../issuance/ssh-krl-cache.ts';
 import { recordPolicyInForce } from '../issuance/policy-in-force.ts';
+import { announceExpiringRequests } from '../issuance/expiring-requests.ts';
 import { sweepExpiredRequests } from '../issuance/request-lifecycle.ts';
 import { witnessAuditHead } from './audit-witness.ts';
 import type { LeadershipStatus } from '../ha/leadership.ts';
@@ -95,11 +96,14 @@ function singletonJobs(runtime: CaRuntime, log: SingletonJobsLog, notifier: { we
           },
         ]),
     {
-      // Pending requests past their approval window are expired (and audited) within a minute.
+      // Pending requests past their approval window are expired (and audited) within a minute, and
+      // those near its end are announced once (notifications.expiringNoticeSeconds).
       name: 'expiry-sweeper',
       start: () => {
         const sweeper = setInterval(() => {
-          sweepExpiredRequests(runtime.sshIssuance).catch((error: unknown) => log.warn({ err: error }, 'expiry sweep failed'));
+          sweepExpiredRequests(runtime.sshIssuance)
+            .then(() => announceExpiringRequests(runtime.sshIssuance, runtime.config.notifications.expiringNoticeSeconds))
+            .catch((error: unknown) => log.warn({ err: error }, 'expiry sweep failed'));
         }, 60_000);
         sweeper.unref();
         return async () => clearInterval(sweeper);

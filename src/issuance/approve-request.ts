@@ -4,6 +4,7 @@ import { canDeny } from '../policy/approval.ts';
 import { withEnrollment } from './enrolled-subject-key.ts';
 import type { Identity, SshCertificateRequest } from '../policy/types.ts';
 import { parseSshPublicKey } from '../ssh/public-key.ts';
+import { approverGroupsOf } from '../store/approver-groups.ts';
 import type { StoredRequest } from '../store/types.ts';
 import {
   auditEvent,
@@ -115,7 +116,7 @@ export function approveRequest(
 
     if (decision.outcome === 'deny') {
       await context.store.recordDecision({
-        request: { ...requestRow(requestId, requester, role, 'denied', request.body, decision, now), expectedVersion: request.version },
+        request: { ...requestRow(requestId, requester, role, 'denied', request.body, { ...decision, approverGroups: approverGroupsOf(request.decision) }, now), expectedVersion: request.version },
         approval: { approver: approver.subject, reason },
         event: boundedDenialEvent(auditEvent('request.denied', approver, requestId, { rule: decision.rule, message: decision.message, approvers, reason })),
       });
@@ -129,7 +130,7 @@ export function approveRequest(
       { outcome: 'approve', grant: decision.grant, notes: decision.notes },
       request.body,
       `approved:${requestId}:${approvers.join(',')}`,
-      { approver, approvers, requestVersion: request.version, reason },
+      { approver, approvers, requestVersion: request.version, reason, approverGroups: approverGroupsOf(request.decision) },
     );
   });
 }
@@ -143,7 +144,7 @@ export function denyRequest(context: SshIssuanceContext, actor: Identity, reques
     if (!check.ok) throw new JitcaError(ErrorCodes.APPROVAL_REFUSED, check.message, { details: { rule: check.rule, requestId } });
     await context.store.recordDecision({
       request: {
-        ...requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason }, context.clock.now()),
+        ...requestRow(requestId, requester, request.role, 'denied', request.body, { outcome: 'deny', rule: 'approval.denied', by: actor.subject, reason, approverGroups: approverGroupsOf(request.decision) }, context.clock.now()),
         expectedVersion: request.version,
       },
       event: auditEvent('request.denied', actor, requestId, { requester: requester.subject, reason }),

@@ -104,7 +104,8 @@ export async function signAndRecord(
   decision: Extract<Decision, { outcome: 'approve' }>,
   body: Record<string, unknown>,
   approvalReference: string,
-  finalApproval?: { approver: Identity; approvers: string[]; requestVersion: number; reason?: string },
+  /** approverGroups: who could approve it, kept in the row's decision (notifications route by it). */
+  finalApproval?: { approver: Identity; approvers: string[]; requestVersion: number; reason?: string; approverGroups?: string[] },
 ): Promise<Extract<SshIssuanceResult, { status: 'issued' }>> {
   const { grant } = decision;
   const now = context.clock.now();
@@ -135,7 +136,15 @@ export async function signAndRecord(
       ),
     record: (certificate, serial, ca) => ({
       request: {
-        ...requestRow(requestId, identity, grant.role, 'issued', body, { ...decision, serial }, now),
+        ...requestRow(
+          requestId,
+          identity,
+          grant.role,
+          'issued',
+          body,
+          { ...decision, serial, ...(finalApproval?.approverGroups === undefined ? {} : { approverGroups: finalApproval.approverGroups }) },
+          now,
+        ),
         expectedVersion: finalApproval?.requestVersion,
       },
       approval: finalApproval === undefined ? undefined : { approver: finalApproval.approver.subject, reason: finalApproval.reason },

@@ -26,6 +26,7 @@ const TITLES: Record<NotificationKind, string> = {
   approved: 'Approved (more approvals needed)',
   denied: 'Request denied',
   expired: 'Request expired unapproved',
+  expiring: 'Approval needed soon: the request expires',
   issued: 'Certificate issued on approval',
 };
 
@@ -77,7 +78,7 @@ export function slackNotification(facts: NotificationFacts): Record<string, unkn
   }
   if (requestId !== undefined) {
     const link = consoleLink(facts);
-    const how = facts.kind === 'pending' || facts.kind === 'approved' ? `Approve with \`${approveCommand(requestId)}\`` : `Request \`${escape(requestId)}\``;
+    const how = facts.kind === 'pending' || facts.kind === 'approved' || facts.kind === 'expiring' ? `Approve with \`${approveCommand(requestId)}\`` : `Request \`${escape(requestId)}\``;
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(link === undefined ? how : `${how} or <${link}|open it in the console>`, 3000) }] });
   }
   return { text: clip(title, 3000), blocks };

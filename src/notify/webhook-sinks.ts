@@ -31,7 +31,7 @@ export function loadWebhookSinks(config: NotificationsConfig, cwd: string = proc
     const where = `notifications.webhooks[${index}] (${webhook.name})`;
     if (names.has(webhook.name)) throw invalid(`${where}: the name is used twice`);
     names.add(webhook.name);
-    const url = checkWebhookUrl(webhook.url, where);
+    const url = checkWebhookUrl(webhookUrlText(webhook, where, cwd), where);
     const sink: WebhookSink = { name: webhook.name, format: webhook.format, url, kinds: webhook.events };
     if (webhook.format === 'json') {
       if (webhook.secretFile === undefined) throw invalid(`${where}: a json webhook is signed: name its secretFile`);
@@ -43,7 +43,25 @@ export function loadWebhookSinks(config: NotificationsConfig, cwd: string = proc
 
 /** What the store needs to write outbox rows: names and kinds, no URL, no secret. */
 export function outboxSinksOf(config: NotificationsConfig): OutboxSink[] {
-  return config.webhooks.map((webhook) => ({ name: webhook.name, kinds: webhook.events, ...(webhook.roles === undefined ? {} : { roles: webhook.roles }) }));
+  return config.webhooks.map((webhook) => ({
+    name: webhook.name,
+    kinds: webhook.events,
+    ...(webhook.roles === undefined ? {} : { roles: webhook.roles }),
+    ...(webhook.approverGroups === undefined ? {} : { approverGroups: webhook.approverGroups }),
+  }));
+}
+
+/** The URL as written in the config, or read from its 0600 urlFile: exactly one of the two. */
+function webhookUrlText(webhook: NotificationsConfig['webhooks'][number], where: string, cwd: string): string {
+  if ((webhook.url === undefined) === (webhook.urlFile === undefined)) throw invalid(`${where}: name exactly one of url and urlFile`);
+  if (webhook.url !== undefined) return webhook.url;
+  const file = path.resolve(cwd, webhook.urlFile as string);
+  assertPrivateFile(file, `${where} urlFile`);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw invalid(`${where}: cannot read urlFile ${file}`);
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ import { compileLocalUserDelete, compileLocalUserInsert } from './local-user-rep
 import type { LocalUserDelete, LocalUserInsert } from './local-user-repository.ts';
 import type { PreparedEntry } from './entry-validation.ts';
 import type { BatchItem, BatchWriter } from './group-commit.ts';
+import { approverGroupsOf } from './approver-groups.ts';
 import { compileLeaderFenceCheck, compileOutboxDeadUpdate, compileOutboxInsert, outboxRowsFor } from './outbox-repository.ts';
 import type { LeaderFenceCheck, OutboxDeadUpdate, OutboxInsert } from './outbox-repository.ts';
 import { compileRequestUpsert } from './request-repository.ts';
@@ -226,7 +227,8 @@ async function writeEntry(
     throw error;
   }
   // In the record's own savepoint: an entry rolled back announces nothing, a committed one always.
-  for (const row of outboxRowsFor(outboxSinks, event.type, event.data, decision?.request.role)) {
+  const routed = decision === undefined ? undefined : { role: decision.request.role, approverGroups: () => approverGroupsOf(JSON.parse(decision.request.decisionJson) as Record<string, unknown>) };
+  for (const row of outboxRowsFor(outboxSinks, event.type, event.data, routed)) {
     await statements.insertOutboxRow(executor, { auditSeq: record.seq, sink: row.sink, kind: row.kind, at });
   }
   return record;

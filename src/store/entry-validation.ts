@@ -115,6 +115,7 @@ const AUDIT_EVENT_TYPES = {
   'request.approved': true,
   'request.denied': true,
   'request.expired': true,
+  'request.expiring': true,
   'x509.issued': true,
   'x509.denied': true,
   'csr.approved': true,

@@ -36,6 +36,8 @@ export function notificationKindOf(type: AuditEventType, data: Record<string, un
       return 'denied';
     case 'request.expired':
       return 'expired';
+    case 'request.expiring':
+      return 'expiring';
     case 'ssh.issued':
     case 'x509.issued':
       return Array.isArray(data['approvedBy']) && data['approvedBy'].length > 0 ? 'issued' : undefined;
@@ -64,23 +66,43 @@ export function compileOutboxInsert(db: StoreDb): OutboxInsert {
   };
 }
 
+/** What routes a record: the role of the request it decides, and who may approve that request. */
+export interface RoutedRequest {
+  role?: string;
+  /**
+   * From the request row's decision (approverGroupsOf); empty when no person approves it. A
+   * function: the decision is parsed only when a sink routes by approver group and the record is
+   * announced at all, not for every issuance.
+   */
+  approverGroups: () => readonly string[];
+}
+
 /**
- * The sinks that want an outbox row for this record, with the kind it is announced as. `role` is
- * the role of the request the record decides (every announced record comes with its request row).
+ * The sinks that want an outbox row for this record, with the kind it is announced as. `request`
+ * is the request the record decides (every announced record comes with its request row).
  */
 export function outboxRowsFor(
   sinks: readonly OutboxSink[],
   type: AuditEventType,
   data: Record<string, unknown>,
-  role: string | undefined,
+  request: RoutedRequest | undefined,
 ): Array<{ sink: string; kind: NotificationKind }> {
   if (sinks.length === 0) return [];
   const kind = notificationKindOf(type, data);
   if (kind === undefined) return [];
-  return sinks
-    .filter((sink) => sink.kinds.includes(kind) && (sink.roles === undefined || (role !== undefined && sink.roles.includes(role))))
-    .map((sink) => ({ sink: sink.name, kind }));
+  return sinks.filter((sink) => sink.kinds.includes(kind) && routesTo(sink, request)).map((sink) => ({ sink: sink.name, kind }));
 }
+
+function routesTo(sink: OutboxSink, request: RoutedRequest | undefined): boolean {
+  if (sink.roles !== undefined && (request?.role === undefined || !sink.roles.includes(request.role))) return false;
+  if (sink.approverGroups !== undefined && !intersects(sink.approverGroups, request?.approverGroups() ?? [])) return false;
+  return true;
+}
+
+function intersects(wanted: readonly string[], present: readonly string[]): boolean {
+  return wanted.some((group) => present.includes(group));
+}
+
 
 function fenced(leader: LeaderFence): JitcaError {
   return new JitcaError(ErrorCodes.LEADER_FENCED, `leader term ${leader.term} of ${leader.name} no longer holds the lease; nothing was written`, {

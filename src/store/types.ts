@@ -12,6 +12,8 @@ export type AuditEventType =
   | 'request.approved'
   | 'request.denied'
   | 'request.expired'
+  /** A pending request nears the end of its approval window, not yet decided (announced once). */
+  | 'request.expiring'
   | 'x509.issued'
   | 'x509.denied'
   /** Kubernetes CSR controller (src/k8s): a decision taken, a certificate written, signing given up. */
@@ -398,7 +400,7 @@ export interface KeyRemovalEntry {
  * What a notification says happened (src/notify): a request became pending, got an approval
  * that was not yet the last, was denied or expired, or a certificate was issued on approvals.
  */
-export type NotificationKind = 'pending' | 'approved' | 'denied' | 'expired' | 'issued';
+export type NotificationKind = 'pending' | 'approved' | 'denied' | 'expired' | 'expiring' | 'issued';
 
 /**
  * A configured notification sink as the store knows it: a name and the kinds it wants. Each
@@ -409,6 +411,8 @@ export interface OutboxSink {
   kinds: readonly NotificationKind[];
   /** Only requests of these roles (e.g. a team's channel); absent: every role. */
   roles?: readonly string[];
+  /** Only requests one of these groups may approve (the approvers' channel); absent: any. */
+  approverGroups?: readonly string[];
 }
 
 /**

@@ -41,6 +41,7 @@ beforeAll(async () => {
       { name: 'slack', format: 'slack', url: `${receiver.base}/slack`, events: ['pending', 'approved', 'issued'] },
       { name: 'siem', format: 'json', url: `${receiver.base}/siem`, secretFile, events: ['pending', 'approved', 'denied', 'expired', 'issued'] },
     ],
+    expiringNoticeSeconds: 600,
     timeoutMs: 2000,
     maxResponseBytes: 4096,
     maxAttempts: 3,
@@ -196,6 +197,35 @@ describe('notification delivery', () => {
     expect(() => loadWebhookSinks({ ...config, webhooks: [base, base] })).toThrow(/used twice/);
     // No refusal quotes the secret.
     expect(refusal({ secretFile: readable })).not.toContain(SECRET);
+  });
+
+  it('reads a webhook URL from its 0600 urlFile (a Slack URL is a credential), and refuses both, neither or a readable file', () => {
+    const slack = config.webhooks[0]!;
+    const secretUrl = `${receiver.base}/slack/T000/B000/s3cr3t-path`;
+    const urlFile = path.join(dir, 'slack.url');
+    fs.writeFileSync(urlFile, `${secretUrl}\n`, { mode: 0o600 });
+    const { url: _url, ...withoutUrl } = slack;
+    expect(loadWebhookSinks({ ...config, webhooks: [{ ...withoutUrl, urlFile }] })[0]!.url.href).toBe(secretUrl);
+    const refusal = (webhook: Partial<NotificationsConfig['webhooks'][number]>): string => {
+      try {
+        loadWebhookSinks({ ...config, webhooks: [{ ...withoutUrl, ...webhook }] });
+        return 'loaded';
+      } catch (error) {
+        return `${(error as { code: string }).code} ${(error as Error).message}`;
+      }
+    };
+    expect(refusal({})).toMatch(/^ERR_CONFIG_INVALID .*exactly one of url and urlFile/);
+    expect(refusal({ url: slack.url, urlFile })).toMatch(/exactly one of url and urlFile/);
+    const readable = path.join(dir, 'readable.url');
+    fs.writeFileSync(readable, secretUrl, { mode: 0o644 });
+    fs.chmodSync(readable, 0o644);
+    expect(refusal({ urlFile: readable })).toMatch(/^ERR_CONFIG_INVALID .*mode 0644/);
+    expect(refusal({ urlFile: path.join(dir, 'missing.url') })).toMatch(/cannot read urlFile/);
+    const plain = path.join(dir, 'plain.url');
+    fs.writeFileSync(plain, 'http://hooks.example.com/T000/s3cr3t-path', { mode: 0o600 });
+    // Refused like a url in the config, and the refusal does not quote the file's URL.
+    expect(refusal({ urlFile: plain })).toMatch(/must be https/);
+    expect(refusal({ urlFile: plain })).not.toContain('s3cr3t');
   });
 
   it('builds each message under the policy in force when it is sent: a reload since the request applies', async () => {
