@@ -155,7 +155,8 @@ export async function signAndRecord(
         keyId,
         keyFingerprint: subjectKey.fingerprint,
         principals: grant.principals,
-        scope: { ...grant.scope, commands: grant.commands, forceCommand: grant.forceCommand },
+        // The operations ride along so the active-credentials gauge can count by operation.
+        scope: { ...grant.scope, commands: grant.commands, forceCommand: grant.forceCommand, ...(grant.operations === undefined ? {} : { operations: grant.operations }) },
         ...validity,
         caKeyId: ca.signer.keyId,
         requestId,

@@ -139,7 +139,8 @@ export async function signAndRecordX509(context: X509IssuanceContext, identity: 
         keyId: `CN=${identity.subject}`,
         keyFingerprint: spkiFingerprint(csr.spki),
         principals: grant.organizations,
-        scope: scope === undefined ? {} : { ...scope },
+        // The operations ride along so the active-credentials gauge can count by operation.
+        scope: { ...(scope ?? {}), ...(grant.operations === undefined ? {} : { operations: grant.operations }) },
         validAfter: notBefore.toISOString(),
         validBefore: notAfter.toISOString(),
         caKeyId: ca.signer.keyId,

@@ -35,6 +35,7 @@ export const storeMethodKinds = {
   listRetired: 'thread',
   recordRetention: 'thread',
   findCertificateBySerial: 'thread',
+  countActiveCertificates: 'thread',
   listApprovals: 'thread',
   listRequests: 'thread',
   countRequests: 'thread',

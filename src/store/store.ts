@@ -34,6 +34,7 @@ import { checkAuthChallenge, deleteAuthChallenge, insertAuthChallenge } from './
 import { prepareLocalUserEntry, prepareLocalUserRemovalEntry } from './local-user-entry.ts';
 import { findLocalUser, listLocalUsers } from './local-user-repository.ts';
 import { createGroupCommitter } from './group-commit.ts';
+import { countActiveCertificates } from './active-certificates.ts';
 import { migrateToLatest } from './migrations.ts';
 import { checkRequestListQuery } from './request-list-query.ts';
 import { countRequests, findRequest, listOverduePending, listRequests } from './request-repository.ts';
@@ -45,6 +46,7 @@ import { kyselyStatementExecutor } from './statement-executor.ts';
 import type { StatementExecutorFactory } from './statement-executor.ts';
 import { storeUnavailable, toStoreError } from './store-errors.ts';
 import type {
+  ActiveCertificateCount,
   AuditAnchor,
   AuditCheckpoint,
   AuditTruncationEntry,
@@ -231,6 +233,8 @@ export function createStore(
     getRequest: (id: string): Promise<StoredRequest | undefined> =>
       read(`reading request ${id}`, () => findRequest(db, id)),
 
+    countActiveCertificates: (nowIso: string): Promise<ActiveCertificateCount[]> =>
+      read('counting active certificates', () => countActiveCertificates(db, nowIso)),
     findCertificateBySerial: async (serial: string): Promise<StoredCertificate | undefined> => {
       checkSerial(serial);
       return read(`reading certificate ${serial}`, () => findCertificate(db, serial));

@@ -189,6 +189,14 @@ export interface StoredRequest extends Omit<RequestInput, 'expectedVersion'> {
   version: number;
 }
 
+/** Live certificates of one kind, namespace and operation (active-certificates.ts). */
+export interface ActiveCertificateCount {
+  kind: string;
+  namespace: string;
+  operation: string;
+  count: number;
+}
+
 export interface StoredCertificate extends IssuedCertificateInput {
   /** ISO-8601 time the certificate row was written (from the injected Clock). */
   createdAt: string;
@@ -637,6 +645,8 @@ export interface Store {
   /** Removes the requests' rows and writes the audit record in one transaction; an id already gone is no error. */
   recordRetention(entry: RetentionEntry): Promise<AuditRecord>;
   findCertificateBySerial(serial: string): Promise<StoredCertificate | undefined>;
+  /** Certificates valid at `nowIso` and not revoked, counted by kind, namespace and operation. */
+  countActiveCertificates(nowIso: string): Promise<ActiveCertificateCount[]>;
   listApprovals(requestId: string): Promise<StoredApproval[]>;
   /**
    * Requests in the query's states and scope, newest first by (createdAt, id), a page at a time:

@@ -130,6 +130,10 @@ describe('deploy/monitoring/prometheus-rules.json', () => {
     expect(exposition).toMatch(/^jitca_certificates_revoked_total\{rule="revoke.self"\} 1$/m);
     expect(exposition).toMatch(/^jitca_approvals_total\{mode="auto"\} 2$/m);
     expect(exposition).toMatch(/^jitca_operations_granted_total\{operation="exec"\} 1$/m);
+    // Live and not revoked: the exec certificate counts under its namespace and operation; the
+    // revoked one is gone; the pending request has no certificate yet.
+    expect(exposition).toMatch(/^jitca_active_credentials\{kind="ssh-user",namespace="payments",operation="exec"\} 1$/m);
+    expect(exposition.match(/^jitca_active_credentials\{/gm)).toHaveLength(1);
     expect(exposition).toMatch(/^jitca_certificate_lifetime_seconds_count\{kind="ssh-user"\} 2$/m);
     expect(exposition).toMatch(/^jitca_notification_outbox\{state="pending"\} 0$/m);
     // The break-glass request made above still waits.

@@ -13,6 +13,7 @@ import type { AuditRecord, Store } from '../../src/store/types.ts';
 import { startPostgres } from '../support/postgres.ts';
 import type { PostgresCluster } from '../support/postgres.ts';
 import { checkAuditArchive } from './audit-archive-cases.ts';
+import { checkActiveCertificates } from './active-certificate-cases.ts';
 import { checkEnrolledKeys } from './enrolled-key-cases.ts';
 import { checkAuthChallenges, checkEnrollChallenges, checkLocalUsers } from './local-identity-cases.ts';
 import { checkRequestList } from './request-list-cases.ts';
@@ -112,6 +113,11 @@ describe('PostgreSQL store', () => {
     await checkAuditArchive(store, clock, async (statement) => {
       await query(url, statement);
     });
+  });
+
+  it('counts active certificates by kind, namespace and operation as the SQLite store does', async () => {
+    const { store } = await open(freshDatabase());
+    await checkActiveCertificates(store);
   });
 
   it('records, lists and removes enrolled keys as the SQLite store does (migration 0011)', async () => {
