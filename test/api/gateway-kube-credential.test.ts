@@ -118,7 +118,7 @@ describe('POST /v1/gateway/kube-credentials', () => {
     // The scope is recorded with the certificate, not written into it: kubectl (Go's crypto/x509)
     // cannot parse the scope extension's OID, and the gateway's kubectl loads this certificate.
     expect(readScopeExtension(new Uint8Array(x509.raw))).toBeUndefined();
-    expect((await api.ca.runtime.store.findCertificateBySerial(body.serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0' });
+    expect((await api.ca.runtime.store.findCertificateBySerial(body.serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0', operations: ['view-logs'] });
     expect(Date.parse(body.notAfter)).toBeLessThanOrEqual(Number(ssh.validBefore) * 1000);
     expect(api.rowCounts().approvals).toBe(approvalsBefore);
     const issued = (await api.ca.runtime.store.listAudit({ limit: 1000 })).find((record) => record.requestId === body.requestId);
@@ -141,7 +141,7 @@ describe('POST /v1/gateway/kube-credentials', () => {
     const again = await exchange(line);
     expect(again.statusCode).toBe(201);
     expect(again.json().groups).toEqual([READ]);
-    expect((await api.ca.runtime.store.findCertificateBySerial(again.json().serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0' });
+    expect((await api.ca.runtime.store.findCertificateBySerial(again.json().serial))?.scope).toEqual({ cluster: 'prod', namespace: 'payments', pod: 'api-0', operations: ['view-logs'] });
   });
 
   it("carries exactly the groups of the SSH certificate's operations", async () => {
