@@ -29,7 +29,7 @@ export interface EnrollmentInput {
   attestation?: AttestationEvidence;
   /**
    * Armoured SSHSIG over the challenge's bytes by the key (possession-proof.ts): required unless
-   * the attestation itself proves possession (FIDO, PIV CSR); checked whenever it is sent.
+   * the attestation itself signs the challenge (FIDO); checked whenever it is sent.
    */
   signature?: string;
 }

@@ -5,10 +5,11 @@
  * (authorized_keys files, code hosts): without this anyone could enroll another person's key
  * first, and "one key, one person" would then lock its owner out of enrolling it.
  *
- * FIDO evidence already signs the CA's challenge with the attested credential, and a PIV CSR is
- * signed by the slot key, so those need no second signature. A PIV slot attestation signs
- * nothing the CA chose (the device attests at any time, to anyone who asks), and a plain key
- * has no evidence at all: both must bring the signature.
+ * FIDO evidence already signs the CA's challenge with the attested credential, so it needs no
+ * second signature. Everything else must bring one: a PIV slot attestation signs nothing the CA
+ * chose (the device attests at any time, to anyone who asks); a PIV CSR is signed by the slot key
+ * but over its own content, not the challenge, so a copy of it (a ticket, a shared folder) is
+ * replayable by whoever holds it; and a plain key has no evidence at all.
  */
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { SshPublicKey } from '../ssh/public-key.ts';
@@ -17,9 +18,9 @@ import { parseArmouredSshSig, verifySshSig } from '../ssh/sshsig.ts';
 /** The SSHSIG namespace of enrollment: a signature made for login (or anything else) never passes here. */
 export const ENROLLMENT_NAMESPACE = 'jitca-enroll@jitca.dev';
 
-/** Evidence kinds whose own signature, over data the holder of the key alone can sign, proves possession. */
+/** Evidence kinds whose own signature covers the CA's fresh challenge, and so proves possession now. */
 export function evidenceProvesPossession(kind: 'piv' | 'piv-csr' | 'fido' | undefined): boolean {
-  return kind === 'fido' || kind === 'piv-csr';
+  return kind === 'fido';
 }
 
 /**
@@ -32,7 +33,7 @@ export function verifyPossession(armoured: string | undefined, key: SshPublicKey
   if (armoured === undefined) {
     throw new JitcaError(
       ErrorCodes.KEY_POSSESSION_MISSING,
-      `enrolling a ${key.type} key without FIDO attestation or a PIV CSR needs a signature over the challenge with that key (ssh-keygen -Y sign -n ${ENROLLMENT_NAMESPACE}); jitca enroll makes it`,
+      `enrolling a ${key.type} key without FIDO attestation needs a signature over the challenge with that key (ssh-keygen -Y sign -n ${ENROLLMENT_NAMESPACE}); jitca enroll makes it`,
       { details: { field: 'signature' } },
     );
   }

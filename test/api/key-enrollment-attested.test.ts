@@ -17,6 +17,7 @@ import { formatAuthorizedKeysLine, parseSshPublicKey, sshPublicKeyFromKeyObject 
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { enroll as authenticatorEnroll, pivChain, testAuthenticator, type PivChain, type TestAuthenticator } from '../support/attestation-builder.ts';
 import { enrollmentPolicy as policy } from '../support/enrollment-fixture.ts';
+import { opensslOk } from '../x509/openssl.ts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 const UP = 0x01;
@@ -31,6 +32,8 @@ describe('key enrollment through the real attestation verifiers', () => {
   let api: ApiFixture;
   let authenticator: TestAuthenticator;
   let piv: PivChain;
+  /** A second device, for the CSR test: its slot key is not the one the slot-attestation test enrolls. */
+  let pivForCsr: PivChain;
   let agent: ChildProcess | undefined;
   let agentDir: string;
   const agentSocket = (): string => path.join(agentDir, 'agent.sock');
@@ -47,10 +50,11 @@ describe('key enrollment through the real attestation verifiers', () => {
   beforeAll(async () => {
     authenticator = await testAuthenticator();
     piv = await pivChain();
+    pivForCsr = await pivChain();
     const trust = {
       fido: { roots: [authenticator.root.certificate], intermediates: [] },
       // The test chain runs slot -> f9 -> intermediate -> root, as firmware 5.7.4+ does: the device does not send the intermediate.
-      piv: { roots: [piv.root.certificate], intermediates: [piv.intermediate.certificate] },
+      piv: { roots: [piv.root.certificate, pivForCsr.root.certificate], intermediates: [piv.intermediate.certificate, pivForCsr.intermediate.certificate] },
     };
     api = await createApiFixture({ policy, issuanceClock: clock, attestationVerifier: hardwareAttestationVerifier(trust, () => new Date(clock.now())) });
     agentDir = mkdtempSync(path.join(tmpdir(), 'jitca-enroll-agent-'));
@@ -123,5 +127,29 @@ describe('key enrollment through the real attestation verifiers', () => {
     const refused = await enroll('dave', { publicKey: other, challenge: otherId, attestation: evidence, signature: await signedBy(other, otherId) });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().code).toBe('ERR_ATTESTATION_KEY_MISMATCH');
+  });
+
+  it('a PIV CSR enrolls only with the slot key\'s signature over the challenge: a copied CSR replayed alone is refused', async () => {
+    const chain = pivForCsr;
+    const keyFile = path.join(agentDir, 'csr-key.pem');
+    writeFileSync(keyFile, chain.slotKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const hex = (der: Uint8Array) => Buffer.from(der).toString('hex');
+    // As yubico-piv-tool makes it: signed by the slot key, the attestation in Yubico's extensions.
+    const csr = opensslOk(['req', '-new', '-key', keyFile, '-subj', '/CN=alice', '-addext', `1.3.6.1.4.1.41482.3.11=DER:${hex(chain.slot.der)}`, '-addext', `1.3.6.1.4.1.41482.3.2=DER:${hex(chain.device.certificate.der)}`]);
+    rmSync(keyFile);
+    const slotKey = formatAuthorizedKeysLine(sshPublicKeyFromKeyObject(createPublicKey(chain.slotKey)));
+    const evidence = { kind: 'piv-csr', csr };
+
+    // The CSR was signed once, at some time, for anyone: whoever holds a copy is not the key's holder.
+    const replayed = await enroll('alice', { publicKey: slotKey, challenge: await challenge('alice'), attestation: evidence });
+    expect([replayed.statusCode, replayed.json().code]).toEqual([400, 'ERR_KEY_POSSESSION_MISSING']);
+    expect((await api.app.inject({ url: '/v1/keys', headers: as('alice') })).json().keys).not.toContainEqual(expect.objectContaining({ publicKey: slotKey }));
+
+    addToAgent(chain.slotKey, 'csr-slot');
+    const id = await challenge('dave');
+    const signature = await signEnrollmentChallenge(parseSshPublicKey(slotKey), Buffer.from(id, 'base64url'), { agentSocket: agentSocket() });
+    const enrolled = await enroll('dave', { publicKey: slotKey, challenge: id, attestation: evidence, signature });
+    expect(enrolled.statusCode, enrolled.body).toBe(201);
+    expect(enrolled.json()).toMatchObject({ kind: 'piv', attested: true, serial: 31000001, publicKey: slotKey });
   });
 });
