@@ -1,94 +1,59 @@
 /**
  * Three `jitca serve` processes (real processes) on one PostgreSQL: exactly one runs the singleton
  * jobs; killed, another takes over within one lease; paused past its lease (SIGSTOP), it is
- * replaced and, resumed, finds it no longer leads. Leadership read from each replica's /metrics,
- * every change from the audit log.
+ * replaced and, resumed, finds it no longer leads. Then issuance through all three while the
+ * leader is killed and its successor stopped gracefully: nothing fails beyond what a client
+ * retries on another replica, every certificate has its audit record, the chain verifies.
+ * Leadership read from each replica's /metrics, every change from the audit log.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initializeCa } from '../../src/ca-runtime.ts';
-import { buildConfig } from '../../src/config.ts';
 import { testPolicy } from '../support/ca-fixture.ts';
+import { createHaDataDir, exited, isRunning, issueThroughReplicas, leaders, startReplica, untilOneLeader, type HaDataDir, type Replica } from '../support/ha-cluster.ts';
+import { startOidcProvider, type OidcTestProvider } from '../support/oidc-provider.ts';
 import { startPostgres, type PostgresCluster } from '../support/postgres.ts';
-import { freePort } from '../support/sshd.ts';
+import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
-const JITCA = path.resolve(import.meta.dirname, '../../bin/jitca');
+const JITCA = new URL('../../bin/jitca', import.meta.url).pathname;
 const LEASE_MS = 3000;
 const TIMING = { leaderLeaseMs: LEASE_MS, leaderRenewDeadlineMs: 2000, leaderRetryMs: 300 };
-
-interface Replica {
-  port: number;
-  child: ChildProcess;
-}
+const AUDIENCE = 'urn:jitca:api';
 
 let cluster: PostgresCluster;
 let url: string;
-let dataDir: string;
-let configFile: string;
+let data: HaDataDir;
+let oidc: OidcTestProvider;
+let key: TempSshKey;
 const replicas: Replica[] = [];
 
-async function startReplica(): Promise<Replica> {
-  const port = await freePort();
-  const child = spawn(JITCA, ['--config', configFile, '--data-dir', dataDir, 'serve', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.ok, () => false)) return { port, child };
-    if (child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL'); // not left running after the test gives up on it
-  throw new Error(`replica on ${port} did not become ready: ${stderr}`);
-}
-
-/** 1 or 0 from jitca_leader, or undefined when the replica does not answer (killed, stopped). */
-async function leading(replica: Replica): Promise<number | undefined> {
-  const text = await fetch(`http://127.0.0.1:${replica.port}/metrics`, { signal: AbortSignal.timeout(500) }).then((response) => response.text(), () => undefined);
-  const match = text?.match(/^jitca_leader\{mode="elected"\} (\d)$/m);
-  return match === null || match === undefined ? undefined : Number(match[1]);
-}
-
-async function leaders(candidates: readonly Replica[]): Promise<Replica[]> {
-  const states = await Promise.all(candidates.map(leading));
-  return candidates.filter((_, i) => states[i] === 1);
-}
-
-async function untilOneLeader(candidates: readonly Replica[], withinMs: number): Promise<Replica> {
-  const end = Date.now() + withinMs;
-  for (;;) {
-    const now = await leaders(candidates);
-    if (now.length === 1) return now[0]!;
-    if (Date.now() > end) throw new Error(`${now.length} leaders after ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function leaderRecords(): Promise<Array<{ term: number; leading: boolean; holder: string; reason: string }>> {
+async function query<Row extends Record<string, unknown>>(text: string, values: unknown[] = []): Promise<Row[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const rows = await client.query<{ data: string }>("select data from audit_log where type = 'ha.leader' order by seq");
-    return rows.rows.map((row) => JSON.parse(row.data) as { term: number; leading: boolean; holder: string; reason: string });
+    return (await client.query<Row>(text, values)).rows;
   } finally {
     await client.end();
   }
 }
 
+async function leaderRecords(): Promise<Array<{ term: number; leading: boolean; holder: string; reason: string }>> {
+  const rows = await query<{ data: string }>("select data from audit_log where type = 'ha.leader' order by seq");
+  return rows.map((row) => JSON.parse(row.data) as { term: number; leading: boolean; holder: string; reason: string });
+}
+
 beforeAll(async () => {
   cluster = await startPostgres();
   url = cluster.createDatabase('jitca_ha_replicas');
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitca-ha-'));
-  fs.writeFileSync(path.join(dataDir, 'policy.json'), JSON.stringify(testPolicy));
-  configFile = path.join(dataDir, 'config.json');
-  fs.writeFileSync(configFile, JSON.stringify({ store: { postgresUrl: url, ...TIMING }, server: { logLevel: 'warn' } }));
-  await initializeCa(buildConfig({ configFile, dataDir }));
-  // One after another: SoftHSM2's file token is read at each start, and a start racing another's
-  // token writes once found "no initialized tokens".
-  for (let i = 0; i < 3; i++) replicas.push(await startReplica());
+  oidc = await startOidcProvider({ accounts: { alice: { groups: ['oncall-payments'] } }, audience: AUDIENCE });
+  key = createTempSshKey('jitca-ha-');
+  data = await createHaDataDir({
+    postgresUrl: url,
+    policy: testPolicy,
+    store: TIMING,
+    config: { oidc: { issuer: oidc.issuer, audience: AUDIENCE, jwksUri: oidc.jwksUri }, server: { rateLimitPerMinute: 1_000_000 } },
+  });
+  for (let i = 0; i < 3; i++) replicas.push(await startReplica(data));
 }, 120_000);
 
 afterAll(async () => {
@@ -96,8 +61,10 @@ afterAll(async () => {
     child.kill('SIGCONT');
     child.kill('SIGKILL');
   }
+  await oidc?.close();
+  key?.cleanup();
   cluster?.stop();
-  if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  data?.remove();
 });
 
 describe('three replicas on one PostgreSQL', () => {
@@ -130,5 +97,58 @@ describe('three replicas on one PostgreSQL', () => {
     // The paused one recorded its own end once it ran again; the killed one never could.
     expect(records.filter((record) => !record.leading).map((record) => record.term)).toEqual([2]);
     console.log(`takeover after SIGKILL: ${takeoverMs} ms (lease ${LEASE_MS} ms)`);
+  });
+
+  it('issues through all three while the leader is killed and its successor stopped: only retryable answers, every certificate audited, the chain intact', async () => {
+    // Three running again: the first test killed one.
+    while (replicas.filter(isRunning).length < 3) replicas.push(await startReplica(data));
+    const running = () => replicas.filter(isRunning);
+    const termsBefore = (await leaderRecords()).filter((record) => record.leading).length;
+    const token = await oidc.tokenFor('alice');
+    const COUNT = 240;
+    let faults: Promise<void> = Promise.resolve();
+    const onProgress = (done: number): void => {
+      // A third of the way: the leader dies (SIGKILL). Two thirds: the new leader is stopped
+      // gracefully (SIGTERM, the Lease released) while requests are in flight on it.
+      if (done === COUNT / 3 || done === (2 * COUNT) / 3) {
+        const signal = done === COUNT / 3 ? 'SIGKILL' : 'SIGTERM';
+        faults = faults.then(async () => {
+          const leader = await untilOneLeader(running(), LEASE_MS + 3000);
+          leader.child.kill(signal);
+          await exited(leader);
+        });
+      }
+    };
+    const tally = await issueThroughReplicas({
+      replicas: () => replicas,
+      token,
+      body: { publicKey: key.publicKey, role: 'oncall-payments', reason: 'INC-17' },
+      count: COUNT,
+      concurrency: 6,
+      onProgress,
+    });
+    await faults;
+    console.log(`issuance during two leader changes: ${tally.serials.length} issued, retried ${tally.retried.status503} x 503 and ${tally.retried.connection} x connection`);
+    expect(tally.failures).toEqual([]);
+    expect(tally.serials).toHaveLength(COUNT);
+    expect(new Set(tally.serials).size).toBe(COUNT);
+
+    // A leader again among the one still running, two terms later.
+    const last = await untilOneLeader(running(), LEASE_MS + 3000);
+    expect(running()).toEqual([last]);
+    expect((await leaderRecords()).filter((record) => record.leading).length).toBe(termsBefore + 2);
+
+    // Every answered certificate is stored with its audit record; and no stored certificate at all
+    // (a killed replica's last commits included, whose answers were lost) lacks one.
+    const stored = await query<{ serial: string }>('select serial from certificates where serial = any($1)', [tally.serials]);
+    expect(stored).toHaveLength(COUNT);
+    const unaudited = await query<{ serial: string }>(
+      "select c.serial from certificates c where not exists (select 1 from audit_log a where a.type = 'ssh.issued' and a.data::jsonb ->> 'serial' = c.serial)",
+    );
+    expect(unaudited).toEqual([]);
+    // The chain, as an operator checks it, with a process of its own.
+    const verified = execFileSync(JITCA, ['--config', data.configFile, '--data-dir', data.dataDir, 'audit', 'verify'], { encoding: 'utf8' });
+    expect(verified).toMatch(/^audit: \d+ records, chain intact$/m);
+    expect(Number(/(\d+) records/.exec(verified)?.[1])).toBeGreaterThan(COUNT);
   });
 });
