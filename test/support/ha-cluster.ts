@@ -104,6 +104,8 @@ export interface IssuanceStream {
   concurrency: number;
   /** Tries per request across replicas before it counts as a failure. */
   maxTries?: number;
+  /** No request starts after this (performance.now()); a bench's phase length. */
+  untilMs?: number;
   /** Called after each answered request with how many are done (for a fault mid-stream). */
   onProgress?: (done: number) => void;
 }
@@ -160,7 +162,7 @@ export async function issueThroughReplicas(stream: IssuanceStream): Promise<Issu
     }
   };
   const worker = async (): Promise<void> => {
-    while (started < stream.count) {
+    while (started < stream.count && (stream.untilMs === undefined || performance.now() < stream.untilMs)) {
       started += 1;
       await one();
       done += 1;
