@@ -13,6 +13,7 @@ import { runElectedCsrController } from '../k8s/csr-controller-election.ts';
 import { openPostgresDatabase } from '../store/postgres-database.ts';
 import { createKubeConfig } from '../k8s/kube-client.ts';
 import { startTrustPublishing } from '../k8s/trust-publishing.ts';
+import { startControllerMetricsServer } from '../k8s/controller-metrics-server.ts';
 import { chooseKubeConnection } from '../k8s/kubeconfig-sources.ts';
 import { stopOnSignals } from './common.ts';
 import { reloadPolicyOnChange } from './policy-reload-triggers.ts';
@@ -23,10 +24,18 @@ interface ControllerOptions {
   context?: string;
   inCluster?: boolean;
   leaderElect?: string;
+  metricsPort?: string;
+  metricsAddress: string;
 }
 
 const LEADER_ELECTION = ['none', 'kubernetes-lease', 'postgres'] as const;
 type LeaderElection = (typeof LEADER_ELECTION)[number];
+
+function metricsPortOf(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new JitcaError(ErrorCodes.CONFIG_INVALID, '--metrics-port must be a port number (0-65535)');
+  return port;
+}
 
 function leaderElectionOf(flag: string | undefined, configured: LeaderElection): LeaderElection {
   if (flag === undefined) return configured;
@@ -44,12 +53,15 @@ export function registerController(program: Command): void {
     .option('--context <name>', 'kubeconfig context')
     .option('--in-cluster', "use the pod's service account")
     .option('--leader-elect <backend>', 'which replica watches: none (every one), kubernetes-lease, postgres (default: kubernetes.leaderElection)')
+    .option('--metrics-port <port>', 'serve /metrics (leader, term, transitions) and /healthz on this port')
+    .option('--metrics-address <address>', 'the address for --metrics-port (default 127.0.0.1; 0.0.0.0 in a pod)', '127.0.0.1')
     .action(async (options: ControllerOptions, command: Command) => {
       const config = await configFrom(command);
       // The environment is read here, once: the connection is fixed for the life of the process.
       const { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT } = process.env;
       const connection = chooseKubeConnection(options, { KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT });
       const election = leaderElectionOf(options.leaderElect, config.kubernetes.leaderElection);
+      const metricsPort = options.metricsPort === undefined ? undefined : metricsPortOf(options.metricsPort);
       if (election === 'postgres' && config.store.postgresUrl === undefined) {
         throw new JitcaError(ErrorCodes.CONFIG_INVALID, '--leader-elect postgres needs store.postgresUrl (the lease lives in that database)');
       }
@@ -62,9 +74,6 @@ export function registerController(program: Command): void {
       // SIGHUP or a save of the policy file: the next CSR is decided under the new policy.
       const policyReload = reloadPolicyOnChange(runtime, 'controller', logger);
       const kubeConfig = createKubeConfig(connection);
-      const stopPublishing = config.kubernetesPublishing.enabled
-        ? startTrustPublishing({ config, keyring: runtime.keyring, kubeConfig, logger })
-        : () => undefined;
       const leaseDatabase = election === 'postgres' && config.store.postgresUrl !== undefined ? openPostgresDatabase(config.store.postgresUrl, { maxConnections: 2 }) : undefined;
       const backend: LeaseBackend | undefined =
         election === 'kubernetes-lease'
@@ -89,10 +98,15 @@ export function registerController(program: Command): void {
         ...(backend === undefined ? {} : { lease: { backend, name: config.kubernetes.leaseName, timing } }),
         store: runtime.store,
         log: logger,
+        // Every replica would write the same trust objects: the leader alone publishes them.
+        alsoOnLeader: config.kubernetesPublishing.enabled
+          ? [{ name: 'trust-publishing', start: () => startTrustPublishing({ config, keyring: runtime.keyring, kubeConfig, logger }) }]
+          : [],
       });
+      const metrics = metricsPort === undefined ? undefined : await startControllerMetricsServer({ host: options.metricsAddress, port: metricsPort, status: () => controller.status() });
       stopOnSignals(async () => {
         policyReload.stop();
-        stopPublishing();
+        await metrics?.close();
         // A leader releases its lease here: another replica takes over at its next retry.
         await controller.stop();
         await leaseDatabase?.destroy();

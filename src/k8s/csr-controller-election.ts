@@ -13,6 +13,11 @@ export interface CsrControllerElectionOptions {
   lease?: { backend: LeaseBackend; name: string; timing: LeaderTiming };
   store: Pick<Store, 'appendAudit'>;
   log: SingletonJobsLog;
+  /**
+   * Other work that is the same on every replica and so needs only one (trust publishing: every
+   * replica would write identical objects), run beside the controller by whoever leads.
+   */
+  alsoOnLeader?: ReadonlyArray<{ name: string; start: () => () => void }>;
 }
 
 export interface ElectedCsrController {
@@ -43,13 +48,20 @@ export function runElectedCsrController(options: CsrControllerElectionOptions): 
     };
   };
 
+  const others = (options.alsoOnLeader ?? []).map((job) => ({
+    name: job.name,
+    start: (): (() => Promise<void>) => {
+      const stop = job.start();
+      return async () => stop();
+    },
+  }));
   if (options.lease === undefined) {
-    const stop = startController();
+    const stops = [startController(), ...others.map((job) => job.start())];
     const status: LeadershipStatus = { mode: 'single-replica', leading: true, term: undefined, transitions: { started: 1, stopped: 0 } };
-    return { current: () => controller, status: () => status, stop };
+    return { current: () => controller, status: () => status, stop: async () => void (await Promise.all(stops.map((stop) => stop()))) };
   }
   const jobs = runSingletonJobs({
-    jobs: [{ name: 'csr-controller', start: startController }],
+    jobs: [{ name: 'csr-controller', start: startController }, ...others],
     store: options.store,
     log: options.log,
     leaseBackend: options.lease.backend,

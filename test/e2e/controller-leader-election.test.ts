@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPolicy } from '../support/ca-fixture.ts';
 import { runJitca } from '../support/jitca-cli.ts';
+import { freePort } from '../support/sshd.ts';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.ts';
 import { buildEd25519Csr } from '../support/kube-der.ts';
 import { createLeasesDouble, type LeasesDouble } from '../support/kube-leases.ts';
@@ -23,6 +24,18 @@ const LEASE = 'jitca-csr-controller';
 interface Replica {
   child: ChildProcess;
   log: string;
+  metricsPort: number;
+}
+
+/** The replica's own /metrics: its jitca_leader and jitca_leader_term lines (waiting, bounded, for its listener). */
+async function leadershipOf(replica: Replica): Promise<{ leader: number; term: number }> {
+  let text: string | undefined;
+  for (let attempt = 0; text === undefined; attempt++) {
+    text = await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`).then((response) => response.text(), () => undefined);
+    if (text === undefined && attempt >= 200) throw new Error(`no /metrics on ${replica.metricsPort}: ${replica.log}`);
+    if (text === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { leader: Number(/^jitca_leader\{mode="elected"\} (\d)$/m.exec(text)?.[1]), term: Number(/^jitca_leader_term (\d+)$/m.exec(text)?.[1]) };
 }
 
 describe('`jitca controller --leader-elect kubernetes-lease`, two processes', () => {
@@ -31,11 +44,14 @@ describe('`jitca controller --leader-elect kubernetes-lease`, two processes', ()
   let leases: LeasesDouble;
   const replicas: Replica[] = [];
 
-  function startReplica(): Replica {
-    const child = spawn(jitca, ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--leader-elect', 'kubernetes-lease'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const replica: Replica = { child, log: '' };
+  async function startReplica(): Promise<Replica> {
+    const metricsPort = await freePort();
+    const child = spawn(
+      jitca,
+      ['--data-dir', dir, '--config', path.join(dir, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--leader-elect', 'kubernetes-lease', '--metrics-port', String(metricsPort)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const replica: Replica = { child, log: '', metricsPort };
     child.stdout?.on('data', (chunk: Buffer) => (replica.log += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (replica.log += chunk.toString()));
     replicas.push(replica);
@@ -99,20 +115,24 @@ describe('`jitca controller --leader-elect kubernetes-lease`, two processes', ()
 
   it('one holds the Lease and signs; SIGSTOPped past its lease it is replaced and, resumed, steps down; SIGTERM releases the Lease to the other at once; each CSR written once', async () => {
     // One after another: the embedded SoftHSM2 file token is read at each start.
-    const first = startReplica();
+    const first = await startReplica();
     await kube.waitFor(() => holdsLease(first), 60_000, `the first replica to hold the Lease (holder "${holder()}", pid ${first.child.pid}); logs: ${logs()}`);
-    const second = startReplica();
+    const second = await startReplica();
     submit('first-leads');
     await kube.waitFor(() => signed('first-leads'), 60_000, `a certificate; logs: ${logs()}`);
     // The second replica is up (it tries the Lease every retry) but holds nothing.
     expect(second.child.exitCode).toBeNull();
     expect(holdsLease(first)).toBe(true);
     expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(0);
+    // Each process reports its own leadership on /metrics: the holder at term 1, the other following.
+    expect(await leadershipOf(first)).toEqual({ leader: 1, term: 1 });
+    expect(await leadershipOf(second)).toEqual({ leader: 0, term: 0 });
 
     // Paused: it renews nothing, and the second replica takes over once it has seen one version for a lease.
     first.child.kill('SIGSTOP');
     await kube.waitFor(() => holdsLease(second), 60_000, `the second replica to take over from the paused one; logs: ${logs()}`);
     expect(leases.get('jitca', LEASE)?.spec.leaseTransitions).toBe(1);
+    expect(await leadershipOf(second)).toEqual({ leader: 1, term: 2 });
     submit('first-paused');
     await kube.waitFor(() => signed('first-paused'), 60_000, `a certificate from the second replica; logs: ${logs()}`);
 
@@ -143,7 +163,12 @@ describe('`jitca controller --leader-elect kubernetes-lease`, two processes', ()
       writeFileSync(path.join(empty, 'config.json'), '{}');
       const run = (backend: string) =>
         runJitca(['--data-dir', path.join(empty, 'data'), '--config', path.join(empty, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--leader-elect', backend]);
-      const [unknown, postgres] = await Promise.all([run('zookeeper'), run('postgres')]);
+      const [unknown, postgres, port] = await Promise.all([
+        run('zookeeper'),
+        run('postgres'),
+        runJitca(['--data-dir', path.join(empty, 'data'), '--config', path.join(empty, 'config.json'), 'controller', '--kubeconfig', path.join(dir, 'kubeconfig.json'), '--metrics-port', 'http']),
+      ]);
+      expect([port.status, port.stderr]).toEqual([2, expect.stringContaining('ERR_CONFIG_INVALID: --metrics-port must be a port number')]);
       expect(unknown.status).toBe(2);
       expect(unknown.stderr).toContain('ERR_CONFIG_INVALID: --leader-elect must be one of none, kubernetes-lease, postgres');
       expect(postgres.status).toBe(2);

@@ -39,6 +39,8 @@ interface Replica {
   elected: ElectedCsrController;
   /** Controllers this replica created, one per term it led. */
   created: string[];
+  /** The leader-only job beside the controller (as trust publishing runs): whether it runs here now. */
+  publishing: { running: boolean; starts: number };
 }
 
 interface ReplicaOptions {
@@ -53,6 +55,7 @@ function startReplica(name: string, options: ReplicaOptions = {}): Replica {
   const kubeConfig = createKubeConfig({ kind: 'token', server: env.double.url, token: TOKENS.controller, caPem: env.double.caPem });
   const backend = kubernetesLeaseBackend({ kubeConfig, namespace: NAMESPACE });
   const created: string[] = [];
+  const publishing = { running: false, starts: 0 };
   const log = recordingLogger(env.logs);
   const elected = runElectedCsrController({
     createController: () => {
@@ -74,8 +77,18 @@ function startReplica(name: string, options: ReplicaOptions = {}): Replica {
     lease: { backend: options.backend?.(backend) ?? backend, name: LEASE, timing: TIMING },
     store: env.store,
     log,
+    alsoOnLeader: [
+      {
+        name: 'trust-publishing',
+        start: () => {
+          publishing.running = true;
+          publishing.starts += 1;
+          return () => void (publishing.running = false);
+        },
+      },
+    ],
   });
-  return { name, elected, created };
+  return { name, elected, created, publishing };
 }
 
 /** Waits (bounded) until check() is true, polling every 50 ms. */
@@ -103,6 +116,8 @@ describe('two CSR controllers under one Kubernetes Lease', () => {
       expect(follower.elected.status()).toMatchObject({ mode: 'elected', leading: false });
       expect(follower.created).toEqual([]);
       expect(follower.elected.current()).toBeUndefined();
+      // The leader-only job runs where the controller runs, and only there.
+      expect([leader.publishing, follower.publishing]).toEqual([{ running: true, starts: 1 }, { running: false, starts: 0 }]);
       expect(leases.get(NAMESPACE, LEASE)?.spec).toMatchObject({ leaseTransitions: 0 });
 
       const first = ['before-1', 'before-2', 'before-3', 'before-4'];
@@ -117,6 +132,7 @@ describe('two CSR controllers under one Kubernetes Lease', () => {
       // Released (no holder): the follower takes it at its next retry, not after a whole lease.
       await until(() => follower.elected.current() !== undefined, 10_000, 'the follower takes over');
       expect(follower.elected.status()).toMatchObject({ leading: true, term: 2 });
+      expect([leader.publishing, follower.publishing]).toEqual([{ running: false, starts: 1 }, { running: true, starts: 1 }]);
       expect(leases.get(NAMESPACE, LEASE)?.spec).toMatchObject({ leaseTransitions: 1 });
 
       const second = ['after-1', 'after-2', 'after-3'];
@@ -137,7 +153,7 @@ describe('two CSR controllers under one Kubernetes Lease', () => {
         { lease: LEASE, term: 1, leading: false, reason: 'released' },
         { lease: LEASE, term: 2, leading: true, reason: 'acquired' },
       ]);
-      expect(records[0]?.['jobs']).toEqual(['csr-controller']);
+      expect(records[0]?.['jobs']).toEqual(['csr-controller', 'trust-publishing']);
       expect(new Set(records.map((record) => record['holder'])).size).toBe(2);
     } finally {
       if (!stopped) await a.elected.stop();

@@ -166,7 +166,13 @@ describe('deploy/kubernetes-ha', () => {
 
   it("lets the controller's ServiceAccount, and only it, take, read and renew its Lease, in the namespace the config names", () => {
     const config = example();
-    expect(controller().spec.template.spec.containers[0]?.args.slice(-2)).toEqual(['--leader-elect', 'kubernetes-lease']);
+    const args = controller().spec.template.spec.containers[0]?.args ?? [];
+    expect(args[args.indexOf('--leader-elect') + 1]).toBe('kubernetes-lease');
+    // Its /metrics on the port the container declares and the liveness probe asks.
+    const container = controller().spec.template.spec.containers[0] as unknown as { ports: Array<{ name: string; containerPort: number }>; livenessProbe: { httpGet: { path: string; port: string } } };
+    expect(container.ports).toEqual([{ name: 'metrics', containerPort: Number(args[args.indexOf('--metrics-port') + 1]) }]);
+    expect(args[args.indexOf('--metrics-address') + 1]).toBe('0.0.0.0');
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(config.kubernetes.leaderElection).toBe('kubernetes-lease');
     const binding = find<K8sObject & { roleRef: { kind: string; name: string }; subjects: Array<{ kind: string; name: string; namespace: string }> }>('RoleBinding', 'jitca-leader-election');
     expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'jitca-leader-election' });
