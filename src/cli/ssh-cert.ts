@@ -10,7 +10,7 @@ import { loadClientConfig } from '../client/client-config.ts';
 import { pickHardwareKey, publicKeysFrom, type HardwareKeySource } from '../client/hardware-key-source.ts';
 import { listEnrolledKeys } from '../client/key-enrollment.ts';
 import type { ApiSession } from '../client/approver-requests.ts';
-import { requestSshCertificate } from '../client/request-ssh-certificate.ts';
+import { awaitSshCertificate, requestSshCertificate } from '../client/request-ssh-certificate.ts';
 import { checkSshAgentReachable } from '../client/ssh-agent.ts';
 import { currentToken, renewingToken } from '../client/token-source.ts';
 import { collect } from './common.ts';
@@ -29,7 +29,8 @@ interface SshCertOptions {
   node?: string;
   command?: string[];
   operation?: string[];
-  reason: string;
+  reason?: string;
+  requestId?: string;
   agent?: boolean;
   pkcs11?: string;
   fromAgent?: boolean;
@@ -73,6 +74,10 @@ function hardwareSource(options: SshCertOptions): HardwareKeySource | undefined 
 async function keyToCertify(options: SshCertOptions, source: HardwareKeySource | undefined, session: ApiSession): Promise<{ key: string; publicKey: string }> {
   if (source === undefined) {
     const key = options.key ?? defaultKeyForRole(options.role);
+    if (!existsSync(key) && options.requestId !== undefined) {
+      // A resumed request was made for a key that exists: a new one could never match it.
+      throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--request-id: there is no key ${key}; give the --key (or --role) the request was made with`);
+    }
     if (!existsSync(key)) {
       // ssh-keygen does not create ~/.ssh, and on a fresh account it may not exist yet.
       mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
@@ -87,6 +92,35 @@ async function keyToCertify(options: SshCertOptions, source: HardwareKeySource |
   const key = defaultKeyForRole(options.role, 'jitca_hardware');
   mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
   return { key, publicKey: `${chosen.type} ${Buffer.from(chosen.blob).toString('base64')}` };
+}
+
+/** A resumed request keeps the terms it was made with: options that would change them are refused, not ignored. */
+function refuseNewTerms(options: SshCertOptions): void {
+  const given = Object.entries({ '--ttl': options.ttl, '--principal': options.principal, '--cluster': options.cluster, '--namespace': options.namespace, '--pod': options.pod, '--node': options.node, '--command': options.command, '--operation': options.operation, '--reason': options.reason })
+    .filter(([, value]) => value !== undefined)
+    .map(([name]) => name);
+  if (given.length > 0) throw new JitcaError(ErrorCodes.REQUEST_INVALID, `--request-id resumes a request as it was made: leave out ${given.join(', ')}`);
+}
+
+/** Exit status of a wait stopped with Ctrl-C (128 + SIGINT, as a shell reports it). */
+export const INTERRUPTED_EXIT = 130;
+
+/**
+ * Ctrl-C while waiting leaves the request pending on the server: say how to pick it up again,
+ * with the key it was made for, instead of dying silently. Installed once per run.
+ */
+let interruptHandled = false;
+function resumeOnInterrupt(requestId: string, options: SshCertOptions, endLine: () => void): void {
+  if (interruptHandled) return;
+  interruptHandled = true;
+  const keyArgument = options.key !== undefined ? ` --key ${options.key}` : options.role !== undefined ? ` --role ${options.role}` : '';
+  const source = options.pkcs11 !== undefined ? ` --pkcs11 ${options.pkcs11}` : options.fromAgent === true ? ' --from-agent' : '';
+  process.once('SIGINT', () => {
+    endLine();
+    process.stderr.write(`jitca: stopped waiting; request ${requestId} stays pending until approved, denied or expired.\n`);
+    process.stderr.write(`jitca: resume with: jitca ssh-cert --request-id ${requestId}${keyArgument}${source}\n`);
+    process.exit(INTERRUPTED_EXIT);
+  });
 }
 
 export function registerSshCert(program: Command): void {
@@ -104,12 +138,17 @@ export function registerSshCert(program: Command): void {
     .option('--node <node>', 'scope: node')
     .option('--command <command>', 'narrow allowed commands (repeatable)', collect)
     .option('--operation <operation>', 'operation needed: view-logs, view-config, exec, debug, port-forward (repeatable; default: the least the role allows)', collect)
-    .requiredOption('--reason <text>', 'why you need access (audited)')
+    .option('--reason <text>', 'why you need access (audited; required unless --request-id)')
+    .option('--request-id <id>', 'resume waiting for a request made before (the id ssh-cert printed), with the key it was made for')
     .option('--agent', 'add key and certificate to ssh-agent for exactly the certificate lifetime')
     .option('--pkcs11 <module>', 'certify a key in a PKCS#11 token instead of a key file (a YubiKey PIV key: the libykcs11.so or opensc-pkcs11.so path)')
     .option('--from-agent', 'certify a key ssh-agent holds instead of a key file')
     .option('--key-fingerprint <SHA256:...>', 'with --pkcs11 or --from-agent: which key (default: the one you enrolled, or the only one)')
     .action(async (options: SshCertOptions) => {
+      if (options.requestId === undefined && options.reason === undefined) {
+        throw new JitcaError(ErrorCodes.REQUEST_INVALID, '--reason is required: say why you need access (it is audited)');
+      }
+      if (options.requestId !== undefined) refuseNewTerms(options);
       const config = loadClientConfig(options.clientConfig);
       const source = hardwareSource(options);
       if (options.agent === true) checkSshAgentReachable();
@@ -122,20 +161,24 @@ export function registerSshCert(program: Command): void {
         ),
       );
       const waiting = progressLine();
-      const result = await requestSshCertificate(
-        config.server,
-        renewingToken(config, token),
-        {
-          publicKey,
-          role: options.role,
-          ttl: options.ttl,
-          principals: options.principal,
-          scope: Object.keys(scope).length === 0 ? undefined : scope,
-          commands: options.command,
-          operations: options.operation,
-          reason: options.reason,
-        },
-        { ca, progress: (line) => waiting.show(line) },
+      const wait = { ca, progress: (line: string) => waiting.show(line), onPending: (id: string) => resumeOnInterrupt(id, options, () => waiting.end()) };
+      const result = await (options.requestId !== undefined
+        ? awaitSshCertificate(config.server, renewingToken(config, token), options.requestId, publicKey, wait)
+        : requestSshCertificate(
+            config.server,
+            renewingToken(config, token),
+            {
+              publicKey,
+              role: options.role,
+              ttl: options.ttl,
+              principals: options.principal,
+              scope: Object.keys(scope).length === 0 ? undefined : scope,
+              commands: options.command,
+              operations: options.operation,
+              reason: options.reason as string,
+            },
+            wait,
+          )
       ).finally(() => waiting.end());
       const certificatePath = `${key}-cert.pub`;
       // Atomic: ssh or ssh-add reading the file meanwhile sees the old certificate or the new one.

@@ -2,8 +2,8 @@
  * The approver's commands end to end: the real `jitca` CLI (requests list/show, approve, deny,
  * ssh-cert) against the API listening on loopback, with tokens from the real OpenID provider.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +124,57 @@ describe('jitca requests / approve / deny, and what ssh-cert says when the wait 
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(new RegExp(`ERR_REQUEST_NOT_PENDING: request ${id} denied by bob at \\S+: not an incident, use oncall-payments`));
     expect(result.stderr).not.toMatch(/wrote/);
+  });
+
+  it('Ctrl-C while waiting says how to resume; --request-id collects the certificate once approved, for the requester and the key only', async () => {
+    const key = path.join(home, 'dave', '.ssh', 'id_resume');
+    const args = ['ssh-cert', '--role', 'break-glass', '--ttl', '5m', '--cluster', 'prod', '--namespace', 'payments', '--reason', 'INC-9', '--key', key];
+    const child = spawn(jitca, args, { env: { ...process.env, ...as('dave') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let id = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no pending line: ${stderr}`)), 30_000);
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const match = /request (req_[0-9a-f]{32}) needs approval/.exec(stderr);
+        if (match !== null && id === '') {
+          id = match[1]!;
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`request ${id} stays pending`);
+    expect(stderr).toContain(`resume with: jitca ssh-cert --request-id ${id} --key ${key}`);
+
+    // The request's terms were fixed when it was made; resuming cannot change them.
+    const changed = await runCli(['ssh-cert', '--request-id', id, '--key', key, '--ttl', '30m'], as('dave'));
+    expect([changed.status, changed.stderr]).toEqual([2, expect.stringContaining('--request-id resumes a request as it was made: leave out --ttl')]);
+    expect((await runCli(['approve', id, '--reason', 'ok'], as('bob'))).status).toBe(0);
+    expect((await runCli(['approve', id, '--reason', 'ok too'], as('carol'))).status).toBe(0);
+
+    // Another person cannot collect it (the server answers only the requester); another key gets nothing written.
+    const carolKey = path.join(home, 'carol', '.ssh', 'id_other');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', carolKey]);
+    const stranger = await runCli(['ssh-cert', '--request-id', id, '--key', carolKey], as('carol'));
+    expect(stranger.status).toBe(2);
+    expect(stranger.stderr).toContain(`ERR_FORBIDDEN: only the requester may fetch the certificate of request ${id}`);
+    const otherKey = path.join(home, 'dave', '.ssh', 'id_other');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
+    const wrongKey = await runCli(['ssh-cert', '--request-id', id, '--key', otherKey], as('dave'));
+    expect(wrongKey.status).toBe(2);
+    expect(wrongKey.stderr).toContain('ERR_CERTIFICATE_INVALID');
+    expect(existsSync(`${otherKey}-cert.pub`)).toBe(false);
+    const missingKey = await runCli(['ssh-cert', '--request-id', id, '--key', path.join(home, 'dave', '.ssh', 'never-made')], as('dave'));
+    expect([missingKey.status, missingKey.stderr]).toEqual([2, expect.stringContaining('--request-id: there is no key')]);
+
+    const resumed = await runCli(['ssh-cert', '--request-id', id, '--key', key], as('dave'));
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/after approval by bob \(ok\), carol \(ok too\)/);
+    expect(readFileSync(`${key}-cert.pub`, 'utf8')).toMatch(/^ssh-ed25519-cert-v01@openssh\.com /);
   });
 
   it('refuses what is not a request id or a reason before asking, and shows outsiders nothing', async () => {

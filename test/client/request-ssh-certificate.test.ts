@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requestSshCertificate } from '../../src/client/request-ssh-certificate.ts';
+import { requestSshCertificate, timeLeft } from '../../src/client/request-ssh-certificate.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { formatAuthorizedKeysLine, sshPublicKeyFromKeyObject, type SshPublicKey } from '../../src/ssh/public-key.ts';
@@ -104,6 +104,8 @@ describe('requestSshCertificate checks what the server hands back before ssh-cer
 describe('the waiting line while a request waits for approval', () => {
   it('is reported once, and again only when it changes, not at every poll', async () => {
     const line = await certificateFor(engineerKey);
+    // Well inside the minute the line shows, so the run's own seconds do not change it.
+    const expiresAt = new Date(Date.now() + 90 * 60_000 + 30_000).toISOString();
     let polls = 0;
     const pending = http.createServer((request, response) => {
       request.resume();
@@ -113,8 +115,8 @@ describe('the waiting line while a request waits for approval', () => {
         // The read of the request once the wait is over (who decided) is not a poll of the wait.
         if (request.url === '/v1/requests/req1') return reply(404, { code: 'ERR_REQUEST_NOT_FOUND', message: 'not here' });
         polls++;
-        if (polls <= 4) return reply(202, { requestId: 'req1', approvals: [], expiresAt: '2030-01-01T00:00:00Z' });
-        if (polls <= 6) return reply(202, { requestId: 'req1', approvals: [{ approver: 'carol' }], expiresAt: '2030-01-01T00:00:00Z' });
+        if (polls <= 4) return reply(202, { requestId: 'req1', approvals: [], expiresAt });
+        if (polls <= 6) return reply(202, { requestId: 'req1', approvals: [{ approver: 'carol' }], expiresAt });
         return reply(200, { requestId: 'req1', certificate: line });
       });
     });
@@ -126,8 +128,8 @@ describe('the waiting line while a request waits for approval', () => {
       expect(polls).toBe(7);
       expect(progress).toEqual([
         'request req1 needs approval (1 approval(s) from sre-leads); waiting…',
-        'request req1: 0 approval(s) so far; expires 2030-01-01T00:00:00Z',
-        'request req1: 1 approval(s) so far; expires 2030-01-01T00:00:00Z',
+        'request req1: 0 approval(s) so far; expires in 1h 30m',
+        'request req1: 1 approval(s) so far; expires in 1h 30m',
       ]);
     } finally {
       await new Promise((resolve) => pending.close(resolve));
@@ -161,5 +163,23 @@ describe('a wait that outlives its token', () => {
     } finally {
       await new Promise((resolve) => pending.close(resolve));
     }
+  });
+});
+
+describe('the time left before a request expires', () => {
+  it('in hours and minutes, minutes, then seconds; never negative; unknown without a date', () => {
+    const now = Date.parse('2026-12-05T10:00:00Z');
+    const at = (seconds: number) => new Date(now + seconds * 1000).toISOString();
+    expect([7500, 3600, 3599, 60, 59, 0, -30].map((seconds) => timeLeft(at(seconds), now))).toEqual([
+      'expires in 2h 05m',
+      'expires in 1h 00m',
+      'expires in 59m',
+      'expires in 1m',
+      'expires in 59s',
+      'expires in 0s',
+      'expires in 0s',
+    ]);
+    expect(timeLeft(undefined, now)).toBe('expiry unknown');
+    expect(timeLeft('soon', now)).toBe('expiry unknown');
   });
 });
