@@ -43,7 +43,8 @@ export function registerLogin(program: Command): void {
       const result = await deviceLogin(config, (uri, code) => {
         process.stderr.write(`Open ${uri} and confirm the code ${code}\n`);
       });
-      cacheToken(config, result.accessToken, result.expiresIn);
-      process.stderr.write(`jitca: logged in; token cached in ${config.tokenCache} for ${result.expiresIn}s\n`);
+      cacheToken(config, result.accessToken, result.expiresIn, Date.now(), result.refreshToken);
+      const renewal = result.refreshToken === undefined ? '' : ', renewed with its refresh token until the provider refuses it';
+      process.stderr.write(`jitca: logged in; token cached in ${config.tokenCache} for ${result.expiresIn}s${renewal}\n`);
     });
 }

@@ -3,10 +3,13 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import type { ClientConfig } from './client-config.ts';
 import { requestJson } from './http-json.ts';
 import { terminalSafe } from './terminal-text.ts';
+import { BEARER_TOKEN, MAX_TOKEN_LIFETIME_S, REFRESH_TOKEN } from './token-refresh.ts';
 
 export interface DeviceLoginResult {
   accessToken: string;
   expiresIn: number;
+  /** When the provider issues one (the config's scope asks for offline_access): kept 0600 to renew the access token. */
+  refreshToken?: string;
 }
 
 /** RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default." */
@@ -14,10 +17,6 @@ const DEFAULT_INTERVAL_S = 5;
 /** RFC 8628 §3.2 makes expires_in REQUIRED; 600 s when it is missing, at most an hour when absurd. */
 const DEFAULT_CODE_LIFETIME_S = 600;
 const MAX_CODE_LIFETIME_S = 3600;
-/** The cache's expiry must stay a valid date; a day is longer than any access token jitca accepts. */
-const MAX_TOKEN_LIFETIME_S = 86_400;
-/** RFC 6750 §2.1 b64token: what an Authorization: Bearer header can carry. */
-const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** RFC 8628 §6.1 user codes are short and typed by hand: printable ASCII only, then. */
 const USER_CODE = /^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/;
 
@@ -64,7 +63,13 @@ export async function deviceLogin(
     const accessToken = polled.body['access_token'];
     if (polled.status === 200 && typeof accessToken === 'string') {
       if (!BEARER_TOKEN.test(accessToken)) throw new JitcaError(ErrorCodes.SERVER_REFUSED, `${oidc.issuer} issued an access token that cannot be sent as a Bearer token`);
-      return { accessToken, expiresIn: positiveSeconds(polled.body['expires_in'], 300, 1, MAX_TOKEN_LIFETIME_S) };
+      const refreshToken = polled.body['refresh_token'];
+      return {
+        accessToken,
+        expiresIn: positiveSeconds(polled.body['expires_in'], 300, 1, MAX_TOKEN_LIFETIME_S),
+        // One the cache could not hold or send back is dropped: the engineer logs in again later instead.
+        ...(typeof refreshToken === 'string' && REFRESH_TOKEN.test(refreshToken) ? { refreshToken } : {}),
+      };
     }
     const error = polled.body['error'];
     if (error === 'authorization_pending') continue;

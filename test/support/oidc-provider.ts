@@ -224,7 +224,8 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
           client_id: CLI_CLIENT_ID,
           client_name: 'jitca CLI',
           token_endpoint_auth_method: 'none',
-          grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+          // refresh_token: a device login asking for offline_access gets one (jitca login keeps it).
+          grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
           response_types: [],
           redirect_uris: [],
         },
@@ -239,7 +240,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions): Prom
       ],
       jwks: { keys: signingKeys },
       cookies: { keys: cookieKeys },
-      scopes: ['openid', 'groups'],
+      scopes: ['openid', 'groups', 'offline_access'],
       claims: { openid: ['sub'], groups: ['groups'] },
       extraParams: ['jitca_ttl', 'jitca_extra_aud'],
       // oidc-provider's own rule, named so it does not warn: a public client's token endpoint may
