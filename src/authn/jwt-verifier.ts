@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import { authnErrorFromJose, keyResolutionError } from './jose-errors.ts';
 import { gatedJwksFetch } from './jwks-fetch-gate.ts';
+import { createVerifiedTokenCache } from './verified-token-cache.ts';
 import { checkTypHeader, precheckCompactJwt } from './jwt-precheck.ts';
 import { resolveJwtVerifierConfig, type JwtVerifierConfig, type ResolvedJwtVerifierConfig } from './jwt-verifier-config.ts';
 
@@ -15,6 +16,8 @@ export interface VerifierOptions {
    * token must not be both the gateway's credential and the engineer it speaks for.
    */
   foreignAudiences?: readonly string[];
+  /** Verified tokens kept (verified-token-cache.ts); 0 verifies every token every time. */
+  verifiedTokenCacheEntries?: number;
 }
 
 export interface JwtVerifier {
@@ -33,13 +36,25 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
   const resolved = resolveJwtVerifierConfig(config);
   const clock = options.clock ?? systemClock;
   const foreignAudiences = new Set(options.foreignAudiences ?? []);
+  const verified = createVerifiedTokenCache(options.verifiedTokenCacheEntries);
+  // Every fetch of the key set, whatever its outcome, ends what was verified under the last one;
+  // and once the key set is as old as jose lets it get, nothing is served until jose fetches again.
+  let keySetGeneration = 0;
+  let keySetFetchedAt = Number.NEGATIVE_INFINITY;
+  const keySetFresh = (): boolean => Date.now() < keySetFetchedAt + resolved.jwksCacheMaxAgeMs;
+  const gate = gatedJwksFetch(resolved.jwksCooldownMs);
   const remote = createRemoteJWKSet(resolved.jwksUri, {
     cacheMaxAge: resolved.jwksCacheMaxAgeMs,
     cooldownDuration: resolved.jwksCooldownMs,
     timeoutDuration: resolved.jwksTimeoutMs,
     // One network fetch per cooldown whatever its outcome; jose alone would refetch on every
     // request after a failure.
-    [customFetch]: gatedJwksFetch(resolved.jwksCooldownMs),
+    [customFetch]: (url, init) => {
+      keySetGeneration += 1;
+      // Real time, as jose's cacheMaxAge is; from the start of the fetch, so never later than jose.
+      keySetFetchedAt = Date.now();
+      return gate(url, init);
+    },
   });
   // Errors while fetching keys are classified here, where their origin is still known: a generic
   // JOSEError from the fetch (non-200) must not be mistaken for a malformed token.
@@ -52,10 +67,13 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
   };
 
   async function verify(token: string, requiredClaims: string[] = []): Promise<JWTPayload> {
+    const nowMs = clock.now();
+    const known = keySetFresh() ? verified.get(token, requiredClaims, nowMs, keySetGeneration) : undefined;
+    if (known !== undefined) return known;
     // Before jose: nothing is fetched, verified or read for a token that has two readings.
     const { header } = precheckCompactJwt(token, resolved);
     checkTypHeader(header, resolved.acceptedTypHeaders);
-    const nowMs = clock.now();
+    const generation = keySetGeneration;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, getKey, {
@@ -73,6 +91,9 @@ export function createJwtVerifier(config: JwtVerifierConfig, options: VerifierOp
     }
     checkTimes(payload, nowMs / 1000, resolved);
     checkNotForeign(payload, foreignAudiences);
+    // Kept under the key set it was verified with: a fetch during this verification (an unknown
+    // kid) already moved the generation, and the entry then never serves.
+    verified.set(token, requiredClaims, payload, (payload.exp as number) * 1000, generation);
     return payload;
   }
 
