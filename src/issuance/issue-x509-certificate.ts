@@ -58,13 +58,13 @@ export async function issueX509ClientCertificate(
   input: X509IssuanceInput,
 ): Promise<X509IssuanceResult> {
   const csr = parseCsr(input.csr);
-  const requestId = newRequestId(context.clock.now());
+  const now = context.clock.now();
+  const requestId = newRequestId(now);
   const groups = organizationsAsked(context.policy, identity, csr.subject.organizations, input.operations);
   const asked = Array.isArray(groups) ? groups : [];
   const decision: X509Decision = Array.isArray(groups)
-    ? evaluateX509Request(context.policy, identity, { signerName: context.signerName, organizations: asked, key: csr, ttlSeconds: input.ttlSeconds, scope: input.scope })
+    ? evaluateX509Request(context.policy, identity, { signerName: context.signerName, organizations: asked, key: csr, ttlSeconds: input.ttlSeconds, scope: input.scope, at: new Date(now) })
     : { outcome: 'deny', rule: groups.rule, message: groups.message };
-  const now = context.clock.now();
   const body = { ttlSeconds: input.ttlSeconds, scope: input.scope, operations: input.operations, organizations: asked, keyAlgorithm: csr.keyAlgorithm };
   if (decision.outcome === 'deny') {
     const refusal = { rule: decision.rule, message: decision.message };

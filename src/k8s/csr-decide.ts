@@ -18,6 +18,13 @@ export interface CsrEvaluation {
 
 const KEY_CODES: ReadonlySet<string> = new Set([ErrorCodes.KEY_TOO_SMALL, ErrorCodes.KEY_UNSUPPORTED, ErrorCodes.KEY_MALFORMED, ErrorCodes.KEY_INVALID_POINT]);
 
+/** metadata.creationTimestamp, set by the API server; undefined when missing or not a date. */
+function createdAt(csr: Csr): Date | undefined {
+  const text = csr.metadata?.creationTimestamp;
+  const at = text === undefined ? Number.NaN : new Date(text as unknown as string).getTime();
+  return Number.isNaN(at) ? undefined : new Date(at);
+}
+
 export function parseCsrOf(csr: Csr): ParsedCsr {
   return parseCsr(Buffer.from(csr.spec.request, 'base64'));
 }
@@ -42,6 +49,8 @@ export function decideCsr(policy: Policy, csr: Csr, signers: CsrSigners, scopeCl
       usages: csr.spec.usages ?? [],
       csr: parsed,
       ...(scopeCluster === undefined ? {} : { scopeCluster }),
+      // Working hours are judged when the CSR was made, not when a person or a retry looks at it.
+      ...(createdAt(csr) === undefined ? {} : { at: createdAt(csr) }),
     },
     signers,
   );

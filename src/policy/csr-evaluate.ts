@@ -30,6 +30,7 @@
  * O itself: other attributes are ignored, and the Approved condition says so, as it says when the
  * lifetime is cut or requested extensions are dropped (CsrGrant.ignored).
  */
+import { approvalAt } from './evaluate.ts';
 import { operationsForGroups, type OperationsOutcome } from './operations.ts';
 import type { ApprovalRule, OperationName, Policy, Role } from './types.ts';
 import type { ParsedCsr } from '../x509/csr.ts';
@@ -64,7 +65,11 @@ export type CsrDenyRule =
   | 'csr.subject-alt-names'
   | 'csr.subject-attributes'
   | 'csr.subject-too-long'
-  | 'csr.expiration-over-max';
+  | 'csr.expiration-over-max'
+  /** Outside the role's working hours, not on-call, and the role has no outsideApproval. */
+  | 'csr.working-hours'
+  /** The operation needs two distinct approvers, which a Kubernetes Approved condition cannot show. */
+  | 'csr.two-approvers';
 
 export type CsrRule = CsrDenyRule | 'csr.allowed' | 'csr.manual-approval';
 
@@ -82,6 +87,17 @@ export interface CsrEvaluationInput {
    * clusterName); with it, such a grant carries the scope extension's cluster and namespace.
    */
   scopeCluster?: string;
+  /**
+   * When the CSR was made (metadata.creationTimestamp): the role's working hours are judged at
+   * this time, as the API judges a request at its own. Absent: judged as outside the hours.
+   */
+  at?: Date;
+  /**
+   * The people's approval is already given elsewhere and counted by jitca (the gateway's
+   * credential rests on the SSH request's approvals): the working-hours and approver rules were
+   * applied to that request, not again here.
+   */
+  approvalGiven?: true;
 }
 
 /** Exactly what the certificate may say. */
@@ -259,7 +275,22 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
   // Prefer a role that approves by itself; then policy order.
   const chosen = fitting.find((candidate) => candidate.approval.mode === 'auto') ?? fitting[0];
   if (chosen === undefined) return deny('csr.no-role', 'no role applies');
-  const { role, operations, approval } = chosen;
+  const { role, operations } = chosen;
+  // The working-hours rule, as on the API path: outside the window only on-call is decided as
+  // usual; everyone else needs the window's outsideApproval, or is refused.
+  const hoursNotes: string[] = [];
+  const approval = input.approvalGiven === true ? chosen.approval : approvalAt(role, requesterGroups, chosen.approval, input.at, hoursNotes);
+  if ('outcome' in approval) return deny('csr.working-hours', approval.message);
+  // The Approved condition says that someone with the cluster's approve permission approved, not
+  // who, and it is one condition: it can stand for one approver (the approver group's RBAC), never
+  // for two distinct ones. A two-person operation is for jitca's own approvals (the API, and the
+  // gateway's one approval for both credentials), which count people.
+  if (approval.mode === 'manual' && approval.approvals === 2 && input.approvalGiven !== true) {
+    return deny(
+      'csr.two-approvers',
+      `role ${role.name}${operations === undefined ? '' : ` for operations ${operations.operations.join(', ')}`} needs two distinct approvers from ${approval.approverGroups.join(', ')}, which a CertificateSigningRequest's Approved condition cannot show: ask through jitca (jitca ssh-cert, then the gateway's Kubernetes credential), where approvals are counted`,
+    );
+  }
 
   const key = input.csr.keyAlgorithm;
   const keyOk = key.kind === 'ed25519' || (key.kind === 'ecdsa' && (key.curve === 'P-256' || key.curve === 'P-384')) || (key.kind === 'rsa' && key.bits >= 2048);
@@ -330,7 +361,7 @@ export function evaluateCsr(policy: Policy, input: CsrEvaluationInput, signers: 
     ...(mode === 'sign' && input.scopeCluster !== undefined ? { scope: { cluster: input.scopeCluster, namespace: onlyNamespace(role) } } : {}),
     ...(operations === undefined ? {} : { operations: [...operations.operations] }),
   };
-  const changes = describeChanges(grant, asked);
+  const changes = `${describeChanges(grant, asked)}${hoursNotes.map((note) => `; ${note}`).join('')}`;
   const forOperations = operations === undefined ? '' : ` for operations ${operations.operations.join(', ')}`;
   if (approval.mode === 'manual') {
     return {

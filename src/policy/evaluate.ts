@@ -97,7 +97,7 @@ export function evaluateSshRequest(
     ...(operations === undefined ? {} : { operations: [...operations.operations] }),
   };
 
-  const approval = approvalAt(role, identity, operations?.approval ?? role.approval, at, notes);
+  const approval = approvalAt(role, identity.groups, operations?.approval ?? role.approval, at, notes);
   if ('outcome' in approval) return approval;
   if (approval.mode === 'auto') return { outcome: 'approve', grant, notes };
   return {
@@ -111,12 +111,13 @@ export function evaluateSshRequest(
 /**
  * Outside a role's working hours, on-call members are decided as usual and everyone else needs the
  * window's outsideApproval (the stricter of it and the operations' own), or is refused without one.
+ * Shared by the API path and the Kubernetes CSR path (csr-evaluate.ts): the same rule on both.
  */
-function approvalAt(role: Role, identity: Identity, approval: ApprovalRule, at: Date | undefined, notes: string[]): ApprovalRule | Deny {
+export function approvalAt(role: Role, requesterGroups: readonly string[], approval: ApprovalRule, at: Date | undefined, notes: string[]): ApprovalRule | Deny {
   const hours = role.workingHours;
   if (hours === undefined) return approval;
   if (at !== undefined && isWithinWorkingHours(hours, at)) return approval;
-  const groups = Array.isArray(identity.groups) ? identity.groups : [];
+  const groups = Array.isArray(requesterGroups) ? requesterGroups : [];
   if (hours.onCallGroups.some((group) => groups.includes(group))) {
     notes.push(`outside the working hours of role ${role.name}; allowed as on-call`);
     return approval;

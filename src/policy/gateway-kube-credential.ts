@@ -100,6 +100,7 @@ export function evaluateGatewayKubeCredential(policy: Policy, input: GatewayKube
       signerName: input.signerName,
       usages: ['client auth', 'digital signature'],
       csr: { subject: { commonName: issued.subject, organizations, other: [] }, keyAlgorithm: input.key.keyAlgorithm, requestedExtensions: input.key.requestedExtensions },
+      approvalGiven: true,
     },
     { [input.signerName]: 'sign' },
   );

@@ -22,6 +22,8 @@ export interface X509RequestInput {
   key: Pick<ParsedCsr, 'keyAlgorithm' | 'requestedExtensions'>;
   ttlSeconds?: number;
   scope?: Partial<Scope>;
+  /** When the request is made: the role's working hours are judged at this time. */
+  at: Date;
 }
 
 export type X509Decision =
@@ -81,6 +83,7 @@ export function evaluateX509Request(policy: Policy, identity: Identity, input: X
         keyAlgorithm: input.key.keyAlgorithm,
         requestedExtensions: input.key.requestedExtensions,
       },
+      at: input.at,
     },
     { [input.signerName]: 'sign' },
   );

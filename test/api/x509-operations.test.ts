@@ -109,7 +109,7 @@ describe('POST /v1/x509/certificates with operations', () => {
 
   it.each([
     ['an operation needing approval (the API cannot wait)', { operations: ['exec'] }, 'csr.manual-approval'],
-    ['the strictest of several', { operations: ['view-logs', 'debug'] }, 'csr.manual-approval'],
+    ['the strictest of several', { operations: ['view-logs', 'debug'] }, 'csr.two-approvers'],
     ['a group no operation grants, from the CSR', { subject: '/CN=alice/O=jit:payments:unbound' }, 'csr.groups-beyond-operations'],
     ['a group beside an operation’s, from the CSR', { subject: `/CN=alice/O=${READ}/O=jit:payments:unbound` }, 'csr.groups-beyond-operations'],
     ['only part of debug’s groups, from the CSR', { subject: `/CN=alice/O=${EPHEMERAL}` }, 'csr.groups-beyond-operations'],

@@ -77,7 +77,6 @@ describe('the CSR controller and the operation matrix', () => {
   it.each([
     ['read', [READ], ['view-logs', 'view-config'], 'auto', 1800],
     ['exec', [EXEC], ['exec'], 'manual', 1800],
-    ['debug', [EXEC, EPHEMERAL], ['exec', 'debug'], 'manual', 900],
     ['forward', [FORWARD], ['port-forward'], 'manual', 3600],
   ] as const)('%s: O=%j enables %j (%s), signed for at most %i s with exactly those groups', async (name, groups, operations, mode, max) => {
     env.submit(TOKENS.alice, { name, pem: opensslCsr(env.dir, 'ed25519', subjectOf(groups)).pem, expirationSeconds: 86_400 });
@@ -94,6 +93,16 @@ describe('the CSR controller and the operation matrix', () => {
     expect((Date.parse(certificate.validTo) - Date.parse(certificate.validFrom)) / 1000).toBe(max + 60);
     const approved = await auditOf(name, 'csr.approved');
     expect(approved?.data).toMatchObject({ role: 'oncall-payments', groups, operations, rule: mode === 'auto' ? 'csr.allowed' : 'csr.manual-approval' });
+  });
+
+  it('debug: O=[exec, ephemeral] needs two approvers, which an Approved condition cannot show: Denied with the rule named, nothing signed', async () => {
+    const name = 'debug';
+    env.submit(TOKENS.alice, { name, pem: opensslCsr(env.dir, 'ed25519', subjectOf([EXEC, EPHEMERAL])).pem, expirationSeconds: 600 });
+    const denied = await env.waitForCondition(name, 'Denied');
+    expect(denied).toMatchObject({ reason: 'JitcaTwoApprovers' });
+    expect(denied.message).toMatch(/^csr\.two-approvers: role oncall-payments for operations exec, debug needs two distinct approvers from sre-leads/);
+    expect(env.certificateOf(name)).toBeUndefined();
+    expect((await auditOf(name, 'csr.denied'))?.data).toMatchObject({ rule: 'csr.two-approvers' });
   });
 
   it.each([

@@ -130,7 +130,6 @@ describe("deploy/policy.example.json: the operation matrix on Kubernetes (O valu
     // view-logs and view-config share the read-only Role: a certificate with its group can do both.
     [['jit:payments:debug-read-only'], ['view-logs', 'view-config'], 'approve', undefined, 1800],
     [['jit:payments:debug-exec'], ['exec'], 'pending', ['sre-leads'], 1800],
-    [['jit:payments:debug-exec', 'jit:payments:debug-ephemeral'], ['exec', 'debug'], 'pending', ['sre-leads'], 900],
     [['jit:payments:debug-portforward'], ['port-forward'], 'pending', ['sre-leads'], 3600],
     [['jit:payments:debug-read-only', 'jit:payments:debug-portforward'], ['view-logs', 'view-config', 'port-forward'], 'pending', ['sre-leads'], 1800],
   ] as const)('O=%j enables %j: %s, capped to %i s', (organizations, operations, outcome, approvers, max) => {
@@ -139,5 +138,9 @@ describe("deploy/policy.example.json: the operation matrix on Kubernetes (O valu
     if (decision.outcome !== 'approve' && decision.outcome !== 'pending') return;
     expect(decision.grant).toMatchObject({ organizations, operations, expirationSeconds: max, capped: true });
     if (decision.outcome === 'pending') expect(decision.approverGroups).toEqual(approvers);
+  });
+
+  it('debug (two approvers) is refused on the CSR path: an Approved condition is one approval, and the table asks for two', () => {
+    expect(ask(['jit:payments:debug-exec', 'jit:payments:debug-ephemeral'])).toMatchObject({ outcome: 'deny', rule: 'csr.two-approvers' });
   });
 });

@@ -44,7 +44,6 @@ describe('a CSR on a role whose operations name Kubernetes groups', () => {
   it.each([
     [[READ], ['view-logs', 'view-config'], 'approve', 1800],
     [[EXEC], ['exec'], 'pending', 1800],
-    [[EXEC, EPHEMERAL], ['exec', 'debug'], 'pending', 900],
     [[FORWARD], ['port-forward'], 'pending', 3600],
     [[FORWARD, READ], ['view-logs', 'view-config', 'port-forward'], 'pending', 1800],
   ])('O=%j enables %j: the strictest decides (%s), the shortest caps (%i s)', (organizations, operations, outcome, max) => {
@@ -53,6 +52,14 @@ describe('a CSR on a role whose operations name Kubernetes groups', () => {
     if (decision.outcome !== 'approve' && decision.outcome !== 'pending') return;
     expect(decision.grant).toMatchObject({ organizations, operations, expirationSeconds: max, capped: true });
     expect(decision.message).toContain(`for operations ${operations.join(', ')}`);
+  });
+
+  it('debug needs two approvers, which an Approved condition cannot show: denied on both signers, naming the rule and where to ask', () => {
+    for (const signer of [DEFAULT_JITCA_SIGNER, KUBE_APISERVER_CLIENT_SIGNER]) {
+      const decision = csr([EXEC, EPHEMERAL], 600, signer);
+      expect(decision).toMatchObject({ outcome: 'deny', rule: 'csr.two-approvers' });
+      expect(decision.outcome === 'deny' && decision.message).toMatch(/^csr\.two-approvers: role oncall-payments for operations exec, debug needs two distinct approvers .*jitca ssh-cert, then the gateway/);
+    }
   });
 
   it('the pending message names the strictest operation’s approvers, not the role’s', () => {
@@ -76,7 +83,7 @@ describe('a CSR on a role whose operations name Kubernetes groups', () => {
   });
 
   it('kube-apiserver-client: over the operations’ maximum is denied (it cannot be shortened), within it approved', () => {
-    expect(csr([EXEC, EPHEMERAL], 1800, KUBE_APISERVER_CLIENT_SIGNER)).toMatchObject({ outcome: 'deny', rule: 'csr.expiration-over-max' });
+    expect(csr([EXEC], 3600, KUBE_APISERVER_CLIENT_SIGNER)).toMatchObject({ outcome: 'deny', rule: 'csr.expiration-over-max' });
     expect(csr([READ], 1800, KUBE_APISERVER_CLIENT_SIGNER)).toMatchObject({ outcome: 'approve', grant: { expirationSeconds: 1800, capped: false } });
   });
 
@@ -115,7 +122,7 @@ describe('the X.509 API: operations named become the O values', () => {
 
   it('issues the automatic operations and refuses the manual ones (the API cannot wait), naming the rule', () => {
     const ask = (organizations: string[]) =>
-      evaluateX509Request(policy, alice, { signerName: DEFAULT_JITCA_SIGNER, organizations, key, ttlSeconds: 86_400 });
+      evaluateX509Request(policy, alice, { signerName: DEFAULT_JITCA_SIGNER, organizations, key, ttlSeconds: 86_400, at: new Date() });
     expect(ask([READ])).toMatchObject({ outcome: 'approve', grant: { organizations: [READ], operations: ['view-logs', 'view-config'], expirationSeconds: 1800 } });
     expect(ask([EXEC])).toMatchObject({ outcome: 'deny', rule: 'csr.manual-approval' });
     expect(ask([READ, 'jit:payments:unbound'])).toMatchObject({ outcome: 'deny', rule: 'csr.groups-beyond-operations' });
@@ -158,5 +165,46 @@ describe('loading kubernetesGroups', () => {
     ],
   ])('refuses %s', (_what, change, message) => {
     expect(load(change)).toThrow(expect.objectContaining({ code: 'ERR_POLICY_INVALID', message: expect.stringContaining(message) }));
+  });
+});
+
+describe('working hours on the CSR path, judged when the CSR was made', () => {
+  const hours = { days: ['mon', 'tue', 'wed', 'thu', 'fri'] as const, start: '09:00', end: '18:00', timeZone: 'Europe/Berlin', onCallGroups: ['payments-oncall'] };
+  // Wednesday 2026-12-02: 10:00 and 03:00 in Berlin (UTC+1).
+  const inside = new Date('2026-12-02T09:00:00Z');
+  const outside = new Date('2026-12-02T02:00:00Z');
+  const ask = (workingHours: Role['workingHours'], at: Date | undefined, groups = ['oncall-payments', 'system:authenticated']): CsrDecision =>
+    evaluateCsr(policyOf(role({ name: 'oncall-payments', maxTtlSeconds: 3600, operations: MATRIX, kubernetes, workingHours })), {
+      username: 'alice',
+      groups,
+      signerName: DEFAULT_JITCA_SIGNER,
+      expirationSeconds: 600,
+      usages: ['client auth', 'digital signature'],
+      csr: { subject: { commonName: 'alice', organizations: [READ], other: [] }, keyAlgorithm: { kind: 'ed25519' }, requestedExtensions: { all: [] } },
+      ...(at === undefined ? {} : { at }),
+    });
+
+  it('inside the window an automatic operation is approved as always', () => {
+    expect(ask({ ...hours, days: [...hours.days] }, inside)).toMatchObject({ outcome: 'approve', rule: 'csr.allowed' });
+  });
+
+  it('outside it, not on-call and no outsideApproval: denied, naming the rule; on-call: approved, saying so', () => {
+    const refused = ask({ ...hours, days: [...hours.days] }, outside);
+    expect(refused).toMatchObject({ outcome: 'deny', rule: 'csr.working-hours' });
+    expect(refused.outcome === 'deny' && refused.message).toMatch(/^csr\.working-hours: outside the working hours of role oncall-payments .* only on-call may request \(payments-oncall\)/);
+    const onCall = ask({ ...hours, days: [...hours.days] }, outside, ['oncall-payments', 'payments-oncall']);
+    expect(onCall).toMatchObject({ outcome: 'approve' });
+    expect(onCall.outcome === 'approve' && onCall.message).toContain('allowed as on-call');
+  });
+
+  it('outside it with outsideApproval: the automatic operation becomes manual (one approver) or is refused (two)', () => {
+    const one = ask({ ...hours, days: [...hours.days], outsideApproval: { approverGroups: ['payments-leads'], approvals: 1 } }, outside);
+    expect(one).toMatchObject({ outcome: 'pending', rule: 'csr.manual-approval', approverGroups: ['payments-leads'] });
+    const two = ask({ ...hours, days: [...hours.days], outsideApproval: { approverGroups: ['payments-leads'], approvals: 2 } }, outside);
+    expect(two).toMatchObject({ outcome: 'deny', rule: 'csr.two-approvers' });
+  });
+
+  it('a CSR without a creation time is judged as outside the window, the stricter reading', () => {
+    expect(ask({ ...hours, days: [...hours.days] }, undefined)).toMatchObject({ outcome: 'deny', rule: 'csr.working-hours' });
   });
 });

@@ -19,6 +19,7 @@ function input(overrides: Partial<X509RequestInput> = {}): X509RequestInput {
     signerName: DEFAULT_JITCA_SIGNER,
     organizations: ['jit:oncall:payments'],
     key: { keyAlgorithm: { kind: 'ed25519' }, requestedExtensions: { all: [] } },
+    at: new Date(),
     ...overrides,
   };
 }
