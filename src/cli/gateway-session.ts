@@ -5,6 +5,7 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { decideSessionCommand } from '../gateway/session-command.ts';
 import { readSessionCertificate } from '../gateway/session-certificates.ts';
 import { sessionGrantOf } from '../gateway/session-grant.ts';
+import { forwardPortFor } from '../gateway/forward-port.ts';
 import { sessionKubeconfig } from '../gateway/session-kube-credential.ts';
 import { runSession } from '../gateway/session-runner.ts';
 import { startRecording } from '../gateway/asciicast.ts';
@@ -66,8 +67,9 @@ export function registerGatewaySession(gateway: Command): void {
       const endsAt = Number(certificate.validBefore) * 1000;
       if (Date.now() >= endsAt) throw refused('expired', 'the certificate has expired');
       if (revokedByKrlFile(options.revokedKeys, certificate)) throw refused('revoked', 'the certificate is revoked');
-      const grant = sessionGrantOf(certificate, options.extensionDomain);
-      if (grant === undefined) throw refused('not-a-jitca-grant', 'the certificate carries no complete jitca scope');
+      const scoped = sessionGrantOf(certificate, options.extensionDomain);
+      if (scoped === undefined) throw refused('not-a-jitca-grant', 'the certificate carries no complete jitca scope');
+      const grant = { ...scoped, forwardPort: forwardPortFor(certificate.serial) };
 
       const decision = decideSessionCommand(process.env['SSH_ORIGINAL_COMMAND'], grant);
       if (decision.kind === 'menu') {

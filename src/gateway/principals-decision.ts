@@ -1,3 +1,4 @@
+import { forwardAllowed, forwardPortFor } from './forward-port.ts';
 import type { ParsedSshCertificate } from '../ssh/certificate-parse.ts';
 import { sshFingerprint } from '../ssh/public-key.ts';
 
@@ -60,7 +61,8 @@ const FOREVER = (1n << 64n) - 1n;
  * no X11, no pty, no user rc), `pty` back only when the certificate permits it (sshd ANDs the
  * permissive flags of the certificate and this line, so adding a flag the certificate lacks would
  * be harmless but misleading), `expiry-time` at the certificate's valid_before, and a forced
- * command naming the serial sshd read, never anything the user supplied.
+ * command naming the serial sshd read, never anything the user supplied. A port-forward grant on
+ * one pod also gets `port-forwarding` with a single `permitopen` (forward-port.ts).
  */
 export function decidePrincipals(query: PrincipalsQuery, certificate: ParsedSshCertificate, trust: GatewayTrust, nowSeconds: bigint): PrincipalsVerdict {
   const refuse = (rule: PrincipalsRule, reason: string): PrincipalsVerdict => ({ allow: false, rule, reason });
@@ -96,6 +98,12 @@ export function decidePrincipals(query: PrincipalsQuery, certificate: ParsedSshC
 
   const options = ['restrict', `expiry-time="${expiryTime(certificate.validBefore)}"`];
   if (certificate.extensions.includes('permit-pty')) options.push('pty');
+  // Forwarding back only for a port-forward grant on one pod, and only to the one gateway-local
+  // port its session's kubectl listens on (forward-port.ts); sshd refuses every other -L, and -R
+  // stays off (the gateway's sshd_config allows local forwarding only).
+  if (forwardAllowed(certificate.extensions, extensions, trust.extensionDomain)) {
+    options.push('port-forwarding', `permitopen="127.0.0.1:${forwardPortFor(certificate.serial)}"`);
+  }
   options.push(`command="${trust.sessionCommand} --serial ${certificate.serial}"`);
   return { allow: true, lines: principals.map((principal) => `${options.join(',')} ${principal}`) };
 }

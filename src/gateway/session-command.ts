@@ -12,6 +12,11 @@ export interface SessionGrant {
   /** operations@<domain>: when present, a command runs only if one of these operations covers it. */
   operations?: readonly string[];
   scope: { cluster: string; namespace: string; pod?: string; node?: string };
+  /**
+   * The gateway-local port this certificate's port-forward listens on (forward-port.ts, from the
+   * serial sshd read); the principals line lets sshd forward to it alone.
+   */
+  forwardPort?: number;
 }
 
 export type SessionDecision =
@@ -52,8 +57,8 @@ function shortTargetFlag(flag: string): string | undefined {
 /**
  * The kubectl subcommands a session may run: those that only talk to the API server. The others
  * act on the gateway host as the session's account: `edit` starts an editor (a shell escape), `cp`
- * reads and writes local files (another session's kubeconfig), `proxy` and `port-forward` listen
- * on the gateway, `config`, `plugin`, `kustomize`, `apply`, `create`, `replace`, `diff` and `patch`
+ * reads and writes local files (another session's kubeconfig), `proxy` listens on the gateway
+ * (`port-forward` is built by the gateway alone, portForwardCommand), `config`, `plugin`, `kustomize`, `apply`, `create`, `replace`, `diff` and `patch`
  * read local files or run programs, and any other word would be a plugin found on PATH.
  */
 const API_ONLY_SUBCOMMANDS = new Set([
@@ -123,6 +128,7 @@ function kubectlCommand(args: string[], grant: SessionGrant, allowedBy: string):
     if (flag !== undefined && FLAGS_WITH_VALUE.has(flag) && !word.includes('=')) i++;
   }
   const subcommand = positionalWords(kubectlArgs)[0];
+  if (subcommand === 'port-forward') return portForwardCommand(kubectlArgs, grant, allowedBy);
   if (subcommand === undefined || !API_ONLY_SUBCOMMANDS.has(subcommand)) {
     return refuse('local-effect', `kubectl ${subcommand ?? '(nothing)'} is not run here; a session runs only subcommands that talk to the API server`);
   }
@@ -175,6 +181,36 @@ function operationRefusal(subcommand: string, grant: SessionGrant): SessionDecis
       ? `kubectl ${subcommand} is part of no operation; your certificate grants ${grant.operations.join(', ')}`
       : `kubectl ${subcommand} needs operation ${needed.join(' or ')}; your certificate grants ${grant.operations.join(', ')}`,
   );
+}
+
+/**
+ * `kubectl port-forward [pod/POD|POD] REMOTE_PORT`, only for a certificate whose operations include
+ * port-forward and whose scope names a pod. The gateway writes every other word: the pod from the
+ * certificate, the address 127.0.0.1 and the local port sshd lets this certificate forward to
+ * (the principals line's permitopen). The engineer then forwards with `ssh -L
+ * LOCAL:127.0.0.1:PORT`. No flag of the user's is passed on (no --address, no other ports).
+ */
+function portForwardCommand(args: readonly string[], grant: SessionGrant, allowedBy: string): SessionDecision {
+  const { pod, namespace } = grant.scope;
+  if (grant.operations?.includes('port-forward') !== true) {
+    return refuse('operation', `kubectl port-forward needs operation port-forward; your certificate grants ${grant.operations?.join(', ') ?? 'none'}`);
+  }
+  if (pod === undefined || pod === '*' || grant.forwardPort === undefined) return refuse('needs-pod', 'kubectl port-forward goes to one pod, and your certificate names none');
+  if (args.some((word) => word.startsWith('-'))) return refuse('local-effect', 'kubectl port-forward takes no flags here: the gateway sets the address and the local port');
+  const [, ...rest] = args;
+  const target = rest.length === 2 ? rest[0] : undefined;
+  if (target !== undefined && target !== pod && target !== `pod/${pod}` && target !== `pods/${pod}`) {
+    return refuse('outside-scope', `${JSON.stringify(target)} is outside your certificate's scope (pod ${pod})`);
+  }
+  const remote = rest[rest.length - 1];
+  if (rest.length === 0 || rest.length > 2 || remote === undefined || !/^[1-9][0-9]{0,4}$/.test(remote) || Number(remote) > 65_535) {
+    return refuse('not-allowed', 'run it as: kubectl port-forward REMOTE_PORT (the pod is your certificate\'s)');
+  }
+  return {
+    kind: 'run',
+    argv: ['kubectl', '--namespace', namespace, 'port-forward', '--address', '127.0.0.1', `pod/${pod}`, `${grant.forwardPort}:${remote}`],
+    allowedBy,
+  };
 }
 
 function inPodCommand(words: string[], grant: SessionGrant, allowedBy: string): SessionDecision {

@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forwardPortFor } from '../../src/gateway/forward-port.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { encodeKrl } from '../../src/ssh/krl.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
-import { startSshd, type SshdHandle } from '../support/sshd.ts';
+import { freePort, startSshd, type SshdHandle } from '../support/sshd.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
 const JITCA = path.resolve(import.meta.dirname, '../../bin/jitca');
@@ -25,7 +28,7 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
   let key: TempSshKey;
   let krlFile: string;
 
-  async function certificateFile(name: string, serial: bigint, shape: { extensions: string[]; jitcaGrant?: boolean }): Promise<string> {
+  async function certificateFile(name: string, serial: bigint, shape: { extensions: string[]; jitcaGrant?: boolean; grant?: Record<string, string> }): Promise<string> {
     const issued = await buildUserCertificate(
       {
         subject: parseSshPublicKey(key.publicKey),
@@ -35,7 +38,7 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
         validAfter: BigInt(Math.floor(Date.now() / 1000) - 60),
         validBefore: BigInt(Math.floor(Date.now() / 1000) + 600),
         extensions: shape.extensions,
-        customExtensions: shape.jitcaGrant === false ? {} : { [`role@${DOMAIN}`]: 'payments-debug', [`approval@${DOMAIN}`]: 'req-1' },
+        customExtensions: shape.jitcaGrant === false ? {} : { [`role@${DOMAIN}`]: 'payments-debug', [`approval@${DOMAIN}`]: 'req-1', ...shape.grant },
       },
       ca,
     );
@@ -69,9 +72,50 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
       ].join('\n'),
       { mode: 0o755 },
     );
-    sshd = await startSshd({ principalsCommand: { command: `${principals} %u %i %s %F %k`, user: 'nobody' } });
+    // Forwarding as deploy/gateway/sshd_config sets it (local forwarding only, to loopback only).
+    const forwarding = readFileSync(path.resolve(import.meta.dirname, '../../deploy/gateway/sshd_config'), 'utf8')
+      .split('\n')
+      .filter((line) => /^(AllowTcpForwarding|AllowStreamLocalForwarding|AllowAgentForwarding|X11Forwarding|GatewayPorts|PermitListen|PermitOpen|PermitTunnel) /.test(line));
+    expect(forwarding.length).toBeGreaterThanOrEqual(6);
+    sshd = await startSshd({ principalsCommand: { command: `${principals} %u %i %s %F %k`, user: 'nobody' }, extraConfig: forwarding });
     sshd.setTrustedCaKeys(readFileSync(caFile, 'utf8'));
   });
+
+  /** A TCP server on 127.0.0.1:port answering "echo:" and what it read. */
+  function echoServer(port: number): Promise<Server> {
+    const server = createServer((socket) => socket.once('data', (data) => socket.end(`echo:${data.toString()}`)));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve(server));
+    });
+  }
+
+  /**
+   * `ssh -N -L` through the gateway to 127.0.0.1:target, then "hello" through the forward: what
+   * came back ("" when sshd refused the channel). Bounded: the ssh process is killed after.
+   */
+  async function throughForward(certificate: string, target: number): Promise<string> {
+    const local = await freePort();
+    const ssh = spawn('ssh', ['-N', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `CertificateFile=${certificate}`, '-i', key.keyPath, '-p', String(sshd.port), '-L', `127.0.0.1:${local}:127.0.0.1:${target}`, `root@127.0.0.1`], { stdio: 'ignore' });
+    try {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const answer = await new Promise<string | undefined>((resolve) => {
+          const socket = connect(local, '127.0.0.1');
+          let text = '';
+          socket.once('connect', () => socket.write('hello'));
+          socket.on('data', (data) => (text += data.toString()));
+          socket.once('close', () => resolve(text));
+          socket.once('error', () => resolve(undefined));
+          socket.setTimeout(3000, () => socket.destroy());
+        });
+        if (answer !== undefined) return answer;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('the forward never listened');
+    } finally {
+      ssh.kill();
+    }
+  }
 
   afterAll(async () => {
     await sshd?.stop();
@@ -98,6 +142,39 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     const result = sshd.login({ key: key.keyPath, certificate, sshOptions: ['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9'] });
     expect(result.status).toBe(255);
     expect(result.stderr).toMatch(/remote port forwarding failed/i);
+  });
+
+  it('a port-forward grant on one pod may forward to its one gateway-local port and nowhere else; other grants forward nothing', async () => {
+    const grant = { [`operations@${DOMAIN}`]: 'view-logs,port-forward', [`scope-cluster@${DOMAIN}`]: 'prod', [`scope-namespace@${DOMAIN}`]: 'payments', [`scope-pod@${DOMAIN}`]: 'api-0' };
+    const serial = 4246n;
+    const allowedPort = forwardPortFor(serial);
+    // Stand-ins for what the session's kubectl port-forward would listen on, and another local service.
+    const permitted = await echoServer(allowedPort);
+    const other = await echoServer(allowedPort + 1);
+    try {
+      const forwarding = await certificateFile('pf', serial, { extensions: ['permit-port-forwarding'], grant });
+      expect(await throughForward(forwarding, allowedPort)).toBe('echo:hello');
+      // Any other destination: sshd refuses the channel ("administratively prohibited").
+      expect(await throughForward(forwarding, allowedPort + 1)).toBe('');
+      // Remote forwarding stays refused.
+      const remote = sshd.login({ key: key.keyPath, certificate: forwarding, sshOptions: ['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9'] });
+      expect(remote.stderr).toMatch(/remote port forwarding failed/i);
+      // Without the operation, with a namespace-wide scope, or without the certificate's permit: nothing forwards.
+      const { [`operations@${DOMAIN}`]: _operations, ...withoutOperation } = grant;
+      const { [`scope-pod@${DOMAIN}`]: _pod, ...withoutPod } = grant;
+      const refusals: Array<[string, { extensions: string[]; grant: Record<string, string> }]> = [
+        ['pf-no-op', { extensions: ['permit-port-forwarding'], grant: { ...withoutOperation, [`operations@${DOMAIN}`]: 'view-logs' } }],
+        ['pf-no-pod', { extensions: ['permit-port-forwarding'], grant: withoutPod }],
+        ['pf-no-permit', { extensions: [], grant }],
+      ];
+      for (const [name, shape] of refusals) {
+        const refused = await certificateFile(name, serial, shape);
+        expect(await throughForward(refused, allowedPort), name).toBe('');
+      }
+    } finally {
+      permitted.close();
+      other.close();
+    }
   });
 
   it("refuses a certificate the gateway's KRL revokes, and one that is not a jitca grant, though sshd itself would take both", async () => {

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { forwardPortFor } from '../../src/gateway/forward-port.ts';
 import { decidePrincipals, type GatewayTrust, type PrincipalsQuery } from '../../src/gateway/principals-decision.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { parseCertificate, type ParsedSshCertificate } from '../../src/ssh/certificate-parse.ts';
@@ -74,6 +75,27 @@ describe('gateway principals: the lines sshd gets', () => {
     const cert = await certificate({ extensions: [] });
     const verdict = decidePrincipals(queryFor(cert), cert, trust(), NOW);
     expect(verdict).toEqual({ allow: true, lines: [`restrict,expiry-time="20270115081500Z",command="${SESSION} --serial 4242" oncall-payments`] });
+  });
+
+  it('gives a port-forward grant on one pod forwarding to its one gateway-local port, and no other grant any forwarding', async () => {
+    const grant = { [`role@${DOMAIN}`]: 'payments-debug', [`approval@${DOMAIN}`]: 'req-1', [`operations@${DOMAIN}`]: 'view-logs,port-forward', [`scope-pod@${DOMAIN}`]: 'api-0' };
+    const forwarding = await certificate({ extensions: ['permit-port-forwarding'], customExtensions: grant });
+    expect(decidePrincipals(queryFor(forwarding), forwarding, trust(), NOW)).toEqual({
+      allow: true,
+      lines: [`restrict,expiry-time="20270115081500Z",port-forwarding,permitopen="127.0.0.1:${forwardPortFor(4242n)}",command="${SESSION} --serial 4242" oncall-payments`],
+    });
+    expect(forwardPortFor(4242n)).toBe(44242);
+    const { [`scope-pod@${DOMAIN}`]: _pod, ...noPod } = grant;
+    for (const shape of [
+      { extensions: ['permit-port-forwarding'], customExtensions: { ...grant, [`operations@${DOMAIN}`]: 'view-logs' } },
+      { extensions: ['permit-port-forwarding'], customExtensions: noPod },
+      { extensions: ['permit-port-forwarding'], customExtensions: { ...grant, [`scope-pod@${DOMAIN}`]: '*' } },
+      { extensions: [], customExtensions: grant },
+    ]) {
+      const cert = await certificate(shape);
+      const verdict = decidePrincipals(queryFor(cert), cert, trust(), NOW);
+      expect(verdict.allow && verdict.lines[0]).toMatch(/^restrict,expiry-time="\d+Z",command=/);
+    }
   });
 
   it('prints only the principals the account allows, never the others the certificate names', async () => {

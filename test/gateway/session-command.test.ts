@@ -64,12 +64,11 @@ describe("gateway session: the certificate's operations", () => {
 describe('gateway session: nothing acts on the gateway host', () => {
   const anyKubectl: SessionGrant = { scope: payments.scope };
   it.each([
-    // An editor is a shell; cp reads another session's kubeconfig; proxy and port-forward listen here.
+    // An editor is a shell; cp reads another session's kubeconfig; proxy listens here.
     'kubectl edit pod payments-api-7d9',
     'kubectl cp /tmp/jitca-session-x/kubeconfig payments-api-7d9:/tmp/k',
     'kubectl cp payments-api-7d9:/tmp/x /usr/local/bin/kubectl',
     'kubectl proxy --port=8001',
-    'kubectl port-forward payments-api-7d9 8080',
     'kubectl config view',
     'kubectl plugin list',
     'kubectl kustomize /etc',
@@ -180,5 +179,30 @@ describe('the grant read from the certificate', () => {
     ['commands not strings', { [`scope-cluster@${d}`]: 'c', [`scope-namespace@${d}`]: 'n', [`commands@${d}`]: '[1]' }],
   ])('gives no grant for %s', (_, customExtensions) => {
     expect(sessionGrantOf({ customExtensions }, d)).toBeUndefined();
+  });
+});
+
+describe('gateway session: port-forward, built by the gateway to the certificate\'s pod and port', () => {
+  // The role's commands allow it (commands@), its operations include it (operations@), and the scope names a pod.
+  const forwarding: SessionGrant = { ...podScoped, commands: ['kubectl logs', 'kubectl port-forward'], operations: ['view-logs', 'port-forward'], forwardPort: 44246 };
+  it('runs kubectl port-forward to the scoped pod, on 127.0.0.1 and the port sshd lets this certificate forward to', () => {
+    const expected = ['kubectl', '--namespace', 'payments', 'port-forward', '--address', '127.0.0.1', 'pod/payments-api-7d9', '44246:8080'];
+    for (const command of ['kubectl port-forward 8080', 'kubectl port-forward payments-api-7d9 8080', 'kubectl port-forward pod/payments-api-7d9 8080']) {
+      expect(decideSessionCommand(command, forwarding)).toEqual({ kind: 'run', argv: expected, allowedBy: 'kubectl port-forward' });
+    }
+  });
+  it.each([
+    ['without the operation', 'kubectl port-forward 8080', { ...forwarding, operations: ['view-logs'] }, 'operation'],
+    ['without operations at all', 'kubectl port-forward 8080', { ...forwarding, operations: undefined }, 'operation'],
+    ['not among the role\'s commands', 'kubectl port-forward 8080', { ...forwarding, commands: ['kubectl logs'] }, 'not-allowed'],
+    ['without a pod', 'kubectl port-forward 8080', { ...forwarding, scope: payments.scope }, 'needs-pod'],
+    ['to another pod', 'kubectl port-forward pod/payments-db-0 5432', forwarding, 'outside-scope'],
+    ['with an address of the user\'s', 'kubectl port-forward --address 0.0.0.0 8080', forwarding, 'local-effect'],
+    ['with a local port of the user\'s', 'kubectl port-forward 9999:8080', forwarding, 'not-allowed'],
+    ['with two ports', 'kubectl port-forward payments-api-7d9 8080 9090', forwarding, 'not-allowed'],
+    ['with no port', 'kubectl port-forward', forwarding, 'not-allowed'],
+    ['to port 0 or above 65535', 'kubectl port-forward 70000', forwarding, 'not-allowed'],
+  ] as const)('refused %s', (_what, command, grant, rule) => {
+    expect(decideSessionCommand(command, grant as SessionGrant)).toMatchObject({ kind: 'refuse', rule });
   });
 });

@@ -61,6 +61,8 @@ export interface SshdOptions {
    * with its arguments (sshd's %-tokens), run as `user`.
    */
   principalsCommand?: { command: string; user: string };
+  /** More sshd_config lines (e.g. a deployed configuration's forwarding settings). */
+  extraConfig?: readonly string[];
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> {
@@ -97,6 +99,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdHandle> 
       'StrictModes no',
       'PermitRootLogin prohibit-password',
       'LogLevel VERBOSE',
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );
