@@ -5,7 +5,7 @@ import { ErrorCodes, JitcaError } from '../errors.ts';
 import { decideSessionCommand } from '../gateway/session-command.ts';
 import { readSessionCertificate } from '../gateway/session-certificates.ts';
 import { sessionGrantOf } from '../gateway/session-grant.ts';
-import { forwardPortFor } from '../gateway/forward-port.ts';
+import { forwardDestinationFor } from '../gateway/forward-port.ts';
 import { sessionKubeconfig } from '../gateway/session-kube-credential.ts';
 import { runSession } from '../gateway/session-runner.ts';
 import { startRecording } from '../gateway/asciicast.ts';
@@ -69,7 +69,7 @@ export function registerGatewaySession(gateway: Command): void {
       if (revokedByKrlFile(options.revokedKeys, certificate)) throw refused('revoked', 'the certificate is revoked');
       const scoped = sessionGrantOf(certificate, options.extensionDomain);
       if (scoped === undefined) throw refused('not-a-jitca-grant', 'the certificate carries no complete jitca scope');
-      const grant = { ...scoped, forwardPort: forwardPortFor(certificate.serial) };
+      const grant = { ...scoped, forward: forwardDestinationFor(certificate.serial) };
 
       const decision = decideSessionCommand(process.env['SSH_ORIGINAL_COMMAND'], grant);
       if (decision.kind === 'menu') {

@@ -1,15 +1,26 @@
 /**
- * Port-forward through the gateway: the one gateway-local port a certificate may forward to. The
- * session (`jitca gateway session`, `port-forward REMOTE_PORT`) runs `kubectl port-forward` for the
- * certificate's pod listening on 127.0.0.1 at this port, and the principals line lets sshd open
- * `-L` channels to exactly this address (`permitopen`), nowhere else. Derived from the serial (sshd
- * passes it, the user cannot choose it), so sessions of different certificates use different ports.
+ * Port-forward through the gateway: the one gateway-local address a certificate may forward to. The
+ * session (`jitca gateway session`, `kubectl port-forward REMOTE_PORT`) runs `kubectl port-forward`
+ * for the certificate's pod listening there, and the principals line lets sshd open `-L` channels
+ * to exactly that address (`permitopen`), nowhere else. Derived from the serial (sshd passes it,
+ * the user cannot choose it): a loopback address in 127.0.0.0/8 (every one of them is the gateway's
+ * own loopback on Linux) and a port, so two live certificates share a destination only if their
+ * serials agree in 24 bits of address and the port's share: about one in 2^24 x 20,000.
  */
 export const FORWARD_PORT_BASE = 40_000;
-export const FORWARD_PORT_COUNT = 10_000;
+export const FORWARD_PORT_COUNT = 20_000;
 
-export function forwardPortFor(serial: bigint): number {
-  return FORWARD_PORT_BASE + Number(serial % BigInt(FORWARD_PORT_COUNT));
+export interface ForwardDestination {
+  host: string;
+  port: number;
+}
+
+export function forwardDestinationFor(serial: bigint): ForwardDestination {
+  const low = Number(serial & 0xffffffn);
+  // 127.0.0.0 and 127.255.255.255 are not host addresses: the last octet is kept within 1..254.
+  const host = `127.${(low >> 16) & 0xff}.${(low >> 8) & 0xff}.${1 + ((low & 0xff) % 254)}`;
+  const port = FORWARD_PORT_BASE + Number((serial >> 24n) % BigInt(FORWARD_PORT_COUNT));
+  return { host, port };
 }
 
 /**

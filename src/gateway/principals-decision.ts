@@ -1,4 +1,4 @@
-import { forwardAllowed, forwardPortFor } from './forward-port.ts';
+import { forwardAllowed, forwardDestinationFor } from './forward-port.ts';
 import type { ParsedSshCertificate } from '../ssh/certificate-parse.ts';
 import { sshFingerprint } from '../ssh/public-key.ts';
 
@@ -99,10 +99,11 @@ export function decidePrincipals(query: PrincipalsQuery, certificate: ParsedSshC
   const options = ['restrict', `expiry-time="${expiryTime(certificate.validBefore)}"`];
   if (certificate.extensions.includes('permit-pty')) options.push('pty');
   // Forwarding back only for a port-forward grant on one pod, and only to the one gateway-local
-  // port its session's kubectl listens on (forward-port.ts); sshd refuses every other -L, and -R
+  // address its session's kubectl listens on (forward-port.ts); sshd refuses every other -L, and -R
   // stays off (the gateway's sshd_config allows local forwarding only).
   if (forwardAllowed(certificate.extensions, extensions, trust.extensionDomain)) {
-    options.push('port-forwarding', `permitopen="127.0.0.1:${forwardPortFor(certificate.serial)}"`);
+    const destination = forwardDestinationFor(certificate.serial);
+    options.push('port-forwarding', `permitopen="${destination.host}:${destination.port}"`);
   }
   options.push(`command="${trust.sessionCommand} --serial ${certificate.serial}"`);
   return { allow: true, lines: principals.map((principal) => `${options.join(',')} ${principal}`) };

@@ -13,10 +13,10 @@ export interface SessionGrant {
   operations?: readonly string[];
   scope: { cluster: string; namespace: string; pod?: string; node?: string };
   /**
-   * The gateway-local port this certificate's port-forward listens on (forward-port.ts, from the
-   * serial sshd read); the principals line lets sshd forward to it alone.
+   * The gateway-local address this certificate's port-forward listens on (forward-port.ts, from
+   * the serial sshd read); the principals line lets sshd forward to it alone.
    */
-  forwardPort?: number;
+  forward?: { host: string; port: number };
 }
 
 export type SessionDecision =
@@ -186,16 +186,15 @@ function operationRefusal(subcommand: string, grant: SessionGrant): SessionDecis
 /**
  * `kubectl port-forward [pod/POD|POD] REMOTE_PORT`, only for a certificate whose operations include
  * port-forward and whose scope names a pod. The gateway writes every other word: the pod from the
- * certificate, the address 127.0.0.1 and the local port sshd lets this certificate forward to
- * (the principals line's permitopen). The engineer then forwards with `ssh -L
- * LOCAL:127.0.0.1:PORT`. No flag of the user's is passed on (no --address, no other ports).
+ * certificate, and the loopback address and port sshd lets this certificate forward to (the
+ * principals line's permitopen). The engineer then forwards with `ssh -L LOCAL:ADDRESS:PORT`. No flag of the user's is passed on (no --address, no other ports).
  */
 function portForwardCommand(args: readonly string[], grant: SessionGrant, allowedBy: string): SessionDecision {
   const { pod, namespace } = grant.scope;
   if (grant.operations?.includes('port-forward') !== true) {
     return refuse('operation', `kubectl port-forward needs operation port-forward; your certificate grants ${grant.operations?.join(', ') ?? 'none'}`);
   }
-  if (pod === undefined || pod === '*' || grant.forwardPort === undefined) return refuse('needs-pod', 'kubectl port-forward goes to one pod, and your certificate names none');
+  if (pod === undefined || pod === '*' || grant.forward === undefined) return refuse('needs-pod', 'kubectl port-forward goes to one pod, and your certificate names none');
   if (args.some((word) => word.startsWith('-'))) return refuse('local-effect', 'kubectl port-forward takes no flags here: the gateway sets the address and the local port');
   const [, ...rest] = args;
   const target = rest.length === 2 ? rest[0] : undefined;
@@ -208,7 +207,7 @@ function portForwardCommand(args: readonly string[], grant: SessionGrant, allowe
   }
   return {
     kind: 'run',
-    argv: ['kubectl', '--namespace', namespace, 'port-forward', '--address', '127.0.0.1', `pod/${pod}`, `${grant.forwardPort}:${remote}`],
+    argv: ['kubectl', '--namespace', namespace, 'port-forward', '--address', grant.forward.host, `pod/${pod}`, `${grant.forward.port}:${remote}`],
     allowedBy,
   };
 }

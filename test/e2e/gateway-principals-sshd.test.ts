@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardPortFor } from '../../src/gateway/forward-port.ts';
+import { forwardDestinationFor } from '../../src/gateway/forward-port.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { encodeKrl } from '../../src/ssh/krl.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     // The forced command stands in for `jitca gateway session`: it shows what sshd ran and with
     // which serial, whether it got a terminal, and what the user asked for.
     const session = path.join(hooks, 'session');
-    writeFileSync(session, '#!/bin/sh\necho "session $*"\necho "asked=$SSH_ORIGINAL_COMMAND"\necho "tty=$(tty)"\n', { mode: 0o755 });
+    writeFileSync(session, '#!/bin/sh\necho "session $*"\necho "asked=$SSH_ORIGINAL_COMMAND"\necho "tty=$(tty)"\necho "agent=$SSH_AUTH_SOCK display=$DISPLAY"\n', { mode: 0o755 });
     const principals = path.join(hooks, 'principals');
     writeFileSync(
       principals,
@@ -81,22 +81,22 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     sshd.setTrustedCaKeys(readFileSync(caFile, 'utf8'));
   });
 
-  /** A TCP server on 127.0.0.1:port answering "echo:" and what it read. */
-  function echoServer(port: number): Promise<Server> {
+  /** A TCP server on host:port answering "echo:" and what it read. */
+  function echoServer(host: string, port: number): Promise<Server> {
     const server = createServer((socket) => socket.once('data', (data) => socket.end(`echo:${data.toString()}`)));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve(server));
+      server.listen(port, host, () => resolve(server));
     });
   }
 
   /**
-   * `ssh -N -L` through the gateway to 127.0.0.1:target, then "hello" through the forward: what
-   * came back ("" when sshd refused the channel). Bounded: the ssh process is killed after.
+   * `ssh -N -L` through the gateway to host:port, then "hello" through the forward: what came back
+   * ("" when sshd refused the channel). Bounded: the ssh process is killed after.
    */
-  async function throughForward(certificate: string, target: number): Promise<string> {
+  async function throughForward(certificate: string, host: string, target: number): Promise<string> {
     const local = await freePort();
-    const ssh = spawn('ssh', ['-N', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `CertificateFile=${certificate}`, '-i', key.keyPath, '-p', String(sshd.port), '-L', `127.0.0.1:${local}:127.0.0.1:${target}`, `root@127.0.0.1`], { stdio: 'ignore' });
+    const ssh = spawn('ssh', ['-N', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `CertificateFile=${certificate}`, '-i', key.keyPath, '-p', String(sshd.port), '-L', `127.0.0.1:${local}:${host}:${target}`, `root@127.0.0.1`], { stdio: 'ignore' });
     try {
       for (let attempt = 0; attempt < 100; attempt++) {
         const answer = await new Promise<string | undefined>((resolve) => {
@@ -137,6 +137,21 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     expect(plain.stdout).toContain('tty=not a tty');
   });
 
+  it('forwards no agent and no X11, even for a certificate that permits both and a client that asks', async () => {
+    const certificate = await certificateFile('agent-x11', 4247n, { extensions: ['permit-agent-forwarding', 'permit-X11-forwarding'] });
+    const agentDir = mkdtempSync('/tmp/jitca-agent-');
+    const agent = spawnSync('ssh-agent', ['-a', path.join(agentDir, 'sock')], { encoding: 'utf8' });
+    try {
+      const result = sshd.login({ key: key.keyPath, certificate, sshOptions: ['-A', '-X'], env: { SSH_AUTH_SOCK: path.join(agentDir, 'sock'), DISPLAY: ':0' } });
+      expect(result.stdout).toContain('session --serial 4247');
+      expect(result.stdout).toContain('agent= display=\n');
+    } finally {
+      const pid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
+      if (pid !== undefined) process.kill(Number(pid));
+      rmSync(agentDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses forwarding: restrict is on every line', async () => {
     const certificate = await certificateFile('forward', 4244n, { extensions: ['permit-pty', 'permit-port-forwarding'] });
     const result = sshd.login({ key: key.keyPath, certificate, sshOptions: ['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9'] });
@@ -147,15 +162,15 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
   it('a port-forward grant on one pod may forward to its one gateway-local port and nowhere else; other grants forward nothing', async () => {
     const grant = { [`operations@${DOMAIN}`]: 'view-logs,port-forward', [`scope-cluster@${DOMAIN}`]: 'prod', [`scope-namespace@${DOMAIN}`]: 'payments', [`scope-pod@${DOMAIN}`]: 'api-0' };
     const serial = 4246n;
-    const allowedPort = forwardPortFor(serial);
+    const allowed = forwardDestinationFor(serial);
     // Stand-ins for what the session's kubectl port-forward would listen on, and another local service.
-    const permitted = await echoServer(allowedPort);
-    const other = await echoServer(allowedPort + 1);
+    const permitted = await echoServer(allowed.host, allowed.port);
+    const other = await echoServer('127.0.0.1', allowed.port);
     try {
       const forwarding = await certificateFile('pf', serial, { extensions: ['permit-port-forwarding'], grant });
-      expect(await throughForward(forwarding, allowedPort)).toBe('echo:hello');
-      // Any other destination: sshd refuses the channel ("administratively prohibited").
-      expect(await throughForward(forwarding, allowedPort + 1)).toBe('');
+      expect(await throughForward(forwarding, allowed.host, allowed.port)).toBe('echo:hello');
+      // Any other destination, the same port on 127.0.0.1 included: sshd refuses the channel.
+      expect(await throughForward(forwarding, '127.0.0.1', allowed.port)).toBe('');
       // Remote forwarding stays refused.
       const remote = sshd.login({ key: key.keyPath, certificate: forwarding, sshOptions: ['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9'] });
       expect(remote.stderr).toMatch(/remote port forwarding failed/i);
@@ -169,13 +184,13 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
       ];
       for (const [name, shape] of refusals) {
         const refused = await certificateFile(name, serial, shape);
-        expect(await throughForward(refused, allowedPort), name).toBe('');
+        expect(await throughForward(refused, allowed.host, allowed.port), name).toBe('');
       }
     } finally {
       permitted.close();
       other.close();
     }
-  });
+  }, 90_000);
 
   it("refuses a certificate the gateway's KRL revokes, and one that is not a jitca grant, though sshd itself would take both", async () => {
     const revoked = await certificateFile('revoked', 13n, { extensions: ['permit-pty'] });

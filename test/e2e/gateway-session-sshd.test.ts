@@ -6,9 +6,9 @@
  * stand-in for the Kubernetes API that verifies the client certificate against jitca's Kubernetes
  * CA and serves one pod and its log. Root only (sshd's hooks must be root-owned, under /run).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
@@ -217,6 +217,29 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
     expect(outside.status).not.toBe(0);
     expect(outside.stderr).toContain('ERR_GATEWAY_REFUSED');
     expect(kube.calls.slice(before).filter((call) => call.path.includes('api-1'))).toEqual([]);
+  }, 60_000);
+
+  it('refuses a command outside the list, another namespace, a shell trick and scp before anything reaches Kubernetes', async () => {
+    const { file } = await certificateFile('refusals', '10m');
+    const before = kube.calls.length;
+    const refusals: Array<[string, string]> = [
+      ['sh -c id', 'not-allowed'],
+      ['kubectl get secrets', 'not-allowed'],
+      ['kubectl logs api-0 -n kube-system', 'target-flag'],
+      ['kubectl logs api-0;cat /etc/shadow', 'characters'],
+      ['kubectl logs $(id)', 'characters'],
+    ];
+    const results = await Promise.all(refusals.map(([command]) => login(file, command)));
+    results.forEach((result, i) => {
+      expect(result.status, refusals[i]![0]).not.toBe(0);
+      expect(result.stderr, refusals[i]![0]).toContain(`ERR_GATEWAY_REFUSED`);
+      expect(result.stderr, refusals[i]![0]).toContain(refusals[i]![1]);
+    });
+    // scp runs `scp -t` on the server: the forced session gets it as the command, and refuses it.
+    const copied = spawnSync('scp', ['-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', `CertificateFile=${file}`, '-i', key.keyPath, '-P', String(sshd.port), file, `${sshd.user}@127.0.0.1:/tmp/jitca-scp-${process.pid}`], { encoding: 'utf8', timeout: 20_000 });
+    expect(copied.status).not.toBe(0);
+    expect(existsSync(`/tmp/jitca-scp-${process.pid}`)).toBe(false);
+    expect(kube.calls.slice(before)).toEqual([]);
   }, 60_000);
 
   it("cuts an open session at the certificate's expiry", async () => {

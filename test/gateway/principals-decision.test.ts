@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { forwardPortFor } from '../../src/gateway/forward-port.ts';
+import { forwardDestinationFor } from '../../src/gateway/forward-port.ts';
 import { decidePrincipals, type GatewayTrust, type PrincipalsQuery } from '../../src/gateway/principals-decision.ts';
 import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { parseCertificate, type ParsedSshCertificate } from '../../src/ssh/certificate-parse.ts';
@@ -82,9 +82,14 @@ describe('gateway principals: the lines sshd gets', () => {
     const forwarding = await certificate({ extensions: ['permit-port-forwarding'], customExtensions: grant });
     expect(decidePrincipals(queryFor(forwarding), forwarding, trust(), NOW)).toEqual({
       allow: true,
-      lines: [`restrict,expiry-time="20270115081500Z",port-forwarding,permitopen="127.0.0.1:${forwardPortFor(4242n)}",command="${SESSION} --serial 4242" oncall-payments`],
+      lines: [`restrict,expiry-time="20270115081500Z",port-forwarding,permitopen="127.0.16.${1 + (0x92 % 254)}:40000",command="${SESSION} --serial 4242" oncall-payments`],
     });
-    expect(forwardPortFor(4242n)).toBe(44242);
+    // 4242 = 0x1092: address 127.0.16.(1 + 0x92 % 254), port 40000 + (4242 >> 24) % 20000.
+    expect(forwardDestinationFor(4242n)).toEqual({ host: '127.0.16.147', port: 40_000 });
+    // Serials that agree in their low 24 bits still differ in the port, and the other way round.
+    expect(forwardDestinationFor(4242n + (1n << 24n))).toEqual({ host: '127.0.16.147', port: 40_001 });
+    expect(forwardDestinationFor(4243n)).toEqual({ host: '127.0.16.148', port: 40_000 });
+    expect(forwardDestinationFor(0xffffffn).host).toBe('127.255.255.2');
     const { [`scope-pod@${DOMAIN}`]: _pod, ...noPod } = grant;
     for (const shape of [
       { extensions: ['permit-port-forwarding'], customExtensions: { ...grant, [`operations@${DOMAIN}`]: 'view-logs' } },

@@ -184,9 +184,9 @@ describe('the grant read from the certificate', () => {
 
 describe('gateway session: port-forward, built by the gateway to the certificate\'s pod and port', () => {
   // The role's commands allow it (commands@), its operations include it (operations@), and the scope names a pod.
-  const forwarding: SessionGrant = { ...podScoped, commands: ['kubectl logs', 'kubectl port-forward'], operations: ['view-logs', 'port-forward'], forwardPort: 44246 };
-  it('runs kubectl port-forward to the scoped pod, on 127.0.0.1 and the port sshd lets this certificate forward to', () => {
-    const expected = ['kubectl', '--namespace', 'payments', 'port-forward', '--address', '127.0.0.1', 'pod/payments-api-7d9', '44246:8080'];
+  const forwarding: SessionGrant = { ...podScoped, commands: ['kubectl logs', 'kubectl port-forward'], operations: ['view-logs', 'port-forward'], forward: { host: '127.0.16.151', port: 40000 } };
+  it('runs kubectl port-forward to the scoped pod, on the loopback address and port sshd lets this certificate forward to', () => {
+    const expected = ['kubectl', '--namespace', 'payments', 'port-forward', '--address', '127.0.16.151', 'pod/payments-api-7d9', '40000:8080'];
     for (const command of ['kubectl port-forward 8080', 'kubectl port-forward payments-api-7d9 8080', 'kubectl port-forward pod/payments-api-7d9 8080']) {
       expect(decideSessionCommand(command, forwarding)).toEqual({ kind: 'run', argv: expected, allowedBy: 'kubectl port-forward' });
     }
