@@ -36,7 +36,8 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, onStderr?: (text: string
   });
 }
 
-describe('jitca requests / approve / deny, and what ssh-cert says when the wait ends', () => {
+// Each case runs the real CLI several times (a process start each): on a loaded machine that is more than the default 30 s.
+describe('jitca requests / approve / deny, and what ssh-cert says when the wait ends', { timeout: 90_000 }, () => {
   let api: ApiFixture;
   let home: string;
   let server: string;

@@ -32,7 +32,7 @@ async function leadershipOf(replica: Replica): Promise<{ leader: number; term: n
   let text: string | undefined;
   for (let attempt = 0; text === undefined; attempt++) {
     text = await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`).then((response) => response.text(), () => undefined);
-    if (text === undefined && attempt >= 200) throw new Error(`no /metrics on ${replica.metricsPort}: ${replica.log}`);
+    if (text === undefined && attempt >= 600) throw new Error(`no /metrics on ${replica.metricsPort}: ${replica.log}`);
     if (text === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { leader: Number(/^jitca_leader\{mode="elected"\} (\d)$/m.exec(text)?.[1]), term: Number(/^jitca_leader_term (\d+)$/m.exec(text)?.[1]) };
