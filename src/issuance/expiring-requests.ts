@@ -1,7 +1,7 @@
 import { ErrorCodes, isJitcaError } from '../errors.ts';
 import type { StoredRequest } from '../store/types.ts';
-import { auditEvent, type SshIssuanceContext } from './issue-ssh-certificate.ts';
-import { requesterOf } from './request-lifecycle.ts';
+import type { SshIssuanceContext } from './issue-ssh-certificate.ts';
+import { recordSystemChange } from './request-lifecycle.ts';
 
 /** Kept in the pending row's decision once announced, so each request is announced once. */
 const ANNOUNCED = 'expiringAnnouncedAt';
@@ -43,24 +43,6 @@ function needsNotice(request: StoredRequest, now: number, noticeMs: number): boo
   return left > 0 && left <= Math.min(noticeMs, (expiresAt - Date.parse(request.createdAt)) / 2);
 }
 
-async function recordNotice(context: SshIssuanceContext, request: StoredRequest, now: number): Promise<void> {
-  const requester = requesterOf(request);
-  await context.store.recordDecision({
-    request: {
-      id: request.id,
-      kind: request.kind,
-      requester: request.requester,
-      role: request.role,
-      state: 'pending',
-      body: request.body,
-      decision: { ...request.decision, [ANNOUNCED]: new Date(now).toISOString() },
-      createdAt: request.createdAt,
-      expiresAt: request.expiresAt,
-      expectedVersion: request.version,
-    },
-    event: auditEvent('request.expiring', { subject: 'system', groups: [], via: 'local-cli' }, request.id, {
-      requester: requester.subject,
-      expiresAt: request.expiresAt,
-    }),
-  });
+function recordNotice(context: SshIssuanceContext, request: StoredRequest, now: number): Promise<void> {
+  return recordSystemChange(context, request, { state: 'pending', decision: { ...request.decision, [ANNOUNCED]: new Date(now).toISOString() } }, 'request.expiring');
 }

@@ -29,23 +29,36 @@ export async function expireIfDue(context: SshIssuanceContext, request: StoredRe
   return { ...request, state: 'expired', version: request.version + 1 };
 }
 
-async function recordExpiry(context: SshIssuanceContext, request: StoredRequest): Promise<void> {
-  const requester = requesterOf(request);
+function recordExpiry(context: SshIssuanceContext, request: StoredRequest): Promise<void> {
+  return recordSystemChange(context, request, { state: 'expired', decision: request.decision }, 'request.expired');
+}
+
+/**
+ * A record jitca itself writes about a request's window (expired, nearing its end), with the row
+ * as it is but for `change`, fenced by the version it was read at: a person's decision that landed
+ * in between wins (ERR_REQUEST_CHANGED), and nothing is written.
+ */
+export async function recordSystemChange(
+  context: SshIssuanceContext,
+  request: StoredRequest,
+  change: { state: 'expired' | 'pending'; decision: Record<string, unknown> },
+  type: 'request.expired' | 'request.expiring',
+): Promise<void> {
   await context.store.recordDecision({
     request: {
       id: request.id,
       kind: request.kind,
       requester: request.requester,
       role: request.role,
-      state: 'expired',
+      state: change.state,
       body: request.body,
-      decision: request.decision,
+      decision: change.decision,
       createdAt: request.createdAt,
       expiresAt: request.expiresAt,
       expectedVersion: request.version,
     },
-    event: auditEvent('request.expired', { subject: 'system', groups: [], via: 'local-cli' }, request.id, {
-      requester: requester.subject,
+    event: auditEvent(type, { subject: 'system', groups: [], via: 'local-cli' }, request.id, {
+      requester: requesterOf(request).subject,
       expiresAt: request.expiresAt,
     }),
   });
