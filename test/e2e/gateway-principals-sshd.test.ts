@@ -8,6 +8,7 @@ import { buildUserCertificate } from '../../src/ssh/certificate.ts';
 import { encodeKrl } from '../../src/ssh/krl.ts';
 import { formatAuthorizedKeysLine, parseSshPublicKey, sshPublicKeyFromKeyObject } from '../../src/ssh/public-key.ts';
 import { createMemorySigner } from '../support/memory-signer.ts';
+import { readOnlyCompileCache } from '../support/compile-cache.ts';
 import { freePort, startSshd, type SshdHandle } from '../support/sshd.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
@@ -62,11 +63,13 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     // which serial, whether it got a terminal, and what the user asked for.
     const session = path.join(hooks, 'session');
     writeFileSync(session, '#!/bin/sh\necho "session $*"\necho "asked=$SSH_ORIGINAL_COMMAND"\necho "tty=$(tty)"\necho "agent=$SSH_AUTH_SOCK display=$DISPLAY"\n', { mode: 0o755 });
+    const compileCache = readOnlyCompileCache(hooks, 'nobody', [['gateway', 'principals', '--help'], ['gateway', 'session', '--help']]);
     const principals = path.join(hooks, 'principals');
     writeFileSync(
       principals,
       [
         '#!/bin/sh',
+        `export NODE_COMPILE_CACHE=${compileCache}`,
         `exec ${JITCA} gateway principals --trusted-ca-keys ${caFile} --revoked-keys ${krlFile} --allow root=oncall-payments --extension-domain ${DOMAIN} --session-command ${session} "$@"`,
         '',
       ].join('\n'),

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../src/ssh/certificate.ts';
 import { createApiFixture, type ApiFixture } from '../support/api-fixture.ts';
 import { makeServingCertificate } from '../support/kube-tls.ts';
+import { readOnlyCompileCache } from '../support/compile-cache.ts';
 import { startSshd, type SshdHandle } from '../support/sshd.ts';
 import { createTempSshKey, type TempSshKey } from '../support/ssh-key.ts';
 
@@ -128,11 +129,13 @@ describe.skipIf(!isRoot)('jitca gateway session behind a real sshd: kubectl with
       ].join('\n'),
       { mode: 0o755 },
     );
+    const compileCache = readOnlyCompileCache(hooks, 'nobody', [['gateway', 'principals', '--help'], ['gateway', 'session', '--help']]);
     const principals = path.join(hooks, 'principals');
     writeFileSync(
       principals,
       [
         '#!/bin/sh',
+        `export NODE_COMPILE_CACHE=${compileCache}`,
         `exec ${JITCA} gateway principals --trusted-ca-keys ${caFile} --revoked-keys ${krlFile} --allow root=oncall-payments ` +
           `--extension-domain jitca.dev --session-command ${session} --certificate-dir ${certificates} "$@"`,
         '',
