@@ -29,7 +29,11 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
   let key: TempSshKey;
   let krlFile: string;
 
-  async function certificateFile(name: string, serial: bigint, shape: { extensions: string[]; jitcaGrant?: boolean; grant?: Record<string, string> }): Promise<string> {
+  async function certificateFile(
+    name: string,
+    serial: bigint,
+    shape: { extensions: string[]; jitcaGrant?: boolean; grant?: Record<string, string>; signer?: typeof ca; validBefore?: bigint },
+  ): Promise<string> {
     const issued = await buildUserCertificate(
       {
         subject: parseSshPublicKey(key.publicKey),
@@ -37,11 +41,11 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
         keyId: 'alice@example.com',
         principals: ['oncall-payments'],
         validAfter: BigInt(Math.floor(Date.now() / 1000) - 60),
-        validBefore: BigInt(Math.floor(Date.now() / 1000) + 600),
+        validBefore: shape.validBefore ?? BigInt(Math.floor(Date.now() / 1000) + 600),
         extensions: shape.extensions,
         customExtensions: shape.jitcaGrant === false ? {} : { [`role@${DOMAIN}`]: 'payments-debug', [`approval@${DOMAIN}`]: 'req-1', ...shape.grant },
       },
-      ca,
+      shape.signer ?? ca,
     );
     const file = path.join(key.dir, `${name}-cert.pub`);
     writeFileSync(file, `${issued.line}\n`);
@@ -199,5 +203,26 @@ describe.skipIf(!isRoot)('the gateway on a real sshd: jitca gateway principals d
     const plain = sshd.login({ key: key.keyPath, certificate: notAGrant });
     expect(plain.status).toBe(255);
     expect(plain.stdout).not.toContain('session');
+  });
+
+  it('refuses a certificate from another CA, an expired one, and one whose extensions were altered after signing', async () => {
+    const other = await certificateFile('other-ca', 4248n, { extensions: ['permit-pty'], signer: createMemorySigner({ kind: 'ed25519' }, 'someone-else/1') });
+    const expired = await certificateFile('expired', 4249n, { extensions: ['permit-pty'], validBefore: BigInt(Math.floor(Date.now() / 1000) - 1) });
+    // The same grant with its pod changed after signing: the signature no longer covers the bytes.
+    const genuine = await certificateFile('genuine', 4250n, { extensions: ['permit-pty'], grant: { [`scope-pod@${DOMAIN}`]: 'api-0' } });
+    const [type, blob] = readFileSync(genuine, 'utf8').trim().split(' ') as [string, string];
+    const bytes = Buffer.from(blob, 'base64');
+    const at = bytes.indexOf(Buffer.from('api-0'));
+    expect(at).toBeGreaterThan(0);
+    bytes.write('api-1', at);
+    const altered = path.join(key.dir, 'altered-cert.pub');
+    writeFileSync(altered, `${type} ${bytes.toString('base64')}\n`);
+    for (const certificate of [other, expired, altered]) {
+      const refused = sshd.login({ key: key.keyPath, certificate });
+      expect(refused.status, certificate).toBe(255);
+      expect(refused.stdout, certificate).not.toContain('session');
+    }
+    // The genuine one logs in: the refusals above are the certificates', not the set-up's.
+    expect(sshd.login({ key: key.keyPath, certificate: genuine }).stdout).toContain('session --serial 4250');
   });
 });
