@@ -138,6 +138,19 @@ describe('notifications of requests made through the API', () => {
     clock.advance(60_000 + 1);
     expect(await announceExpiringRequests(context, 1800)).toBe(1);
     expect((await call(api.tokens.dave, `/v1/requests/${id}/deny`, { reason: 'withdrawn' })).statusCode).toBe(204);
+    // Withdrawn: no longer pending, so a later sweep announces nothing; and 0 turns the notice off.
+    const another = (await call(api.tokens.dave, '/v1/ssh/certificates', breakGlass)).json().requestId as string;
+    clock.advance(8 * 60_000 + 1);
     expect(await announceExpiringRequests(context, 0)).toBe(0);
+    expect(await announceExpiringRequests(context, 1800)).toBe(1);
+    const rows = await api.ca.runtime.store.claimNotifications({
+      nowIso: new Date(Date.now() + 7_200_000).toISOString(),
+      claimUntilIso: new Date(Date.now() + 9_000_000).toISOString(),
+      limit: 100,
+      pruneSentBeforeIso: new Date(0).toISOString(),
+    });
+    const expiring = rows.filter((row) => row.sink === 'approvers' && row.kind === 'expiring').map((row) => row.record.requestId);
+    expect(expiring).toContain(another);
+    expect(expiring.filter((requestId) => requestId === id)).toHaveLength(1);
   });
 });
