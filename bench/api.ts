@@ -13,6 +13,7 @@
  * Run: ./scripts/node node bench/api.ts [seconds]
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,7 @@ import { measureInProcessIssuance } from './in-process-issuance.ts';
 import { benchConnectionLimits, benchPolicy, machineLine, measureSshKeygenLoop } from './references.ts';
 import { runOpenLoop } from './open-loop.ts';
 import { cpuPerOperation, threadCpu } from './thread-cpu.ts';
+import { entriesPerCommit, storeCommits } from './store-commits.ts';
 
 const seconds = Number(process.argv[2] ?? 10);
 const engineers = 16;
@@ -91,7 +93,9 @@ try {
   await load({ duration: 2 }); // warm-up: JIT, JWKS cache, SQLite pages
   const serverCpuBefore = threadCpu(server.pid!);
   const benchCpuBefore = threadCpu(process.pid);
+  const commitsBefore = await storeCommits(url);
   const saturated = await load({});
+  const commitsAfter = await storeCommits(url);
   const serverCpu = cpuPerOperation(serverCpuBefore, threadCpu(server.pid!), saturated['2xx']);
   const benchCpu = cpuPerOperation(benchCpuBefore, threadCpu(process.pid), saturated['2xx']);
   // Latency at a given rate: open loop, evenly spaced, measured from when each request was due
@@ -125,12 +129,18 @@ try {
     );
   }
   console.log(`CPU per certificate, saturated, server threads (µs): ${serverCpu}`);
+  console.log(`store group commit, saturated: ${entriesPerCommit(commitsBefore, commitsAfter)}`);
   console.log(`CPU per certificate, saturated, load generator threads (µs): ${benchCpu}`);
   console.log(`ratio API / ssh-keygen -s: ${(rate / sshKeygen.perSecond).toFixed(1)}x (target >= 20x)`);
   console.log(`ratio API / raw PKCS#11: ${(rate / raw.perSecond).toFixed(2)}`);
   console.log(`ratio API / in-process issuance: ${(rate / inProcess.perSecond).toFixed(2)}; in-process issuance / ssh-keygen -s: ${(inProcess.perSecond / sshKeygen.perSecond).toFixed(1)}x`);
 } finally {
-  server?.kill('SIGTERM');
+  if (server !== undefined && server.exitCode === null) {
+    // Wait for the server's own exit, so a profile it writes then (NODE_OPTIONS=--cpu-prof) is complete.
+    const exited = once(server, 'exit');
+    server.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  }
   await oidc.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import type { PKCS11 } from 'pkcs11js';
 import { isPkcs11Return, moduleLoadError, toHsmError } from './pkcs11-errors.ts';
+import { createPkcs11SignThread, type Pkcs11SignThread } from './pkcs11-sign-thread.ts';
 
 /**
  * One loaded, initialized PKCS#11 module shared by everything in the process that uses it.
@@ -14,8 +15,8 @@ import { isPkcs11Return, moduleLoadError, toHsmError } from './pkcs11-errors.ts'
  *
  * Why the epoch and operation counting: after C_Finalize + C_Initialize every session and object
  * handle from before is meaningless and numbers get reused, so holders compare epochs and drop
- * old handles without touching them. Re-initializing while a C_SignAsync runs on the libuv pool
- * would pull the library out from under that thread, so reinitialize() waits for running
+ * old handles without touching them. Re-initializing while a signature runs on the signing thread
+ * (pkcs11-sign-thread.ts) would pull the library out from under that thread, so reinitialize() waits for running
  * operations to drain and holds new ones back until it is done.
  */
 export interface Pkcs11Module {
@@ -40,6 +41,8 @@ export interface Pkcs11Module {
   reinitializeSync(): boolean;
   /** Ensures C_Initialize has succeeded (after a failed re-initialization it is retried here). */
   ensureInitialized(): void;
+  /** Where signatures run (C_SignInit + C_Sign off the event loop); started at the first one. */
+  readonly signThread: Pkcs11SignThread;
   /** Remembers which PIN logged in to a token, so a second holder with another PIN is refused. */
   readonly logins: Map<string, Buffer>;
   /** How many open pools use each token label, so only the last one logs out. */
@@ -61,6 +64,7 @@ interface SharedModule {
   drain: { promise: Promise<void>; resolveDrained: () => void } | undefined;
   logins: Map<string, Buffer>;
   holders: Map<string, number>;
+  signThread: Pkcs11SignThread | undefined;
 }
 
 const modules = new Map<string, SharedModule>();
@@ -90,6 +94,7 @@ export function acquirePkcs11Module(modulePath: string): Pkcs11Module {
       drain: undefined,
       logins: new Map(),
       holders: new Map(),
+      signThread: undefined,
     };
     modules.set(key, shared);
   }
@@ -106,8 +111,8 @@ function registryKey(modulePath: string): string {
 function initialize(shared: SharedModule): void {
   if (shared.initialized) return;
   try {
-    // CKF_OS_LOCKING_OK: concurrent C_SignAsync calls on several sessions run on libuv threads;
-    // without it SoftHSM2 crashed the process (MACHINE-NOTES.md).
+    // CKF_OS_LOCKING_OK: signatures run on the signing thread while the event loop uses other
+    // sessions; without it concurrent calls crashed the process (MACHINE-NOTES.md).
     shared.api.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     shared.ownsInitialization = true;
   } catch (error) {
@@ -161,6 +166,10 @@ function handleFor(shared: SharedModule): Pkcs11Module {
     },
     logins: shared.logins,
     holders: shared.holders,
+    get signThread() {
+      shared.signThread ??= createPkcs11SignThread(shared.modulePath);
+      return shared.signThread;
+    },
     async beginOperation() {
       while (shared.drain !== undefined) await shared.drain.promise;
       shared.inFlight += 1;
@@ -209,7 +218,11 @@ function handleFor(shared: SharedModule): Pkcs11Module {
       if (released) return;
       released = true;
       shared.references -= 1;
-      if (shared.references === 0 && shared.initialized && shared.ownsInitialization) finalize(shared);
+      if (shared.references !== 0) return;
+      // Nothing signs any more (the last holder's operations have ended): the thread goes too.
+      void shared.signThread?.close();
+      shared.signThread = undefined;
+      if (shared.initialized && shared.ownsInitialization) finalize(shared);
     },
   };
   return module;

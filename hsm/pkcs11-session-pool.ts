@@ -5,6 +5,7 @@ import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import { CKS_RW_USER_FUNCTIONS } from './pkcs11-constants.ts';
 import { classifyPkcs11Failure, isPkcs11Return, pkcs11ReturnName, toHsmError } from './pkcs11-errors.ts';
 import type { Pkcs11Module } from './pkcs11-module.ts';
+import type { Pkcs11SignThread } from './pkcs11-sign-thread.ts';
 import { findTokenSlot } from './pkcs11-slot.ts';
 
 export interface SessionLease {
@@ -233,6 +234,11 @@ export class Pkcs11SessionPool {
     this.#pooled -= this.#idle.length;
     this.#idle = [];
     if (this.#leased === 0) this.#releaseModule();
+  }
+
+  /** The module's signing thread (C_SignInit + C_Sign on a leased session). */
+  get signThread(): Pkcs11SignThread {
+    return this.#module.signThread;
   }
 
   /** Number of pooled sessions (the parallelism limit). */

@@ -22,9 +22,9 @@ export interface Pkcs11SignerInit {
 const MAX_ATTEMPTS = 3;
 
 /**
- * A Signer whose private key never leaves the token: each signature borrows a pooled session,
- * runs C_SignInit, then C_Sign on the libuv thread pool (C_SignAsync), so several signatures
- * proceed in parallel on different sessions while the event loop stays free.
+ * A Signer whose private key never leaves the token: each signature borrows a pooled session and
+ * runs C_SignInit + C_Sign on the module's signing thread (pkcs11-sign-thread.ts), so the event
+ * loop stays free; the pool's size bounds how many wait there at once.
  *
  * Retries absorb stale state: a session closed under us, a module finalized under us, or a key
  * handle that went stale (the pool reopens, re-initializes, logs in again, or we find the key
@@ -65,11 +65,7 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
         let failure: unknown;
         try {
           const key = privateKeyFor(lease);
-          pool.api.C_SignInit(lease.session, operation.mechanism, key);
-          // allocUnsafe takes a slice of Node's shared pool (no allocation of its own); only the
-          // bytes C_Sign wrote are copied out, into a plain, exactly-sized Uint8Array.
-          const signature = await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength));
-          return new Uint8Array(signature);
+          return await pool.signThread.sign(lease.session, operation.mechanism, key, operation.input, operation.signatureLength);
         } catch (error) {
           failure = error;
           const kind = classifyPkcs11Failure(error);

@@ -24,6 +24,7 @@ import { registerLeadershipMetrics, type LeadershipStatus } from '../ha/leadersh
 import type { DeliveryCounters } from '../notify/outbox-delivery.ts';
 import type { SshIssuanceContext } from '../issuance/issue-ssh-certificate.ts';
 import type { X509IssuanceContext } from '../issuance/issue-x509-certificate.ts';
+import { registerStoreCommitMetrics } from './store-commit-metrics.ts';
 import { registerActiveCredentialMetrics } from './active-credential-metrics.ts';
 import { registerPolicyMetrics } from '../issuance/policy-metrics.ts';
 import { registerNotificationMetrics } from '../notify/notification-metrics.ts';
@@ -110,6 +111,7 @@ export function buildApp(runtime: CaRuntime, options: AppOptions): FastifyInstan
   );
   if (options.leadership !== undefined) registerLeadershipMetrics(metrics.registry, options.leadership);
   registerPolicyMetrics(metrics.registry, runtime.policyInForce);
+  registerStoreCommitMetrics(metrics.registry, () => runtime.store.stats());
   registerActiveCredentialMetrics(metrics.registry, { count: (nowIso) => runtime.store.countActiveCertificates(nowIso), now: () => runtime.clock.now() });
   registerNotificationMetrics(metrics.registry, {
     backlog: () => runtime.store.notificationBacklog(),

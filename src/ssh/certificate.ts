@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { freshRandomBytes } from './random-pool.ts';
 import type { Signer } from '../keys/signer.ts';
 import { ErrorCodes, JitcaError } from '../errors.ts';
 import {
@@ -74,7 +74,7 @@ export async function buildUserCertificate(params: UserCertificateParams, ca: Si
   // same writer afterwards.
   const writer = new SshWriter(params.subject.blob.length + caKey.blob.length + 1024)
     .writeString(certType)
-    .writeString(params.nonce ?? randomFillSync(new Uint8Array(NONCE_LENGTH)));
+    .writeString(params.nonce ?? freshRandomBytes(NONCE_LENGTH));
   writeKeyMaterial(writer, material);
   writer
     .writeUint64(params.serial)

@@ -95,7 +95,7 @@ function startStoreThread(
   onStats: (stats: StoreStats) => void,
   onStopped: () => void,
 ): StoreThread {
-  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData });
+  const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData, name: 'jitca-store' });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   let nextId = 1;
   let failure: Error | undefined;

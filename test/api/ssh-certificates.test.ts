@@ -150,6 +150,11 @@ describe('POST /v1/ssh/certificates', () => {
     expect(metrics).toMatch(/jitca_requests_denied_total\{rule="role.groups"\} [1-9]/);
     expect(metrics).toMatch(/jitca_hsm_sign_seconds_count [1-9]/);
     expect(metrics).toMatch(/jitca_pending_approvals \d/);
+    // The group commit: at least one commit, and at least as many entries as commits.
+    const counter = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    expect(counter('jitca_store_commits_total')).toBeGreaterThan(0);
+    expect(counter('jitca_store_entries_committed_total')).toBeGreaterThanOrEqual(counter('jitca_store_commits_total'));
+    expect(counter('jitca_store_rollbacks_total')).toBe(0);
     // The process's own health: CPU, event-loop delay, GC.
     expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
     expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);

@@ -7,7 +7,8 @@
  *
  * Ed25519 signatures are deterministic (RFC 8032), so with the CA keys fixed the only other
  * inputs are the randomness sources, pinned here: node:crypto's randomUUID (request ids, CSR
- * uids) and randomFillSync (the SSH nonce) draw from a seeded stream, and randomSerial hands out
+ * uids) and randomFillSync (the SSH nonce, drawn through src/ssh/random-pool.ts) draw from a
+ * seeded stream, and randomSerial hands out
  * a fixed sequence. Nothing else is replaced: the store is real SQLite, the CSR path runs through
  * the controller against the Kubernetes API double.
  *
@@ -58,6 +59,12 @@ vi.mock('node:crypto', async (importOriginal) => {
     return buffer;
   };
   return { ...real, default: { ...real, randomUUID, randomFillSync }, randomUUID, randomFillSync };
+});
+
+// The SSH nonce's pool, one draw of the seeded stream per nonce, as the unpooled code drew it.
+vi.mock('../../src/ssh/random-pool.ts', async () => {
+  const { randomFillSync } = await import('node:crypto');
+  return { freshRandomBytes: (length: number): Uint8Array => randomFillSync(new Uint8Array(length)) };
 });
 
 vi.mock('../../src/issuance/serial.ts', () => ({

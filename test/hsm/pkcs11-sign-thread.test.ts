@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pkcs11js from 'pkcs11js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HsmErrorCodes, isHsmError } from '../../hsm/hsm-error.ts';
+import { classifyPkcs11Failure } from '../../hsm/pkcs11-errors.ts';
+import { createPkcs11SignThread } from '../../hsm/pkcs11-sign-thread.ts';
+import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
+import type { Signer } from '../../hsm/signer.ts';
+import { createSoftHsmFixture, type SoftHsmFixture } from './softhsm-fixture.ts';
+import { verifiesWith } from './signature-check.ts';
+
+let hsm: SoftHsmFixture;
+let token: Pkcs11Token;
+let ed25519: Signer;
+let p256: Signer;
+
+beforeAll(async () => {
+  hsm = createSoftHsmFixture('jitca-sign-thread');
+  token = openPkcs11Token({ modulePath: hsm.modulePath, tokenLabel: hsm.tokenLabel, pin: hsm.pin, sessions: 4, recoveryIntervalMs: 100 });
+  ed25519 = await token.generateKey('thread-ca', 1, { kind: 'ed25519' });
+  p256 = await token.generateKey('thread-ca-p256', 1, { kind: 'ecdsa', curve: 'P-256' });
+});
+
+afterAll(() => {
+  token?.close();
+  hsm?.cleanup();
+});
+
+function threadNames(): string[] {
+  return readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+}
+
+describe('the PKCS#11 signing thread', () => {
+  it('signs on a thread of its own, and each of many concurrent callers gets the signature over its own data', async () => {
+    const inputs = Array.from({ length: 64 }, (_, index) => randomBytes(32 + index));
+    const signers = inputs.map((_, index) => (index % 2 === 0 ? ed25519 : p256));
+    const signatures = await Promise.all(inputs.map((data, index) => signers[index]!.sign(data)));
+    expect(threadNames()).toContain('jitca-hsm-sign');
+    expect(signatures.map((signature, index) => verifiesWith(signers[index]!, inputs[index]!, signature))).toEqual(inputs.map(() => true));
+    // A signature is not valid for another caller's data.
+    expect(verifiesWith(ed25519, inputs[2]!, signatures[0]!)).toBe(false);
+  });
+
+  it("answers a failed PKCS#11 call with pkcs11js's own error, so the pool classifies it as before", async () => {
+    const thread = createPkcs11SignThread(hsm.modulePath);
+    try {
+      const deadSession = Buffer.alloc(8);
+      deadSession.writeUInt32LE(0x7fff_fff0);
+      const failure = await thread.sign(deadSession, { mechanism: pkcs11js.CKM_ECDSA }, Buffer.alloc(8), randomBytes(32), 64).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(pkcs11js.Pkcs11Error);
+      expect((failure as Error).message).toBe('CKR_SESSION_HANDLE_INVALID');
+      expect(classifyPkcs11Failure(failure)).toBe('session');
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('once closed, refuses new signatures as unavailable', async () => {
+    const thread = createPkcs11SignThread(hsm.modulePath);
+    await thread.close();
+    const failure = await thread.sign(Buffer.alloc(8), { mechanism: pkcs11js.CKM_ECDSA }, Buffer.alloc(8), randomBytes(32), 64).catch((error: unknown) => error);
+    expect(isHsmError(failure) && failure.code).toBe(HsmErrorCodes.HSM_UNAVAILABLE);
+  });
+
+  it('does not keep a process alive once its signatures are answered', async () => {
+    const script = path.join(import.meta.dirname, 'fixtures', 'sign-once.ts');
+    const run = promisify(execFile)(process.execPath, ['--disable-warning=ExperimentalWarning', script], { timeout: 30_000 });
+    const { stdout } = await run;
+    expect(stdout).toBe('signed\n');
+  }, 40_000);
+});
