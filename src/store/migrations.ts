@@ -361,6 +361,18 @@ const dropUnreadAuditIndex: Migration = {
   },
 };
 
+/**
+ * certificates_identity_idx had no reader either: certificates are found by serial, by request
+ * and by CA key and expiry (KRL, active credentials), never by identity. It cost a B-tree write
+ * per certificate, on one of a few dozen insertion points per commit (one per engineer), so a
+ * dirty page of its own in most group commits (issue 16).
+ */
+const dropUnreadCertificateIdentityIndex: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropIndex('certificates_identity_idx').ifExists().execute();
+  },
+};
+
 /** Names sort in application order (the Migrator applies them alphabetically). */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_initial_schema': initialSchema,
@@ -379,6 +391,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0014_leader_leases': leaderLeases,
   '0015_audit_checkpoints': auditCheckpoints,
   '0016_drop_unread_audit_index': dropUnreadAuditIndex,
+  '0017_drop_unread_certificate_identity_index': dropUnreadCertificateIdentityIndex,
 };
 
 const inCodeProvider: MigrationProvider = {

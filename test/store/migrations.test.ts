@@ -31,9 +31,14 @@ describe('schema migrations', () => {
     const raw = new Database(path.join(dir, 'jitca.db'), { readonly: true });
     try {
       const applied = raw.prepare('select name from kysely_migration').all();
-      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0008_revocation_krl_columns' }, { name: '0009_rotation_lock' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0012_local_identities' }, { name: '0013_notification_outbox' }, { name: '0014_leader_leases' }, { name: '0015_audit_checkpoints' }, { name: '0016_drop_unread_audit_index' }]);
+      expect(applied).toEqual([{ name: '0001_initial_schema' }, { name: '0002_request_version' }, { name: '0003_revocations' }, { name: '0004_audit_seq_64' }, { name: '0005_ca_generations' }, { name: '0006_write_probe' }, { name: '0007_request_listing' }, { name: '0008_revocation_krl_columns' }, { name: '0009_rotation_lock' }, { name: '0010_host_reports' }, { name: '0011_enrolled_keys' }, { name: '0012_local_identities' }, { name: '0013_notification_outbox' }, { name: '0014_leader_leases' }, { name: '0015_audit_checkpoints' }, { name: '0016_drop_unread_audit_index' }, { name: '0017_drop_unread_certificate_identity_index' }]);
       // No statement reads the audit log by request id: that index only cost writes (migration 0016).
       expect(raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'audit_log'").all()).toEqual([]);
+      // Nor certificates by identity (migration 0017); the indexes that remain each have a reader.
+      expect(raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'certificates' and sql is not null order by name").all()).toEqual([
+        { name: 'certificates_ca_key_valid_before_idx' },
+        { name: 'certificates_request_id_idx' },
+      ]);
       const tables = raw
         .prepare("select name from sqlite_master where type = 'table' and name not like 'kysely%' order by name")
         .all();
