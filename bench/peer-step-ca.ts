@@ -14,6 +14,7 @@
  *
  * Build the peer first: scripts/setup-peer && scripts/build-step-ca
  * Run: ./scripts/node node bench/peer-step-ca.ts [--rounds 5] [--seconds 10] [--warmup 2] [--max-rate 3000] [--rate 500] [--jitca-tls]
+ *        [--jitca-base DIR]   (also runs another checkout, "jitca base", in the same rounds: before and after)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -66,20 +67,26 @@ try {
       return { ...server, target: { url: `${server.url}/ssh/sign`, pid: server.pid, ca: server.ca, prepare } };
     },
   };
-  const jitca = (name: string, keyAlgorithm: 'ed25519' | 'ecdsa-p256'): Server => ({
+  const jitca = (name: string, keyAlgorithm: 'ed25519' | 'ecdsa-p256', checkout?: string): Server => ({
     name,
     async start(dir) {
       const tokens = await Promise.all(engineers.map((engineer) => oidc.tokenFor(engineer, { expiresInSeconds: 3600 })));
-      const server = await startJitca({ dir, keyAlgorithm, issuer: oidc.issuer, jwksUri: oidc.jwksUri, audience, tls: options.jitcaTls });
+      const server = await startJitca({ dir, keyAlgorithm, issuer: oidc.issuer, jwksUri: oidc.jwksUri, audience, tls: options.jitcaTls, checkout });
       const body = JSON.stringify({ publicKey, ttl: '10m', reason: 'bench' });
       const prepare = () => (index: number) => ({ body, headers: { authorization: `Bearer ${tokens[index % tokens.length]}` } });
       return { ...server, target: { url: `${server.url}/v1/ssh/certificates`, pid: server.pid, ca: server.ca, prepare } };
     },
   });
   const transport = options.jitcaTls ? ' HTTPS' : '';
-  const servers = [stepCa, jitca(`jitca Ed25519${transport}`, 'ed25519'), jitca(`jitca P-256${transport}`, 'ecdsa-p256')];
+  const base = options.jitcaBase;
+  const baseServers =
+    base === undefined
+      ? []
+      : [jitca(`jitca base Ed25519${transport}`, 'ed25519', base), jitca(`jitca base P-256${transport}`, 'ecdsa-p256', base)];
+  const servers = [stepCa, ...baseServers, jitca(`jitca Ed25519${transport}`, 'ed25519'), jitca(`jitca P-256${transport}`, 'ecdsa-p256')];
 
   console.log(machineLine());
+  if (base !== undefined) console.log(`jitca base: ${base} at ${execFileSync('git', ['-C', base, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}; jitca: this checkout at ${execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}`);
   console.log(
     `peer bench: ${options.rounds} rounds; per server: ${options.warmupSeconds} s warm-up, ${options.seconds} s saturated (32 connections, up to ${options.maxRate}/s prepared), ${options.seconds} s open loop at ${options.rate}/s`,
   );

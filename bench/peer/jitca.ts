@@ -20,6 +20,8 @@ export interface JitcaOptions {
   jwksUri: string;
   audience: string;
   tls: boolean;
+  /** The checkout to run (its bin/jitca); default this one. */
+  checkout?: string;
 }
 
 export interface JitcaServer extends ServerProcess {
@@ -28,7 +30,7 @@ export interface JitcaServer extends ServerProcess {
   ca?: string;
 }
 
-const JITCA_BIN = path.resolve(import.meta.dirname, '../../bin/jitca');
+const THIS_CHECKOUT = path.resolve(import.meta.dirname, '../..');
 
 export async function startJitca(options: JitcaOptions): Promise<JitcaServer> {
   const { dir } = options;
@@ -45,10 +47,11 @@ export async function startJitca(options: JitcaOptions): Promise<JitcaServer> {
     }),
   );
   const args = ['--config', configFile, '--data-dir', dir];
-  execFileSync(JITCA_BIN, [...args, 'init'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const jitcaBin = path.join(options.checkout ?? THIS_CHECKOUT, 'bin/jitca');
+  execFileSync(jitcaBin, [...args, 'init'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const ca = tls && readFileSync(tls.certFile, 'utf8');
-  const server = spawnTracked(`jitca (${options.keyAlgorithm})`, JITCA_BIN, [...args, 'serve'], process.env);
+  const server = spawnTracked(`jitca (${options.keyAlgorithm})`, jitcaBin, [...args, 'serve'], process.env);
   try {
     await server.waitUntil(() => answersOk(`${url}/readyz`, ca), 30);
   } catch (error) {

@@ -16,11 +16,16 @@ export interface PeerOptions {
   rate: number;
   /** jitca serves HTTPS as step-ca does (default: plain HTTP, as bench/api.ts and issue 16's figures). */
   jitcaTls: boolean;
+  /**
+   * Another checkout of jitca (a git worktree with node_modules) to run in the same rounds as
+   * "jitca base", both key types: a change's before and after under the same machine conditions.
+   */
+  jitcaBase?: string;
 }
 
 export const DEFAULT_PEER_OPTIONS: PeerOptions = { rounds: 5, seconds: 10, warmupSeconds: 2, maxRate: 3000, rate: 500, jitcaTls: false };
 
-type NumberOption = Exclude<keyof PeerOptions, 'jitcaTls'>;
+type NumberOption = Exclude<keyof PeerOptions, 'jitcaTls' | 'jitcaBase'>;
 
 const NUMBER_FLAGS: Record<string, NumberOption> = {
   '--rounds': 'rounds',
@@ -43,8 +48,15 @@ export function parsePeerOptions(argv: string[]): PeerOptions {
       i += 1;
       continue;
     }
+    if (flag === '--jitca-base') {
+      const dir = argv[i + 1];
+      if (dir === undefined || dir.startsWith('--')) throw new Error('--jitca-base needs the directory of another jitca checkout');
+      options.jitcaBase = dir;
+      i += 2;
+      continue;
+    }
     const key = NUMBER_FLAGS[flag];
-    if (key === undefined) throw new Error(`unknown option ${flag} (known: ${[...Object.keys(NUMBER_FLAGS), '--jitca-tls'].join(', ')})`);
+    if (key === undefined) throw new Error(`unknown option ${flag} (known: ${[...Object.keys(NUMBER_FLAGS), '--jitca-tls', '--jitca-base'].join(', ')})`);
     const value = Number(argv[i + 1]);
     if (!Number.isFinite(value) || value <= 0 || value > LIMITS[key]) throw new Error(`${flag} must be a number in (0, ${LIMITS[key]}]`);
     if (key === 'rounds' && !Number.isInteger(value)) throw new Error('--rounds must be a whole number');

@@ -11,13 +11,14 @@ describe('peer bench options', () => {
   });
 
   it('reads each flag', () => {
-    expect(parsePeerOptions(['--rounds', '1', '--seconds', '3', '--jitca-tls', '--warmup', '0.5', '--max-rate', '2500', '--rate', '1000'])).toEqual({
+    expect(parsePeerOptions(['--rounds', '1', '--seconds', '3', '--jitca-tls', '--warmup', '0.5', '--max-rate', '2500', '--rate', '1000', '--jitca-base', '/work/base'])).toEqual({
       rounds: 1,
       seconds: 3,
       warmupSeconds: 0.5,
       maxRate: 2500,
       rate: 1000,
       jitcaTls: true,
+      jitcaBase: '/work/base',
     });
   });
 
@@ -29,6 +30,8 @@ describe('peer bench options', () => {
     [['--seconds', '-3'], /--seconds must be a number/],
     [['--max-rate', 'lots'], /--max-rate must be a number/],
     [['--max-rate', '1e9'], /--max-rate must be a number in \(0, 20000\]/],
+    [['--jitca-base'], /--jitca-base needs the directory/],
+    [['--jitca-base', '--rounds', '2'], /--jitca-base needs the directory/],
   ])('refuses %j', (argv, message) => {
     expect(() => parsePeerOptions(argv)).toThrow(message);
   });
