@@ -1,7 +1,9 @@
-/** The store's group-commit counters from a running server's /metrics (jitca_store_*_total). */
+/** The store's group-commit counters and the GC pause total from a running server's /metrics. */
 export interface StoreCommits {
   commits: number;
   entries: number;
+  /** The event loop's GC pauses so far (nodejs_gc_duration_seconds, all kinds), in seconds. */
+  gcSeconds: number;
 }
 
 export async function storeCommits(baseUrl: string): Promise<StoreCommits | undefined> {
@@ -14,13 +16,21 @@ export async function storeCommits(baseUrl: string): Promise<StoreCommits | unde
   };
   const commits = read('jitca_store_commits_total');
   const entries = read('jitca_store_entries_committed_total');
-  return commits === undefined || entries === undefined ? undefined : { commits, entries };
+  const gcSeconds = text
+    .split('\n')
+    .filter((line) => line.startsWith('nodejs_gc_duration_seconds_sum{'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return commits === undefined || entries === undefined ? undefined : { commits, entries, gcSeconds };
 }
 
-/** "N commits for M entries: E entries per commit (one fsync each)", or why it is unknown. */
+/** "N commits for M entries: E entries per commit (one fsync each); GC µs per entry", or why it is unknown. */
 export function entriesPerCommit(before: StoreCommits | undefined, after: StoreCommits | undefined): string {
   if (before === undefined || after === undefined) return 'unknown (no jitca_store_* counters on /metrics)';
   const commits = after.commits - before.commits;
   const entries = after.entries - before.entries;
-  return `${commits} commits for ${entries} entries: ${commits === 0 ? 'n/a' : (entries / commits).toFixed(1)} entries per commit (one fsync each)`;
+  const gcMicroseconds = entries === 0 ? 0 : ((after.gcSeconds - before.gcSeconds) * 1e6) / entries;
+  return (
+    `${commits} commits for ${entries} entries: ${commits === 0 ? 'n/a' : (entries / commits).toFixed(1)} entries per commit (one fsync each); ` +
+    `event-loop GC pauses ${gcMicroseconds.toFixed(0)} µs per entry`
+  );
 }
