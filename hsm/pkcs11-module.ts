@@ -3,7 +3,7 @@ import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import type { PKCS11 } from 'pkcs11js';
 import { isPkcs11Return, moduleLoadError, toHsmError } from './pkcs11-errors.ts';
-import { createPkcs11SignThread, type Pkcs11SignThread } from './pkcs11-sign-thread.ts';
+import { createPkcs11SignThreads, type Pkcs11SignThreads } from './pkcs11-sign-thread.ts';
 
 /**
  * One loaded, initialized PKCS#11 module shared by everything in the process that uses it.
@@ -15,7 +15,7 @@ import { createPkcs11SignThread, type Pkcs11SignThread } from './pkcs11-sign-thr
  *
  * Why the epoch and operation counting: after C_Finalize + C_Initialize every session and object
  * handle from before is meaningless and numbers get reused, so holders compare epochs and drop
- * old handles without touching them. Re-initializing while a signature runs on the signing thread
+ * old handles without touching them. Re-initializing while a signature runs on a signing thread
  * (pkcs11-sign-thread.ts) would pull the library out from under that thread, so reinitialize() waits for running
  * operations to drain and holds new ones back until it is done.
  */
@@ -41,8 +41,8 @@ export interface Pkcs11Module {
   reinitializeSync(): boolean;
   /** Ensures C_Initialize has succeeded (after a failed re-initialization it is retried here). */
   ensureInitialized(): void;
-  /** Where signatures run (C_SignInit + C_Sign off the event loop); started at the first one. */
-  readonly signThread: Pkcs11SignThread;
+  /** Where signatures run (C_SignInit + C_Sign off the event loop); started as signatures need them. */
+  readonly signThreads: Pkcs11SignThreads;
   /** Remembers which PIN logged in to a token, so a second holder with another PIN is refused. */
   readonly logins: Map<string, Buffer>;
   /** How many open pools use each token label, so only the last one logs out. */
@@ -64,7 +64,7 @@ interface SharedModule {
   drain: { promise: Promise<void>; resolveDrained: () => void } | undefined;
   logins: Map<string, Buffer>;
   holders: Map<string, number>;
-  signThread: Pkcs11SignThread | undefined;
+  signThreads: Pkcs11SignThreads | undefined;
 }
 
 const modules = new Map<string, SharedModule>();
@@ -94,7 +94,7 @@ export function acquirePkcs11Module(modulePath: string): Pkcs11Module {
       drain: undefined,
       logins: new Map(),
       holders: new Map(),
-      signThread: undefined,
+      signThreads: undefined,
     };
     modules.set(key, shared);
   }
@@ -111,7 +111,7 @@ function registryKey(modulePath: string): string {
 function initialize(shared: SharedModule): void {
   if (shared.initialized) return;
   try {
-    // CKF_OS_LOCKING_OK: signatures run on the signing thread while the event loop uses other
+    // CKF_OS_LOCKING_OK: signatures run on the signing threads while the event loop uses other
     // sessions; without it concurrent calls crashed the process (MACHINE-NOTES.md).
     shared.api.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     shared.ownsInitialization = true;
@@ -166,9 +166,9 @@ function handleFor(shared: SharedModule): Pkcs11Module {
     },
     logins: shared.logins,
     holders: shared.holders,
-    get signThread() {
-      shared.signThread ??= createPkcs11SignThread(shared.modulePath);
-      return shared.signThread;
+    get signThreads() {
+      shared.signThreads ??= createPkcs11SignThreads(shared.modulePath);
+      return shared.signThreads;
     },
     async beginOperation() {
       while (shared.drain !== undefined) await shared.drain.promise;
@@ -220,8 +220,8 @@ function handleFor(shared: SharedModule): Pkcs11Module {
       shared.references -= 1;
       if (shared.references !== 0) return;
       // Nothing signs any more (the last holder's operations have ended): the thread goes too.
-      void shared.signThread?.close();
-      shared.signThread = undefined;
+      void shared.signThreads?.close();
+      shared.signThreads = undefined;
       if (shared.initialized && shared.ownsInitialization) finalize(shared);
     },
   };

@@ -5,7 +5,7 @@ import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import { CKS_RW_USER_FUNCTIONS } from './pkcs11-constants.ts';
 import { classifyPkcs11Failure, isPkcs11Return, pkcs11ReturnName, toHsmError } from './pkcs11-errors.ts';
 import type { Pkcs11Module } from './pkcs11-module.ts';
-import type { Pkcs11SignThread } from './pkcs11-sign-thread.ts';
+import type { Pkcs11SignThreads } from './pkcs11-sign-thread.ts';
 import { findTokenSlot } from './pkcs11-slot.ts';
 
 export interface SessionLease {
@@ -236,9 +236,9 @@ export class Pkcs11SessionPool {
     if (this.#leased === 0) this.#releaseModule();
   }
 
-  /** The module's signing thread (C_SignInit + C_Sign on a leased session). */
-  get signThread(): Pkcs11SignThread {
-    return this.#module.signThread;
+  /** The module's signing threads (C_SignInit + C_Sign on a leased session). */
+  get signThreads(): Pkcs11SignThreads {
+    return this.#module.signThreads;
   }
 
   /** Number of pooled sessions (the parallelism limit). */

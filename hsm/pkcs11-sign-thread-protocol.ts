@@ -1,6 +1,6 @@
 import type { Handle, Mechanism } from 'pkcs11js';
 
-/** One signature for the signing thread: C_SignInit(session, mechanism, key) + C_Sign(input). */
+/** One signature for a signing thread: C_SignInit(session, mechanism, key) + C_Sign(input). */
 export interface SignCall {
   id: number;
   session: Handle;

@@ -3,7 +3,7 @@ import pkcs11js from 'pkcs11js';
 import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
 
 /**
- * The signing thread's body (see pkcs11-sign-thread.ts). It loads the module the main thread
+ * A signing thread's body (see pkcs11-sign-thread.ts). It loads the module the main thread
  * already initialized: dlopen hands back the same library, whose global state (the
  * initialization, sessions, login) is the process's, so the session and key handles the main
  * thread leased are valid here. It never calls C_Initialize or C_Finalize: the main thread owns

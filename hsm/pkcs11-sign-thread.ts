@@ -5,94 +5,131 @@ import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
 
 /**
- * C_SignInit + C_Sign on a thread of their own, one per loaded module.
+ * C_SignInit + C_Sign on threads of their own, shared by everything that signs with one module.
  *
  * Why: on the event loop, C_SignInit (SoftHSM2 decrypts the key object each time) and the
- * hand-off of C_SignAsync to the libuv pool cost about 70 µs of the main thread's CPU per
- * signature, and the pool's four threads contend for the module's locks. Here the main thread
- * only posts the call and reads the answer, and one thread signs back to back. Calls made in one
- * turn of the event loop travel in one message, and so do the answers of one batch.
+ * hand-off of C_SignAsync to the libuv pool cost 70-120 µs of the main thread's CPU per
+ * signature; here the main thread only posts the call and reads the answer, 12-32 µs
+ * (bench/sign-thread.ts). Calls made in one turn of the event loop travel to a thread in one
+ * message, and the answers of one batch come back in one.
  *
- * The thread holds the process alive only while signatures are outstanding, so a command that
+ * How many threads: one, until every running thread has GROW_AT calls outstanding; then another,
+ * up to maxThreads (default 4, what the libuv pool gave C_SignAsync before). A CPU-bound token
+ * (SoftHSM2 signs in about 100 µs) keeps up on one thread and does not pay for contention; a
+ * network HSM, whose C_Sign waits milliseconds, still gets signatures in parallel.
+ *
+ * The threads hold the process alive only while signatures are outstanding, so a command that
  * signs once and ends is not kept running by an idle thread.
  */
-export interface Pkcs11SignThread {
+export interface Pkcs11SignThreads {
   /** The signature bytes, or a pkcs11js Pkcs11Error exactly as C_SignInit / C_Sign threw it. */
   sign(session: Handle, mechanism: Mechanism, key: Handle, input: Uint8Array, signatureLength: number): Promise<Uint8Array>;
+  /** Threads running now (for tests and diagnostics). */
+  readonly threadCount: number;
   close(): Promise<void>;
 }
+
+export interface Pkcs11SignThreadsOptions {
+  maxThreads?: number;
+}
+
+/** Another thread starts once each running one has this many calls outstanding. */
+const GROW_AT = 2;
+const DEFAULT_MAX_THREADS = 4;
 
 interface Waiter {
   resolve(signature: Uint8Array): void;
   reject(error: unknown): void;
 }
 
-export function createPkcs11SignThread(modulePath: string): Pkcs11SignThread {
-  let worker: Worker | undefined;
-  const pending = new Map<number, Waiter>();
-  let queued: SignCall[] = [];
+interface SigningThread {
+  worker: Worker;
+  /** Posted or queued, not yet answered. */
+  pending: Map<number, Waiter>;
+  queued: SignCall[];
+}
+
+export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignThreadsOptions = {}): Pkcs11SignThreads {
+  const maxThreads = options.maxThreads ?? DEFAULT_MAX_THREADS;
+  const threads: SigningThread[] = [];
   let nextId = 1;
   let closed = false;
 
-  function started(): Worker {
-    if (worker !== undefined) return worker;
-    const thread = new Worker(new URL('./pkcs11-sign-thread-worker.ts', import.meta.url), { workerData: { modulePath }, name: 'jitca-hsm-sign' });
-    thread.unref();
-    thread.on('message', (replies: SignReply[]) => {
-      for (const reply of replies) settle(reply);
-      if (pending.size === 0) thread.unref();
+  function start(): SigningThread {
+    const worker = new Worker(new URL('./pkcs11-sign-thread-worker.ts', import.meta.url), { workerData: { modulePath }, name: 'jitca-hsm-sign' });
+    const thread: SigningThread = { worker, pending: new Map(), queued: [] };
+    worker.unref();
+    worker.on('message', (replies: SignReply[]) => {
+      for (const reply of replies) settle(thread, reply);
+      if (thread.pending.size === 0) worker.unref();
     });
     const stopped = (cause: unknown): void => {
-      if (worker === thread) worker = undefined; // the next signature starts a new thread
-      const failure = new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'the PKCS#11 signing thread stopped; retry', { retryable: true, cause });
-      for (const waiter of pending.values()) waiter.reject(failure);
-      pending.clear();
+      const index = threads.indexOf(thread);
+      if (index >= 0) threads.splice(index, 1); // the next signature starts a new thread
+      const failure = new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'a PKCS#11 signing thread stopped; retry', { retryable: true, cause });
+      for (const waiter of thread.pending.values()) waiter.reject(failure);
+      thread.pending.clear();
+      thread.queued = [];
     };
-    thread.on('error', stopped);
-    thread.on('exit', (code) => stopped(new Error(`signing thread exited with code ${code}`)));
-    worker = thread;
+    worker.on('error', stopped);
+    worker.on('exit', (code) => stopped(new Error(`signing thread exited with code ${code}`)));
+    threads.push(thread);
     return thread;
   }
 
-  function settle(reply: SignReply): void {
-    const waiter = pending.get(reply.id);
+  /** The least busy thread, or a new one when all are at GROW_AT and there is room. */
+  function threadFor(): SigningThread {
+    let best: SigningThread | undefined;
+    for (const thread of threads) if (best === undefined || thread.pending.size < best.pending.size) best = thread;
+    if (best === undefined || (best.pending.size >= GROW_AT && threads.length < maxThreads)) return start();
+    return best;
+  }
+
+  function settle(thread: SigningThread, reply: SignReply): void {
+    const waiter = thread.pending.get(reply.id);
     if (waiter === undefined) return;
-    pending.delete(reply.id);
+    thread.pending.delete(reply.id);
     if (reply.signature !== undefined) waiter.resolve(reply.signature);
     else waiter.reject(rebuild(reply.error));
   }
 
-  function flush(): void {
-    const calls = queued;
-    queued = [];
+  function flush(thread: SigningThread): void {
+    const calls = thread.queued;
+    thread.queued = [];
     if (calls.length === 0) return;
     try {
-      const thread = started();
-      thread.ref();
-      thread.postMessage(calls);
+      thread.worker.ref();
+      thread.worker.postMessage(calls);
     } catch (error) {
       for (const call of calls) {
-        pending.get(call.id)?.reject(error);
-        pending.delete(call.id);
+        thread.pending.get(call.id)?.reject(error);
+        thread.pending.delete(call.id);
       }
     }
   }
 
   return {
     sign(session, mechanism, key, input, signatureLength) {
-      if (closed) return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'the PKCS#11 signing thread was closed', { retryable: false }));
+      if (closed) return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'the PKCS#11 signing threads were closed', { retryable: false }));
+      let thread: SigningThread;
+      try {
+        thread = threadFor();
+      } catch (error) {
+        return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'cannot start a PKCS#11 signing thread; retry', { retryable: true, cause: error }));
+      }
       const id = nextId++;
       return new Promise<Uint8Array>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        queued.push({ id, session, mechanism, key, input, signatureLength });
-        if (queued.length === 1) queueMicrotask(flush);
+        thread.pending.set(id, { resolve, reject });
+        thread.queued.push({ id, session, mechanism, key, input, signatureLength });
+        if (thread.queued.length === 1) queueMicrotask(() => flush(thread));
       });
+    },
+    get threadCount() {
+      return threads.length;
     },
     async close() {
       closed = true;
-      const thread = worker;
-      worker = undefined;
-      await thread?.terminate();
+      await Promise.all(threads.splice(0).map((thread) => thread.worker.terminate()));
     },
   };
 }

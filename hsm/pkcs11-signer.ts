@@ -23,8 +23,8 @@ const MAX_ATTEMPTS = 3;
 
 /**
  * A Signer whose private key never leaves the token: each signature borrows a pooled session and
- * runs C_SignInit + C_Sign on the module's signing thread (pkcs11-sign-thread.ts), so the event
- * loop stays free; the pool's size bounds how many wait there at once.
+ * runs C_SignInit + C_Sign on one of the module's signing threads (pkcs11-sign-thread.ts), so
+ * the event loop stays free; the pool's size bounds how many wait there at once.
  *
  * Retries absorb stale state: a session closed under us, a module finalized under us, or a key
  * handle that went stale (the pool reopens, re-initializes, logs in again, or we find the key
@@ -65,7 +65,7 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
         let failure: unknown;
         try {
           const key = privateKeyFor(lease);
-          return await pool.signThread.sign(lease.session, operation.mechanism, key, operation.input, operation.signatureLength);
+          return await pool.signThreads.sign(lease.session, operation.mechanism, key, operation.input, operation.signatureLength);
         } catch (error) {
           failure = error;
           const kind = classifyPkcs11Failure(error);

@@ -2,9 +2,9 @@ import { randomFillSync } from 'node:crypto';
 
 /**
  * Small CSPRNG draws (certificate nonces) taken from a block refilled 8 KiB at a time, as
- * issuance/serial.ts does for serials and Node's randomUUID for UUIDs: a randomFillSync per
- * certificate cost about 10 µs of the event loop. Every draw is fresh CSPRNG output, handed out
- * once and wiped from the block as it leaves.
+ * src/issuance/serial.ts does for serials and Node's randomUUID for UUIDs: a randomFillSync per
+ * certificate cost about 4 µs of the event loop, a draw from the block 0.1 µs (bench/nonce.ts).
+ * Every draw is fresh CSPRNG output, handed out once and wiped from the block as it leaves.
  */
 const BLOCK_BYTES = 8192;
 const block = new Uint8Array(BLOCK_BYTES);

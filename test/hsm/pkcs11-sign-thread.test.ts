@@ -7,8 +7,10 @@ import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HsmErrorCodes, isHsmError } from '../../hsm/hsm-error.ts';
 import { classifyPkcs11Failure } from '../../hsm/pkcs11-errors.ts';
-import { createPkcs11SignThread } from '../../hsm/pkcs11-sign-thread.ts';
-import { openPkcs11Token, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
+import { CKM_EDDSA } from '../../hsm/pkcs11-constants.ts';
+import { createPkcs11SignThreads } from '../../hsm/pkcs11-sign-thread.ts';
+import { findPrivateKeys } from '../../hsm/pkcs11-signer.ts';
+import { openPkcs11Token, sessionPoolOf, type Pkcs11Token } from '../../hsm/pkcs11-token.ts';
 import type { Signer } from '../../hsm/signer.ts';
 import { createSoftHsmFixture, type SoftHsmFixture } from './softhsm-fixture.ts';
 import { verifiesWith } from './signature-check.ts';
@@ -45,8 +47,29 @@ describe('the PKCS#11 signing thread', () => {
     expect(verifiesWith(ed25519, inputs[2]!, signatures[0]!)).toBe(false);
   });
 
+  it('runs one thread while it keeps up, and more, up to its limit, while calls wait (a network HSM signs in milliseconds)', async () => {
+    const pool = sessionPoolOf(token);
+    // Six sessions, one call each: a PKCS#11 session runs one operation at a time.
+    const leases = Array.from({ length: 6 }, () => pool.acquireSync());
+    const threads = createPkcs11SignThreads(hsm.modulePath, { maxThreads: 3 });
+    try {
+      const [key] = findPrivateKeys(pool, leases[0]!.session, ed25519.keyId);
+      // One call at a time: one thread.
+      for (let index = 0; index < 5; index += 1) await threads.sign(leases[0]!.session, { mechanism: CKM_EDDSA }, key!, randomBytes(32), 64);
+      expect(threads.threadCount).toBe(1);
+      // Six at once: the first thread has two waiting, so a second starts, then a third, and no more.
+      const inputs = leases.map(() => randomBytes(32));
+      const signatures = await Promise.all(leases.map((lease, index) => threads.sign(lease.session, { mechanism: CKM_EDDSA }, key!, inputs[index]!, 64)));
+      expect(threads.threadCount).toBe(3);
+      expect(signatures.map((signature, index) => verifiesWith(ed25519, inputs[index]!, signature))).toEqual(inputs.map(() => true));
+    } finally {
+      await threads.close();
+      for (const lease of leases) pool.release(lease);
+    }
+  });
+
   it("answers a failed PKCS#11 call with pkcs11js's own error, so the pool classifies it as before", async () => {
-    const thread = createPkcs11SignThread(hsm.modulePath);
+    const thread = createPkcs11SignThreads(hsm.modulePath);
     try {
       const deadSession = Buffer.alloc(8);
       deadSession.writeUInt32LE(0x7fff_fff0);
@@ -63,7 +86,7 @@ describe('the PKCS#11 signing thread', () => {
   });
 
   it('once closed, refuses new signatures as unavailable', async () => {
-    const thread = createPkcs11SignThread(hsm.modulePath);
+    const thread = createPkcs11SignThreads(hsm.modulePath);
     await thread.close();
     const failure = await thread.sign(Buffer.alloc(8), { mechanism: pkcs11js.CKM_ECDSA }, Buffer.alloc(8), randomBytes(32), 64).catch((error: unknown) => error);
     expect(isHsmError(failure) && failure.code).toBe(HsmErrorCodes.HSM_UNAVAILABLE);

@@ -1,0 +1,89 @@
+/**
+ * Where a PKCS#11 signature costs the event loop (issue 16): the signer before the signing thread
+ * (C_SignInit on the event loop, then C_SignAsync on the libuv pool) against the signing thread
+ * (hsm/pkcs11-sign-thread.ts: the event loop posts the call), on one SoftHSM2 token, the same
+ * keys and sessions, 16 signatures in flight, alternating in one process. Reports, per signature,
+ * the event loop's CPU and the whole process's CPU (all threads), and the rate.
+ * Run: ./scripts/node node bench/sign-thread.ts [signatures=6000]
+ */
+import { randomBytes } from 'node:crypto';
+import { findPrivateKeys } from '../hsm/pkcs11-signer.ts';
+import { signatureOperation } from '../hsm/pkcs11-signature-mechanism.ts';
+import { openPkcs11Token, sessionPoolOf } from '../hsm/pkcs11-token.ts';
+import type { Signer } from '../hsm/signer.ts';
+import { createSoftHsmFixture } from '../test/hsm/softhsm-fixture.ts';
+import { machineLine } from './references.ts';
+
+const signatures = Number(process.argv[2] ?? 6000);
+const inFlight = 16;
+const hsm = createSoftHsmFixture('jitca-bench-sign-thread');
+const token = openPkcs11Token({ modulePath: hsm.modulePath, tokenLabel: hsm.tokenLabel, pin: hsm.pin, sessions: 4, recoveryIntervalMs: 1000 });
+const pool = sessionPoolOf(token);
+const message = randomBytes(512);
+
+/** The signer as it was: the event loop runs C_SignInit, the libuv pool C_Sign. */
+async function signOnEventLoop(signer: Signer): Promise<Uint8Array> {
+  const operation = signatureOperation(signer.algorithm, message, {});
+  const lease = await pool.acquire();
+  try {
+    const [key] = findPrivateKeysCached(signer, lease.session);
+    pool.api.C_SignInit(lease.session, operation.mechanism, key!);
+    return new Uint8Array(await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength)));
+  } finally {
+    pool.release(lease);
+  }
+}
+
+const keyHandles = new Map<string, ReturnType<typeof findPrivateKeys>>();
+function findPrivateKeysCached(signer: Signer, session: Parameters<typeof findPrivateKeys>[1]): ReturnType<typeof findPrivateKeys> {
+  let found = keyHandles.get(signer.keyId);
+  if (found === undefined) {
+    found = findPrivateKeys(pool, session, signer.keyId);
+    keyHandles.set(signer.keyId, found);
+  }
+  return found;
+}
+
+async function measure(sign: () => Promise<Uint8Array>): Promise<{ eventLoop: number; process: number; rate: number }> {
+  const thread = process.threadCpuUsage();
+  const all = process.cpuUsage();
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < signatures) await sign();
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const threadAfter = process.threadCpuUsage(thread);
+  const allAfter = process.cpuUsage(all);
+  return {
+    eventLoop: (threadAfter.user + threadAfter.system) / signatures,
+    process: (allAfter.user + allAfter.system) / signatures,
+    rate: signatures / seconds,
+  };
+}
+
+try {
+  const keys: Array<[string, Signer]> = [
+    ['Ed25519', await token.generateKey('bench-sign-thread', 1, { kind: 'ed25519' })],
+    ['P-256', await token.generateKey('bench-sign-thread-p256', 1, { kind: 'ecdsa', curve: 'P-256' })],
+  ];
+  console.log(machineLine());
+  console.log(`sign-thread: ${signatures} signatures per run, ${inFlight} in flight, ${pool.size} sessions`);
+  for (const [name, signer] of keys) {
+    await measure(() => signer.sign(message)); // warm-up: thread start, JIT
+    await measure(() => signOnEventLoop(signer));
+    for (let round = 1; round <= 3; round += 1) {
+      const before = await measure(() => signOnEventLoop(signer));
+      const after = await measure(() => signer.sign(message));
+      console.log(
+        `${name} round ${round}: C_SignInit on the event loop + C_SignAsync: event loop ${before.eventLoop.toFixed(1)} µs, process ${before.process.toFixed(1)} µs, ${before.rate.toFixed(0)}/s; ` +
+          `signing thread: event loop ${after.eventLoop.toFixed(1)} µs, process ${after.process.toFixed(1)} µs, ${after.rate.toFixed(0)}/s`,
+      );
+    }
+  }
+} finally {
+  token.close();
+  hsm.cleanup();
+}
