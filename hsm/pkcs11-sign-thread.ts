@@ -13,10 +13,11 @@ import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
  * (bench/sign-thread.ts). Calls made in one turn of the event loop travel to a thread in one
  * message, and the answers of one batch come back in one.
  *
- * How many threads: one, until every running thread has GROW_AT calls outstanding; then another,
- * up to maxThreads (default 4, what the libuv pool gave C_SignAsync before). A CPU-bound token
- * (SoftHSM2 signs in about 100 µs) keeps up on one thread and does not pay for contention; a
- * network HSM, whose C_Sign waits milliseconds, still gets signatures in parallel.
+ * How many threads: one, until a call waits: when even the least busy thread's oldest call has
+ * been outstanding for growAfterMs (default 2 ms), another starts, up to maxThreads (default 4,
+ * what the libuv pool gave C_SignAsync before). A CPU-bound token (SoftHSM2 signs in about
+ * 100 µs) keeps up on one thread and does not pay for contention between threads; a network
+ * HSM, whose C_Sign waits milliseconds, still gets signatures in parallel.
  *
  * The threads hold the process alive only while signatures are outstanding, so a command that
  * signs once and ends is not kept running by an idle thread.
@@ -31,15 +32,17 @@ export interface Pkcs11SignThreads {
 
 export interface Pkcs11SignThreadsOptions {
   maxThreads?: number;
+  growAfterMs?: number;
 }
 
-/** Another thread starts once each running one has this many calls outstanding. */
-const GROW_AT = 2;
 const DEFAULT_MAX_THREADS = 4;
+const DEFAULT_GROW_AFTER_MS = 2;
 
 interface Waiter {
   resolve(signature: Uint8Array): void;
   reject(error: unknown): void;
+  /** performance.now() when the call was handed to the thread. */
+  since: number;
 }
 
 interface SigningThread {
@@ -51,6 +54,7 @@ interface SigningThread {
 
 export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignThreadsOptions = {}): Pkcs11SignThreads {
   const maxThreads = options.maxThreads ?? DEFAULT_MAX_THREADS;
+  const growAfterMs = options.growAfterMs ?? DEFAULT_GROW_AFTER_MS;
   const threads: SigningThread[] = [];
   let nextId = 1;
   let closed = false;
@@ -77,11 +81,13 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
     return thread;
   }
 
-  /** The least busy thread, or a new one when all are at GROW_AT and there is room. */
-  function threadFor(): SigningThread {
+  /** The least busy thread, or a new one when even that one has a call waiting too long. */
+  function threadFor(now: number): SigningThread {
     let best: SigningThread | undefined;
     for (const thread of threads) if (best === undefined || thread.pending.size < best.pending.size) best = thread;
-    if (best === undefined || (best.pending.size >= GROW_AT && threads.length < maxThreads)) return start();
+    if (best === undefined) return start();
+    const oldest = best.pending.values().next().value;
+    if (oldest !== undefined && now - oldest.since >= growAfterMs && threads.length < maxThreads) return start();
     return best;
   }
 
@@ -111,15 +117,16 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
   return {
     sign(session, mechanism, key, input, signatureLength) {
       if (closed) return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'the PKCS#11 signing threads were closed', { retryable: false }));
+      const now = performance.now();
       let thread: SigningThread;
       try {
-        thread = threadFor();
+        thread = threadFor(now);
       } catch (error) {
         return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'cannot start a PKCS#11 signing thread; retry', { retryable: true, cause: error }));
       }
       const id = nextId++;
       return new Promise<Uint8Array>((resolve, reject) => {
-        thread.pending.set(id, { resolve, reject });
+        thread.pending.set(id, { resolve, reject, since: now });
         thread.queued.push({ id, session, mechanism, key, input, signatureLength });
         if (thread.queued.length === 1) queueMicrotask(() => flush(thread));
       });

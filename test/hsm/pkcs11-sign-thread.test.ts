@@ -51,13 +51,14 @@ describe('the PKCS#11 signing thread', () => {
     const pool = sessionPoolOf(token);
     // Six sessions, one call each: a PKCS#11 session runs one operation at a time.
     const leases = Array.from({ length: 6 }, () => pool.acquireSync());
-    const threads = createPkcs11SignThreads(hsm.modulePath, { maxThreads: 3 });
+    // growAfterMs 0: any call still outstanding counts as waiting (SoftHSM2 answers too fast to wait 2 ms).
+    const threads = createPkcs11SignThreads(hsm.modulePath, { maxThreads: 3, growAfterMs: 0 });
     try {
       const [key] = findPrivateKeys(pool, leases[0]!.session, ed25519.keyId);
       // One call at a time: one thread.
       for (let index = 0; index < 5; index += 1) await threads.sign(leases[0]!.session, { mechanism: CKM_EDDSA }, key!, randomBytes(32), 64);
       expect(threads.threadCount).toBe(1);
-      // Six at once: the first thread has two waiting, so a second starts, then a third, and no more.
+      // Six at once: each finds the others' calls outstanding, so a second thread starts, then a third, and no more.
       const inputs = leases.map(() => randomBytes(32));
       const signatures = await Promise.all(leases.map((lease, index) => threads.sign(lease.session, { mechanism: CKM_EDDSA }, key!, inputs[index]!, 64)));
       expect(threads.threadCount).toBe(3);
