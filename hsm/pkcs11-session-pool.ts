@@ -23,6 +23,8 @@ export interface Pkcs11SessionPoolOptions {
   size: number;
   /** After a failed recovery, calls fail fast for this long before the next attempt. */
   recoveryIntervalMs: number;
+  /** Signing threads this pool may use at most (pkcs11-sign-thread.ts); default 1. */
+  signingThreads?: number;
 }
 
 interface Waiter {
@@ -50,6 +52,7 @@ export class Pkcs11SessionPool {
   readonly #pin: string;
   readonly #size: number;
   readonly #recoveryIntervalMs: number;
+  readonly #signingThreads: number;
   #slot: Handle | undefined;
   #slotEpoch = -1;
   #idle: SessionLease[] = [];
@@ -73,6 +76,7 @@ export class Pkcs11SessionPool {
     this.#pin = options.pin;
     this.#size = options.size;
     this.#recoveryIntervalMs = options.recoveryIntervalMs;
+    this.#signingThreads = options.signingThreads ?? 1;
     this.#module.holders.set(this.tokenLabel, (this.#module.holders.get(this.tokenLabel) ?? 0) + 1);
   }
 
@@ -238,7 +242,9 @@ export class Pkcs11SessionPool {
 
   /** The module's signing threads (C_SignInit + C_Sign on a leased session). */
   get signThreads(): Pkcs11SignThreads {
-    return this.#module.signThreads;
+    const threads = this.#module.signThreads;
+    threads.allow(this.#signingThreads);
+    return threads;
   }
 
   /** Number of pooled sessions (the parallelism limit). */

@@ -13,11 +13,12 @@ import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
  * (bench/sign-thread.ts). Calls made in one turn of the event loop travel to a thread in one
  * message, and the answers of one batch come back in one.
  *
- * How many threads: one, until a call waits: when even the least busy thread's oldest call has
- * been outstanding for growAfterMs (default 2 ms), another starts, up to maxThreads (default 4,
- * what the libuv pool gave C_SignAsync before). A CPU-bound token (SoftHSM2 signs in about
- * 100 µs) keeps up on one thread and does not pay for contention between threads; a network
- * HSM, whose C_Sign waits milliseconds, still gets signatures in parallel.
+ * How many threads: one by default. A CPU-bound token (SoftHSM2 signs in about 100 µs) keeps up
+ * on one thread, and more only contend for the cores the event loop and the store need: in the
+ * peer bench, four threads took 190-330 µs of CPU per certificate where one took 150-230. A
+ * network HSM, whose C_Sign waits milliseconds, needs signatures in parallel: its operator
+ * allows more (config hsm.signingThreads), and another thread starts only when a call has waited
+ * growAfterMs (default 2 ms) on the least busy one.
  *
  * The threads hold the process alive only while signatures are outstanding, so a command that
  * signs once and ends is not kept running by an idle thread.
@@ -27,6 +28,8 @@ export interface Pkcs11SignThreads {
   sign(session: Handle, mechanism: Mechanism, key: Handle, input: Uint8Array, signatureLength: number): Promise<Uint8Array>;
   /** Threads running now (for tests and diagnostics). */
   readonly threadCount: number;
+  /** Raises the limit to at least `maxThreads` (several token holders share one module's threads). */
+  allow(maxThreads: number): void;
   close(): Promise<void>;
 }
 
@@ -35,7 +38,7 @@ export interface Pkcs11SignThreadsOptions {
   growAfterMs?: number;
 }
 
-const DEFAULT_MAX_THREADS = 4;
+const DEFAULT_MAX_THREADS = 1;
 const DEFAULT_GROW_AFTER_MS = 2;
 
 interface Waiter {
@@ -53,7 +56,7 @@ interface SigningThread {
 }
 
 export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignThreadsOptions = {}): Pkcs11SignThreads {
-  const maxThreads = options.maxThreads ?? DEFAULT_MAX_THREADS;
+  let maxThreads = options.maxThreads ?? DEFAULT_MAX_THREADS;
   const growAfterMs = options.growAfterMs ?? DEFAULT_GROW_AFTER_MS;
   const threads: SigningThread[] = [];
   let nextId = 1;
@@ -133,6 +136,9 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
     },
     get threadCount() {
       return threads.length;
+    },
+    allow(atLeast) {
+      if (atLeast > maxThreads) maxThreads = atLeast;
     },
     async close() {
       closed = true;

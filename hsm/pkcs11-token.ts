@@ -20,6 +20,12 @@ export interface Pkcs11TokenOptions {
   pin: string;
   /** Logged-in R/W sessions kept open; signatures in parallel are limited to this. Default 4. */
   sessions?: number;
+  /**
+   * Threads that run C_Sign (hsm/pkcs11-sign-thread.ts). Default 1, right for SoftHSM2 and other
+   * tokens that sign on this machine's CPU; a network HSM, whose C_Sign waits on the network,
+   * wants up to `sessions`.
+   */
+  signingThreads?: number;
   /** While the token is down, how long calls fail fast between recovery attempts. Default 1000 ms. */
   recoveryIntervalMs?: number;
 }
@@ -73,12 +79,18 @@ export function openPkcs11Token(options: Pkcs11TokenOptions): Pkcs11Token {
       details: { sessions },
     });
   }
+  const signingThreads = options.signingThreads ?? 1;
+  if (!Number.isInteger(signingThreads) || signingThreads < 1 || signingThreads > sessions) {
+    throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `hsm signingThreads ${signingThreads} is not allowed: use 1 to sessions (${sessions})`, {
+      details: { signingThreads, sessions },
+    });
+  }
   const recoveryIntervalMs = options.recoveryIntervalMs ?? DEFAULT_RECOVERY_INTERVAL_MS;
   if (!Number.isFinite(recoveryIntervalMs) || recoveryIntervalMs < 0) {
     throw new HsmError(HsmErrorCodes.CONFIG_INVALID, `hsm recovery interval ${recoveryIntervalMs} ms is not allowed: use 0 or more`);
   }
   const module = acquirePkcs11Module(options.modulePath);
-  const pool = new Pkcs11SessionPool({ module, tokenLabel: options.tokenLabel, pin: options.pin, size: sessions, recoveryIntervalMs });
+  const pool = new Pkcs11SessionPool({ module, tokenLabel: options.tokenLabel, pin: options.pin, size: sessions, recoveryIntervalMs, signingThreads });
   try {
     pool.openAll();
   } catch (error) {

@@ -221,7 +221,7 @@ function assertInitialized(config: JitcaConfig): void {
 function openKeyManager(config: JitcaConfig): { keys: KeyManager; token: Pkcs11Token } {
   const pin = readPin(config);
   const token = mapBackendErrors(() =>
-    openPkcs11Token({ modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin, sessions: config.hsm.sessions }),
+    openPkcs11Token({ modulePath: config.hsm.modulePath, tokenLabel: config.hsm.tokenLabel, pin, sessions: config.hsm.sessions, signingThreads: config.hsm.signingThreads }),
   );
   return { keys: createKeyManager(token), token };
 }

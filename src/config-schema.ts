@@ -44,6 +44,11 @@ export const configFileSchema = Type.Object(
         pinFile: Type.Optional(Type.String(nonEmpty)),
         pinEnv: Type.Optional(Type.String({ pattern: '^[A-Z_][A-Z0-9_]*$' })),
         sessions: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+        /**
+         * Threads that run C_Sign, 1 to sessions. 1 suits SoftHSM2 (signing is CPU on this machine);
+         * a network HSM, whose C_Sign waits on the network, wants more.
+         */
+        signingThreads: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
       },
       section,
     ),

@@ -45,6 +45,13 @@ export function buildConfig(options: { configFile?: string; dataDir?: string; cw
       details: { path: '/console' },
     });
   }
+  if (file.hsm.signingThreads > file.hsm.sessions) {
+    throw new JitcaError(
+      ErrorCodes.CONFIG_INVALID,
+      `config ${options.configFile}: /hsm/signingThreads (${file.hsm.signingThreads}) must not exceed /hsm/sessions (${file.hsm.sessions}): each signature holds a session`,
+      { details: { path: '/hsm/signingThreads' } },
+    );
+  }
   const dataDir = path.resolve(cwd, options.dataDir ?? file.dataDir);
   // A token is "embedded" when the configuration names no module: jitca then owns a SoftHSM2
   // token under dataDir. Naming a module (a real HSM) means the token and PIN are provisioned.

@@ -63,6 +63,7 @@ describe('buildConfig', () => {
         pinFile: path.join(dir, 'state', 'hsm', 'user.pin'),
         pinEnv: undefined,
         sessions: 4,
+        signingThreads: 1,
       },
       store: { sqlitePath: path.join(dir, 'state', 'jitca.sqlite'), leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
       retention: { daysAfterExpiry: 400, auditMinAgeDays: 400 },
@@ -149,7 +150,7 @@ describe('buildConfig', () => {
     });
     expect(buildConfig({ configFile: file, cwd: dir })).toEqual({
       dataDir: path.join(dir, 'from-file'),
-      hsm: { embedded: false, modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinFile: undefined, pinEnv: 'JITCA_PIN', sessions: 8 },
+      hsm: { embedded: false, modulePath: '/opt/hsm.so', tokenLabel: 'prod', pinFile: undefined, pinEnv: 'JITCA_PIN', sessions: 8, signingThreads: 1 },
       store: { sqlitePath: path.join(dir, 'from-file', 'db', 'ca.sqlite'), postgresUrl: 'postgres://db/jitca', leaderLeaseMs: 15_000, leaderRenewDeadlineMs: 10_000, leaderRetryMs: 2_000 },
       retention: { daysAfterExpiry: 30, auditMinAgeDays: 90 },
       policyFile: path.join(dir, 'policies', 'p.json'),
@@ -196,7 +197,7 @@ describe('buildConfig', () => {
 
   it('a named module with an embedded-style PIN file keeps the file; a partial section keeps the other defaults', () => {
     const config = buildConfig({ configFile: configFile({ hsm: { pinFile: '/run/pin' }, server: { port: 9000 } }), dataDir: dir, cwd: dir });
-    expect(config.hsm).toEqual({ embedded: true, modulePath: DEFAULT_SOFTHSM_MODULE, tokenLabel: 'jitca', pinFile: '/run/pin', pinEnv: undefined, sessions: 4 });
+    expect(config.hsm).toEqual({ embedded: true, modulePath: DEFAULT_SOFTHSM_MODULE, tokenLabel: 'jitca', pinFile: '/run/pin', pinEnv: undefined, sessions: 4, signingThreads: 1 });
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 9000, rateLimitPerMinute: 120 });
   });
 
@@ -206,6 +207,7 @@ describe('buildConfig', () => {
     ['an unknown key in a section', { hsm: { slot: 1 } }, 'config <file>: /hsm must NOT have additional properties', { path: '/hsm' }],
     ['a wrong type', { server: { port: '8443' } }, 'config <file>: /server/port must be integer', { path: '/server/port' }],
     ['a number out of range', { hsm: { sessions: 0 } }, 'config <file>: /hsm/sessions must be >= 1', { path: '/hsm/sessions' }],
+    ['more signing threads than sessions', { hsm: { sessions: 2, signingThreads: 3 } }, 'config <file>: /hsm/signingThreads (3) must not exceed /hsm/sessions (2): each signature holds a session', { path: '/hsm/signingThreads' }],
     ['a value outside an enum', { ssh: { keyAlgorithm: 'dsa' } }, 'config <file>: /ssh/keyAlgorithm must be equal to one of the allowed values', { path: '/ssh/keyAlgorithm' }],
     ['a log level outside the enum', { server: { logLevel: 'trace' } }, 'config <file>: /server/logLevel must be equal to one of the allowed values', { path: '/server/logLevel' }],
     ['a pattern', { ssh: { caName: 'Users' } }, 'config <file>: /ssh/caName must match pattern "^[a-z0-9][a-z0-9-]{0,40}$"', { path: '/ssh/caName' }],

@@ -69,6 +69,30 @@ describe('the PKCS#11 signing thread', () => {
     }
   });
 
+  it('uses one thread by default, however many signatures wait, and no more than a token allows', async () => {
+    const threads = createPkcs11SignThreads(hsm.modulePath, { growAfterMs: 0 });
+    const pool = sessionPoolOf(token);
+    const leases = Array.from({ length: 4 }, () => pool.acquireSync());
+    try {
+      const [key] = findPrivateKeys(pool, leases[0]!.session, ed25519.keyId);
+      await Promise.all(leases.map((lease) => threads.sign(lease.session, { mechanism: CKM_EDDSA }, key!, randomBytes(32), 64)));
+      expect(threads.threadCount).toBe(1);
+      // A holder that allows two (config hsm.signingThreads) raises the limit for the module.
+      threads.allow(2);
+      await Promise.all(leases.map((lease) => threads.sign(lease.session, { mechanism: CKM_EDDSA }, key!, randomBytes(32), 64)));
+      expect(threads.threadCount).toBe(2);
+    } finally {
+      await threads.close();
+      for (const lease of leases) pool.release(lease);
+    }
+  });
+
+  it('refuses more signing threads than sessions when a token is opened', () => {
+    expect(() => openPkcs11Token({ modulePath: hsm.modulePath, tokenLabel: hsm.tokenLabel, pin: hsm.pin, sessions: 2, signingThreads: 3 })).toThrow(
+      expect.objectContaining({ code: HsmErrorCodes.CONFIG_INVALID }),
+    );
+  });
+
   it("answers a failed PKCS#11 call with pkcs11js's own error, so the pool classifies it as before", async () => {
     const thread = createPkcs11SignThreads(hsm.modulePath);
     try {
