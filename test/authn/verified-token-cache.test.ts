@@ -47,8 +47,10 @@ describe('verified tokens kept in memory', () => {
   });
 
   it('never past the token\'s exp: the clock moves on and the cached token is refused as expired', async () => {
-    const clock = fixedClock(Date.now());
     const token = await idp.tokenFor('alice', { expiresInSeconds: 120 });
+    // The clock starts at the token's own iat: one read before minting could fall a second short
+    // of it (iat is whole seconds) and find the token issued in the future.
+    const clock = fixedClock(Number(decodePayload(token)['iat']) * 1000);
     const verifier = createOidcVerifier(config({ clockSkewSeconds: 0 }), { clock });
     await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 'alice' });
     clock.advance(60_000);
