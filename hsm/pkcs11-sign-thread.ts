@@ -130,7 +130,7 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
       const id = nextId++;
       return new Promise<Uint8Array>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject, since: now });
-        thread.queued.push({ id, session, mechanism, key, input, signatureLength });
+        thread.queued.push({ id, session, mechanism, key, input: ownBytes(input), signatureLength });
         if (thread.queued.length === 1) queueMicrotask(() => flush(thread));
       });
     },
@@ -145,6 +145,14 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
       await Promise.all(threads.splice(0).map((thread) => thread.worker.terminate()));
     },
   };
+}
+
+/**
+ * The bytes in an ArrayBuffer of their own: a message carries a typed array's whole buffer, and a
+ * digest or a Buffer slice shares Node's 8 KiB pool with whatever else was allocated there.
+ */
+function ownBytes(input: Uint8Array): Uint8Array {
+  return input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input : input.slice();
 }
 
 /** The same error class pkcs11js throws on the main thread, so callers classify it as before. */

@@ -47,6 +47,16 @@ describe('the PKCS#11 signing thread', () => {
     expect(verifiesWith(ed25519, inputs[2]!, signatures[0]!)).toBe(false);
   });
 
+  it('signs exactly the bytes of a view into a larger buffer, for both key types', async () => {
+    const backing = randomBytes(4096);
+    const view = backing.subarray(1000, 1077);
+    for (const signer of [ed25519, p256]) {
+      const signature = await signer.sign(view);
+      expect(verifiesWith(signer, view, signature)).toBe(true);
+      expect(verifiesWith(signer, backing.subarray(1000, 1078), signature)).toBe(false);
+    }
+  });
+
   it('runs one thread while it keeps up, and more, up to its limit, while calls wait (a network HSM signs in milliseconds)', async () => {
     const pool = sessionPoolOf(token);
     // Six sessions, one call each: a PKCS#11 session runs one operation at a time.
