@@ -16,8 +16,8 @@ import { createPkcs11SignThreads, type Pkcs11SignThreads } from './pkcs11-sign-t
  * Why the epoch and operation counting: after C_Finalize + C_Initialize every session and object
  * handle from before is meaningless and numbers get reused, so holders compare epochs and drop
  * old handles without touching them. Re-initializing while a signature runs on a signing thread
- * (pkcs11-sign-thread.ts) would pull the library out from under that thread, so reinitialize() waits for running
- * operations to drain and holds new ones back until it is done.
+ * (pkcs11-sign-thread.ts) would pull the library out from under that thread, so reinitialize()
+ * waits for running operations to drain and holds new ones back until it is done.
  */
 export interface Pkcs11Module {
   readonly api: PKCS11;

@@ -8,9 +8,10 @@ import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
  * C_SignInit + C_Sign on threads of their own, shared by everything that signs with one module.
  *
  * Why: on the event loop, C_SignInit (SoftHSM2 decrypts the key object each time) and the
- * hand-off of C_SignAsync to the libuv pool cost 70-120 µs of the main thread's CPU per
+ * hand-off of C_SignAsync to the libuv pool cost 65-130 µs of the main thread's CPU per
  * signature; here the main thread only posts the call and reads the answer, 12-32 µs
- * (bench/sign-thread.ts). Calls made in one turn of the event loop travel to a thread in one
+ * (bench/sign-thread.ts). The whole process spends about the same: the messages cost what the
+ * libuv hand-off did. Calls made in one turn of the event loop travel to a thread in one
  * message, and the answers of one batch come back in one.
  *
  * How many threads: one by default. A CPU-bound token (SoftHSM2 signs in about 100 µs) keeps up
