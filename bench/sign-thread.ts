@@ -1,12 +1,14 @@
 /**
- * Where a PKCS#11 signature costs the event loop (issue 16): the signer before the signing thread
- * (C_SignInit on the event loop, then C_SignAsync on the libuv pool) against the signing thread
- * (hsm/pkcs11-sign-thread.ts: the event loop posts the call), on one SoftHSM2 token, the same
- * keys and sessions, 16 signatures in flight, alternating in one process. Reports, per signature,
- * the event loop's CPU and the whole process's CPU (all threads), and the rate.
+ * Where a checked PKCS#11 signature costs the event loop (issue 16): the signer before the
+ * signing thread (C_SignInit on the event loop, C_SignAsync on the libuv pool, then the check
+ * with crypto.verify's callback form on the libuv pool, as signAsSsh made it) against the signing
+ * thread (hsm/pkcs11-sign-thread.ts: the event loop posts the call; the thread signs and checks),
+ * on one SoftHSM2 token, the same keys and sessions, 16 signatures in flight, alternating in one
+ * process. Reports, per signature, the event loop's CPU and the whole process's CPU (all
+ * threads), and the rate.
  * Run: ./scripts/node node bench/sign-thread.ts [signatures=6000]
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, verify } from 'node:crypto';
 import { findPrivateKeys } from '../hsm/pkcs11-signer.ts';
 import { signatureOperation } from '../hsm/pkcs11-signature-mechanism.ts';
 import { openPkcs11Token, sessionPoolOf } from '../hsm/pkcs11-token.ts';
@@ -21,17 +23,26 @@ const token = openPkcs11Token({ modulePath: hsm.modulePath, tokenLabel: hsm.toke
 const pool = sessionPoolOf(token);
 const message = randomBytes(512);
 
-/** The signer as it was: the event loop runs C_SignInit, the libuv pool C_Sign. */
+/** The signer as it was: the event loop runs C_SignInit, the libuv pool C_Sign and then the check. */
 async function signOnEventLoop(signer: Signer): Promise<Uint8Array> {
   const operation = signatureOperation(signer.algorithm, message, {});
   const lease = await pool.acquire();
+  let signature: Uint8Array;
   try {
     const [key] = findPrivateKeysCached(signer, lease.session);
     pool.api.C_SignInit(lease.session, operation.mechanism, key!);
-    return new Uint8Array(await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength)));
+    signature = new Uint8Array(await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength)));
   } finally {
     pool.release(lease);
   }
+  const ecdsa = signer.algorithm.kind === 'ecdsa';
+  const ok = await new Promise<boolean>((resolve) => {
+    verify(ecdsa ? 'sha256' : null, message, ecdsa ? { key: signer.publicKey, dsaEncoding: 'ieee-p1363' } : signer.publicKey, signature, (error, valid) =>
+      resolve(error === null && valid),
+    );
+  });
+  if (!ok) throw new Error('the signature does not verify');
+  return signature;
 }
 
 const keyHandles = new Map<string, ReturnType<typeof findPrivateKeys>>();
@@ -78,8 +89,8 @@ try {
       const before = await measure(() => signOnEventLoop(signer));
       const after = await measure(() => signer.sign(message));
       console.log(
-        `${name} round ${round}: C_SignInit on the event loop + C_SignAsync: event loop ${before.eventLoop.toFixed(1)} µs, process ${before.process.toFixed(1)} µs, ${before.rate.toFixed(0)}/s; ` +
-          `signing thread: event loop ${after.eventLoop.toFixed(1)} µs, process ${after.process.toFixed(1)} µs, ${after.rate.toFixed(0)}/s`,
+        `${name} round ${round}: C_SignInit on the event loop, C_SignAsync, check on libuv: event loop ${before.eventLoop.toFixed(1)} µs, process ${before.process.toFixed(1)} µs, ${before.rate.toFixed(0)}/s; ` +
+          `signing thread (sign and check): event loop ${after.eventLoop.toFixed(1)} µs, process ${after.process.toFixed(1)} µs, ${after.rate.toFixed(0)}/s`,
       );
     }
   }

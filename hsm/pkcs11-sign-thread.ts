@@ -2,10 +2,11 @@ import { Worker } from 'node:worker_threads';
 import pkcs11js from 'pkcs11js';
 import type { Handle, Mechanism } from 'pkcs11js';
 import { HsmErrorCodes, HsmError } from './hsm-error.ts';
-import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
+import type { SignatureCheck, SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
 
 /**
- * C_SignInit + C_Sign on threads of their own, shared by everything that signs with one module.
+ * C_SignInit + C_Sign, and the check of the signature, on threads of their own, shared by
+ * everything that signs with one module.
  *
  * Why: on the event loop, C_SignInit (SoftHSM2 decrypts the key object each time) and the
  * hand-off of C_SignAsync to the libuv pool cost 65-130 µs of the main thread's CPU per
@@ -25,8 +26,11 @@ import type { SignCall, SignReply } from './pkcs11-sign-thread-protocol.ts';
  * signs once and ends is not kept running by an idle thread.
  */
 export interface Pkcs11SignThreads {
-  /** The signature bytes, or a pkcs11js Pkcs11Error exactly as C_SignInit / C_Sign threw it. */
-  sign(session: Handle, mechanism: Mechanism, key: Handle, input: Uint8Array, signatureLength: number): Promise<Uint8Array>;
+  /**
+   * The signature bytes, checked under `check`'s public key; a pkcs11js Pkcs11Error exactly as
+   * C_SignInit / C_Sign threw it; or ERR_HSM_FAILURE when the token's signature does not verify.
+   */
+  sign(session: Handle, mechanism: Mechanism, key: Handle, input: Uint8Array, signatureLength: number, check: SignatureCheck): Promise<Uint8Array>;
   /** Threads running now (for tests and diagnostics). */
   readonly threadCount: number;
   /** Raises the limit to at least `maxThreads` (several token holders share one module's threads). */
@@ -119,7 +123,7 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
   }
 
   return {
-    sign(session, mechanism, key, input, signatureLength) {
+    sign(session, mechanism, key, input, signatureLength, check) {
       if (closed) return Promise.reject(new HsmError(HsmErrorCodes.HSM_UNAVAILABLE, 'the PKCS#11 signing threads were closed', { retryable: false }));
       const now = performance.now();
       let thread: SigningThread;
@@ -131,7 +135,8 @@ export function createPkcs11SignThreads(modulePath: string, options: Pkcs11SignT
       const id = nextId++;
       return new Promise<Uint8Array>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject, since: now });
-        thread.queued.push({ id, session, mechanism, key, input: ownBytes(input), signatureLength });
+        const ownCheck = { ...check, spki: ownBytes(check.spki), ...(check.message === undefined ? {} : { message: ownBytes(check.message) }) };
+        thread.queued.push({ id, session, mechanism, key, input: ownBytes(input), signatureLength, check: ownCheck });
         if (thread.queued.length === 1) queueMicrotask(() => flush(thread));
       });
     },
@@ -159,5 +164,8 @@ function ownBytes(input: Uint8Array): Uint8Array {
 /** The same error class pkcs11js throws on the main thread, so callers classify it as before. */
 function rebuild(error: SignReply['error']): Error {
   if (error !== undefined && 'ckr' in error) return new pkcs11js.Pkcs11Error(`${error.ckr}:${error.code}`);
-  return new Error(error?.message ?? 'the signing thread answered without a signature');
+  if (error !== undefined && 'unverified' in error) {
+    return new HsmError(HsmErrorCodes.HSM_FAILURE, 'the token returned a signature that does not verify under its public key', { retryable: true });
+  }
+  return new Error(error !== undefined && 'message' in error ? error.message : 'the signing thread answered without a signature');
 }

@@ -3,6 +3,7 @@ import pkcs11js from 'pkcs11js';
 import type { Mechanism } from 'pkcs11js';
 import { HsmErrorCodes, HsmError } from './hsm-error.ts';
 import { CKM_EDDSA } from './pkcs11-constants.ts';
+import type { SignatureCheck } from './pkcs11-sign-thread-protocol.ts';
 import type { HashName, KeyAlgorithm, SignOptions } from './signer.ts';
 
 export interface SignatureOperation {
@@ -52,5 +53,21 @@ export function signatureOperation(algorithm: KeyAlgorithm, data: Uint8Array, op
         input: message,
         signatureLength: algorithm.bits / 8,
       };
+  }
+}
+
+/**
+ * How a signing thread checks the signature of `data` made by signatureOperation (the same hash
+ * defaults): Ed25519 over the message; ECDSA over the message with the digest's hash (C_Sign saw
+ * only the digest); RSA over the message with the mechanism's hash.
+ */
+export function signatureCheck(algorithm: KeyAlgorithm, spki: Uint8Array, data: Uint8Array, options: SignOptions): SignatureCheck {
+  switch (algorithm.kind) {
+    case 'ed25519':
+      return { spki, kind: 'ed25519' };
+    case 'ecdsa':
+      return { spki, kind: 'ecdsa', hash: options.hash ?? (algorithm.curve === 'P-256' ? 'sha256' : 'sha384'), message: data };
+    case 'rsa':
+      return { spki, kind: 'rsa', hash: options.hash ?? 'sha512' };
   }
 }

@@ -6,7 +6,7 @@ import type { KeyAlgorithm, Signer, SignOptions } from './signer.ts';
 import { classifyPkcs11Failure, toHsmError } from './pkcs11-errors.ts';
 import { findObjects } from './pkcs11-objects.ts';
 import type { Pkcs11SessionPool, SessionLease } from './pkcs11-session-pool.ts';
-import { signatureOperation } from './pkcs11-signature-mechanism.ts';
+import { signatureCheck, signatureOperation } from './pkcs11-signature-mechanism.ts';
 
 export interface Pkcs11SignerInit {
   pool: Pkcs11SessionPool;
@@ -24,7 +24,9 @@ const MAX_ATTEMPTS = 3;
 /**
  * A Signer whose private key never leaves the token: each signature borrows a pooled session and
  * runs C_SignInit + C_Sign on one of the module's signing threads (pkcs11-sign-thread.ts), so
- * the event loop stays free; the pool's size bounds how many wait there at once.
+ * the event loop stays free; the pool's size bounds how many wait there at once. The thread
+ * checks each signature under the public key before answering, and checkedSignature() vouches
+ * for exactly the arrays sign() returned, so callers need not check them again.
  *
  * Retries absorb stale state: a session closed under us, a module finalized under us, or a key
  * handle that went stale (the pool reopens, re-initializes, logs in again, or we find the key
@@ -35,6 +37,8 @@ const MAX_ATTEMPTS = 3;
 export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
   const { pool, keyId, algorithm } = init;
   let cachedKey = init.privateKey;
+  // The very arrays sign() returned, each verified under publicKey on the signing thread.
+  const checked = new WeakSet<Uint8Array>();
 
   function privateKeyFor(lease: SessionLease): Handle {
     if (cachedKey !== undefined && cachedKey.epoch === lease.epoch) return cachedKey.handle;
@@ -58,14 +62,18 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
     algorithm,
     publicKey: init.publicKey,
     spki: init.spki,
+    checkedSignature: (signature) => checked.has(signature),
     async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
       const operation = signatureOperation(algorithm, data, options);
+      const check = signatureCheck(algorithm, init.spki, data, options);
       for (let attempt = 1; ; attempt += 1) {
         const lease = await pool.acquire();
         let failure: unknown;
         try {
           const key = privateKeyFor(lease);
-          return await pool.signThreads.sign(lease.session, operation.mechanism, key, operation.input, operation.signatureLength);
+          const signature = await pool.signThreads.sign(lease.session, operation.mechanism, key, operation.input, operation.signatureLength, check);
+          checked.add(signature);
+          return signature;
         } catch (error) {
           failure = error;
           const kind = classifyPkcs11Failure(error);

@@ -35,6 +35,12 @@ export interface Signer {
    * CKM_ECDSA output); RSA PKCS#1 v1.5 over the chosen hash.
    */
   sign(data: Uint8Array, options?: SignOptions): Promise<Uint8Array>;
+  /**
+   * True when `signature` is an array this signer's sign() returned after verifying it under
+   * publicKey itself (a backend that checks where it signs). Anything else, a copy included, is
+   * false, and the caller checks it. Optional: a signer without it is always checked by callers.
+   */
+  checkedSignature?(signature: Uint8Array): boolean;
 }
 
 export function parseKeyAlgorithmName(name: string): KeyAlgorithm | undefined {

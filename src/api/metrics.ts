@@ -118,6 +118,7 @@ export function instrumentSigner(signer: Signer, histogram: Histogram): Signer {
     algorithm: signer.algorithm,
     publicKey: signer.publicKey,
     spki: signer.spki,
+    checkedSignature: (signature) => signer.checkedSignature?.(signature) ?? false,
     async sign(data: Uint8Array, options?: SignOptions): Promise<Uint8Array> {
       const end = histogram.startTimer();
       try {

@@ -85,5 +85,7 @@ function seamSigner(backendSigner: Signer): Signer {
     publicKey: backendSigner.publicKey,
     spki: backendSigner.spki,
     sign: (data, options) => backendSigner.sign(data, options).catch((error: unknown) => Promise.reject(fromBackendError(error))),
+    // The same arrays cross the seam, so the backend's word on them holds.
+    checkedSignature: (signature) => backendSigner.checkedSignature?.(signature) ?? false,
   };
 }
