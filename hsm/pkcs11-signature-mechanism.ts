@@ -12,10 +12,16 @@ export interface SignatureOperation {
   input: Buffer;
   /** Exact output size, so C_Sign never answers CKR_BUFFER_TOO_SMALL (which keeps the operation open). */
   signatureLength: number;
+  /**
+   * How the signature is checked, with the hash chosen here: Ed25519 and RSA over the message,
+   * ECDSA over the message with the digest's hash (C_Sign saw only the digest).
+   */
+  check: Omit<SignatureCheck, 'spki'>;
 }
 
 /** Parameterless, so one frozen object serves every signature. */
 const EDDSA_MECHANISM: Mechanism = Object.freeze({ mechanism: CKM_EDDSA });
+const ED25519_CHECK: Omit<SignatureCheck, 'spki'> = Object.freeze({ kind: 'ed25519' });
 
 const RSA_MECHANISMS: Readonly<Record<HashName, number>> = {
   sha256: pkcs11js.CKM_SHA256_RSA_PKCS,
@@ -38,36 +44,24 @@ export function signatureOperation(algorithm: KeyAlgorithm, data: Uint8Array, op
   }
   switch (algorithm.kind) {
     case 'ed25519':
-      return { mechanism: EDDSA_MECHANISM, input: message, signatureLength: 64 };
+      return { mechanism: EDDSA_MECHANISM, input: message, signatureLength: 64, check: ED25519_CHECK };
     case 'ecdsa': {
       const hash = options.hash ?? (algorithm.curve === 'P-256' ? 'sha256' : 'sha384');
       return {
         mechanism: { mechanism: pkcs11js.CKM_ECDSA },
         input: createHash(hash).update(message).digest(),
         signatureLength: algorithm.curve === 'P-256' ? 64 : 96,
+        check: { kind: 'ecdsa', hash, message },
       };
     }
-    case 'rsa':
+    case 'rsa': {
+      const hash = options.hash ?? 'sha512';
       return {
-        mechanism: { mechanism: RSA_MECHANISMS[options.hash ?? 'sha512'] },
+        mechanism: { mechanism: RSA_MECHANISMS[hash] },
         input: message,
         signatureLength: algorithm.bits / 8,
+        check: { kind: 'rsa', hash },
       };
-  }
-}
-
-/**
- * How a signing thread checks the signature of `data` made by signatureOperation (the same hash
- * defaults): Ed25519 over the message; ECDSA over the message with the digest's hash (C_Sign saw
- * only the digest); RSA over the message with the mechanism's hash.
- */
-export function signatureCheck(algorithm: KeyAlgorithm, spki: Uint8Array, data: Uint8Array, options: SignOptions): SignatureCheck {
-  switch (algorithm.kind) {
-    case 'ed25519':
-      return { spki, kind: 'ed25519' };
-    case 'ecdsa':
-      return { spki, kind: 'ecdsa', hash: options.hash ?? (algorithm.curve === 'P-256' ? 'sha256' : 'sha384'), message: data };
-    case 'rsa':
-      return { spki, kind: 'rsa', hash: options.hash ?? 'sha512' };
+    }
   }
 }

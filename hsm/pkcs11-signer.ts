@@ -6,7 +6,7 @@ import type { KeyAlgorithm, Signer, SignOptions } from './signer.ts';
 import { classifyPkcs11Failure, toHsmError } from './pkcs11-errors.ts';
 import { findObjects } from './pkcs11-objects.ts';
 import type { Pkcs11SessionPool, SessionLease } from './pkcs11-session-pool.ts';
-import { signatureCheck, signatureOperation } from './pkcs11-signature-mechanism.ts';
+import { signatureOperation } from './pkcs11-signature-mechanism.ts';
 
 export interface Pkcs11SignerInit {
   pool: Pkcs11SessionPool;
@@ -65,7 +65,7 @@ export function createPkcs11Signer(init: Pkcs11SignerInit): Signer {
     checkedSignature: (signature) => checked.has(signature),
     async sign(data: Uint8Array, options: SignOptions = {}): Promise<Uint8Array> {
       const operation = signatureOperation(algorithm, data, options);
-      const check = signatureCheck(algorithm, init.spki, data, options);
+      const check = { ...operation.check, spki: init.spki };
       for (let attempt = 1; ; attempt += 1) {
         const lease = await pool.acquire();
         let failure: unknown;
