@@ -9,6 +9,7 @@
  * Run: ./scripts/node node bench/sign-thread.ts [signatures=6000]
  */
 import { randomBytes, verify } from 'node:crypto';
+import type { Handle } from 'pkcs11js';
 import { findPrivateKeys } from '../hsm/pkcs11-signer.ts';
 import { signatureOperation } from '../hsm/pkcs11-signature-mechanism.ts';
 import { openPkcs11Token, sessionPoolOf } from '../hsm/pkcs11-token.ts';
@@ -24,35 +25,24 @@ const pool = sessionPoolOf(token);
 const message = randomBytes(512);
 
 /** The signer as it was: the event loop runs C_SignInit, the libuv pool C_Sign and then the check. */
-async function signOnEventLoop(signer: Signer): Promise<Uint8Array> {
+async function signOnEventLoop(signer: Signer, key: Handle): Promise<Uint8Array> {
   const operation = signatureOperation(signer.algorithm, message, {});
   const lease = await pool.acquire();
   let signature: Uint8Array;
   try {
-    const [key] = findPrivateKeysCached(signer, lease.session);
-    pool.api.C_SignInit(lease.session, operation.mechanism, key!);
+    pool.api.C_SignInit(lease.session, operation.mechanism, key);
     signature = new Uint8Array(await pool.api.C_SignAsync(lease.session, operation.input, Buffer.allocUnsafe(operation.signatureLength)));
   } finally {
     pool.release(lease);
   }
   const ecdsa = signer.algorithm.kind === 'ecdsa';
   const ok = await new Promise<boolean>((resolve) => {
-    verify(ecdsa ? 'sha256' : null, message, ecdsa ? { key: signer.publicKey, dsaEncoding: 'ieee-p1363' } : signer.publicKey, signature, (error, valid) =>
+    verify(operation.check.hash ?? null, message, ecdsa ? { key: signer.publicKey, dsaEncoding: 'ieee-p1363' } : signer.publicKey, signature, (error, valid) =>
       resolve(error === null && valid),
     );
   });
   if (!ok) throw new Error('the signature does not verify');
   return signature;
-}
-
-const keyHandles = new Map<string, ReturnType<typeof findPrivateKeys>>();
-function findPrivateKeysCached(signer: Signer, session: Parameters<typeof findPrivateKeys>[1]): ReturnType<typeof findPrivateKeys> {
-  let found = keyHandles.get(signer.keyId);
-  if (found === undefined) {
-    found = findPrivateKeys(pool, session, signer.keyId);
-    keyHandles.set(signer.keyId, found);
-  }
-  return found;
 }
 
 async function measure(sign: () => Promise<Uint8Array>): Promise<{ eventLoop: number; process: number; rate: number }> {
@@ -83,10 +73,14 @@ try {
   console.log(machineLine());
   console.log(`sign-thread: ${signatures} signatures per run, ${inFlight} in flight, ${pool.size} sessions`);
   for (const [name, signer] of keys) {
+    const lease = pool.acquireSync();
+    const [key] = findPrivateKeys(pool, lease.session, signer.keyId);
+    pool.release(lease);
+    if (key === undefined) throw new Error(`no private key ${signer.keyId}`);
     await measure(() => signer.sign(message)); // warm-up: thread start, JIT
-    await measure(() => signOnEventLoop(signer));
+    await measure(() => signOnEventLoop(signer, key));
     for (let round = 1; round <= 3; round += 1) {
-      const before = await measure(() => signOnEventLoop(signer));
+      const before = await measure(() => signOnEventLoop(signer, key));
       const after = await measure(() => signer.sign(message));
       console.log(
         `${name} round ${round}: C_SignInit on the event loop, C_SignAsync, check on libuv: event loop ${before.eventLoop.toFixed(1)} µs, process ${before.process.toFixed(1)} µs, ${before.rate.toFixed(0)}/s; ` +
