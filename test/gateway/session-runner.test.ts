@@ -2,10 +2,27 @@
  * The session runner cuts an open session at the certificate's expiry and on revocation, with real
  * child processes (a few seconds at most; each test is bounded by its own timeout, not timed).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runSession } from '../../src/gateway/session-runner.ts';
 
 const env = { PATH: '/usr/bin:/bin' };
+
+/**
+ * True while `pid` runs. A killed process whose parent (sh) is gone waits as a zombie until init
+ * reaps it, which on a loaded machine can take seconds; kill(pid, 0) still succeeds on a zombie,
+ * so its state is read from /proc (Linux) instead.
+ */
+function isRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
 
 describe('runSession', () => {
   it('returns the exit status of a session that ends by itself', async () => {
@@ -20,15 +37,11 @@ describe('runSession', () => {
     expect(await ended).toEqual({ reason: 'expired' });
     const backgroundPid = Number(output.trim());
     expect(backgroundPid).toBeGreaterThan(0);
-    // Bounded wait for the kernel to reap it (SIGTERM, then SIGKILL after graceMs).
+    // Bounded wait for it to end (SIGTERM, then SIGKILL after graceMs).
     let alive = true;
     for (let attempt = 0; attempt < 40 && alive; attempt++) {
-      try {
-        process.kill(backgroundPid, 0);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      } catch {
-        alive = false;
-      }
+      alive = isRunning(backgroundPid);
+      if (alive) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(alive).toBe(false);
   }, 10_000);
