@@ -70,8 +70,16 @@ describe('serve delivers notifications', () => {
     for (let attempt = 0; attempt < 100 && receiver.received.length === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(receiver.received).toHaveLength(1);
     expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ text: 'Approval needed: dave for break-glass' });
-    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
-    expect(metrics).toMatch(/^jitca_notification_deliveries_total\{sink="approvers",outcome="sent"\} 1$/m);
+    // The receiver has the post as soon as it arrives; serve counts the delivery once the answer is
+    // back and the outbox row is marked sent: a bounded wait for that too.
+    const sent = /^jitca_notification_deliveries_total\{sink="approvers",outcome="sent"\} 1$/m;
+    let metrics = '';
+    for (let attempt = 0; attempt < 50; attempt++) {
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+      if (sent.test(metrics)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(metrics).toMatch(sent);
     expect(metrics).toMatch(/^jitca_notification_outbox\{state="pending"\} 0$/m);
   });
 });
